@@ -1,0 +1,19 @@
+# Every command a user runs; see README.md.
+.PHONY: setup test demo bench clean
+
+setup:
+	scripts/setup.sh
+
+test: setup
+	scripts/test.sh
+
+demo: setup
+	.venv/bin/python -m demo
+
+bench: setup
+	.venv/bin/python tests/bench/kiosk_latency.py
+	.venv/bin/python tests/bench/ingest.py
+	.venv/bin/python tests/bench/reports.py
+
+clean:
+	rm -rf .venv tests/artifacts .pytest_cache

@@ -1,0 +1,63 @@
+"""broker.yaml: what ``python -m broker init`` writes for Mosquitto."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, Field, model_validator
+
+from .common import ConfigPath, Port, Secret, Strict, _check_prefix
+from broker.contract import DEFAULT_PREFIX
+
+
+class TlsListener(Strict):
+    port: Port = 8883
+    bind: str = "0.0.0.0"
+    require_client_cert: bool = Field(False, description="also demand a client certificate from each device")
+
+
+class LocalListener(Strict):
+    port: Port = 1883
+    bind: Literal["127.0.0.1", "::1", "localhost"] = Field("127.0.0.1", description="loopback only")
+
+
+class Listeners(Strict):
+    tls: Optional[TlsListener] = Field(default_factory=TlsListener)
+    local: Optional[LocalListener] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Listeners":
+        if self.tls is None and self.local is None:
+            raise ValueError("at least one listener (tls or local) is needed")
+        return self
+
+
+class Limits(Strict):
+    message_size_limit: Annotated[int, Field(ge=512, le=268435455)] = 8192
+    max_queued_messages: Annotated[int, Field(ge=0, description="0 means unlimited (bounded by max_queued_bytes)")] = 0
+    max_queued_bytes: Annotated[int, Field(ge=0)] = 1024 * 1024 * 1024
+    max_inflight_messages: Annotated[int, Field(ge=0, le=65535)] = 100
+    persistent_client_expiration: str = Field("30d", pattern=r"^\d+[hdwmy]$")
+
+
+class Bridge(Strict):
+    """A commune broker forwarding its kiosks' topics to the provincial broker."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    remote_host: str
+    remote_port: Port = 8883
+    ca: Optional[ConfigPath] = None
+    username: Optional[str] = None
+    password: Optional[Secret] = None
+    qos: Literal[1, 2] = 1
+
+
+class BrokerConfig(Strict):
+    kind: Literal["broker"] = "broker"
+    topic_prefix: Annotated[str, AfterValidator(_check_prefix)] = DEFAULT_PREFIX
+    hostnames: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1"], min_length=1,
+                                 description="names and addresses kiosks use to reach the broker (in the certificate)")
+    listeners: Listeners = Field(default_factory=Listeners)
+    limits: Limits = Field(default_factory=Limits)
+    persistence: bool = True
+    cert_days: Annotated[int, Field(ge=1, le=3650)] = 825
+    bridges: list[Bridge] = Field(default_factory=list)

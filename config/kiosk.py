@@ -1,0 +1,144 @@
+"""kiosk.yaml: one counter's terminal."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from .common import BrokerConnection, ConfigPath, Key, LangCode, Secret, Slug, Strict
+
+# The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
+FACE_LEVELS = ("very_unhappy", "unhappy", "neutral", "happy", "very_happy")
+FACES_FOR_SCALE = {
+    2: ("unhappy", "happy"),
+    3: ("unhappy", "neutral", "happy"),
+    4: ("very_unhappy", "unhappy", "happy", "very_happy"),
+    5: FACE_LEVELS,
+}
+
+
+class Faces(Strict):
+    scale: Annotated[int, Field(ge=2, le=5, description="how many faces: 2 to 5")] = 5
+    satisfied: Optional[list[int]] = Field(
+        None, description="which ratings count as satisfied (default: the top two, or the top one for 2-3 faces)")
+
+    @model_validator(mode="after")
+    def _satisfied_in_scale(self) -> "Faces":
+        if self.satisfied is None:
+            self.satisfied = list(range(self.scale - (1 if self.scale <= 3 else 2) + 1, self.scale + 1))
+        bad = [r for r in self.satisfied if not 1 <= r <= self.scale]
+        if bad:
+            raise ValueError(f"satisfied ratings {bad} are outside 1 to {self.scale}")
+        return self
+
+
+class LanguageTexts(Strict):
+    """Every word a screen shows, in one language. Missing texts fall back to the default language."""
+
+    name: Annotated[str, Field(min_length=1, description="the language's name in itself, e.g. Tiếng Việt")]
+    question: Optional[str] = None
+    faces: Optional[dict[Literal[FACE_LEVELS], str]] = None  # type: ignore[valid-type]
+    followup_question: Optional[str] = None
+    skip: Optional[str] = None
+    thanks: Optional[str] = None
+    thanks_detail: Optional[str] = None
+
+
+class Languages(Strict):
+    default: LangCode = "vi"
+    enabled: list[LangCode] = Field(default_factory=lambda: ["vi", "en"], min_length=1,
+                                    description="language buttons shown, in order")
+    custom: dict[LangCode, LanguageTexts] = Field(
+        default_factory=dict, description="added languages, or overrides of shipped texts")
+
+    @model_validator(mode="after")
+    def _default_enabled(self) -> "Languages":
+        if self.default not in self.enabled:
+            raise ValueError(f"default language {self.default!r} must be in enabled {self.enabled}")
+        from kiosk.texts import SHIPPED
+
+        missing = [c for c in self.enabled if c not in SHIPPED and c not in self.custom]
+        if missing:
+            raise ValueError(f"languages {missing} have no texts; add them under languages.custom "
+                             f"(shipped: {', '.join(sorted(SHIPPED))})")
+        return self
+
+
+class Reason(Strict):
+    key: Key
+    texts: dict[LangCode, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+class Followup(Strict):
+    enabled: bool = True
+    ask_at_or_below: Annotated[int, Field(ge=1, le=4, description="ask after ratings at or below this, 1 to 4")] = 2
+    reasons: list[Reason] = Field(default_factory=list, max_length=8)
+
+    @field_validator("reasons")
+    @classmethod
+    def _unique(cls, reasons: list[Reason]) -> list[Reason]:
+        keys = [r.key for r in reasons]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"reason keys must be unique; repeated: {', '.join(dup)}")
+        return reasons
+
+
+class Person(Strict):
+    key: Key
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Timeouts(Strict):
+    thank_you_s: Annotated[float, Field(ge=1, le=60, description="1 to 60 seconds")] = 4.0
+    followup_s: Annotated[float, Field(ge=3, le=120, description="3 to 120 seconds")] = 12.0
+    idle_s: Annotated[float, Field(ge=5, le=3600, description="5 to 3600 seconds")] = 30.0
+
+
+class Technician(Strict):
+    pin: Secret = Field(description="{env: NAME} or {file: PATH} holding 4 to 12 digits")
+    corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "top-left"
+    hold_s: Annotated[float, Field(ge=1, le=10)] = 3.0
+
+
+class Outbox(Strict):
+    path: ConfigPath = Path("outbox.db")
+    warn_depth: Annotated[int, Field(ge=10)] = 10000
+
+
+class Display(Strict):
+    fullscreen: bool = True
+    size: Optional[Annotated[str, Field(pattern=r"^\d{3,5}x\d{3,5}$", description="WIDTHxHEIGHT like 1280x800")]] = None
+
+
+class KioskConfig(Strict):
+    kind: Literal["kiosk"] = "kiosk"
+    site: Slug = Field(description="the centre's slug, lower-case letters, digits and '-'")
+    device: Slug = Field(description="this counter's slug, lower-case letters, digits and '-'")
+    broker: BrokerConnection = Field(default_factory=BrokerConnection)
+    faces: Faces = Field(default_factory=Faces)
+    languages: Languages = Field(default_factory=Languages)
+    followup: Followup = Field(default_factory=Followup)
+    officer: Optional[Key] = Field(None, description="key of the officer at this counter")
+    service: Optional[Key] = Field(None, description="key of the procedure served here")
+    officers: list[Person] = Field(default_factory=list)
+    services: list[Person] = Field(default_factory=list)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    repeat_window_s: Annotated[float, Field(ge=0, le=60, description="0 to 60 seconds")] = 3.0
+    technician: Optional[Technician] = None
+    outbox: Outbox = Field(default_factory=Outbox)
+    audio: dict[LangCode, dict[Literal["start", "thanks"], ConfigPath]] = Field(default_factory=dict)
+    status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    display: Display = Field(default_factory=Display)
+
+    @model_validator(mode="after")
+    def _people_known(self) -> "KioskConfig":
+        if self.officer and self.officers and self.officer not in {p.key for p in self.officers}:
+            raise ValueError(f"officer {self.officer!r} is not in officers")
+        if self.service and self.services and self.service not in {p.key for p in self.services}:
+            raise ValueError(f"service {self.service!r} is not in services")
+        if self.followup.ask_at_or_below >= self.faces.scale:
+            raise ValueError(f"followup.ask_at_or_below ({self.followup.ask_at_or_below}) must be below "
+                             f"faces.scale ({self.faces.scale})")
+        return self

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real Mosquitto and a real PostgreSQL per test session, on free loopback ports."""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots and logs a person may look at after a run
+
+from tests.servers import Mosquitto, Postgres, free_port  # noqa: E402
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory) -> Mosquitto:
+    """One broker for the session; tests that restart or kill a broker make their own (mosquitto_factory)."""
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def mosquitto_factory(tmp_path):
+    started: list[Mosquitto] = []
+
+    def make(**kwargs) -> Mosquitto:
+        broker = Mosquitto(tmp_path / f"broker{len(started)}", **kwargs)
+        started.append(broker)
+        return broker
+
+    yield make
+    for broker in started:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Postgres:
+    server = Postgres(Path("/tmp") / f"hailong-pg-{os.getpid()}-{free_port()}").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """An empty database of its own for each test."""
+    return postgres_server.fresh_database(f"t{os.getpid()}_{next(_db_counter)}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """Run the same test against both databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ratings.db'}"
+    return request.getfixturevalue("postgres_url")

@@ -1,0 +1,115 @@
+"""Config files: the examples pass, and each kind of mistake gives file:line: field: what is allowed."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load
+from config.kiosk import KioskConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
+
+
+def write(tmp_path, text, name="kiosk.yaml"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def problems(path, **kw):
+    with pytest.raises(ConfigError) as e:
+        load(path, **kw)
+    return e.value.problems
+
+
+def test_every_example_passes_config_check():
+    assert len(EXAMPLES) == 3
+    out = subprocess.run([sys.executable, "-m", "config", "check", *map(str, EXAMPLES)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(": ok") == 3
+
+
+def test_scale_out_of_range_names_file_line_field_and_range(tmp_path):
+    p = write(tmp_path, "kind: kiosk\nsite: a\ndevice: b\n" + "\n" * 9 + "faces:\n  scale: 9\n")
+    assert problems(p) == ["kiosk.yaml:14: faces.scale: 9 is not allowed; use 2 to 5"]
+
+
+def test_unknown_key_is_an_error_listing_allowed_keys(tmp_path):
+    p = write(tmp_path, "site: a\ndevice: b\ntimeouts:\n  thankyou_s: 3\n")
+    [msg] = problems(p)
+    assert msg.startswith("kiosk.yaml:4: timeouts.thankyou_s: unknown key; allowed here: thank_you_s")
+
+
+def test_inline_password_is_refused(tmp_path):
+    p = write(tmp_path, "site: a\ndevice: b\nbroker:\n  username: u\n  password: hunter2\n")
+    [msg] = problems(p)
+    assert msg.startswith("kiosk.yaml:5: broker.password:") and "{env: VARIABLE}" in msg
+
+
+def test_secret_from_env_and_file(tmp_path, monkeypatch):
+    (tmp_path / "pw").write_text("s3cret\n")
+    p = write(tmp_path, "site: a\ndevice: b\nbroker:\n  username: u\n  password: {file: pw}\n"
+                        "technician:\n  pin: {env: TEST_PIN}\n")
+    cfg = load(p)
+    assert cfg.broker.password.resolve() == "s3cret"
+    monkeypatch.setenv("TEST_PIN", "2468")
+    assert cfg.technician.pin.resolve() == "2468"
+
+
+def test_every_problem_is_reported_in_line_order(tmp_path):
+    p = write(tmp_path, "site: Bad Site\ndevice: b\nfaces:\n  scale: 1\nlanguages:\n  default: fr\n")
+    msgs = problems(p)
+    assert [m.split(":")[1] for m in msgs] == ["1", "4", "5"]
+    assert "site: 'Bad Site' is not allowed" in msgs[0]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    p = write(tmp_path, "site: a\ndevice: b\nfaces:\n  scale: [5\n")
+    [msg] = problems(p)
+    assert msg.startswith("kiosk.yaml:") and "not valid YAML" in msg
+
+
+def test_missing_required_field(tmp_path):
+    p = write(tmp_path, "kind: kiosk\nsite: a\n")
+    assert problems(p) == ["kiosk.yaml:1: device: is required but missing"]
+
+
+def test_kind_is_detected_or_asked_for(tmp_path):
+    p = write(tmp_path, "hello: world\n", name="x.yaml")
+    [msg] = problems(p)
+    assert "cannot tell which kind" in msg
+    assert "unknown key" in problems(p, kind="collector")[0]
+
+
+def test_a_technician_adds_a_language_in_yaml(tmp_path):
+    p = write(tmp_path, "site: a\ndevice: b\nlanguages:\n  enabled: [vi, en, km]\n"
+                        "  custom:\n    km:\n      name: Khmer\n      question: '?'\n")
+    cfg = load(p)
+    assert isinstance(cfg, KioskConfig) and cfg.languages.custom["km"].name == "Khmer"
+    p2 = write(tmp_path, "site: a\ndevice: b\nlanguages:\n  enabled: [vi, km]\n")
+    assert "have no texts" in problems(p2)[0]
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    p = write(tmp_path / "sub", "site: a\ndevice: b\noutbox:\n  path: data/outbox.db\n")
+    assert load(p).outbox.path == (tmp_path / "sub" / "data" / "outbox.db")
+
+
+def test_collector_checks_db_url_and_timezone(tmp_path):
+    p = write(tmp_path, "kind: collector\ndatabase:\n  url: mysql://x\ntimezone: Mars/Base\n", "collector.yaml")
+    msgs = problems(p)
+    assert msgs[0].startswith("collector.yaml:3: database.url:") and "sqlite:///" in msgs[0]
+    assert msgs[1].startswith("collector.yaml:4: timezone:") and "Asia/Ho_Chi_Minh" in msgs[1]
+
+
+def test_config_check_cli_exit_codes(tmp_path):
+    bad = write(tmp_path, "kind: broker\nlisteners:\n  tls:\n    port: 70000\n", "broker.yaml")
+    out = subprocess.run([sys.executable, "-m", "config", "check", str(bad)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "broker.yaml:4: listeners.tls.port: 70000 is not allowed; use 1 to 65535" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "config", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and "check" in out.stdout
