@@ -1,0 +1,32 @@
+"""python -m collector run|report|serve: each subcommand lives in the module named for its job."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module with add_arguments(parser) and main(args) -> int, one-line help)
+COMMANDS = {
+    "run": ("collector.service", "subscribe to the broker and store every rating exactly once"),
+    "report": ("collector.report_cli", "satisfaction report by site, counter, officer, service, time"),
+    "serve": ("collector.web.server", "read-only web dashboard for managers"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m collector",
+        description="Central collector of the smiley feedback terminals: ingest, reports, dashboard.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        modules[name] = module
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        module.add_arguments(p)
+    args = parser.parse_args(argv)
+    return modules[args.command].main(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

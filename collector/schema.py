@@ -1,0 +1,105 @@
+"""The central database schema, versioned; migrations run at start, in order, once.
+
+ratings      one row per rating, keyed by the event id from the kiosk (deduplication)
+rollup_hour  counts per UTC hour x site x device x officer x service x reason x scale x rating x flagged,
+             kept in the same transaction as the ratings so reports never scan millions of rows
+devices      the last status of each kiosk
+rejects      everything that did not follow the contract, with the reason
+"""
+from __future__ import annotations
+
+from .db import Database
+
+# Each migration: (version, statements). Types are chosen to mean the same in SQLite and PostgreSQL.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        """CREATE TABLE ratings (
+            id TEXT PRIMARY KEY,
+            v INTEGER NOT NULL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            ts_ms BIGINT NOT NULL,
+            rating INTEGER NOT NULL,
+            scale INTEGER NOT NULL,
+            reason TEXT,
+            lang TEXT NOT NULL,
+            officer TEXT,
+            service TEXT,
+            flags TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX ratings_ts ON ratings (ts_ms)",
+        "CREATE INDEX ratings_site_ts ON ratings (site, ts_ms)",
+        """CREATE TABLE rollup_hour (
+            hour BIGINT NOT NULL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            officer TEXT NOT NULL DEFAULT '',
+            service TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            scale INTEGER NOT NULL,
+            rating INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (hour, site, device, officer, service, reason, scale, rating, flagged)
+        )""",
+        """CREATE TABLE devices (
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            state TEXT NOT NULL,
+            status_ts TEXT,
+            last_seen TEXT NOT NULL,
+            app_version TEXT,
+            outbox_depth INTEGER,
+            last_rating_ts TEXT,
+            config_hash TEXT,
+            clock_skew_s REAL,
+            PRIMARY KEY (site, device)
+        )""",
+        """CREATE TABLE rejects (
+            id {serial},
+            received_at TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            payload {blob} NOT NULL
+        )""",
+        "CREATE INDEX rejects_received ON rejects (received_at)",
+    ]),
+]
+
+_TYPES = {
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB"},
+    "postgres": {"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "blob": "BYTEA"},
+}
+LATEST = MIGRATIONS[-1][0]
+_PG_LOCK_KEY = 482_910_117  # any constant: serialises migrations of collectors starting together
+
+
+def current_version(db: Database) -> int:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    return db.scalar("SELECT MAX(version) FROM schema_version") or 0
+
+
+def migrate(db: Database) -> int:
+    """Apply missing migrations; returns the schema version now in force."""
+    if db.dialect == "postgres":
+        db.execute("SELECT pg_advisory_lock(?)", (_PG_LOCK_KEY,))
+    try:
+        version = current_version(db)
+        if version > LATEST:
+            from .db import DatabaseError
+
+            raise DatabaseError(f"database schema v{version} is newer than this collector (v{LATEST}): upgrade it")
+        for target, statements in MIGRATIONS:
+            if target <= version:
+                continue
+            with db.transaction():
+                for sql in statements:
+                    db.execute(sql.format(**_TYPES[db.dialect]))
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
+            version = target
+        return version
+    finally:
+        if db.dialect == "postgres":
+            db.execute("SELECT pg_advisory_unlock(?)", (_PG_LOCK_KEY,))
