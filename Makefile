@@ -8,7 +8,7 @@ test: setup
 	scripts/test.sh
 
 demo: setup
-	.venv/bin/python -m demo
+	.venv/bin/python scripts/demo.py
 
 bench: setup
 	.venv/bin/python tests/bench/kiosk_latency.py

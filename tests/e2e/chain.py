@@ -1,0 +1,130 @@
+"""Real processes of the chain for end-to-end tests: collectors and simulated kiosks, with their configs."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from collector.db import connect
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+
+
+class Proc:
+    """A child process with its log file; kill -9 and restart keep the same command."""
+
+    def __init__(self, name: str, cmd: list[str], workdir: Path):
+        self.name, self.cmd, self.workdir = name, cmd, workdir
+        self.log = workdir / f"{name}.log"
+        self.p: subprocess.Popen | None = None
+        self.kills = 0
+
+    def start(self) -> "Proc":
+        self.p = subprocess.Popen(self.cmd, cwd=self.workdir, env=_env(), stdout=open(self.log, "ab"),
+                                  stderr=subprocess.STDOUT)
+        return self
+
+    def running(self) -> bool:
+        return self.p is not None and self.p.poll() is None
+
+    def kill9(self) -> None:
+        if self.running():
+            self.p.send_signal(signal.SIGKILL)
+            self.p.wait()
+            self.kills += 1
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.running():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode if self.p else None
+
+    def tail(self, n: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+
+def collector_config(workdir: Path, broker_port: int, db_url: str, client_id: str = "e2e-collector",
+                     share_group: str | None = None, batch: int = 2000) -> Path:
+    path = workdir / f"{client_id}.yaml"
+    group = f"subscription: {{share_group: {share_group}}}\n" if share_group else ""
+    path.write_text(f"kind: collector\nbroker: {{host: 127.0.0.1, port: {broker_port}, client_id: {client_id}}}\n"
+                    f"{group}database: {{url: '{db_url}'}}\nbatch: {{max_size: {batch}, max_wait_ms: 100}}\n"
+                    f"log_interval_s: 2\n", encoding="utf-8")
+    return path
+
+
+def start_collector(workdir: Path, broker_port: int, db_url: str, **kw) -> Proc:
+    cfg = collector_config(workdir, broker_port, db_url, **kw)
+    name = kw.get("client_id", "e2e-collector")
+    return Proc(name, [PY, "-m", "collector", "run", "--config", str(cfg)], workdir).start()
+
+
+def kiosk_config(workdir: Path, site: str, device: str, broker_port: int, repeat_window_s: float = 0) -> Path:
+    path = workdir / f"kiosk-{site}-{device}.yaml"
+    path.write_text(f"kind: kiosk\nsite: {site}\ndevice: {device}\n"
+                    f"broker: {{host: 127.0.0.1, port: {broker_port}, keepalive_s: 5}}\n"
+                    f"followup:\n  reasons:\n    - {{key: waiting, texts: {{vi: 'Chờ lâu', en: 'Long wait'}}}}\n"
+                    f"repeat_window_s: {repeat_window_s}\noutbox: {{path: outbox-{site}-{device}.db}}\n"
+                    f"status_interval_s: 5\n", encoding="utf-8")
+    return path
+
+
+def start_kiosk_sim(workdir: Path, site: str, device: str, broker_port: int, count: int, rate: float,
+                    extra: tuple[str, ...] = ()) -> Proc:
+    cfg = kiosk_config(workdir, site, device, broker_port)
+    cmd = [PY, "-m", "kiosk", "simulate", "--config", str(cfg), "--count", str(count), "--rate", str(rate),
+           "--journal", *extra]
+    return Proc(f"kiosk-{site}-{device}", cmd, workdir).start()
+
+
+def journal_ids(workdir: Path) -> list[str]:
+    """Every rating id the simulated kiosks created, read from their outbox journals."""
+    ids: list[str] = []
+    for db in sorted(workdir.glob("outbox-*.db")):
+        conn = sqlite3.connect(db)
+        try:
+            ids += [r[0] for r in conn.execute("SELECT id FROM journal ORDER BY seq")]
+        finally:
+            conn.close()
+    return ids
+
+
+def stored_ids(db_url: str) -> list[str]:
+    db = connect(db_url)
+    try:
+        return [r[0] for r in db.query("SELECT id FROM ratings")]
+    finally:
+        db.close()
+
+
+def rollup_total(db_url: str) -> int:
+    db = connect(db_url)
+    try:
+        return int(db.scalar("SELECT COALESCE(SUM(n), 0) FROM rollup_hour") or 0)
+    finally:
+        db.close()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
