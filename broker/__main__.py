@@ -4,18 +4,175 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import contract
+from .errors import SetupError
+
+EPILOG = """examples:
+  python -m broker init --dir /etc/hailong-broker --config broker.yaml
+  python -m broker add-device tan-lap quay-1 --dir /etc/hailong-broker
+  python -m broker add-collector main --dir /etc/hailong-broker
+  python -m broker run --dir /etc/hailong-broker
+  python -m broker embedded --port 1883"""
+
+
+def _dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", required=True, type=Path, help="the broker folder (written by init)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m broker", description="Wire contract and broker tooling.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("schema", help="print the JSON Schema of wire contract v1",
+                   description="Print the JSON Schema of wire contract v1.")
+
+    p = sub.add_parser("init", help="write a Mosquitto set-up (TLS, passwords, ACL, persistence) into a folder",
+                       description="Write mosquitto.conf, a CA and server certificate, the password file and the "
+                                   "ACL into DIR. Running it again keeps the CA and every account.")
+    _dir(p)
+    p.add_argument("--config", type=Path, help="broker.yaml (default: built-in defaults)")
+    p.add_argument("--tls-port", type=int, help="override listeners.tls.port")
+    p.add_argument("--local-port", type=int, help="add or override the plain listener on loopback")
+    p.add_argument("--user", help="system user Mosquitto runs as when started by root (default: mosquitto "
+                                  "if it can reach DIR, else root)")
+
+    p = sub.add_parser("add-device", help="create or rotate a kiosk's credentials",
+                       description="Create (or, if it exists, rotate) the credentials of one kiosk; it may publish "
+                                   "only on <prefix>/SITE/DEVICE/rating|status. Prints the broker: block for kiosk.yaml.")
+    p.add_argument("site")
+    p.add_argument("device")
+    _dir(p)
+    p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
+
+    p = sub.add_parser("remove-device", help="revoke a kiosk's credentials",
+                       description="Revoke one kiosk's credentials and reload a broker started by `run`.")
+    p.add_argument("site")
+    p.add_argument("device")
+    _dir(p)
+
+    p = sub.add_parser("add-collector", help="create or rotate a collector's credentials (read everything)",
+                       description="Create (or rotate) a collector account: it may read everything under the "
+                                   "prefix, including shared subscriptions, and write nothing.")
+    p.add_argument("name")
+    _dir(p)
+    p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
+
+    p = sub.add_parser("remove-collector", help="revoke a collector's credentials",
+                       description="Revoke a collector account.")
+    p.add_argument("name")
+    _dir(p)
+
+    p = sub.add_parser("add-bridge-user", help="create an account a commune broker's bridge logs in with",
+                       description="On the provincial broker: an account that may write everything under the "
+                                   "prefix, for one commune broker's bridge.")
+    p.add_argument("name")
+    _dir(p)
+
+    p = sub.add_parser("list", help="show the accounts of a broker folder", description="Show every account.")
+    _dir(p)
+
+    p = sub.add_parser("run", help="run Mosquitto on the folder in the foreground",
+                       description="Run `mosquitto -c DIR/mosquitto.conf` in the foreground, recording its pid "
+                                   "so add/remove can reload it.")
+    _dir(p)
+
+    p = sub.add_parser("embedded", help="run an embedded broker for trying things out (not for production)",
+                       description="An embedded MQTT 3.1.1 broker (amqtt), anonymous, no TLS: for a demo on a "
+                                   "machine without Mosquitto only.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=1883, help="port (default 1883)")
+
+    p = sub.add_parser("bridge", help="write a bridge from this broker to a provincial broker",
+                       description="Write DIR/conf.d/bridge-NAME.conf: <prefix>/# goes out at QoS 1 with a "
+                                   "persistent session, queued here while the uplink is down.")
+    _dir(p)
+    p.add_argument("--name", required=True, help="bridge name (a slug, e.g. to-province)")
+    p.add_argument("--remote-host", required=True)
+    p.add_argument("--remote-port", type=int, default=8883)
+    p.add_argument("--ca", type=Path, help="CA certificate of the remote broker (default: the system's CAs)")
+    p.add_argument("--username", help="account on the remote broker (see add-bridge-user there)")
+    p.add_argument("--password-file", type=Path, help="file holding that account's password")
+    return parser
+
+
+def _print_issued(issued, reload_note: str) -> None:
+    print(f"# user {issued.username}; password saved in {issued.password_file}")
+    print(issued.yaml_block, end="")
+    print(f"# {reload_note}", file=sys.stderr)
+
+
+def _load_config(path: Path | None):
+    from config import ConfigError, load
+    from config.broker import BrokerConfig
+    if path is None:
+        return BrokerConfig()
+    if not path.exists():
+        raise SetupError(f"{path} does not exist; copy config/examples/broker.yaml and edit it")
+    try:
+        return load(path, kind="broker")
+    except ConfigError as exc:
+        raise SetupError(str(exc)) from None
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from . import runner, setup
+    if args.command == "schema":
+        print(json.dumps(contract.json_schema(), indent=2, ensure_ascii=False))
+    elif args.command == "init":
+        cfg = _load_config(args.config)
+        for note in setup.init(args.dir, cfg, args.tls_port, args.local_port, args.user):
+            print(note)
+        print(f"wrote {args.dir.resolve() / 'mosquitto.conf'}; next: add-device, add-collector, then run")
+    elif args.command == "add-device":
+        _print_issued(setup.add_device(args.dir, args.site, args.device, args.client_cert), runner.reload(args.dir))
+    elif args.command == "add-collector":
+        _print_issued(setup.add_collector(args.dir, args.name, args.client_cert), runner.reload(args.dir))
+    elif args.command == "add-bridge-user":
+        _print_issued(setup.add_bridge_user(args.dir, args.name), runner.reload(args.dir))
+    elif args.command in ("remove-device", "remove-collector"):
+        user = (setup.device_username(args.site, args.device) if args.command == "remove-device"
+                else f"collector-{args.name}")
+        print(f"revoked {user}" if setup.remove(args.dir, user) else f"{user} did not exist; nothing to do")
+        print(runner.reload(args.dir))
+    elif args.command == "list":
+        state = setup.accounts(args.dir)
+        s = state.settings
+        print(f"prefix {s.topic_prefix}; TLS port {s.tls_port or '-'}; local port {s.local_port or '-'}; "
+              f"hosts {', '.join(s.hostnames)}")
+        for user, a in sorted(state.accounts.items()):
+            what = f"{a.site}/{a.device}" if a.kind == "device" else ""
+            print(f"{a.kind:<10} {user:<40} {what}{'  (client cert)' if a.client_cert else ''}")
+        if not state.accounts:
+            print("no accounts yet; add one with add-device SITE DEVICE")
+    elif args.command == "run":
+        runner.run(args.dir)
+    elif args.command == "embedded":
+        from .embedded import serve_forever
+        serve_forever(args.host, args.port)
+    elif args.command == "bridge":
+        from .bridge import BridgeSpec, read_password_file, write_bridge
+        from .state import load_state
+        if args.password_file and not args.username:
+            raise SetupError("--password-file needs --username")
+        prefix = load_state(args.dir.resolve()).settings.topic_prefix
+        spec = BridgeSpec(args.name, args.remote_host, prefix, args.remote_port, args.ca, args.username,
+                          read_password_file(args.password_file) if args.password_file else None)
+        print(f"wrote {write_bridge(args.dir, spec)}")
+        print("restart Mosquitto to start the bridge (a reload does not open new bridges)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m broker", description="Wire contract and broker tooling.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("schema", help="print the JSON Schema of wire contract v1")
-    args = parser.parse_args(argv)
-    if args.command == "schema":
-        print(json.dumps(contract.json_schema(), indent=2, ensure_ascii=False))
-    return 0
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

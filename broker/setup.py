@@ -1,0 +1,202 @@
+"""init / add / remove / list: everything that writes the broker folder.
+
+Layout of a broker folder:
+  mosquitto.conf  passwd  acl  state.json  mosquitto.pid (while `run` is up)
+  certs/ca.crt ca.key server.crt server.key   clients/<user>.crt .key
+  secrets/<user>.pass   data/ (persistence)   conf.d/ (bridges)
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from broker.contract import is_slug
+from config.broker import BrokerConfig
+
+from . import acl, bridge, certs, mosquitto_conf, passwords
+from .errors import SetupError
+from .files import chown_to, traversable_by, write_file
+from .state import AccountRecord, Settings, State, load_state, save_state
+
+
+def device_username(site: str, device: str) -> str:
+    return f"{site}--{device}"
+
+
+def _check_slug(what: str, value: str) -> None:
+    if not is_slug(value):
+        raise SetupError(f"{what} {value!r} is not a slug: use lower-case letters, digits and '-' (like 'tan-lap')")
+
+
+def _run_as(folder: Path, requested: str | None) -> tuple[str | None, str | None]:
+    """The `user` line for mosquitto.conf, and a note for the person when it had to be root."""
+    if os.geteuid() != 0:
+        return None, None  # Mosquitto keeps the invoking user; it only switches when started as root
+    if requested:
+        try:
+            pwd.getpwnam(requested)
+        except KeyError:
+            raise SetupError(f"--user {requested}: no such system user; create it or pass --user root") from None
+        if requested != "root" and not traversable_by(requested, folder):
+            raise SetupError(f"--user {requested} cannot reach {folder}; pick a folder it can open (e.g. /etc/hailong-broker) or pass --user root")
+        return requested, None
+    if traversable_by("mosquitto", folder):
+        return "mosquitto", None
+    return "root", (f"note: the 'mosquitto' user cannot reach {folder}, so the broker will run as root "
+                    f"(`user root`); use a folder like /etc/hailong-broker to run it unprivileged")
+
+
+def init(folder: Path, cfg: BrokerConfig, tls_port: int | None = None, local_port: int | None = None,
+         user: str | None = None) -> list[str]:
+    """Write (or refresh) a complete Mosquitto set-up; keeps the CA and all accounts. Returns notes."""
+    folder = Path(folder).resolve()
+    notes: list[str] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for sub, mode in (("certs", 0o755), ("clients", 0o700), ("secrets", 0o700), ("data", 0o700), ("conf.d", 0o755)):
+        (folder / sub).mkdir(exist_ok=True)
+        os.chmod(folder / sub, mode)
+    run_as, note = _run_as(folder, user)
+    if note:
+        notes.append(note)
+    lst = cfg.listeners
+    settings = Settings(
+        topic_prefix=cfg.topic_prefix, hostnames=list(cfg.hostnames),
+        tls_port=(tls_port or lst.tls.port) if lst.tls else tls_port,
+        local_port=(local_port or lst.local.port) if lst.local else local_port,
+        tls_bind=lst.tls.bind if lst.tls else "0.0.0.0",
+        local_bind=lst.local.bind if lst.local else "127.0.0.1",
+        require_client_cert=bool(lst.tls and lst.tls.require_client_cert),
+        cert_days=cfg.cert_days, run_as=run_as)
+    if settings.tls_port and settings.tls_port == settings.local_port:
+        raise SetupError(f"the TLS and local listeners both use port {settings.tls_port}; give them different ports")
+
+    accounts = {}
+    if (folder / "state.json").exists():
+        old = load_state(folder)
+        if old.settings.topic_prefix != settings.topic_prefix:
+            raise SetupError(f"{folder} was set up for prefix {old.settings.topic_prefix!r}, not {settings.topic_prefix!r}; "
+                             f"use a new folder for a new prefix")
+        accounts = old.accounts
+    state = State(settings, accounts)
+
+    c = folder / "certs"
+    if not (c / "ca.crt").exists():  # never replace a CA: every kiosk trusts it
+        certs.make_ca(c / "ca.crt", c / "ca.key")
+        notes.append(f"created a new CA: {c / 'ca.crt'} (copy it to each kiosk; keep ca.key secret)")
+    if not (c / "server.crt").exists() or certs.server_cert_names(c / "server.crt") != _normal(settings.hostnames):
+        certs.make_server_cert(c / "ca.crt", c / "ca.key", c / "server.crt", c / "server.key",
+                               settings.hostnames, settings.cert_days)
+        notes.append(f"issued the server certificate for {', '.join(settings.hostnames)}")
+    save_state(folder, state)
+    write_file(folder / "mosquitto.conf", mosquitto_conf.render(folder, settings, cfg.limits, cfg.persistence), 0o644)
+    regenerate(folder, state)
+    for b in cfg.bridges:  # bridges listed in broker.yaml are written with the rest
+        bridge.write_bridge(folder, bridge.BridgeSpec.from_config(b, settings.topic_prefix))
+    return notes
+
+
+def _normal(hostnames: list[str]) -> set[str]:
+    out = set()
+    for h in hostnames:
+        try:
+            out.add(str(ipaddress.ip_address(h)))
+        except ValueError:
+            out.add(h)
+    return out
+
+
+def regenerate(folder: Path, state: State) -> None:
+    """Password file and ACL from the state; then hand the broker's files to its user."""
+    folder = Path(folder)
+    passwords.write_password_file(folder / "passwd", {u: a.hash for u, a in state.accounts.items()})
+    accounts = [acl.Account(u, a.kind, a.site, a.device) for u, a in state.accounts.items()]
+    write_file(folder / "acl", acl.render(accounts, state.settings.topic_prefix), 0o600)
+    conf_d = folder / "conf.d"
+    chown_to(state.settings.run_as, folder / "passwd", folder / "acl", folder / "certs" / "server.key",
+             folder / "data", conf_d, *conf_d.glob("*.conf"))
+
+
+@dataclass
+class Issued:
+    username: str
+    password_file: Path
+    yaml_block: str
+
+
+def _issue(folder: Path, username: str, record_kind: str, site=None, device=None, client_cert=False) -> Issued:
+    folder = Path(folder).resolve()
+    state = load_state(folder)
+    existing = state.accounts.get(username)
+    if existing and (existing.kind, existing.site, existing.device) != (record_kind, site, device):
+        raise SetupError(f"user name {username!r} is already taken by a {existing.kind}; choose another name")
+    client_cert = client_cert or state.settings.require_client_cert
+    password = passwords.new_password()  # adding again rotates the password
+    state.accounts[username] = AccountRecord(record_kind, passwords.hash_password(password), site, device, client_cert)
+    pass_file = folder / "secrets" / f"{username}.pass"
+    write_file(pass_file, password + "\n", 0o600)
+    if client_cert:
+        certs.make_client_cert(folder / "certs" / "ca.crt", folder / "certs" / "ca.key",
+                               folder / "clients" / f"{username}.crt", folder / "clients" / f"{username}.key",
+                               username, state.settings.cert_days)
+    save_state(folder, state)
+    regenerate(folder, state)
+    return Issued(username, pass_file, connection_block(folder, state.settings, username, client_cert))
+
+
+def connection_block(folder: Path, s: Settings, username: str, client_cert: bool) -> str:
+    """The `broker:` block for kiosk.yaml / collector.yaml; paths are next to that YAML file."""
+    conn: dict = {"host": s.hostnames[0]}
+    copies = [folder / "secrets" / f"{username}.pass"]
+    if s.tls_port:
+        conn["port"] = s.tls_port
+        conn["tls"] = {"ca": "ca.crt"}
+        copies.insert(0, folder / "certs" / "ca.crt")
+        if client_cert:
+            conn["tls"] |= {"cert": f"{username}.crt", "key": f"{username}.key"}
+            copies += [folder / "clients" / f"{username}.crt", folder / "clients" / f"{username}.key"]
+    else:
+        conn["port"] = s.local_port
+    conn |= {"username": username, "password": {"file": f"{username}.pass"}, "topic_prefix": s.topic_prefix}
+    head = "# copy next to the YAML file (keep .pass and .key readable by its user only):\n"
+    head += "".join(f"#   {p}\n" for p in copies)
+    return head + yaml.safe_dump({"broker": conn}, sort_keys=False, default_flow_style=False)
+
+
+def add_device(folder: Path, site: str, device: str, client_cert: bool = False) -> Issued:
+    _check_slug("site", site)
+    _check_slug("device", device)
+    return _issue(folder, device_username(site, device), "device", site, device, client_cert)
+
+
+def add_collector(folder: Path, name: str, client_cert: bool = False) -> Issued:
+    _check_slug("collector name", name)
+    return _issue(folder, f"collector-{name}", "collector", client_cert=client_cert)
+
+
+def add_bridge_user(folder: Path, name: str) -> Issued:
+    """An account a commune broker's bridge logs in with on this (provincial) broker."""
+    _check_slug("bridge name", name)
+    return _issue(folder, f"bridge-{name}", "bridge")
+
+
+def remove(folder: Path, username: str) -> bool:
+    """Revoke an account; False when it did not exist (removing twice is not an error)."""
+    folder = Path(folder).resolve()
+    state = load_state(folder)
+    if state.accounts.pop(username, None) is None:
+        return False
+    save_state(folder, state)
+    regenerate(folder, state)
+    for p in (folder / "secrets" / f"{username}.pass", folder / "clients" / f"{username}.crt",
+              folder / "clients" / f"{username}.key"):
+        p.unlink(missing_ok=True)
+    return True
+
+
+def accounts(folder: Path) -> State:
+    return load_state(Path(folder).resolve())

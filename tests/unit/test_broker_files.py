@@ -1,0 +1,180 @@
+"""init / add-device / remove-device / bridge: the files written, idempotence, and one-line errors."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from broker import bridge, passwords, runner, setup
+from broker.__main__ import main
+from broker.errors import SetupError
+from config.broker import BrokerConfig
+from config.common import BrokerConnection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    d = tmp_path / "etc"
+    assert main(["init", "--dir", str(d), "--tls-port", "18883", "--local-port", "11883"]) == 0
+    return d
+
+
+def conf_lines(folder: Path) -> list[str]:
+    return [l for l in (folder / "mosquitto.conf").read_text().splitlines() if l and not l.startswith("#")]
+
+
+def test_init_writes_a_locked_down_persistent_tls_setup(folder):
+    lines = conf_lines(folder)
+    for expected in ("allow_anonymous false", f"password_file {folder.resolve()}/passwd", "persistence true",
+                     f"acl_file {folder.resolve()}/acl", "listener 18883 0.0.0.0", "listener 11883 127.0.0.1",
+                     "max_queued_messages 0", "max_inflight_messages 100", "persistent_client_expiration 30d",
+                     f"certfile {folder.resolve()}/certs/server.crt", "require_certificate false"):
+        assert expected in lines
+    for secret in ("certs/ca.key", "certs/server.key", "passwd", "state.json"):
+        assert (folder / secret).stat().st_mode & 0o777 == 0o600, secret
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root decides who Mosquitto runs as")
+def test_as_root_the_config_names_a_user_that_can_read_the_files(folder):
+    users = [l for l in conf_lines(folder) if l.startswith("user ")]
+    assert users in (["user root"], ["user mosquitto"])
+    if users == ["user mosquitto"]:
+        import pwd
+        assert pwd.getpwuid((folder / "passwd").stat().st_uid).pw_name == "mosquitto"
+
+
+def test_limits_and_ports_come_from_broker_yaml(tmp_path):
+    cfg = BrokerConfig.model_validate({"listeners": {"tls": {"port": 9883}}, "limits": {"max_queued_messages": 5000}})
+    setup.init(tmp_path / "b", cfg)
+    lines = conf_lines(tmp_path / "b")
+    assert "listener 9883 0.0.0.0" in lines and "max_queued_messages 5000" in lines
+    assert not any(l.startswith("listener 1883") for l in lines)  # no plain listener unless asked
+
+
+def test_add_device_prints_a_block_that_validates_and_a_private_password_file(folder, tmp_path):
+    issued = setup.add_device(folder, "tan-lap", "quay-1")
+    block = yaml.safe_load(issued.yaml_block)["broker"]
+    conn = BrokerConnection.model_validate(block, context={"base_dir": tmp_path})
+    assert (conn.host, conn.port, conn.username, conn.topic_prefix) == ("localhost", 18883, "tan-lap--quay-1", "hailong/v1")
+    assert conn.tls.ca == tmp_path / "ca.crt" and conn.password.file == tmp_path / "tan-lap--quay-1.pass"
+    assert issued.password_file == folder.resolve() / "secrets" / "tan-lap--quay-1.pass"
+    assert issued.password_file.stat().st_mode & 0o777 == 0o600
+    password = issued.password_file.read_text().strip()
+    users = dict(l.split(":", 1) for l in (folder / "passwd").read_text().splitlines())
+    assert passwords.verify(password, users["tan-lap--quay-1"])
+    assert "user tan-lap--quay-1\ntopic write hailong/v1/tan-lap/quay-1/rating" in (folder / "acl").read_text()
+
+
+def test_adding_a_device_again_rotates_its_password_and_keeps_one_entry(folder):
+    first = setup.add_device(folder, "tan-lap", "quay-1").password_file.read_text()
+    second = setup.add_device(folder, "tan-lap", "quay-1").password_file.read_text()
+    assert first != second
+    lines = (folder / "passwd").read_text().splitlines()
+    assert len(lines) == 1 and passwords.verify(second.strip(), lines[0].split(":", 1)[1])
+
+
+def test_remove_device_revokes_and_is_idempotent(folder):
+    setup.add_device(folder, "tan-lap", "quay-1")
+    setup.add_device(folder, "tan-lap", "quay-2")
+    assert setup.remove(folder, "tan-lap--quay-1") is True
+    assert setup.remove(folder, "tan-lap--quay-1") is False
+    assert "tan-lap--quay-1" not in (folder / "passwd").read_text() + (folder / "acl").read_text()
+    assert "tan-lap--quay-2" in (folder / "passwd").read_text()
+    assert not (folder / "secrets" / "tan-lap--quay-1.pass").exists()
+
+
+def test_init_again_keeps_the_ca_and_the_accounts(folder):
+    setup.add_device(folder, "tan-lap", "quay-1")
+    ca = (folder / "certs" / "ca.crt").read_bytes()
+    passwd = (folder / "passwd").read_text()
+    assert main(["init", "--dir", str(folder), "--tls-port", "18883", "--local-port", "11883"]) == 0
+    assert (folder / "certs" / "ca.crt").read_bytes() == ca and (folder / "passwd").read_text() == passwd
+
+
+def test_a_client_certificate_is_issued_on_request_and_named_in_the_block(folder, tmp_path):
+    issued = setup.add_device(folder, "tan-lap", "quay-1", client_cert=True)
+    conn = BrokerConnection.model_validate(yaml.safe_load(issued.yaml_block)["broker"], context={"base_dir": tmp_path})
+    assert conn.tls.cert == tmp_path / "tan-lap--quay-1.crt"
+    assert (folder / "clients" / "tan-lap--quay-1.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_collector_reads_everything(folder):
+    issued = setup.add_collector(folder, "main")
+    assert issued.username == "collector-main"
+    assert "user collector-main\ntopic read hailong/v1/#" in (folder / "acl").read_text()
+
+
+def test_two_accounts_cannot_share_a_user_name(folder):
+    setup.add_device(folder, "a--b", "c")
+    with pytest.raises(SetupError, match="already taken"):
+        setup.add_device(folder, "a", "b--c")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "broker", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["add-device", "tan-lap", "quay-1", "--dir", "/nonexistent/broker"], "run `python -m broker init --dir"),
+    (["init", "--dir", "/tmp", "--config", "/nonexistent/broker.yaml"], "copy config/examples/broker.yaml"),
+])
+def test_mistakes_are_one_line_without_a_traceback(args, needle):
+    out = cli(*args)
+    assert out.returncode == 2 and needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_bad_slug_names_the_field_and_the_fix(folder):
+    out = cli("add-device", "Tan Lap", "quay-1", "--dir", str(folder))
+    assert out.returncode == 2 and out.stderr.startswith("error: site 'Tan Lap' is not a slug")
+
+
+def test_add_device_from_the_cli_prints_yaml_and_a_reload_hint(folder):
+    out = cli("add-device", "tan-lap", "quay-1", "--dir", str(folder))
+    assert out.returncode == 0 and "reload" in out.stderr
+    assert yaml.safe_load(out.stdout)["broker"]["username"] == "tan-lap--quay-1"
+    listing = cli("list", "--dir", str(folder)).stdout
+    assert "tan-lap--quay-1" in listing and "tan-lap/quay-1" in listing
+
+
+def test_every_subcommand_has_help():
+    for cmd in ("init", "add-device", "remove-device", "add-collector", "list", "run", "embedded", "bridge"):
+        out = cli(cmd, "--help")
+        assert out.returncode == 0 and "usage:" in out.stdout, cmd
+
+
+def test_run_without_mosquitto_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
+    monkeypatch.setattr(runner.os.path, "exists", lambda p: False)
+    with pytest.raises(SetupError, match="sudo apt-get install mosquitto"):
+        runner.mosquitto_exe()
+
+
+def test_a_bridge_sends_the_prefix_out_at_qos1_with_a_persistent_session(folder, tmp_path):
+    ca = tmp_path / "province-ca.crt"
+    ca.write_text("-")
+    (tmp_path / "pw").write_text("s3cret\n")
+    assert main(["bridge", "--dir", str(folder), "--name", "to-province", "--remote-host", "mqtt.example.org",
+                 "--ca", str(ca), "--username", "bridge-tan-lap", "--password-file", str(tmp_path / "pw")]) == 0
+    path = folder / "conf.d" / "bridge-to-province.conf"
+    lines = path.read_text().splitlines()
+    for expected in ("connection to-province", "address mqtt.example.org:8883", "topic hailong/v1/# out 1",
+                     "cleansession false", "remote_username bridge-tan-lap", "remote_password s3cret",
+                     f"bridge_cafile {ca}"):
+        assert expected in lines
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_bridges_listed_in_broker_yaml_are_written_by_init(tmp_path):
+    (tmp_path / "pw").write_text("x\n")
+    cfg = BrokerConfig.model_validate({"bridges": [{"name": "up", "remote_host": "h", "remote_port": 1883,
+                                                    "username": "u", "password": {"file": str(tmp_path / "pw")}}]})
+    setup.init(tmp_path / "b", cfg)
+    text = (tmp_path / "b" / "conf.d" / "bridge-up.conf").read_text()
+    assert "address h:1883" in text and "bridge_capath" not in text  # plain port: no TLS
