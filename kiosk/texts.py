@@ -33,3 +33,42 @@ SHIPPED: dict[str, dict] = {
         "thanks_detail": "Your opinion has been recorded.",
     },
 }
+
+
+class Texts:
+    """Every word for one screen in one language: a custom (YAML) text first, then the shipped one,
+    then the default language, then English, so a half-translated language still shows something."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.default = cfg.languages.default
+
+    def _lookup(self, lang: str, key: str):
+        custom = self.cfg.languages.custom.get(lang)
+        value = getattr(custom, key, None) if custom is not None else None
+        if value is None:
+            value = SHIPPED.get(lang, {}).get(key)
+        return value
+
+    def get(self, lang: str, key: str) -> str:
+        for code in (lang, self.default, "en"):
+            value = self._lookup(code, key)
+            if value:
+                return value
+        return key
+
+    def face(self, lang: str, level: str) -> str:
+        for code in (lang, self.default, "en"):
+            faces = self._lookup(code, "faces") or {}
+            if faces.get(level):
+                return faces[level]
+        return level
+
+    def name(self, lang: str) -> str:
+        return self._lookup(lang, "name") or lang
+
+    def reason(self, lang: str, reason) -> str:
+        for code in (lang, self.default, "en"):
+            if reason.texts.get(code):
+                return reason.texts[code]
+        return next(iter(reason.texts.values()))

@@ -1,0 +1,97 @@
+"""Command line: ``python -m kiosk [run] --config kiosk.yaml`` opens the terminal;
+``python -m kiosk simulate ...`` taps without a window."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+COMMANDS = ("run", "simulate")
+
+
+def mqtt_url(value: str) -> tuple[str, int]:
+    url = urlsplit(value)
+    if url.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not url.hostname:
+        raise argparse.ArgumentTypeError(f"{value!r}: write mqtt://HOST:PORT, e.g. mqtt://127.0.0.1:1883")
+    return url.hostname, url.port or (8883 if url.scheme in ("mqtts", "ssl") else 1883)
+
+
+def size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in value.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: write WIDTHxHEIGHT, e.g. 1280x800") from None
+    return w, h
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m kiosk",
+        description="The smiley feedback terminal. 'run' (the default) opens the full-screen touch app; "
+                    "'simulate' taps random faces without a window, through the same outbox and uplink.",
+        epilog="Examples:\n  python -m kiosk --config kiosk.yaml\n"
+               "  python -m kiosk run --config kiosk.yaml --windowed 1280x800\n"
+               "  python -m kiosk simulate --config kiosk.yaml --count 100 --rate 5 --mqtt-url mqtt://127.0.0.1:1883",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", metavar="{run,simulate}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
+    common.add_argument("--mqtt-url", type=mqtt_url, metavar="mqtt://HOST:PORT",
+                        help="use this broker instead of broker.host/port of the config")
+    common.add_argument("--outbox", type=Path, metavar="PATH", help="outbox file instead of outbox.path")
+    common.add_argument("-v", "--verbose", action="store_true", help="log more")
+    run = sub.add_parser("run", parents=[common], help="open the touch app (default)",
+                         description="Open the touch app, full screen unless --windowed.")
+    run.add_argument("--windowed", type=size, metavar="WxH", help="a window of this size instead of full screen")
+    sim = sub.add_parser("simulate", parents=[common], help="tap random faces without a window",
+                         description="Tap random faces (and reasons) through the real flow, outbox and uplink; "
+                                     "exit when all are tapped and the outbox has drained.")
+    sim.add_argument("--count", type=int, required=True, help="how many taps in total")
+    sim.add_argument("--rate", type=float, default=5.0, help="taps per second (default 5; 0 = as fast as possible)")
+    sim.add_argument("--journal", action="store_true",
+                     help="keep every id created in the outbox file; a restart continues the count")
+    sim.add_argument("--no-wait", action="store_true", help="exit after tapping, without waiting for the broker")
+    sim.add_argument("--seed", type=int, help="random seed, for repeatable runs")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv.insert(0, "run")
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from config import ConfigError, file_hash, load
+
+    try:
+        cfg = load(args.config, kind="kiosk")
+    except ConfigError as exc:
+        print(f"kiosk: {args.config} has problems:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    host, port = args.mqtt_url or (None, None)
+    outbox = args.outbox or cfg.outbox.path
+    chash = file_hash(args.config)
+    if args.command == "simulate":
+        from .simulate import simulate
+
+        if args.count < 0:
+            print("kiosk: --count must be 0 or more", file=sys.stderr)
+            return 2
+        return simulate(cfg, args.count, args.rate, outbox, host, port, journal=args.journal,
+                        wait=not args.no_wait, seed=args.seed, config_hash=chash)
+    from .display import configure
+
+    windowed = args.windowed
+    if windowed is None and not cfg.display.fullscreen:
+        windowed = size(cfg.display.size) if cfg.display.size else (1280, 800)
+    configure(windowed)
+    from .app import run_app
+
+    return run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=chash)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

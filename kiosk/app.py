@@ -1,0 +1,318 @@
+"""The Kivy app: draws what the flow says and forwards touches to it. Layout is in kiosk.kv.
+
+Import ``kiosk.display`` and call ``configure()`` before this module: Kivy reads window settings
+when the window is created.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import Screen
+
+from broker.contract import rating_topic
+from config.kiosk import KioskConfig
+
+from . import __version__
+from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
+from .flow import Flow, State
+from .outbox import Outbox
+from .texts import Texts
+from .uplink import Uplink
+
+log = logging.getLogger(__name__)
+KV = Path(__file__).with_name("kiosk.kv")
+CORNER_FRACTION = 0.14  # the hidden technician corner: this share of the shorter screen side
+KEY_ESCAPE, KEY_BACK = 27, 1001
+
+
+class FaceButton(ButtonBehavior, BoxLayout):
+    level = StringProperty("neutral")
+    label = StringProperty("")
+    rating = NumericProperty(0)
+
+
+class LangButton(Button):
+    code = StringProperty("")
+    current = BooleanProperty(False)
+
+
+class KioskScreen(Screen):
+    pass
+
+
+class RatingScreen(KioskScreen):
+    pass
+
+
+class FollowupScreen(KioskScreen):
+    pass
+
+
+class ThanksScreen(KioskScreen):
+    pass
+
+
+class PinScreen(KioskScreen):
+    pass
+
+
+class TechScreen(KioskScreen):
+    pass
+
+
+class KioskRoot(FloatLayout):
+    """Sees every touch first: keeps the screen awake and watches the hidden technician corner."""
+
+    def _in_corner(self, touch) -> bool:
+        app = App.get_running_app()
+        side = min(self.width, self.height) * CORNER_FRACTION
+        corner = app.cfg.technician.corner if app.cfg.technician else "top-left"
+        left = touch.x <= self.x + side if "left" in corner else touch.x >= self.right - side
+        top = touch.y >= self.top - side if corner.startswith("top") else touch.y <= self.y + side
+        return left and top
+
+    def on_touch_down(self, touch):
+        app = App.get_running_app()
+        now = time.monotonic()
+        app.flow.touch(now)
+        if self._in_corner(touch):
+            touch.ud["kiosk_corner"] = True
+            app.flow.corner_down(now)
+        return super().on_touch_down(touch)
+
+    def on_touch_up(self, touch):
+        if touch.ud.get("kiosk_corner"):
+            App.get_running_app().flow.corner_up(time.monotonic())
+        return super().on_touch_up(touch)
+
+
+class KioskApp(App):
+    unit = NumericProperty(8.0)  # 1% of the window height; every size in kiosk.kv is a multiple
+    t_question = StringProperty("")
+    t_followup = StringProperty("")
+    t_skip = StringProperty("")
+    t_thanks = StringProperty("")
+    t_thanks_detail = StringProperty("")
+    pin_mask = StringProperty("")
+    pin_wrong = BooleanProperty(False)
+    tech_info = StringProperty("")
+
+    def __init__(self, cfg: KioskConfig, config_path: Path | str, outbox_path: Path | str,
+                 host: Optional[str] = None, port: Optional[int] = None, config_hash: Optional[str] = None,
+                 start_uplink: bool = True, **kw):
+        super().__init__(**kw)
+        self.title = "Hài lòng"
+        self.cfg = cfg
+        self.config_path = str(Path(config_path).resolve())
+        self.texts = Texts(cfg)
+        self.outbox = Outbox(outbox_path)
+        self.topic = rating_topic(cfg.site, cfg.device, cfg.broker.topic_prefix)
+        self.uplink = Uplink(cfg, self.outbox, config_hash=config_hash, host=host, port=port)
+        self.start_uplink = start_uplink
+        self.flow = Flow(cfg, self._keep, self._on_flow_event, now=time.monotonic())
+        self._sounds: dict[tuple[str, str], object] = {}
+        self._tech_clock = None
+
+    # ------------------------------------------------------------ build
+    def load_kv(self, filename=None):
+        # explicit, so the rules are loaded once whatever the App subclass is called
+        if KV.name not in {Path(f).name for f in Builder.files}:
+            Builder.load_file(str(KV))
+        return True
+
+    def build(self):
+        root = KioskRoot()
+        self.sm = root.ids.sm
+        self.unit = Window.height / 100.0
+        Window.bind(size=lambda _w, size: setattr(self, "unit", size[1] / 100.0))
+        Window.bind(on_keyboard=self._on_keyboard, on_request_close=self._on_request_close)
+        self._build_faces()
+        self._build_langs()
+        self._build_reasons()
+        self._build_keypad()
+        self._render()
+        Clock.schedule_interval(lambda _dt: self.flow.tick(time.monotonic()), 0.1)
+        # systemd stops the service with SIGTERM: close cleanly (SDL would turn it into a close request)
+        signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: self.stop()))
+        if self.start_uplink:
+            self.uplink.start()
+        return root
+
+    def _screen(self, name: str) -> Screen:
+        return self.sm.get_screen(name)
+
+    def _build_faces(self):
+        box = self._screen("rating").ids.faces
+        for i, level in enumerate(self.flow.faces, start=1):
+            btn = FaceButton(level=level, rating=i)
+            btn.bind(on_press=lambda b: self.on_face(int(b.rating)))
+            box.add_widget(btn)
+
+    def _build_langs(self):
+        box = self._screen("rating").ids.langs
+        for code in self.cfg.languages.enabled:
+            btn = LangButton(code=code, text=self.texts.name(code), size_hint_x=None)
+            btn.bind(texture_size=lambda b, ts: setattr(b, "width", ts[0] + self.unit * 6))
+            btn.bind(on_press=lambda b: self.on_lang(b.code))
+            box.add_widget(btn)
+
+    def _build_reasons(self):
+        grid = self._screen("followup").ids.reasons
+        for reason in self.flow.reasons:
+            btn = self._big_button()
+            btn.reason_key = reason.key
+            btn.bind(on_press=lambda b: self.on_reason(b.reason_key))
+            grid.add_widget(btn)
+
+    def _build_keypad(self):
+        pad = self._screen("pin").ids.keypad
+        for key in "123456789C0":
+            btn = self._big_button(text=key)
+            btn.bind(on_press=lambda b: self.on_pin_key(b.text))
+            pad.add_widget(btn)
+        ok = self._big_button(text="OK")
+        ok.bind(on_press=lambda b: self.on_pin_ok())
+        pad.add_widget(ok)
+
+    def _big_button(self, **kw):
+        from kivy.factory import Factory
+
+        return Factory.BigButton(**kw)
+
+    # ------------------------------------------------------------ events from the flow
+    def _keep(self, rating) -> None:
+        self.outbox.add(rating, self.topic)  # committed before the thank-you screen is drawn
+
+    def _on_flow_event(self, event: str) -> None:
+        if event == "changed":
+            self._render()
+        elif event.startswith("audio:"):
+            self._play(event.split(":", 1)[1])
+        elif event == "exit":
+            self.stop()
+
+    def _render(self) -> None:
+        lang, t = self.flow.lang, self.texts
+        self.t_question = t.get(lang, "question")
+        self.t_followup = t.get(lang, "followup_question")
+        self.t_skip = t.get(lang, "skip")
+        self.t_thanks = t.get(lang, "thanks")
+        self.t_thanks_detail = t.get(lang, "thanks_detail")
+        for btn in self._screen("rating").ids.faces.children:
+            btn.label = t.face(lang, btn.level)
+        for btn in self._screen("rating").ids.langs.children:
+            btn.current = btn.code == lang
+        reasons = {r.key: r for r in self.flow.reasons}
+        for btn in self._screen("followup").ids.reasons.children:
+            btn.text = t.reason(lang, reasons[btn.reason_key])
+        self.pin_mask = "•" * len(self.flow.pin)
+        self.pin_wrong = self.flow.state is State.PIN and self.flow.pin_failures > 0 and not self.flow.pin
+        state = self.flow.state.value
+        if self.sm.current != state:
+            self.sm.current = state
+        if self.flow.state is State.TECHNICIAN:
+            self._refresh_tech()
+            if self._tech_clock is None:
+                self._tech_clock = Clock.schedule_interval(lambda _dt: self._refresh_tech(), 1.0)
+        elif self._tech_clock is not None:
+            self._tech_clock.cancel()
+            self._tech_clock = None
+
+    def _refresh_tech(self) -> None:
+        up = self.uplink
+        depth = self.outbox.depth()
+        warn = depth > self.cfg.outbox.warn_depth
+        last = up.last_sent.astimezone().strftime("%Y-%m-%d %H:%M:%S") if up.last_sent else "-"
+        state = {"connected": "[color=1a8a2a]connected[/color]"}.get(up.state, f"[color=c0392b]{up.state}[/color]")
+        lines = [
+            f"Site: {self.cfg.site}    Device: {self.cfg.device}",
+            f"App version: {__version__}",
+            f"Config: {self.config_path}",
+            f"Broker: {up.host}:{up.port} (MQTT {self.cfg.broker.protocol})  {state}",
+            f"Outbox: {depth} waiting" + ("  [color=c0392b][b]WARNING: above warn_depth "
+                                          f"{self.cfg.outbox.warn_depth}[/b][/color]" if warn else ""),
+            f"Last sent: {last}",
+        ]
+        if up.last_error and up.state != "connected":
+            lines.append(f"Last error: {up.last_error[:120]}")
+        self.tech_info = "\n".join(lines)
+
+    def _play(self, kind: str) -> None:
+        """Optional spoken prompt; a missing or broken file is logged once and otherwise ignored."""
+        path = self.cfg.audio.get(self.flow.lang, {}).get(kind)
+        if path is None:
+            return
+        key = (self.flow.lang, kind)
+        try:
+            if key not in self._sounds:
+                from kivy.core.audio import SoundLoader
+
+                sound = SoundLoader.load(str(path)) if Path(path).is_file() else None
+                if sound is None:
+                    log.warning("audio prompt %s cannot be played (missing or unsupported file)", path)
+                self._sounds[key] = sound
+            sound = self._sounds[key]
+            if sound is not None:
+                sound.stop()
+                sound.play()
+        except Exception as exc:  # audio must never take the kiosk down
+            log.warning("audio prompt %s failed: %s", path, exc)
+            self._sounds[key] = None
+
+    # ------------------------------------------------------------ touches
+    def on_face(self, rating: int) -> None:
+        self.flow.tap_face(rating, time.monotonic())
+
+    def on_reason(self, key: str) -> None:
+        self.flow.choose_reason(key, time.monotonic())
+
+    def on_skip(self) -> None:
+        self.flow.skip(time.monotonic())
+
+    def on_lang(self, code: str) -> None:
+        self.flow.set_lang(code, time.monotonic())
+
+    def on_pin_key(self, key: str) -> None:
+        if key == "C":
+            self.flow.clear_pin(time.monotonic())
+        else:
+            self.flow.press_digit(key, time.monotonic())
+
+    def on_pin_ok(self) -> None:
+        self.flow.submit_pin(time.monotonic())
+        self._render()
+
+    def on_leave_technician(self) -> None:
+        self.flow.leave_technician(time.monotonic())
+
+    def on_exit(self) -> None:
+        self.flow.request_exit()
+
+    def _on_keyboard(self, _window, key, *_args):
+        # Escape and Android's back key are swallowed: only the technician view closes the app.
+        return key in (KEY_ESCAPE, KEY_BACK)
+
+    def _on_request_close(self, *_args, **_kw):
+        return self.flow.state is not State.TECHNICIAN  # True keeps the window open
+
+    def on_stop(self):
+        self.uplink.stop()
+        self.outbox.close()
+
+
+def run_app(cfg: KioskConfig, config_path, outbox_path, host=None, port=None, windowed=None, config_hash=None) -> int:
+    KioskApp(cfg, config_path, outbox_path, host, port, config_hash).run()
+    return 0

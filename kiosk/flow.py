@@ -1,0 +1,201 @@
+"""The screen flow as a plain state machine: no Kivy, no clock of its own, no I/O but one sink.
+
+Every method takes ``now`` (monotonic seconds) so tests drive time explicitly. The Kivy layer
+forwards touches here and draws whatever ``state`` and ``lang`` say. A finished rating goes to
+``sink`` (the durable outbox) BEFORE the state becomes THANKS: if the sink raises, the citizen does
+not see a thank-you for a rating that was not kept.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import datetime
+from enum import Enum
+from typing import Callable, Optional
+
+from broker.contract import Rating, new_event_id, utcnow
+from config.kiosk import FACES_FOR_SCALE, KioskConfig
+
+from .repeat import RAPID_REPEAT, RepeatFilter
+
+log = logging.getLogger(__name__)
+
+
+class State(str, Enum):
+    RATING = "rating"
+    FOLLOWUP = "followup"
+    THANKS = "thanks"
+    PIN = "pin"            # technician PIN entry, after the hidden corner hold
+    TECHNICIAN = "technician"
+
+
+TECH_TIMEOUT_S = 300.0  # the technician view closes itself if left open
+MAX_PIN_LEN = 12
+
+
+class Flow:
+    def __init__(self, cfg: KioskConfig, sink: Callable[[Rating], None],
+                 notify: Callable[[str], None] = lambda event: None,
+                 utc: Callable[[], datetime] = utcnow, now: float = 0.0):
+        self.cfg = cfg
+        self.sink = sink
+        self.notify = notify  # "changed", "audio:start", "audio:thanks", "exit"
+        self.utc = utc
+        self.faces = FACES_FOR_SCALE[cfg.faces.scale]
+        self.reasons = list(cfg.followup.reasons) if cfg.followup.enabled else []
+        self.repeat = RepeatFilter(cfg.repeat_window_s)
+        self.state = State.RATING
+        self.lang = cfg.languages.default
+        self.entered = now          # when the current state began
+        self.last_touch = now       # any touch, for the idle timeout
+        self.session_open = False   # a citizen has started interacting since the rating screen came back
+        self.pending: Optional[tuple[int, str, list[str], datetime]] = None  # rating waiting for a reason
+        self.corner_since: Optional[float] = None
+        self.pin = ""
+        self.pin_failures = 0
+        self.last_rating: Optional[Rating] = None
+
+    # ------------------------------------------------------------ helpers
+    def _go(self, state: State, now: float) -> None:
+        self.state = state
+        self.entered = now
+        if state is State.RATING:
+            self.session_open = False
+        self.notify("changed")
+
+    def touch(self, now: float) -> None:
+        """Any touch anywhere: keeps the screen from going idle; the first one of a visit plays the prompt."""
+        self.last_touch = now
+        if self.state is State.RATING and not self.session_open:
+            self.session_open = True
+            self.notify("audio:start")
+
+    def _record(self, rating: int, reason: Optional[str], flags: list[str], ts: datetime, now: float) -> Rating:
+        msg = Rating(id=new_event_id(), site=self.cfg.site, device=self.cfg.device, ts=ts, rating=rating,
+                     scale=self.cfg.faces.scale, reason=reason, lang=self.lang, officer=self.cfg.officer,
+                     service=self.cfg.service, flags=flags)
+        self.sink(msg)  # durable before the thank-you shows
+        self.last_rating = msg
+        self.pending = None
+        self._go(State.THANKS, now)
+        self.notify("audio:thanks")
+        return msg
+
+    # ------------------------------------------------------------ citizen
+    def tap_face(self, rating: int, now: float) -> Optional[Rating]:
+        """A face was tapped (1 = least satisfied). Returns the recorded Rating, or None while a reason is asked."""
+        if self.state is not State.RATING:
+            return None
+        if not 1 <= rating <= self.cfg.faces.scale:
+            raise ValueError(f"rating {rating} outside 1..{self.cfg.faces.scale}")
+        self.touch(now)
+        flags = [RAPID_REPEAT] if self.repeat.check(now) else []
+        ts = self.utc()  # the moment of the tap, not of the reason
+        if self.reasons and rating <= self.cfg.followup.ask_at_or_below:
+            self.pending = (rating, self.lang, flags, ts)
+            self._go(State.FOLLOWUP, now)
+            return None
+        return self._record(rating, None, flags, ts, now)
+
+    def choose_reason(self, key: Optional[str], now: float) -> Optional[Rating]:
+        """A reason button (or skip, ``key=None``) on the follow-up screen."""
+        if self.state is not State.FOLLOWUP or self.pending is None:
+            return None
+        if key is not None and key not in {r.key for r in self.reasons}:
+            raise ValueError(f"unknown reason {key!r}")
+        self.touch(now)
+        rating, _lang, flags, ts = self.pending
+        return self._record(rating, key, flags, ts, now)
+
+    def skip(self, now: float) -> Optional[Rating]:
+        return self.choose_reason(None, now)
+
+    def set_lang(self, lang: str, now: float) -> None:
+        if lang not in self.cfg.languages.enabled:
+            raise ValueError(f"language {lang!r} is not enabled")
+        self.touch(now)
+        if lang != self.lang:
+            self.lang = lang
+            self.notify("changed")
+            self.notify("audio:start")
+
+    # ------------------------------------------------------------ technician
+    def corner_down(self, now: float) -> None:
+        if self.cfg.technician is not None and self.state in (State.RATING, State.THANKS):
+            self.corner_since = now
+
+    def corner_up(self, now: float) -> None:
+        self.tick(now)
+        self.corner_since = None
+
+    def press_digit(self, digit: str, now: float) -> None:
+        if self.state is State.PIN and digit.isdigit() and len(self.pin) < MAX_PIN_LEN:
+            self.pin += digit
+            self.last_touch = now
+            self.notify("changed")
+
+    def clear_pin(self, now: float) -> None:
+        if self.state is State.PIN:
+            self.pin = ""
+            self.last_touch = now
+            self.notify("changed")
+
+    def submit_pin(self, now: float) -> bool:
+        if self.state is not State.PIN:
+            return False
+        self.last_touch = now
+        try:
+            expected = self.cfg.technician.pin.resolve()
+        except ValueError as exc:  # PIN not set on this device: the view stays closed
+            log.error("technician PIN unavailable: %s", exc)
+            expected = None
+        entered, self.pin = self.pin, ""
+        if expected and hmac.compare_digest(entered.encode(), expected.encode()):
+            self.pin_failures = 0
+            self._go(State.TECHNICIAN, now)
+            return True
+        self.pin_failures += 1
+        log.warning("wrong technician PIN (%d failed attempts)", self.pin_failures)
+        if self.pin_failures % 3 == 0:
+            self._go(State.RATING, now)
+        else:
+            self.notify("changed")
+        return False
+
+    def leave_technician(self, now: float) -> None:
+        if self.state in (State.PIN, State.TECHNICIAN):
+            self.pin = ""
+            self.lang = self.cfg.languages.default
+            self._go(State.RATING, now)
+
+    def request_exit(self) -> bool:
+        """Only the technician view may close the app."""
+        if self.state is State.TECHNICIAN:
+            self.notify("exit")
+            return True
+        return False
+
+    # ------------------------------------------------------------ time
+    def tick(self, now: float) -> None:
+        """Called often (a few times a second) by the UI clock; applies every timeout due at ``now``."""
+        t = self.cfg.timeouts
+        if self.corner_since is not None and now - self.corner_since >= self.cfg.technician.hold_s:
+            self.corner_since = None
+            self.pin = ""
+            self.last_touch = now
+            self._go(State.PIN, now)
+            return
+        if self.state is State.FOLLOWUP and now - self.entered >= t.followup_s:
+            rating, _lang, flags, ts = self.pending
+            self._record(rating, None, flags, ts, now)  # the rating counts even without a reason
+        elif self.state is State.THANKS and now - self.entered >= t.thank_you_s:
+            self._go(State.RATING, now)
+        elif self.state is State.PIN and now - self.last_touch >= t.idle_s:
+            self.leave_technician(now)
+        elif self.state is State.TECHNICIAN and now - self.last_touch >= max(TECH_TIMEOUT_S, t.idle_s):
+            self.leave_technician(now)
+        if self.state is State.RATING and now - self.last_touch >= t.idle_s:
+            self.session_open = False
+            if self.lang != self.cfg.languages.default:
+                self.lang = self.cfg.languages.default
+                self.notify("changed")

@@ -1,0 +1,74 @@
+"""A kiosk without a window: the same flow, outbox and uplink, tapping random faces.
+
+Used by the demo and the end-to-end fault tests. With ``--journal`` every id created is kept in the
+outbox file, and a restarted simulator continues counting from there, so ``--count`` is the total
+over all runs sharing that outbox (a kiosk killed with -9 and restarted taps the rest, no more).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from broker.contract import rating_topic
+from config.kiosk import KioskConfig
+
+from .flow import Flow, State
+from .outbox import Outbox
+from .uplink import Uplink
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 2.0
+
+
+def simulate(cfg: KioskConfig, count: int, rate: float, outbox_path: Path, host: Optional[str] = None,
+             port: Optional[int] = None, journal: bool = False, wait: bool = True, seed: Optional[int] = None,
+             config_hash: Optional[str] = None) -> int:
+    rng = random.Random(seed)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    outbox = Outbox(outbox_path, journal=journal)
+    topic = rating_topic(cfg.site, cfg.device, cfg.broker.topic_prefix)
+    uplink = Uplink(cfg, outbox, config_hash=config_hash, host=host, port=port).start()
+    flow = Flow(cfg, lambda r: outbox.add(r, topic))
+    tapped = outbox.journal_count() if journal else 0
+    if tapped:
+        print(f"simulate: resuming, {tapped} of {count} already tapped into {outbox_path}", flush=True)
+    vnow = 0.0  # the flow's clock: each visit is spaced so the thank-you timeout has passed
+    start = time.monotonic()
+    next_tap = start
+    next_print = start
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            if tapped < count and now >= next_tap:
+                vnow += cfg.timeouts.thank_you_s + cfg.repeat_window_s + 1
+                flow.tap_face(rng.randint(1, cfg.faces.scale), vnow)
+                if flow.state is State.FOLLOWUP:
+                    options = [r.key for r in flow.reasons] + [None]
+                    flow.choose_reason(rng.choice(options), vnow + 1)
+                flow.tick(vnow + 1 + cfg.timeouts.thank_you_s)
+                tapped += 1
+                next_tap = max(next_tap + 1.0 / rate, now - 1.0) if rate > 0 else now
+                continue
+            if now >= next_print or (tapped >= count and (not wait or outbox.depth() == 0)):
+                depth = outbox.depth()
+                print(f"simulate: tapped {tapped}/{count}, outbox {depth}, broker {uplink.state}, "
+                      f"sent {uplink.sent_total}", flush=True)
+                next_print = now + PROGRESS_EVERY_S
+                if tapped >= count and (not wait or depth == 0):
+                    break
+            stop.wait(min(0.05, max(0.0, next_tap - now)) if tapped < count else 0.1)
+    finally:
+        uplink.stop()
+        outbox.close()
+    if stop.is_set():
+        print(f"simulate: stopped at {tapped}/{count}", flush=True)
+    else:
+        print(f"simulate: done, {tapped} tapped in {time.monotonic() - start:.1f} s", flush=True)
+    return 0

@@ -1,0 +1,170 @@
+"""Kiosk numbers: touch to thank-you frame, cold start, memory, outbox commit. A script, not a test.
+
+    python tests/bench/kiosk_latency.py [--taps 200]
+
+Runs the real app in a real window (under xvfb-run when no display is set), taps faces with real
+touch events and times each from touch_down to the first frame drawn after the switch to thank-you,
+which includes the durable outbox commit. Cold start (process start to the first frame with the
+faces) is the median of three starts after a warm-up start. The last line is
+RESULT tap_p50_ms=.. tap_p95_ms=.. cold_start_s=.. rss_mb=.. outbox_commit_p99_ms=..
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = """kind: kiosk
+site: bench-site
+device: quay-01
+broker: {host: 127.0.0.1, port: 9}   # nothing listens: an offline kiosk, the uplink keeps retrying
+followup: {enabled: false}
+repeat_window_s: 0
+timeouts: {thank_you_s: 1}
+outbox: {path: outbox.db}
+"""
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def child(taps: int, start_wall: float) -> None:
+    sys.path.insert(0, str(ROOT))
+    from kiosk.display import configure
+
+    configure((1280, 800))
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    from kivy.tests.common import UnitTestTouch
+
+    from config import load
+    from kiosk.app import KioskApp
+
+    cfg = load("kiosk.yaml")
+    app = KioskApp(cfg, "kiosk.yaml", "outbox.db")
+    commits: list[float] = []
+    add = app.outbox.add
+
+    def timed_add(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return add(*a, **kw)
+        finally:
+            commits.append((time.perf_counter() - t) * 1000)
+
+    app.outbox.add = timed_add
+    out: dict = {"lat": []}
+    faces: list = []
+
+    def first_frame(*_):
+        Window.unbind(on_flip=first_frame)
+        out["cold_start_s"] = time.time() - start_wall
+        out["rss_start_mb"] = rss_mb()
+        faces.extend(sorted(app.sm.get_screen("rating").ids.faces.children, key=lambda b: b.rating))
+        Clock.schedule_once(tap, 0.2)
+
+    def tap(_dt):
+        if len(out["lat"]) >= taps:
+            out["rss_mb"] = rss_mb()
+            out["commit_p99_ms"] = pct(commits, 99)
+            out["outbox_rows"] = app.outbox.depth()
+            app.stop()
+            return
+        if app.sm.transition.is_active:  # the screen manager ignores touches until the switch is done
+            Clock.schedule_once(tap, 0.01)
+            return
+        face = faces[len(out["lat"]) % len(faces)]
+        x, y = face.to_window(*face.center)
+        t0 = time.perf_counter()
+
+        def drawn(*_):
+            Window.unbind(on_flip=drawn)
+            out["lat"].append((time.perf_counter() - t0) * 1000)
+            assert app.sm.current == "thanks", app.sm.current
+            if len(out["lat"]) % 50 == 0:
+                print(f"bench: {len(out['lat'])}/{taps} taps, last {out['lat'][-1]:.1f} ms", flush=True)
+            # the thank-you timeout, driven by an explicit time instead of waiting a second per tap
+            Clock.schedule_once(lambda _dt: app.flow.tick(time.monotonic() + cfg.timeouts.thank_you_s), 0.02)
+            Clock.schedule_once(tap, 0.06)
+
+        t = UnitTestTouch(x, y)
+        t.touch_down()
+        Window.bind(on_flip=drawn)  # bound after the switch: the next frame is the thank-you screen
+        t.touch_up()
+
+    Window.bind(on_flip=first_frame)
+    app.run()
+    print("CHILD " + json.dumps(out), flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--taps", type=int, default=200)
+    ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child is not None:
+        child(args.taps, args.child)
+        return 0
+    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+        return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, __file__,
+                                "--taps", str(args.taps)])
+    work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
+    (work / "kiosk.yaml").write_text(CONFIG, encoding="utf-8")
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(work / "kivy"),
+           "PYTHONPATH": str(ROOT)}
+    if not env.get("DISPLAY"):
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    # one warm-up start so Kivy's first-run config and the OS file cache do not count as cold start
+    subprocess.run([sys.executable, __file__, "--taps", "1", "--child", str(time.time())], cwd=work, env=env,
+                   capture_output=True, timeout=120)
+    colds = []
+    for i in range(2):  # extra cold starts: one start is a noisy figure on a shared machine
+        (work / "outbox.db").unlink(missing_ok=True)
+        out = subprocess.run([sys.executable, __file__, "--taps", "1", "--child", str(time.time())], cwd=work,
+                             env=env, capture_output=True, text=True, timeout=120)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("CHILD ")), None)
+        if line:
+            colds.append(json.loads(line[6:])["cold_start_s"])
+            print(f"bench: cold start {colds[-1]:.2f} s", flush=True)
+    (work / "outbox.db").unlink(missing_ok=True)
+    print(f"bench: starting the kiosk app in {work}, {args.taps} taps", flush=True)
+    p = subprocess.Popen([sys.executable, __file__, "--taps", str(args.taps), "--child", str(time.time())],
+                         cwd=work, env=env, stdout=subprocess.PIPE, text=True)
+    result = None
+    for line in p.stdout:
+        if line.startswith("CHILD "):
+            result = json.loads(line[6:])
+        else:
+            print(line, end="", flush=True)
+    p.wait()
+    if p.returncode != 0 or result is None or len(result["lat"]) < args.taps:
+        print(f"bench: the app failed (exit {p.returncode})", file=sys.stderr)
+        return 1
+    lat = result["lat"]
+    colds.append(result["cold_start_s"])
+    print(f"bench: cold start {colds[-1]:.2f} s")
+    print(f"bench: outbox holds {result['outbox_rows']} rows (offline kiosk), max tap {max(lat):.1f} ms, "
+          f"RSS at first frame {result['rss_start_mb']:.0f} MB")
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"RESULT tap_p50_ms={pct(lat, 50):.1f} tap_p95_ms={pct(lat, 95):.1f} "
+          f"cold_start_s={pct(colds, 50):.2f} rss_mb={result['rss_mb']:.0f} "
+          f"outbox_commit_p99_ms={result['commit_p99_ms']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Starts the real kiosk app in a window, performs scripted taps with real touch events, saves
+screenshots and writes what it saw as JSON. Run by tests/ui/test_kiosk_ui.py (one window per process).
+
+usage: python tests/ui/kiosk_driver.py CONFIG OUTBOX LANG SHOTS_DIR RESULT_JSON
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kiosk.display import configure  # noqa: E402
+
+configure((1280, 800))
+
+from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+from kivy.tests.common import UnitTestTouch  # noqa: E402
+
+from config import load  # noqa: E402
+from kiosk.app import KioskApp  # noqa: E402
+
+cfg_path, outbox_path, lang, shots, result_path = sys.argv[1:6]
+shots = Path(shots)
+cfg = load(cfg_path)
+app = KioskApp(cfg, cfg_path, outbox_path, start_uplink=False)
+result: dict = {"steps": [], "errors": []}
+
+
+def tap_at(x: float, y: float, hold: float = 0.0):
+    t = UnitTestTouch(x, y)
+    t.touch_down()
+    if hold:
+        return t
+    t.touch_up()
+
+
+def tap(widget):
+    x, y = widget.to_window(*widget.center)
+    tap_at(x, y)
+
+
+def shot(name: str):
+    path = Path(Window.screenshot(name=str(shots / f"{name}.png")))
+    final = shots / f"{name}.png"
+    if path != final:
+        path.replace(final)
+
+
+def seen(label: str):
+    scr = app.sm.current_screen
+    texts = [w.text for w in scr.walk() if hasattr(w, "text") and isinstance(w.text, str) and w.text]
+    result["steps"].append({"step": label, "screen": app.sm.current, "lang": app.flow.lang,
+                            "texts": texts, "outbox": app.outbox.depth()})
+
+
+def widget_by_class(screen, cls: str):
+    return [w for w in app.sm.get_screen(screen).walk() if type(w).__name__ == cls]
+
+
+def on(screen: str):
+    """A condition: that screen is shown and the screen manager takes touches again."""
+    return lambda: app.sm.current == screen and not app.sm.transition.is_active
+
+
+def script():
+    """Each yield waits that many seconds, or until a condition holds (frames are drawn in between)."""
+    yield 0.3
+    rating = app.sm.get_screen("rating")
+    if lang != cfg.languages.default:
+        tap([b for b in rating.ids.langs.children if b.code == lang][0])
+        yield 0.1
+    seen("rating")
+    shot(f"rating-{lang}")
+    faces = sorted(rating.ids.faces.children, key=lambda b: b.rating)
+    tap(faces[-1])  # the happiest face: no follow-up
+    yield on("thanks")
+    yield 0.1  # a frame or two, so the screenshot shows the drawn screen
+    seen("after_happy")
+    shot(f"thanks-{lang}")
+    yield cfg.timeouts.thank_you_s - 0.2
+    yield on("rating")
+    seen("back")
+    tap(faces[0])  # the least happy face: follow-up
+    yield on("followup")
+    yield 0.1
+    seen("followup")
+    shot(f"followup-{lang}")
+    reasons = sorted(app.sm.get_screen("followup").ids.reasons.children, key=lambda b: b.reason_key)
+    tap([b for b in reasons if b.reason_key == "waiting"][0])
+    yield on("thanks")
+    yield 0.1
+    seen("after_reason")
+    shot(f"thanks-after-reason-{lang}")
+    yield cfg.timeouts.thank_you_s - 0.2
+    yield on("rating")
+    tap(faces[1])
+    yield on("followup")
+    tap(app.sm.get_screen("followup").ids.skip)
+    yield 0.1
+    seen("after_skip")
+    # Escape and the back key must not close the app
+    Window.dispatch("on_keyboard", 27, 0, None, [])
+    Window.dispatch("on_keyboard", 1001, 0, None, [])
+    result["close_refused"] = bool(Window.dispatch("on_request_close"))
+    yield cfg.timeouts.thank_you_s - 0.2
+    yield on("rating")
+    # hidden technician corner (top-left): a short press does nothing, a long one asks for the PIN
+    tap_at(5, Window.height - 5)
+    yield 0.3
+    seen("short_corner")
+    held = tap_at(5, Window.height - 5, hold=True)
+    yield cfg.technician.hold_s + 0.3
+    held.touch_up()
+    yield on("pin")
+    seen("pin")
+    keys = {b.text: b for b in app.sm.get_screen("pin").ids.keypad.children}
+    for d in os.environ["KIOSK_TEST_PIN"]:
+        tap(keys[d])
+    yield 0.05
+    tap(keys["OK"])
+    yield on("technician")
+    yield 0.1
+    seen("technician")
+    shot(f"technician-{lang}")
+    result["tech_info"] = app.tech_info
+    tap([b for b in widget_by_class("technician", "BigButton") if "Exit" in b.text][0])
+    yield 0.5
+    result["still_running_after_exit"] = True  # only reached if stop() did not end the loop
+
+
+def runner():
+    steps = script()
+
+    def advance(_dt):
+        try:
+            delay = next(steps)
+        except StopIteration:
+            app.stop()
+            return
+        except Exception:
+            result["errors"].append(traceback.format_exc())
+            app.stop()
+            return
+        if callable(delay):  # wait until the condition holds (a loaded machine draws late)
+            deadline = time.monotonic() + 15
+
+            def poll(_dt, cond=delay):
+                if cond() or time.monotonic() > deadline:
+                    advance(0)
+                else:
+                    Clock.schedule_once(poll, 0.02)
+
+            Clock.schedule_once(poll, 0.02)
+            return
+        Clock.schedule_once(advance, delay)
+
+    Clock.schedule_once(advance, 0)
+
+
+def on_start(*_):
+    result["cold_start_s"] = round(time.monotonic() - T0, 3)
+    runner()
+
+
+T0 = time.monotonic()
+app.bind(on_start=on_start)
+app.run()
+result["exited"] = True
+Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
