@@ -1,0 +1,138 @@
+"""Report rows as tables for people: terminal text, CSV (opens in Excel with Vietnamese intact), JSON, XLSX."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .report import ReportRow
+
+HEADERS = {
+    "vi": {"group": "Nhóm", "name": "Tên", "count": "Số đánh giá", "satisfied_rate": "Tỷ lệ hài lòng",
+           "mean_score": "Điểm TB (0-100)", "flagged": "Bấm lặp (bị lọc)", "level": "Mức", "total": "Tổng cộng"},
+    "en": {"group": "Group", "name": "Name", "count": "Ratings", "satisfied_rate": "Satisfied",
+           "mean_score": "Mean score (0-100)", "flagged": "Repeat presses (flagged)", "level": "Level",
+           "total": "Total"},
+}
+DIM_NAMES = {
+    "vi": {"site": "Điểm (site)", "device": "Thiết bị", "officer": "Cán bộ", "service": "Thủ tục",
+           "reason": "Lý do", "day": "Ngày", "week": "Tuần", "month": "Tháng", "hour": "Giờ", "weekday": "Thứ",
+           "province": "Tỉnh", "commune": "Xã/Phường", "centre": "Bộ phận một cửa", "counter": "Quầy"},
+    "en": {"site": "Site", "device": "Device", "officer": "Officer", "service": "Service", "reason": "Reason",
+           "day": "Day", "week": "Week", "month": "Month", "hour": "Hour", "weekday": "Weekday",
+           "province": "Province", "commune": "Commune", "centre": "Centre", "counter": "Counter"},
+}
+
+
+@dataclass
+class Table:
+    """A titled grid of plain values; every view and report becomes one before it is written out."""
+
+    title: str
+    headers: list[str]
+    rows: list[list] = field(default_factory=list)
+
+
+def level_keys(rows: Sequence[ReportRow]) -> list[tuple[int, int]]:
+    keys = {k for r in rows for k in r.levels}
+    return sorted(keys, key=lambda k: (-k[0], k[1]))
+
+
+def report_table(rows: Sequence[ReportRow], by: str, lang: str = "vi", title: str = "",
+                 total: ReportRow | None = None) -> Table:
+    h = HEADERS[lang]
+    levels = level_keys(rows)
+    one_scale = len({s for s, _ in levels}) <= 1
+    level_headers = [f"{h['level']} {r}" if one_scale else f"{h['level']} {r}/{s}" for s, r in levels]
+    headers = [DIM_NAMES[lang].get(by, h["group"]), h["name"], h["count"], h["satisfied_rate"], h["mean_score"],
+               h["flagged"], *level_headers]
+
+    def line(r: ReportRow, group: str, name: str) -> list:
+        return [group, name, r.count, r.satisfied_rate, r.mean_score, r.flagged, *[r.levels.get(k, 0) for k in levels]]
+
+    table = Table(title, headers, [line(r, r.group, r.name) for r in rows])
+    if total is not None:
+        table.rows.append(line(total, h["total"], ""))
+    return table
+
+
+def _cell(value, pct: bool) -> str:
+    if value is None:
+        return "–"
+    if pct and isinstance(value, float):
+        return f"{value * 100:.1f} %"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def to_text(table: Table, max_width: int = 40) -> str:
+    """Aligned columns for a terminal; rates as percentages, numbers right-aligned."""
+    pct_col = 3 if len(table.headers) > 3 else -1
+    cells = [[_cell(v, i == pct_col)[:max_width] for i, v in enumerate(row)] for row in table.rows]
+    widths = [max([len(hd)] + [len(r[i]) for r in cells]) for i, hd in enumerate(table.headers)]
+    numeric = [i >= 2 for i in range(len(table.headers))]
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)).rstrip()
+
+    out = [table.title] if table.title else []
+    out += [fmt(table.headers), "  ".join("-" * w for w in widths)]
+    out += [fmt(r) for r in cells]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(tables: Sequence[Table]) -> bytes:
+    """UTF-8 with a byte order mark so Excel shows Vietnamese letters; tables separated by a blank line."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    for i, table in enumerate(tables):
+        if i:
+            writer.writerow([])
+        if len(tables) > 1 and table.title:
+            writer.writerow([table.title])
+        writer.writerow(table.headers)
+        writer.writerows([["" if v is None else v for v in row] for row in table.rows])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_json(rows: Sequence[ReportRow]) -> str:
+    return json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=1)
+
+
+def to_xlsx(tables: Sequence[Table]) -> bytes:
+    """One sheet per table, header row bold and frozen, rates formatted as percentages."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for i, table in enumerate(tables):
+        name = _sheet_name(table.title or f"Sheet{i + 1}", used)
+        ws = wb.create_sheet(name)
+        ws.append(table.headers)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in table.rows:
+            ws.append(row)
+        for col, header in enumerate(table.headers, start=1):
+            ws.column_dimensions[ws.cell(1, col).column_letter].width = max(10, min(40, len(str(header)) + 2))
+            if header in (HEADERS["vi"]["satisfied_rate"], HEADERS["en"]["satisfied_rate"]):
+                for cell in ws.iter_rows(min_row=2, min_col=col, max_col=col):
+                    cell[0].number_format = "0.0%"
+        ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _sheet_name(title: str, used: set[str]) -> str:
+    base = "".join(c for c in title if c not in "[]:*?/\\")[:28] or "Sheet"
+    name, n = base, 2
+    while name in used:
+        name, n = f"{base[:26]}-{n}", n + 1
+    used.add(name)
+    return name

@@ -1,0 +1,117 @@
+"""python -m collector report: satisfaction by site, counter, officer, service or time, for a period."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from . import export
+from .hierarchy import Hierarchy
+from .report import DIMENSIONS, Period, current_month, date_range, parse_period
+from .report_queries import ReportSpec, run_report
+
+TITLE = {"vi": "Mức độ hài lòng", "en": "Satisfaction"}
+BY_WORD = {"vi": "theo", "en": "by"}
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-10-01") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = ("Days, weeks, months, hours and weekdays are counted in the time zone of collector.yaml.\n"
+                "Without --period or --since/--until the report covers the current month.\n"
+                "examples:\n"
+                "  python -m collector report --config collector.yaml --period 2026-10 --by centre\n"
+                "  python -m collector report --config collector.yaml --period 2026-Q4 --by officer --format xlsx --output q4.xlsx\n"
+                "  python -m collector report --config collector.yaml --since 2026-10-01 --until 2026-10-15 --by day --lang en")
+    p.add_argument("--config", required=True, metavar="FILE", help="collector.yaml")
+    p.add_argument("--db", metavar="URL", help="database URL (default: database.url of the config)")
+    p.add_argument("--period", metavar="P", help="a month 2026-10, a quarter 2026-Q4 or a year 2026 (local time)")
+    p.add_argument("--since", type=_date, metavar="DATE", help="first day, e.g. 2026-10-01 (included)")
+    p.add_argument("--until", type=_date, metavar="DATE", help="last day, e.g. 2026-10-31 (included)")
+    p.add_argument("--by", choices=DIMENSIONS, default="centre", metavar="DIM",
+                   help=f"group by one of: {', '.join(DIMENSIONS)} (default: centre)")
+    p.add_argument("--site", nargs="+", metavar="SLUG",
+                   help="only these provinces, communes, centres or sites (slugs from collector.yaml)")
+    p.add_argument("--format", choices=("table", "csv", "json", "xlsx"), default="table",
+                   help="table (default, for a terminal), csv, json or xlsx (xlsx needs --output)")
+    p.add_argument("--output", metavar="FILE", help="write to this file instead of the terminal")
+    p.add_argument("--lang", choices=("vi", "en"), help="language of headers and names (default: dashboard.lang, vi)")
+    p.add_argument("--include-flagged", action="store_true",
+                   help="count ratings flagged by the repeated-press filter in the figures (always shown apart)")
+
+
+def resolve_period(args, tz: str) -> Period:
+    if args.period and (args.since or args.until):
+        raise ValueError("give either --period or --since/--until, not both")
+    if args.period:
+        return parse_period(args.period, tz)
+    if args.since or args.until:
+        return date_range(args.since, args.until, tz)
+    return current_month(datetime.now(timezone.utc), tz)
+
+
+def open_db(cfg, url: str | None):
+    from .db import connect
+
+    password = cfg.database.password.resolve() if cfg.database.password else None
+    return connect(url or cfg.database.url, password)
+
+
+def main(args) -> int:
+    from config import ConfigError, load
+    from .db import DatabaseError
+
+    try:
+        cfg = load(args.config, kind="collector")
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    lang = args.lang or cfg.dashboard.lang
+    if args.format == "xlsx" and not args.output:
+        print("report: --format xlsx writes a file; add --output FILE.xlsx", file=sys.stderr)
+        return 2
+    try:
+        period = resolve_period(args, cfg.timezone)
+        db = open_db(cfg, args.db)
+    except (ValueError, DatabaseError) as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        hierarchy = Hierarchy.from_config(cfg.sites)
+        spec = ReportSpec(period, (args.by,), args.site, args.include_flagged, lang)
+        rows = run_report(db, cfg, spec, hierarchy)
+        total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang), hierarchy)[0]
+    finally:
+        db.close()
+    title = f"{TITLE[lang]} {period.label} {BY_WORD[lang]} {export.DIM_NAMES[lang][args.by]}"
+    table = export.report_table(rows, args.by, lang, title, total)
+    if args.format == "json":
+        out: bytes | str = export.to_json(rows) + "\n"
+    elif args.format == "csv":
+        out = export.to_csv([table])
+    elif args.format == "xlsx":
+        out = export.to_xlsx([table])
+    else:
+        out = export.to_text(table)
+    if args.output:
+        data = out.encode("utf-8") if isinstance(out, str) else out
+        Path(args.output).write_bytes(data)
+        print(f"report: wrote {len(rows)} groups to {args.output}", file=sys.stderr)
+    elif isinstance(out, bytes):
+        sys.stdout.buffer.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m collector report")
+    add_arguments(parser)
+    sys.exit(main(parser.parse_args()))

@@ -1,0 +1,112 @@
+"""The SQL behind reports: fetch rollup rows for a period, summed over the columns a grouping ignores.
+
+Reports read ``rollup_hour`` so a month over millions of ratings is a few thousand rows. Only when the
+time zone is not a whole number of hours from UTC (India, Nepal, ...) do they fall back to the
+``ratings`` table, in 15-minute buckets (every zone offset in use is a multiple of 15 minutes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .db import Database
+from .hierarchy import Hierarchy
+from .report import NEEDS, Period, ReportRow, RollupRow, aggregate, hour_aligned
+
+HOUR_MS = 3_600_000
+FALLBACK_BUCKET_MS = 900_000
+
+_ROLLUP_COLS = {"start": "hour * 3600000", "site": "site", "device": "device", "officer": "officer",
+                "service": "service", "reason": "reason"}
+_RATING_COLS = {"start": f"(ts_ms / {FALLBACK_BUCKET_MS}) * {FALLBACK_BUCKET_MS}", "site": "site",
+                "device": "device", "officer": "COALESCE(officer, '')", "service": "COALESCE(service, '')",
+                "reason": "COALESCE(reason, '')"}
+_ORDER = ("start", "site", "device", "officer", "service", "reason")
+
+
+def needs_for(dims: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for dim in dims:
+        out.update(NEEDS[dim])
+    return out
+
+
+def uses_rollup(tz: str, start_ms: int, end_ms: int) -> bool:
+    return start_ms % HOUR_MS == 0 and end_ms % HOUR_MS == 0 and hour_aligned(tz, start_ms, end_ms)
+
+
+def data_bounds(db: Database) -> tuple[int, int] | None:
+    """First and last rated hour (UTC epoch ms), to clamp open-ended periods."""
+    # Two statements: SQLite answers a lone MIN or MAX from the primary key index without a scan.
+    lo = db.scalar("SELECT MIN(hour) FROM rollup_hour")
+    hi = db.scalar("SELECT MAX(hour) FROM rollup_hour")
+    return None if lo is None else (int(lo) * HOUR_MS, (int(hi) + 1) * HOUR_MS)
+
+
+def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
+          sites: Sequence[str] | None = None) -> list[RollupRow]:
+    """Rollup rows in [start_ms, end_ms), one per distinct combination of the needed columns."""
+    bounds = data_bounds(db)
+    if bounds is None:
+        return []
+    start_ms, end_ms = max(start_ms, bounds[0] - HOUR_MS * 24), min(end_ms, bounds[1] + HOUR_MS * 24)
+    if end_ms <= start_ms:
+        return []
+    if uses_rollup(tz, start_ms, end_ms):
+        cols, table, scale_cols = _ROLLUP_COLS, "rollup_hour", "scale, rating, flagged"
+        count, where, params = "CAST(SUM(n) AS BIGINT)", "hour >= ? AND hour < ?", [start_ms // HOUR_MS, end_ms // HOUR_MS]
+    else:
+        cols, table = _RATING_COLS, "ratings"
+        scale_cols = "scale, rating, CASE WHEN flags <> '' THEN 1 ELSE 0 END"
+        count, where, params = "COUNT(*)", "ts_ms >= ? AND ts_ms < ?", [start_ms, end_ms]
+    if sites is not None:
+        if not sites:
+            return []
+        where += f" AND site IN ({', '.join('?' * len(sites))})"
+        params += list(sites)
+    select = [cols[c] if c in needs else ("0" if c == "start" else "''") for c in _ORDER]
+    group = [str(i + 1) for i, c in enumerate(_ORDER) if c in needs] + ["7", "8", "9"]
+    sql = (f"SELECT {', '.join(select)}, {scale_cols}, {count} FROM {table} WHERE {where} "
+           f"GROUP BY {', '.join(group)}")
+    return [RollupRow(int(r[0]), *r[1:6], int(r[6]), int(r[7]), int(r[8]), int(r[9])) for r in db.query(sql, params)]
+
+
+@dataclass
+class ReportSpec:
+    period: Period
+    by: tuple[str, ...] = ()
+    sites: Sequence[str] | None = None  # any province, commune, centre or site slugs
+    include_flagged: bool = False
+    lang: str = "vi"
+
+
+def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ...]],
+                hierarchy: Hierarchy | None = None, only: callable = None, fetcher=fetch) -> list[list[ReportRow]]:
+    """Several groupings from one query (e.g. commune, centre and counter all need only site and device).
+
+    ``only`` filters the rollup rows first (e.g. poor ratings); ``fetcher`` may add a cache in front of fetch.
+    """
+    hierarchy = hierarchy or Hierarchy.from_config(cfg.sites)
+    sites = sorted(hierarchy.expand(spec.sites)) if spec.sites else None
+    needs = needs_for(d for by in bys for d in by)
+    rows = fetcher(db, spec.period.start_ms, spec.period.end_ms, needs, tz=cfg.timezone, sites=sites)
+    if only is not None:
+        rows = only(rows)
+    return [aggregate(rows, by or None, satisfied=cfg.satisfied, tz=cfg.timezone, hierarchy=hierarchy,
+                      include_flagged=spec.include_flagged, lang=spec.lang) for by in bys]
+
+
+def run_report(db: Database, cfg, spec: ReportSpec, hierarchy: Hierarchy | None = None,
+               only: callable = None, fetcher=fetch) -> list[ReportRow]:
+    """Fetch and aggregate one grouping (``spec.by``; empty for a single total row)."""
+    return run_reports(db, cfg, spec, [spec.by], hierarchy, only, fetcher)[0]
+
+
+DEVICE_COLUMNS = ("site", "device", "state", "status_ts", "last_seen", "app_version", "outbox_depth",
+                  "last_rating_ts", "config_hash", "clock_skew_s")
+
+
+def devices(db: Database) -> list[dict]:
+    """The last known status of every kiosk."""
+    rows = db.query(f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices ORDER BY site, device")
+    return [dict(zip(DEVICE_COLUMNS, r)) for r in rows]

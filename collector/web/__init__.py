@@ -1,0 +1,1 @@
+"""Read-only web dashboard for managers: server, login, pages, inline SVG charts, local static files."""

@@ -1,0 +1,68 @@
+"""Where dashboard pages get figures: a few database connections queried in parallel, and a short cache.
+
+One pass over a month of hourly rollups is the unit of cost; a page runs its passes side by side on
+separate connections, and a view opened again within ``ttl_s`` reuses the rows (figures up to that old).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
+
+from ..db import Database, connect
+from ..hierarchy import Hierarchy
+from ..report import Period, ReportRow
+from ..report_queries import ReportSpec, fetch, run_reports
+
+
+class DataSource:
+    def __init__(self, cfg, db: Database, db_password: str | None = None, workers: int = 2, ttl_s: float = 30.0):
+        self.cfg = cfg
+        self.db = db
+        self.hierarchy = Hierarchy.from_config(cfg.sites)
+        self.ttl_s = ttl_s
+        self._conns: queue.Queue = queue.Queue()
+        self._conns.put(db)
+        self._extra: list[Database] = []
+        if not db.url.endswith(":memory:"):
+            for _ in range(max(0, workers - 1)):
+                extra = connect(db.url, db_password, migrate=False)
+                self._extra.append(extra)
+                self._conns.put(extra)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dashboard-db")
+        self._cache: dict[tuple, tuple[float, list]] = {}
+        self._lock = threading.Lock()
+
+    def _fetch(self, db, start_ms, end_ms, needs, *, tz, sites=None):
+        key = (start_ms, end_ms, frozenset(needs), tz, tuple(sites) if sites else None)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit and hit[0] > now:
+                return hit[1]
+        rows = fetch(db, start_ms, end_ms, needs, tz=tz, sites=sites)
+        with self._lock:
+            if len(self._cache) > 128:  # small and bounded: drop everything expired, then the oldest
+                for k in [k for k, (exp, _) in self._cache.items() if exp <= now] or list(self._cache)[:64]:
+                    self._cache.pop(k, None)
+            self._cache[key] = (now + self.ttl_s, rows)
+        return rows
+
+    def _run(self, job) -> list[list[ReportRow]]:
+        period, bys, only, lang = job
+        db = self._conns.get()
+        try:
+            return run_reports(db, self.cfg, ReportSpec(period, lang=lang), bys, self.hierarchy, only, self._fetch)
+        finally:
+            self._conns.put(db)
+
+    def reports(self, jobs: Sequence[tuple[Period, Sequence[tuple], Callable | None, str]]) -> list[list[list[ReportRow]]]:
+        """Each job is (period, groupings, row filter, language); jobs run in parallel, results in order."""
+        return list(self._pool.map(self._run, jobs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        for db in self._extra:
+            db.close()

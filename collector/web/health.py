@@ -1,0 +1,103 @@
+"""Device health and alerts: which kiosks are silent, which centres and counters fall below the threshold."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from html import escape
+
+from ..export import Table
+from ..report import Period, _zone
+from ..report_queries import devices as device_rows
+from .charts import pct
+from .i18n import t
+from .layout import Page, html_table
+from .pages import Ctx
+
+HOUR_MS = 3_600_000
+
+
+def _parse(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    try:
+        dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def device_status(ctx: Ctx) -> list[dict]:
+    """Every known kiosk plus configured counters never heard from, with a 'silent' verdict."""
+    silent_after = timedelta(hours=ctx.cfg.alerts.device_silent_hours)
+    out, seen = [], set()
+    for d in device_rows(ctx.db):
+        last = _parse(d["last_seen"])
+        d["silent"] = last is None or ctx.now - last > silent_after
+        d["last"] = last
+        d["name"] = ctx.hierarchy.group("counter", d["site"], d["device"])[1]
+        seen.add((ctx.hierarchy.centre_of(d["site"]), d["device"]))
+        out.append(d)
+    for (centre, device), name in ctx.hierarchy.counters.items():
+        if (centre, device) not in seen:
+            out.append({"site": centre, "device": device, "state": None, "last": None, "silent": True,
+                        "name": name, "outbox_depth": None, "clock_skew_s": None, "app_version": None})
+    return out
+
+
+def _state(ctx: Ctx, d: dict) -> str:
+    if d["state"] is None:
+        return t(ctx.lang, "never")
+    online = d["state"] == "online" and not d["silent"]
+    text = t(ctx.lang, "online" if online else "offline")
+    return f"{text} ({t(ctx.lang, 'silent', h=f'{ctx.cfg.alerts.device_silent_hours:g}')})" if d["silent"] else text
+
+
+def _local(ctx: Ctx, dt: datetime | None) -> str | None:
+    return dt.astimezone(_zone(ctx.tz)).strftime("%Y-%m-%d %H:%M") if dt else None
+
+
+def devices(ctx: Ctx) -> Page:
+    lang = ctx.lang
+    rows = device_status(ctx)
+    table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
+                                       t(lang, "last_seen"), t(lang, "backlog"), t(lang, "skew"), t(lang, "version")],
+                  [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]), d["outbox_depth"],
+                    d["clock_skew_s"], d["app_version"]] for d in rows])
+    classes = ["bad" if d["silent"] else "" for d in rows]
+    body = html_table(table, classes, num_from=5, caption=False) if rows else f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
+    return Page("devices", t(lang, "devices"), body, [table], "devices")
+
+
+def alert_window(ctx: Ctx) -> Period:
+    """The last alerts.window_days, ending at the next whole hour so the rollup answers it exactly."""
+    end_ms = (int(ctx.now.timestamp() * 1000) // HOUR_MS + 1) * HOUR_MS
+    start_ms = end_ms - ctx.cfg.alerts.window_days * 24 * HOUR_MS
+    as_dt = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc)  # noqa: E731
+    return Period(f"{ctx.cfg.alerts.window_days}d", as_dt(start_ms), as_dt(end_ms))
+
+
+def low_satisfaction(ctx: Ctx) -> list[tuple[str, object]]:
+    window = alert_window(ctx)
+    below = ctx.cfg.alerts.satisfaction_below
+    centres, counters = ctx.many([(window, [("centre",), ("counter",)], None)])[0]
+    return [(dim, r) for dim, rows in (("centre", centres), ("counter", counters))
+            for r in rows if r.satisfied_rate is not None and r.satisfied_rate < below]
+
+
+def alerts(ctx: Ctx) -> Page:
+    lang, cfg = ctx.lang, ctx.cfg
+    low = low_satisfaction(ctx)
+    few = cfg.dashboard.min_ratings
+    low_table = Table(t(lang, "low_sat", p=pct(cfg.alerts.satisfaction_below), d=cfg.alerts.window_days),
+                      [t(lang, "kind"), t(lang, "name"), t(lang, "count"), t(lang, "rate"), t(lang, "score"), ""],
+                      [[t(lang, dim), r.name, r.count, r.satisfied_rate, r.mean_score,
+                        t(lang, "few") if r.count < few else ""] for dim, r in low])
+    silent = [d for d in device_status(ctx) if d["silent"]]
+    silent_table = Table(t(lang, "silent_devices", h=f'{cfg.alerts.device_silent_hours:g}'),
+                         [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"), t(lang, "last_seen")],
+                         [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent])
+    none = f'<p class="empty ok">{escape(t(lang, "no_alerts"))}</p>'
+    body = (f"<section><h2>{escape(low_table.title)}</h2>"
+            f"{html_table(low_table, ['bad'] * len(low), pct_cols=(3,), caption=False) if low else none}</section>"
+            f"<section><h2>{escape(silent_table.title)}</h2>"
+            f"{html_table(silent_table, ['bad'] * len(silent), caption=False) if silent else none}</section>")
+    return Page("alerts", t(lang, "alerts"), body, [low_table, silent_table], "alerts")
