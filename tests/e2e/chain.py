@@ -75,6 +75,35 @@ def start_collector(workdir: Path, broker_port: int, db_url: str, **kw) -> Proc:
     return Proc(name, [PY, "-m", "collector", "run", "--config", str(cfg)], workdir).start()
 
 
+def wait_subscribed(broker_port: int, db_url: str, timeout: float = 30) -> None:
+    """Block until the collector stores what is published: a probe status lands in ``devices``.
+
+    Messages published before a collector's first subscription ever existed have nowhere to queue,
+    so tests start kiosks only after this (in the field the collector's session exists long before)."""
+    import paho.mqtt.client as mqtt
+    from broker.contract import Status, status_topic, utcnow
+
+    probe = Status(site="probe", device="probe", state="online", ts=utcnow(), app_version="probe", outbox_depth=0)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker_port)
+    client.loop_start()
+
+    def seen() -> bool:
+        client.publish(status_topic("probe", "probe"), probe.encode(), qos=1)
+        db = connect(db_url)
+        try:
+            return bool(db.scalar("SELECT COUNT(*) FROM devices WHERE site = 'probe'"))
+        finally:
+            db.close()
+
+    try:
+        if not wait_for(seen, timeout, interval=0.3):
+            raise TimeoutError("the collector did not subscribe in time")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def kiosk_config(workdir: Path, site: str, device: str, broker_port: int, repeat_window_s: float = 0) -> Path:
     path = workdir / f"kiosk-{site}-{device}.yaml"
     path.write_text(f"kind: kiosk\nsite: {site}\ndevice: {device}\n"

@@ -48,6 +48,7 @@ def test_no_rating_lost_or_counted_twice_through_faults(backend, tmp_path, reque
     broker = Mosquitto(tmp_path / "broker").start()
     proxy = CuttableProxy(broker.port)
     collector = chain.start_collector(tmp_path, broker.port, db_url)
+    chain.wait_subscribed(broker.port, db_url)
     kiosks = [chain.start_kiosk_sim(tmp_path, f"site-{i // 4:02d}", f"quay-{i % 4 + 1}", proxy.port, PER_KIOSK, RATE)
               for i in range(KIOSKS)]
     faults: list = []
