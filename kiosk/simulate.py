@@ -39,6 +39,7 @@ def simulate(cfg: KioskConfig, count: int, rate: float, outbox_path: Path, host:
     tapped = outbox.journal_count() if journal else 0
     if tapped:
         print(f"simulate: resuming, {tapped} of {count} already tapped into {outbox_path}", flush=True)
+    latencies: list[float] = []  # ms from tap to committed rating (with the reason, if one was chosen)
     vnow = 0.0  # the flow's clock: each visit is spaced so the thank-you timeout has passed
     start = time.monotonic()
     next_tap = start
@@ -48,10 +49,12 @@ def simulate(cfg: KioskConfig, count: int, rate: float, outbox_path: Path, host:
             now = time.monotonic()
             if tapped < count and now >= next_tap:
                 vnow += cfg.timeouts.thank_you_s + cfg.repeat_window_s + 1
-                flow.tap_face(rng.randint(1, cfg.faces.scale), vnow)
+                t_tap = time.perf_counter()
+                flow.tap_face(rng.randint(1, cfg.faces.scale), vnow)  # commits to the outbox
                 if flow.state is State.FOLLOWUP:
                     options = [r.key for r in flow.reasons] + [None]
                     flow.choose_reason(rng.choice(options), vnow + 1)
+                latencies.append((time.perf_counter() - t_tap) * 1000)
                 flow.tick(vnow + 1 + cfg.timeouts.thank_you_s)
                 tapped += 1
                 next_tap = max(next_tap + 1.0 / rate, now - 1.0) if rate > 0 else now
@@ -67,6 +70,11 @@ def simulate(cfg: KioskConfig, count: int, rate: float, outbox_path: Path, host:
     finally:
         uplink.stop()
         outbox.close()
+    if latencies:
+        ordered = sorted(latencies)
+        pct = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+        print(f"simulate: tap latency p50={pct(0.5):.1f} ms p95={pct(0.95):.1f} ms max={ordered[-1]:.1f} ms "
+              f"over {len(ordered)} taps", flush=True)
     if stop.is_set():
         print(f"simulate: stopped at {tapped}/{count}", flush=True)
     else:
