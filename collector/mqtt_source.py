@@ -1,0 +1,235 @@
+"""The broker edge: a paho client with a persistent session, manual acknowledgement, QoS 1.
+
+The network thread only copies each message into a bounded queue; the writer acks it after the
+commit. Memory stays bounded by the queue size times the clipped payload (just over the contract's
+4 KiB). We also ask the broker for at most ``receive_maximum`` un-acked messages (MQTT 5), but
+Mosquitto 2.0.11 stops honouring that limit once acks flow while a publisher floods, so the bound
+that counts is ours: a full queue blocks the network thread, TCP pushes back and the broker keeps
+the rest queued in the session.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import ssl
+import struct
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from broker.contract import subscription
+from collector.ingest import Message, clip
+from config.common import BrokerConnection
+
+log = logging.getLogger("collector.mqtt")
+_PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id (MQTT 5: reason 0 may be omitted)
+_READ_CHUNK = 65536
+
+
+class _Client(mqtt.Client):
+    """paho's client with a faster receive path, measured at about twice the messages per second.
+
+    Stock paho does one select() and four or five recv() calls per incoming message; here each wake-up
+    reads every packet already arrived, from one buffered recv(), and a committed batch is
+    acknowledged with one write instead of one per message. Only paho-internal hooks of the 2.x line
+    are overridden; the protocol handling stays paho's.
+    """
+
+    _rbuf = b""
+    _rpos = 0
+    fast_sink = None  # callable(topic: bytes, payload, mid, retain) taking QoS 1 messages
+
+    def reconnect(self):
+        self._rbuf, self._rpos = b"", 0  # bytes of a dead connection must not be parsed on the new one
+        return super().reconnect()
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        buf, pos = self._rbuf, self._rpos
+        if pos >= len(buf):
+            buf, pos = super()._sock_recv(_READ_CHUNK), 0  # raises BlockingIOError when nothing is there
+            if not buf:
+                return buf  # connection closed
+            self._rbuf = buf
+        self._rpos = pos + bufsize
+        return buf[pos:pos + bufsize]
+
+    def loop_read(self, max_packets: int = 1):
+        # Until the socket is drained: select() cannot see bytes already in our buffer.
+        while True:
+            if self._sock is None:
+                return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
+                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _handle_publish(self):
+        # Fast path for the only kind we expect: QoS 1 with a topic name and (MQTT 5) no properties.
+        # Anything else (QoS 0, topic alias, properties, a malformed packet) goes to paho's own code.
+        sink, header, packet = self.fast_sink, self._in_packet["command"], self._in_packet["packet"]
+        if sink is None or (header & 0x06) != 0x02 or len(packet) < 5:
+            return super()._handle_publish()
+        slen = (packet[0] << 8) | packet[1]
+        pos = 2 + slen
+        if slen == 0 or len(packet) < pos + 2 + (self._protocol == mqtt.MQTTv5):
+            return super()._handle_publish()
+        mid = (packet[pos] << 8) | packet[pos + 1]
+        pos += 2
+        if self._protocol == mqtt.MQTTv5:
+            if packet[pos] != 0:
+                return super()._handle_publish()
+            pos += 1
+        sink(bytes(packet[2:2 + slen]), packet[pos:], mid, bool(header & 0x01))
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK for each QoS 1 message id, in order, queued as one write."""
+        if mids:
+            self._packet_queue(mqtt.PUBACK, b"".join(_PUBACK.pack(mqtt.PUBACK, 2, m) for m in mids), 0, 1)
+
+
+def default_client_id() -> str:
+    # Stable across restarts of this machine's collector, so the broker finds its session again.
+    return f"collector-{socket.gethostname()}"[:64]
+
+
+class MqttSource:
+    def __init__(self, broker: BrokerConnection, out: queue.Queue, client_id: str, share_group: str | None,
+                 session_expiry_s: int, receive_maximum: int):
+        self.broker = broker
+        self.out = out
+        self.client_id = client_id
+        self.v5 = broker.protocol == "5"
+        self.filters = [subscription(kind, broker.topic_prefix, share_group) for kind in ("rating", "status")]
+        self.session_expiry_s = session_expiry_s
+        self.receive_maximum = max(1, min(65535, receive_maximum))
+        self._lock = threading.Lock()
+        self._conn = 0  # generation of the current connection; acks for older ones are dropped
+        self._connected = False
+        self._down_since: float | None = None
+        self._stopping = False
+        self._gone = threading.Event()
+        self.connects = 0
+        self.client = self._make_client()
+
+    # ------------------------------------------------------------ set-up
+    def _make_client(self) -> mqtt.Client:
+        b = self.broker
+        kw = {} if self.v5 else {"clean_session": False}
+        client = _Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                         protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311, manual_ack=True, **kw)
+        if b.username:
+            client.username_pw_set(b.username, b.password.resolve() if b.password else None)
+        if b.tls is not None:
+            client.tls_set(ca_certs=str(b.tls.ca), certfile=str(b.tls.cert) if b.tls.cert else None,
+                           keyfile=str(b.tls.key) if b.tls.key else None, cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_insecure_set(b.tls.insecure)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.fast_sink = self._on_fast_message
+        return client
+
+    def start(self) -> None:
+        props = None
+        kw = {}
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+            props.ReceiveMaximum = self.receive_maximum
+            kw = {"clean_start": False, "properties": props}
+        log.info("connecting to %s:%s as %r (MQTT %s, persistent session)", self.broker.host, self.broker.port,
+                 self.client_id, self.broker.protocol)
+        # connect_async + loop_start: the network thread retries the first connection too.
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s, **kw)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect after the PUBACKs already queued are sent; the session stays on the broker."""
+        with self._lock:
+            self._connected = False
+            self._stopping = True
+        try:
+            if self.client.disconnect() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._gone.wait(3)  # the network thread writes the queued PUBACKs, then DISCONNECT
+        except Exception:  # not connected: nothing to say goodbye to
+            pass
+        self.client.loop_stop()
+
+    # ------------------------------------------------------------ callbacks (network thread)
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.error("broker %s:%s refused the connection: %s", self.broker.host, self.broker.port, reason_code)
+            return
+        with self._lock:
+            self._conn += 1
+            self._connected = True
+        self.connects += 1
+        down = f" after {time.monotonic() - self._down_since:.0f} s" if self._down_since else ""
+        self._down_since = None
+        log.info("connected to broker %s:%s%s (session present: %s); subscribing to %s", self.broker.host,
+                 self.broker.port, down, flags.session_present, ", ".join(self.filters))
+        client.subscribe([(f, 1) for f in self.filters])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        bad = [str(rc) for rc in reason_codes if rc.is_failure]
+        if bad:
+            log.error("broker refused the subscription: %s (check the ACL for %r)", ", ".join(bad), self.client_id)
+
+    def _on_connect_fail(self, client, userdata):
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        log.warning("broker %s:%s unreachable; retrying with backoff (1 to 30 s)", self.broker.host, self.broker.port)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        with self._lock:
+            self._connected = False
+        if self._stopping:
+            self._gone.set()
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        if not self._stopping:
+            log.warning("lost the broker connection (%s); reconnecting, un-acked messages will be redelivered",
+                        reason_code)
+
+    def _put(self, m: Message) -> None:
+        while True:  # blocks while the writer is behind: that is the back-pressure
+            try:
+                self.out.put(m, timeout=0.5)
+                return
+            except queue.Full:
+                if self._stopping:  # dropped un-acked: the broker redelivers it next time
+                    return
+
+    def _on_fast_message(self, topic: bytes, payload: bytes, mid: int, retain: bool) -> None:
+        self._put(Message(topic, bytes(clip(payload)), mid, 1, retain, time.time(), len(payload), self._conn))
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage):
+        payload = msg.payload
+        self._put(Message(msg._topic, bytes(clip(payload)), msg.mid, msg.qos, bool(msg.retain), time.time(),
+                          len(payload), self._conn))
+
+    # ------------------------------------------------------------ writer side
+    def ack(self, acks) -> int:
+        """Acknowledge committed messages; returns how many were sent (stale connections are skipped:
+        the broker redelivers those, and their ids may already belong to other messages)."""
+        with self._lock:
+            if not self._connected:
+                return 0
+            conn = self._conn
+            mids = [mid for mid, qos, gen in acks if gen == conn and qos == 1]
+            self.client.ack_many(mids)  # QoS 2 cannot occur: we subscribe with QoS 1
+        return len(mids)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected

@@ -1,0 +1,201 @@
+"""Collector throughput: ratings per second into SQLite and PostgreSQL through a real Mosquitto.
+
+    .venv/bin/python tests/bench/ingest.py [--count N]
+
+Starts its own Mosquitto and PostgreSQL on free ports. The publisher is ``mosquitto_pub -l -q 1``,
+one process per 20,000 ratings (one per line, unique ids), so the figures measure the collector, not
+a Python publisher. (One ``mosquitto_pub -l`` fed 100,000 lines from a file exits having sent only
+about 35,000 of them, with status 0: hence the chunks.) Phases: the broker alone (``mosquitto_sub`` receiving the same stream), a live
+stream into SQLite, a live stream into PostgreSQL, the same with two collectors in one shared
+group (scale-out), and a backlog: a collector whose persistent
+session already exists is started after N ratings were published, and timed until all are stored.
+The last line is ``RESULT sqlite_per_s=... postgres_per_s=... broker_raw_per_s=... backlog_100k_s=...``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from collector.db import connect  # noqa: E402
+from tests.integration.test_collector_support import CollectorProc  # noqa: E402
+from tests.servers import Mosquitto, Postgres  # noqa: E402
+
+SITE, DEVICE = "ubnd-bench", "quay-01"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+CHUNK = 20_000
+
+
+def make_payloads(folder: Path, n: int) -> list[Path]:
+    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    lines = []
+    for i in range(n):
+        lines.append(json.dumps({"v": 1, "id": str(uuid.uuid4()), "site": SITE, "device": DEVICE, "ts": ts,
+                                "rating": 1 + i % 5, "scale": 5, "reason": None, "lang": "vi",
+                                "officer": f"officer {i % 13}", "service": "ho-tich", "flags": []},
+                               separators=(",", ":")) + "\n")
+    files = []
+    for k in range(0, n, CHUNK):
+        files.append(folder / f"ratings-{k // CHUNK}.jsonl")
+        files[-1].write_text("".join(lines[k:k + CHUNK]))
+    return files
+
+
+class publish:
+    """mosquitto_pub processes publishing every chunk file with QoS 1, in parallel."""
+
+    def __init__(self, port: int, prefix: str, payloads: list[Path]):
+        exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+        self.procs = [subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-M", "1000", "-l",
+                                        "-t", f"{prefix}/{SITE}/{DEVICE}/rating"], stdin=open(f, "rb"))
+                      for f in payloads]
+
+    def wait(self, timeout: float = 300) -> None:
+        for p in self.procs:
+            p.wait(timeout)
+
+
+def count(url: str) -> int:
+    try:
+        db = connect(url, migrate=False)
+    except Exception:
+        return 0
+    try:
+        return db.scalar("SELECT COUNT(*) FROM ratings") or 0
+    except Exception:
+        return 0
+    finally:
+        db.close()
+
+
+FIRST_ROW: dict[str, float] = {}  # label -> seconds from t0 to the first stored row
+
+
+def wait_stored(url: str, n: int, t0: float, label: str, timeout: float = 300) -> float:
+    last = time.monotonic()
+    while True:
+        got = count(url)
+        now = time.monotonic()
+        if got and label not in FIRST_ROW:
+            FIRST_ROW[label] = now - t0
+        if got >= n:
+            return now - t0
+        if now - t0 > timeout:
+            raise SystemExit(f"{label}: only {got} of {n} stored after {timeout} s")
+        if now - last >= 2:
+            say(f"  {label}: {got}/{n} stored after {now - t0:.1f} s")
+            last = now
+        time.sleep(0.05)
+
+
+def broker_raw(broker: Mosquitto, payloads: list[Path], n: int) -> float:
+    exe = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
+    sub = subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-C", str(n),
+                            "-t", f"raw/v1/{SITE}/{DEVICE}/rating"], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    pub = publish(broker.port, "raw/v1", payloads)
+    sub.wait(300)
+    dt = time.monotonic() - t0
+    pub.wait(60)
+    return n / dt
+
+
+def live(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, label: str) -> float:
+    prefix = f"{label}/v1"
+    col = CollectorProc(work, broker.port, url, client_id=f"bench-{label}", prefix=prefix, max_size=2000,
+                        max_wait_ms=200).start()
+    try:
+        t0 = time.monotonic()
+        pub = publish(broker.port, prefix, payloads)
+        dt = wait_stored(url, n, t0, label)
+        pub.wait(60)
+        say(f"  {label}: {n} stored in {dt:.2f} s; collector log: "
+            f"{[ln for ln in col.log_text().splitlines() if 'received=' in ln][-1].split(' INFO ')[-1]}")
+        return n / dt
+    finally:
+        col.stop()
+
+
+def shared(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, members: int) -> float:
+    """Scale-out: several collectors in one shared-subscription group, one database."""
+    prefix = "shared/v1"
+    cols = [CollectorProc(work, broker.port, url, client_id=f"bench-shared-{i}", prefix=prefix, share_group="bench",
+                          max_size=2000, max_wait_ms=200).start() for i in range(members)]
+    try:
+        t0 = time.monotonic()
+        pub = publish(broker.port, prefix, payloads)
+        dt = wait_stored(url, n, t0, f"{members} collectors")
+        pub.wait(60)
+        return n / dt
+    finally:
+        for c in cols:
+            c.stop()
+
+
+def backlog(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int) -> float:
+    prefix = "backlog/v1"
+    col = CollectorProc(work, broker.port, url, client_id="bench-backlog", prefix=prefix, max_size=2000,
+                        max_wait_ms=200).start()
+    col.stop()  # the broker now keeps a persistent session that queues everything for it
+    t_pub = time.monotonic()
+    publish(broker.port, prefix, payloads).wait(300)
+    say(f"  backlog: {n} published into the stopped collector's queue in {time.monotonic() - t_pub:.2f} s")
+    t0 = time.monotonic()
+    col.start()
+    try:
+        return wait_stored(url, n, t0, "backlog")
+    finally:
+        col.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=100_000, help="ratings per phase (default 100000)")
+    args = ap.parse_args()
+    n = args.count
+    work = Path(tempfile.mkdtemp(prefix="hailong-bench-"))
+    payloads = make_payloads(work, n)
+    broker = Mosquitto(work / "mosquitto").start()
+    pg = Postgres(Path("/tmp") / f"hailong-bench-pg-{broker.port}").start()
+    try:
+        say(f"broker on {broker.port}, PostgreSQL on {pg.port}, {n} ratings per phase")
+        raw = broker_raw(broker, payloads, n)
+        say(f"broker raw (mosquitto_sub -q 1): {raw:.0f}/s")
+        sqlite = live(broker, work, f"sqlite:///{work / 'live.db'}", payloads, n, "sqlite")
+        say(f"sqlite: {sqlite:.0f}/s")
+        postgres = live(broker, work, pg.fresh_database("bench"), payloads, n, "postgres")
+        say(f"postgres: {postgres:.0f}/s")
+        group = shared(broker, work, pg.fresh_database("bench_shared"), payloads, n, 2)
+        say(f"postgres, 2 collectors in one shared group: {group:.0f}/s")
+        drain = backlog(broker, work, f"sqlite:///{work / 'backlog.db'}", payloads, n)
+        first = FIRST_ROW.get("backlog", 0.0)
+        say(f"backlog of {n} drained into SQLite in {drain:.2f} s from collector start; first row after "
+            f"{first:.2f} s (start-up), then {n / max(drain - first, 1e-6):.0f}/s")
+    finally:
+        broker.stop()
+        pg.stop()
+        shutil.rmtree(pg.workdir, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    say(f"RESULT sqlite_per_s={sqlite:.0f} postgres_per_s={postgres:.0f} broker_raw_per_s={raw:.0f} "
+        f"backlog_{n // 1000}k_s={drain:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The writer loop without a broker: batches by size, acks only after the commit, and a message the
+database refuses does not block the stream forever."""
+from __future__ import annotations
+
+import queue
+import threading
+import types
+import uuid
+
+from broker.contract import Rating, encode, utcnow
+from collector.db import connect
+from collector.ingest import Message
+from collector.service import Stats, Writer
+from collector.store import Store
+
+T = "hailong/v1/ubnd-a/quay-01/rating"
+
+
+class FakeSource:
+    def __init__(self):
+        self.acked: list[int] = []
+
+    def ack(self, acks):
+        self.acked.extend(mid for mid, _, _ in acks)
+
+
+def cfg(max_size=100):
+    return types.SimpleNamespace(batch=types.SimpleNamespace(max_size=max_size, max_wait_ms=20), log_interval_s=60,
+                                 broker=types.SimpleNamespace(topic_prefix="hailong/v1"))
+
+
+def rating(officer=None) -> bytes:
+    return encode(Rating(id=str(uuid.uuid4()), site="ubnd-a", device="quay-01", ts=utcnow(), rating=5, scale=5,
+                         lang="vi", officer=officer))
+
+
+def run(writer: Writer, stop: threading.Event, seconds: float) -> None:
+    t = threading.Thread(target=writer.run)
+    t.start()
+    t.join(seconds)
+    stop.set()
+    t.join(10)
+
+
+def test_messages_are_acked_after_their_batch_and_stopping_flushes(tmp_path):
+    q: queue.Queue = queue.Queue()
+    for i in range(250):
+        q.put(Message(T, rating(), i + 1, 1, False, 1_795_000_000.0))
+    src, stop, stats = FakeSource(), threading.Event(), Stats()
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    run(w, stop, 1.0)
+    assert src.acked == list(range(1, 251)) and stats.stored == 250 and stats.batches == 3
+
+
+def test_a_message_the_database_refuses_becomes_a_reject_and_the_rest_is_stored(tmp_path, monkeypatch):
+    real_write = Store.write
+
+    def picky_write(self, batch):
+        if any(r.officer == "poison" for r in batch.rows):
+            raise ValueError("the database refuses this row")
+        return real_write(self, batch)
+    monkeypatch.setattr(Store, "write", picky_write)
+    q: queue.Queue = queue.Queue()
+    for i, officer in enumerate(["a", "poison", "b"]):
+        q.put(Message(T, rating(officer), i + 1, 1, False, 1_795_000_000.0))
+    src, stop, stats = FakeSource(), threading.Event(), Stats()
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    run(w, stop, 4.0)  # two retries (0.5 s + 1 s) before going one by one
+    db = connect(db_url)
+    assert db.scalar("SELECT COUNT(*) FROM ratings") == 2
+    assert db.query("SELECT reason FROM rejects") == [("store_error",)]
+    assert sorted(src.acked) == [1, 2, 3]
