@@ -129,3 +129,25 @@ def test_committed_json_schema_matches_the_models():
     committed = json.loads((ROOT / "docs" / "contract.schema.json").read_text(encoding="utf-8"))
     assert committed == json.loads(json.dumps(contract.json_schema())), \
         "docs/contract.schema.json is stale: run `python -m broker schema > docs/contract.schema.json`"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(rating_dict()) + ["x"]), json_values | st.floats(), max_size=12),
+       st.booleans())
+def test_the_fast_path_accepts_nothing_the_full_check_rejects(obj, raw_text):
+    base = rating_dict()
+    base.update(obj)
+    payload = json.dumps(base).encode()
+    if raw_text:  # also numbers written as 4.0, 1e0, and duplicate keys, which json.dumps never makes
+        payload = payload.replace(b'"rating": 4', b'"rating": 4.0').replace(b'"v": 1', b'"v": 1e0, "v": 1')
+    try:
+        fast = Rating.model_validate_json(payload)
+    except ValueError:
+        return
+    topic = contract.parse_topic(TOPIC)
+    try:
+        full = contract._decode_checked(topic, payload)
+    except ContractError as e:
+        assert e.reason == "topic_mismatch" and (fast.site, fast.device) != (topic.site, topic.device)
+    else:
+        assert full == fast
