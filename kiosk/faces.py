@@ -5,7 +5,7 @@ the mouth bends from a deep frown to an open smile, and the unhappy faces have s
 """
 from __future__ import annotations
 
-from kivy.graphics import Color, Ellipse, Line
+from kivy.graphics import Color, Ellipse, Line, SmoothLine
 from kivy.properties import StringProperty
 from kivy.uix.widget import Widget
 
@@ -45,11 +45,11 @@ class FaceDrawing(Widget):
         w = max(2.0, d * 0.045)  # stroke width
         self.canvas.clear()
         with self.canvas:
-            Color(*INK)
-            Ellipse(pos=(x0 - w * 0.4, y0 - w * 0.4), size=(d + w * 0.8, d + w * 0.8))  # outline
             Color(*colour)
             Ellipse(pos=(x0, y0), size=(d, d))
             Color(*INK)
+            # anti-aliased outline: the window has no multisampling (display.py)
+            SmoothLine(circle=(cx, cy, d / 2), width=max(1.0, w * 0.35))
             eye = d * 0.11
             ey = cy + d * 0.10
             for ex in (cx - d * 0.18, cx + d * 0.18):

@@ -37,6 +37,14 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
 
 
+def rss_parts_mb() -> dict:
+    """VmRSS split into anonymous memory (the app's own) and file-backed pages (shared libraries,
+    e.g. Mesa's LLVM software renderer under Xvfb, which a Pi's GPU driver does not load)."""
+    with open("/proc/self/status") as f:
+        fields = {ln.split(":")[0]: int(ln.split()[1]) / 1024 for ln in f if ln.startswith(("RssAnon", "RssFile", "RssShmem"))}
+    return fields
+
+
 def rss_mb() -> float:
     with open("/proc/self/status") as f:
         return int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024
@@ -80,6 +88,7 @@ def child(taps: int, start_wall: float) -> None:
     def tap(_dt):
         if len(out["lat"]) >= taps:
             out["rss_mb"] = rss_mb()
+            out["rss_parts"] = rss_parts_mb()
             out["commit_p99_ms"] = pct(commits, 99)
             out["outbox_rows"] = app.outbox.depth()
             app.stop()
@@ -159,6 +168,8 @@ def main() -> int:
     print(f"bench: cold start {colds[-1]:.2f} s")
     print(f"bench: outbox holds {result['outbox_rows']} rows (offline kiosk), max tap {max(lat):.1f} ms, "
           f"RSS at first frame {result['rss_start_mb']:.0f} MB")
+    parts = result.get("rss_parts", {})
+    print("bench: RSS at the end: " + ", ".join(f"{k} {v:.0f} MB" for k, v in parts.items()))
     shutil.rmtree(work, ignore_errors=True)
     print(f"RESULT tap_p50_ms={pct(lat, 50):.1f} tap_p95_ms={pct(lat, 95):.1f} "
           f"cold_start_s={pct(colds, 50):.2f} rss_mb={result['rss_mb']:.0f} "
