@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_issued(issued, reload_note: str) -> None:
     print(f"# user {issued.username}; password saved in {issued.password_file}")
-    print(issued.yaml_block, end="")
+    print(issued.yaml_block.rstrip("\n"))
     print(f"# {reload_note}", file=sys.stderr)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import queue
 import socket
-import ssl
 import struct
 import threading
 import time
@@ -22,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from broker.mqtt_client import apply_connection
 from broker.contract import subscription
 from collector.ingest import Message, clip
 from config.common import BrokerConnection
@@ -124,12 +124,7 @@ class MqttSource:
         kw = {} if self.v5 else {"clean_session": False}
         client = _Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                          protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311, manual_ack=True, **kw)
-        if b.username:
-            client.username_pw_set(b.username, b.password.resolve() if b.password else None)
-        if b.tls is not None:
-            client.tls_set(ca_certs=str(b.tls.ca), certfile=str(b.tls.cert) if b.tls.cert else None,
-                           keyfile=str(b.tls.key) if b.tls.key else None, cert_reqs=ssl.CERT_REQUIRED)
-            client.tls_insecure_set(b.tls.insecure)
+        apply_connection(client, b)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -184,6 +179,8 @@ class MqttSource:
         bad = [str(rc) for rc in reason_codes if rc.is_failure]
         if bad:
             log.error("broker refused the subscription: %s (check the ACL for %r)", ", ".join(bad), self.client_id)
+        else:
+            log.info("subscribed: the broker now queues ratings for this collector's session")
 
     def _on_connect_fail(self, client, userdata):
         if self._down_since is None:

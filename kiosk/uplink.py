@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 import threading
 import time
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from typing import Optional
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from broker.mqtt_client import apply_connection
 from broker.contract import Status, encode, status_topic, utcnow
 from config.kiosk import KioskConfig
 
@@ -100,12 +100,7 @@ class Uplink:
                              **({} if v5 else {"clean_session": True}))
         client.max_inflight_messages_set(WINDOW)
         client.max_queued_messages_set(0)
-        if b.username:
-            client.username_pw_set(b.username, b.password.resolve() if b.password else None)
-        if b.tls is not None:
-            client.tls_set(ca_certs=str(b.tls.ca), certfile=str(b.tls.cert) if b.tls.cert else None,
-                           keyfile=str(b.tls.key) if b.tls.key else None, cert_reqs=ssl.CERT_REQUIRED)
-            client.tls_insecure_set(b.tls.insecure)
+        apply_connection(client, b)
         # The broker publishes this when the connection dies without a DISCONNECT (kill -9, power cut).
         client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
