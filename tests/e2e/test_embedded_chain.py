@@ -25,7 +25,7 @@ def test_simulated_kiosk_to_collector_through_the_embedded_broker(tmp_path):
         kcfg.write_text(f"kind: kiosk\nsite: ubnd-xa-a\ndevice: quay-1\n"
                         f"broker: {{host: 127.0.0.1, port: {port}, protocol: '3.1.1', username: quay-1}}\n"
                         f"outbox: {{path: outbox-k1.db}}\nrepeat_window_s: 0\n")
-        chain.wait_for(lambda: "connected" in collector.tail(), 20)
+        assert chain.wait_for(lambda: "subscribed:" in collector.tail(), 20), collector.tail()
         kiosk = chain.Proc("kiosk", [chain.PY, "-m", "kiosk", "simulate", "--config", str(kcfg), "--count", "60",
                                      "--rate", "0", "--journal"], tmp_path).start()
         kiosk.p.wait(120)
