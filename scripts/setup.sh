@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto mosquitto-clients postgresql xvfb xauth libgl1-mesa-dri libmtdev1 chromium)
+# Mosquitto and PostgreSQL for the tests and the demo, Xvfb + Mesa (libgl1, libegl1) for the Kivy
+# window, Chromium, a font and poppler (PDF to text/PNG) for the dashboard tests.
+APT_PACKAGES=(mosquitto mosquitto-clients postgresql xvfb xauth libgl1 libegl1 libgl1-mesa-dri libmtdev1
+              chromium fonts-dejavu-core poppler-utils)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -15,7 +18,7 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
 fi
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -29,3 +30,23 @@ def test_demo_runs_headless_and_ratings_reach_the_report(tmp_path, embedded):
     total = sum(r["count"] for r in rows)
     assert total >= 100, rows  # 3 kiosks x 10 taps/s x ~10 s, minus start-up
     assert {r["name"] for r in rows} >= {"Bộ phận một cửa xã Tân Lập", "Bộ phận một cửa phường Đông Kinh"}
+
+
+@pytest.mark.slow
+def test_demo_opens_a_kiosk_window_when_a_display_exists(tmp_path):
+    assert os.environ.get("DISPLAY"), "run the suite with scripts/test.sh, which provides a display (Xvfb)"
+    out = subprocess.run([sys.executable, "scripts/demo.py", "--duration", "15", "--rate", "5", "--dir", str(tmp_path),
+                          "--port", "0"], cwd=chain.ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "a window (technician corner" in out.stdout
+    log = (tmp_path / "kiosk-window.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
+    # The window's kiosk (the first counter) announced itself to the collector through the broker.
+    from collector.db import connect
+
+    db = connect(f"sqlite:///{tmp_path / 'ratings.db'}")
+    try:
+        devices = {(s, d) for s, d in db.query("SELECT site, device FROM devices")}
+    finally:
+        db.close()
+    assert ("ubnd-xa-tan-lap", "quay-01") in devices, (devices, log[-2000:])

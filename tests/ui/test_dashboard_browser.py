@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium: login, every page with data, English switch, downloads, screenshots."""
 import random
 import shutil
+import subprocess
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -204,3 +205,21 @@ def test_repeated_wrong_passwords_are_rate_limited(browser, tmp_path):
         server.server_close()
         app.close()
         db.close()
+
+
+def test_the_printable_quarterly_report_prints_to_pdf(browser, dashboard, artifacts):
+    """What a manager does with the report page: the browser's print to PDF, with print styles."""
+    page = browser.new_page()
+    page.goto(dashboard + "/login")
+    login(page, dashboard)
+    page.goto(dashboard + "/report?period=2026-Q4")
+    page.emulate_media(media="print")
+    pdf = artifacts / "report-2026-Q4.pdf"
+    page.pdf(path=str(pdf), format="A4", print_background=True)
+    page.close()
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for word in ("Báo cáo mức độ hài lòng 2026-Q4", "Xã Tân Lập", "Quầy 1 - Hộ tịch", "Chứng thực"):
+        assert word in text, word
+    assert "Đăng xuất" not in text, "the navigation bar must not be printed"
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(artifacts / "report-2026-Q4")],
+                   check=True)
