@@ -130,6 +130,8 @@ def script():
     seen("technician")
     shot(f"technician-{lang}")
     result["tech_info"] = app.tech_info
+    result["sounds"] = {f"{lg}:{kind}": (None if snd is None else {"state": snd.state, "length": snd.length})
+                        for (lg, kind), snd in app._sounds.items()}
     tap([b for b in widget_by_class("technician", "BigButton") if "Exit" in b.text][0])
     yield 0.5
     result["still_running_after_exit"] = True  # only reached if stop() did not end the loop

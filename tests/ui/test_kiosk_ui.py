@@ -36,7 +36,7 @@ service: ho-tich
 timeouts: {thank_you_s: 1}
 technician: {pin: {env: KIOSK_TEST_PIN}, hold_s: 1}
 outbox: {path: outbox.db, warn_depth: 10}
-audio: {vi: {start: missing.wav, thanks: not-a-sound.wav}, en: {start: missing.wav}}
+audio: {vi: {start: missing.wav, thanks: not-a-sound.wav}, en: {start: prompt.wav, thanks: prompt.wav}}
 """
 EXPECT = {
     "vi": {"question": "Ông/Bà có hài lòng với việc giải quyết thủ tục hôm nay không?", "face": "Rất hài lòng",
@@ -46,15 +46,32 @@ EXPECT = {
 }
 
 
+def write_prompt(path: Path, seconds: float = 0.5) -> None:
+    """A real spoken-prompt stand-in: half a second of a 440 Hz tone, 16-bit mono WAV."""
+    import math
+    import struct
+    import wave
+
+    rate = 22050
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                               for i in range(int(rate * seconds))))
+
+
 def run_driver(tmp_path: Path, lang: str, shots: Path) -> dict:
     cfg = tmp_path / "kiosk.yaml"
     cfg.write_text(CONFIG, encoding="utf-8")
     (tmp_path / "not-a-sound.wav").write_bytes(b"this is not audio")
+    write_prompt(tmp_path / "prompt.wav")
     env = {**os.environ, "KIOSK_TEST_PIN": PIN, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
            "KIVY_HOME": str(tmp_path / "kivy-home")}
     env.pop("KIVY_NO_CONSOLELOG", None)  # the log is checked below
     if not env.get("DISPLAY"):
         env["SDL_VIDEODRIVER"] = "offscreen"
+    env["SDL_AUDIODRIVER"] = "dummy"  # plays into nothing: the test machine has no sound card
     # eleven ratings already wait (the broker is out of reach): with three more the technician sees a warning
     from broker.contract import Rating, new_event_id, rating_topic, utcnow
 
@@ -107,6 +124,13 @@ def test_every_screen_by_touch(lang, tmp_path, artifacts):
         assert needle in data["tech_info"]
     # a missing or unplayable audio prompt is logged, and nothing else happens
     assert "missing.wav cannot be played" in data["log"]
+    sounds = data["sounds"]
+    assert sounds["vi:start"] is None  # the missing file, remembered as unplayable
+    if lang == "en":  # switching to English plays its prompt; the thank-you plays the other
+        for kind in ("start", "thanks"):
+            assert sounds[f"en:{kind}"] is not None and 0.4 < sounds[f"en:{kind}"]["length"] < 0.7, sounds
+    else:
+        assert "en:start" not in sounds
     # ... whose exit button closes the app
     assert data["exited"] and "still_running_after_exit" not in data
 
@@ -140,6 +164,7 @@ def test_cli_run_connects_to_mqtt_url_and_stops_cleanly_on_sigterm(mosquitto, tm
            "KIVY_HOME": str(tmp_path / "kivy-home")}
     if not env.get("DISPLAY"):
         env["SDL_VIDEODRIVER"] = "offscreen"
+    env["SDL_AUDIODRIVER"] = "dummy"  # plays into nothing: the test machine has no sound card
     sub = Subscriber(mosquitto.port, status_topic("ubnd-xa-tan-lap", "quay-cli"), client_id="cli-watch")
     p = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(cfg), "--windowed", "800x480",
                           "--mqtt-url", f"mqtt://127.0.0.1:{mosquitto.port}"], cwd=ROOT, env=env,
