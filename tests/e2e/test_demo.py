@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 import sys
 
 import pytest
@@ -14,13 +16,26 @@ from tests.e2e import chain
 @pytest.mark.slow
 @pytest.mark.parametrize("embedded", [False, True], ids=["mosquitto", "embedded-broker"])
 def test_demo_runs_headless_and_ratings_reach_the_report(tmp_path, embedded):
-    args = [sys.executable, "scripts/demo.py", "--headless", "--duration", "12", "--rate", "10",
-            "--dir", str(tmp_path), "--port", "0"]
+    args = [sys.executable, "scripts/demo.py", "--headless", "--rate", "10", "--dir", str(tmp_path), "--port", "0"]
     if embedded:
         args.append("--embedded")
-    out = subprocess.run(args, cwd=chain.ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "dashboard:  http://127.0.0.1:" in out.stdout and "demo: stopped" in out.stdout
+    # Started as a person would, stopped with Ctrl-C (SIGINT) once it has run for a while.
+    demo = subprocess.Popen(args, cwd=chain.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in demo.stdout:
+        lines.append(line)
+        if line.startswith("  stop:"):
+            break
+    time.sleep(12)
+    demo.send_signal(signal.SIGINT)
+    rest, _ = demo.communicate(timeout=60)
+    out = "".join(lines) + rest
+    assert demo.returncode == 0, out
+    assert "dashboard:  http://127.0.0.1:" in out and "login admin / " in out and "demo: stopped" in out
+    assert "python -m collector report --config" in out
+    # every child (broker, collector, dashboard, kiosks) stopped too: none is left running
+    left = subprocess.run(["pgrep", "-af", str(tmp_path)], capture_output=True, text=True).stdout
+    assert not left, left
     report = subprocess.run([sys.executable, "-m", "collector", "report", "--config", str(tmp_path / "collector.yaml"),
                              "--by", "site", "--format", "json", "--include-flagged", "--since", "2000-01-01",
                              "--until", "2100-01-01"],
