@@ -25,10 +25,13 @@ class Hierarchy:
     places: dict[str, Place] = field(default_factory=dict)  # any site slug (old or current) -> its centre
     counters: dict[tuple[str, str], str] = field(default_factory=dict)  # (centre, device) -> counter name
     order: dict[str, int] = field(default_factory=dict)  # slug -> position in the YAML file, for sorting
+    labels: dict[str, dict] = field(default_factory=dict)  # "reason"/"officer"/"service" -> key -> name(s)
 
     @classmethod
-    def from_config(cls, provinces: Iterable) -> "Hierarchy":
+    def from_config(cls, provinces: Iterable, labels=None) -> "Hierarchy":
         h = cls()
+        if labels is not None:
+            h.labels = {"reason": labels.reasons, "officer": labels.officers, "service": labels.services}
         for prov in provinces:
             h.order.setdefault(prov.slug, len(h.order))
             for com in prov.communes:
@@ -64,6 +67,13 @@ class Hierarchy:
                 return key, key
             return key, f"{name} ({place.centre_name})" if place else name
         raise ValueError(f"unknown hierarchy level {level!r}")
+
+    def label(self, dim: str, key: str, lang: str) -> str | None:
+        """The configured display name of a reason, officer or service key, in ``lang`` when given so."""
+        name = self.labels.get(dim, {}).get(key)
+        if isinstance(name, dict):
+            return name.get(lang) or name.get("vi") or next(iter(name.values()), None)
+        return name
 
     def site_name(self, site: str) -> str:
         place = self.places.get(site)

@@ -123,7 +123,7 @@ def _group_of(dim: str, row: RollupRow, tz: str, hierarchy: Hierarchy, lang: str
         name = hierarchy.counters.get((hierarchy.centre_of(row.site), row.device))
         return key, name or key
     key = getattr(row, dim)
-    return key, _name(dim, key, lang)
+    return key, hierarchy.label(dim, key, lang) or _name(dim, key, lang)
 
 
 def _sort_key(dims: Sequence[str], hierarchy: Hierarchy):

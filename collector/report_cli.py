@@ -84,7 +84,7 @@ def main(args) -> int:
         print(f"report: {exc}", file=sys.stderr)
         return 2
     try:
-        hierarchy = Hierarchy.from_config(cfg.sites)
+        hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
         spec = ReportSpec(period, (args.by,), args.site, args.include_flagged, lang)
         rows = run_report(db, cfg, spec, hierarchy)
         total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang), hierarchy)[0]

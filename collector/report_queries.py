@@ -86,7 +86,7 @@ def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ..
 
     ``only`` filters the rollup rows first (e.g. poor ratings); ``fetcher`` may add a cache in front of fetch.
     """
-    hierarchy = hierarchy or Hierarchy.from_config(cfg.sites)
+    hierarchy = hierarchy or Hierarchy.from_config(cfg.sites, cfg.labels)
     sites = sorted(hierarchy.expand(spec.sites)) if spec.sites else None
     needs = needs_for(d for by in bys for d in by)
     rows = fetcher(db, spec.period.start_ms, spec.period.end_ms, needs, tz=cfg.timezone, sites=sites)

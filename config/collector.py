@@ -1,12 +1,12 @@
 """collector.yaml: the central collector, its database, the site hierarchy, the dashboard."""
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import BrokerConnection, Port, Secret, Slug, Strict
+from .common import BrokerConnection, Key, LangCode, Port, Secret, Slug, Strict
 
 
 def _check_db_url(url: str) -> str:
@@ -63,6 +63,17 @@ class Province(Strict):
     communes: list[Commune] = Field(default_factory=list)
 
 
+Label = Union[Annotated[str, Field(min_length=1)], dict[LangCode, Annotated[str, Field(min_length=1)]]]
+
+
+class Labels(Strict):
+    """Display names for the keys kiosks send; a plain text is the same in every language."""
+
+    reasons: dict[Key, Label] = Field(default_factory=dict, description="follow-up reason key -> name")
+    officers: dict[Annotated[str, Field(min_length=1)], Label] = Field(default_factory=dict)
+    services: dict[Annotated[str, Field(min_length=1)], Label] = Field(default_factory=dict)
+
+
 class Dashboard(Strict):
     host: str = "127.0.0.1"
     port: Port = 8080
@@ -89,6 +100,7 @@ class CollectorConfig(Strict):
         default_factory=lambda: {2: [2], 3: [3], 4: [3, 4], 5: [4, 5]},
         description="per scale (number of faces), which ratings count as satisfied")
     sites: list[Province] = Field(default_factory=list)
+    labels: Labels = Field(default_factory=Labels)
     dashboard: Dashboard = Field(default_factory=Dashboard)
     alerts: Alerts = Field(default_factory=Alerts)
     log_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0

@@ -53,6 +53,13 @@ sites:
             name: "Bộ phận một cửa phường Đông Kinh"
             counters:
               - {{device: quay-01, name: "Quầy 1"}}
+labels:
+  reasons:
+    waiting: {{vi: "Chờ đợi lâu", en: "Long waiting time"}}
+    attitude: {{vi: "Thái độ chưa tốt", en: "Unfriendly staff"}}
+    guidance: {{vi: "Hướng dẫn khó hiểu", en: "Unclear guidance"}}
+  officers: {{nguyen-van-an: "Nguyễn Văn An"}}
+  services: {{ho-tich: {{vi: "Hộ tịch", en: "Civil status"}}}}
 dashboard: {{host: 127.0.0.1, port: {dash_port}, username: admin, password: {{env: HAILONG_DASHBOARD_PASSWORD}}, min_ratings: 5}}
 log_interval_s: 5
 """, encoding="utf-8")

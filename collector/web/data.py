@@ -21,7 +21,7 @@ class DataSource:
     def __init__(self, cfg, db: Database, db_password: str | None = None, workers: int = 2, ttl_s: float = 30.0):
         self.cfg = cfg
         self.db = db
-        self.hierarchy = Hierarchy.from_config(cfg.sites)
+        self.hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
         self.ttl_s = ttl_s
         self._conns: queue.Queue = queue.Queue()
         self._conns.put(db)

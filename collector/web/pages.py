@@ -155,7 +155,7 @@ def patterns(ctx: Ctx) -> Page:
     given = [r for r in reasons if r.group]
     total = sum(r.count for r in given) or 1
     reason_table = Table(t(lang, "reasons"), [t(lang, "reason"), t(lang, "count"), t(lang, "share")],
-                         [[r.group, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)])
+                         [[r.name, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)])
     reason_html = html_table(reason_table, pct_cols=(2,), num_from=1, caption=False) if given else \
         f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
     body = (f"{_period_form(ctx, period, error)}<section><h2>{escape(t(lang, 'heatmap'))}</h2>"

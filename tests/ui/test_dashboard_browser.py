@@ -29,6 +29,7 @@ CFG = CollectorConfig.model_validate({
             {"site": "ubnd-binh-gia", "name": "Một cửa xã Bình Gia",
              "counters": [{"device": "quay-01", "name": "Quầy 1 - Tổng hợp"}]}]}]}],
     "dashboard": {"min_ratings": 30},
+    "labels": {"reasons": {"cho-lau": {"vi": "Chờ đợi lâu", "en": "Long waiting time"}, "thai-do": "Thái độ chưa tốt"}},
     "alerts": {"satisfaction_below": 0.7, "window_days": 7, "device_silent_hours": 24},
 })
 # (site, device, chance of a happy face): Bình Gia is doing badly, so it shows up in the alerts
@@ -118,7 +119,8 @@ def test_every_page_renders_with_data_and_is_screenshotted(browser, dashboard, a
         "/": ["Tổng quan", "Hôm nay", "Tháng này", "Một cửa xã Tân Lập", "Một cửa xã Bình Gia"],
         "/ranking": ["Xếp hạng", "Hạng", "Một cửa xã Tân Lập"],
         "/ranking?dim=officer": ["Nguyễn Văn An", "Phạm Thị Dung"],
-        "/patterns": ["Tỷ lệ hài lòng theo giờ và thứ", "Thứ Hai", "cho-lau"],
+        "/patterns": ["Tỷ lệ hài lòng theo giờ và thứ", "Thứ Hai", "Chờ đợi lâu", "Thái độ chưa tốt",
+                      "thieu-giay-to"],  # a reason without a configured name shows its key
         "/devices": ["Quầy 2 - Đất đai", "mất kết nối", "240"],
         "/alerts": ["Một cửa xã Bình Gia", "Thiết bị không liên lạc quá 24"],
         "/report?period=2026-Q4": ["Báo cáo mức độ hài lòng 2026-Q4", "Quầy 1 - Hộ tịch", "Chứng thực", "Thứ Bảy"],

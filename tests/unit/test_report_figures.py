@@ -143,3 +143,19 @@ def test_combining_groups_gives_the_total():
     from collector.report import combine
     total = combine(report("centre"))
     assert (total.count, total.satisfied_rate, total.mean_score, total.flagged) == (7, 0.5714, 64.3, 1)
+
+
+def test_reasons_officers_and_services_show_their_configured_names():
+    from config.collector import CollectorConfig
+
+    labels = CollectorConfig.model_validate({"labels": {
+        "reasons": {"slow": {"vi": "Chờ đợi lâu", "en": "Long waiting time"}, "rude": "Thái độ"},
+        "services": {"ho-tich": {"vi": "Hộ tịch", "en": "Civil status"}}}}).labels
+    named = Hierarchy.from_config(CONFIG.sites, labels)
+    rows = rollup_rows()
+    by_reason = aggregate(rows, "reason", satisfied=CONFIG.satisfied, tz=TZ, hierarchy=named)
+    assert [(r.group, r.name) for r in by_reason] == [("", "(không ghi)"), ("rude", "Thái độ"), ("slow", "Chờ đợi lâu")]
+    by_reason_en = aggregate(rows, "reason", satisfied=CONFIG.satisfied, tz=TZ, hierarchy=named, lang="en")
+    assert [r.name for r in by_reason_en][2] == "Long waiting time"
+    by_service = aggregate(rows, "service", satisfied=CONFIG.satisfied, tz=TZ, hierarchy=named, lang="en")
+    assert [(r.group, r.name) for r in by_service] == [("", "(none)"), ("dat-dai", "dat-dai"), ("ho-tich", "Civil status")]
