@@ -93,8 +93,10 @@ def _pg_bin(name: str) -> str:
 class Postgres:
     """A throwaway PostgreSQL cluster; as root it runs as the 'postgres' user, as PostgreSQL demands."""
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, durable: bool = False):
         self.workdir = Path(workdir)
+        # Fast by default (tests that never crash the server); durable when a test kills it.
+        self.durable = durable
         self.data = self.workdir / "pgdata"
         self.port = port or free_port()
         self.as_user: list[str] = []
@@ -106,7 +108,10 @@ class Postgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *cmd: str) -> None:
-        subprocess.run([*self.as_user, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        out = subprocess.run([*self.as_user, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {out.stderr.strip()[-1500:]} "
+                               f"(the folder must be reachable by the postgres user: use one under /tmp)")
 
     def start(self) -> "Postgres":
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +130,9 @@ class Postgres:
             self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                       "--no-sync", "--locale=C")
         opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.workdir} "
-                f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+                f"-c max_connections=100")
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.workdir / "pg.log"),
                   "-w", "-t", "60", "start")
         return self
