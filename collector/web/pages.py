@@ -160,6 +160,7 @@ def patterns(ctx: Ctx) -> Page:
         f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
     body = (f"{_period_form(ctx, period, error)}<section><h2>{escape(t(lang, 'heatmap'))}</h2>"
             f"{heatmap(cells, WEEKDAYS[lang], t(lang, 'heatmap')) if cells else ''}"
+            f"{'<p class=note>' + escape(t(lang, 'heatmap_legend')) + '</p>' if cells else ''}"
             f"{'' if cells else '<p class=empty>' + escape(t(lang, 'no_data')) + '</p>'}</section>"
             f"<section><h2>{escape(t(lang, 'reasons'))}</h2>{reason_html}</section>")
     return Page("patterns", t(lang, "patterns"), body, [grid, reason_table], f"patterns-{period.label}")
