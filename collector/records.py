@@ -57,15 +57,20 @@ def increments(rows: Iterable[RatingRow]) -> Counter:
     return Counter(rollup_key(r) for r in rows)
 
 
-UPSERT_ROLLUP_SQL = (
-    "INSERT INTO rollup_hour (hour, site, device, officer, service, reason, scale, rating, flagged, n) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (hour, site, device, officer, service, reason, scale, rating, flagged) "
-    "DO UPDATE SET n = rollup_hour.n + excluded.n")
+ROLLUP_COLUMNS = ", ".join((*RollupKey._fields, "n"))
+# Appended to an INSERT INTO rollup_hour: a key already counted gets the new count added.
+ROLLUP_CONFLICT = f" ON CONFLICT ({', '.join(RollupKey._fields)}) DO UPDATE SET n = rollup_hour.n + excluded.n"
+UPSERT_ROLLUP_SQL = (f"INSERT INTO rollup_hour ({ROLLUP_COLUMNS}) "
+                     f"VALUES ({', '.join('?' * (len(RollupKey._fields) + 1))}){ROLLUP_CONFLICT}")
+
+
+def rollup_rows(counts: Counter) -> list[tuple]:
+    """Rows for rollup_hour in key order: concurrent collectors on PostgreSQL then lock rollup rows in
+    one order (no deadlock)."""
+    return [(*k, n) for k, n in sorted(counts.items())]
 
 
 def apply(db, counts: Counter) -> None:
     """Add counts to the rollup; call inside the transaction that inserted the ratings."""
     if counts:
-        # Sorted keys: concurrent collectors on PostgreSQL lock rollup rows in one order (no deadlock).
-        db.executemany(UPSERT_ROLLUP_SQL, [(*k, n) for k, n in sorted(counts.items())])
+        db.executemany(UPSERT_ROLLUP_SQL, rollup_rows(counts))

@@ -32,8 +32,6 @@ UPSERT_DEVICE_TAIL = (
     "clock_skew_s = COALESCE(excluded.clock_skew_s, devices.clock_skew_s) "
     # An older status (a late retained replay, a delayed message) never overwrites a newer one.
     "WHERE devices.status_ts IS NULL OR excluded.status_ts >= devices.status_ts")
-ROLLUP_COLUMNS = "hour, site, device, officer, service, reason, scale, rating, flagged, n"
-UPSERT_ROLLUP_TAIL = records.UPSERT_ROLLUP_SQL[records.UPSERT_ROLLUP_SQL.index(" ON CONFLICT"):]
 _COLS = ", ".join(records.RATING_COLUMNS)
 
 
@@ -56,10 +54,8 @@ class Store:
         """Commit the batch or raise (nothing written); the caller acks only after this returns."""
         with self.db.transaction():
             new = self._insert_sqlite(batch) if self.db.dialect == "sqlite" else self._insert_postgres(batch)
-            # Sorted keys, as records.apply does: concurrent collectors lock rollup rows in one order.
-            counts = records.increments(new)
-            self._values("rollup_hour", ROLLUP_COLUMNS, [(*k, n) for k, n in sorted(counts.items())],
-                         UPSERT_ROLLUP_TAIL)
+            self._values("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(records.increments(new)),
+                         records.ROLLUP_CONFLICT)
             self._values("devices", DEVICE_COLUMNS, batch.devices, UPSERT_DEVICE_TAIL)  # unique keys (ingest)
             self._values("rejects", "received_at, topic, reason, payload", batch.rejects)
         return WriteResult(len(new), len(batch.rows) - len(new), len(batch.rejects), len(batch.devices))
