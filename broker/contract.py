@@ -120,8 +120,11 @@ def _parse_ts(value: object) -> datetime:
 
 
 def format_ts(dt: datetime) -> str:
-    """RFC 3339 UTC with millisecond precision and a ``Z``."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """RFC 3339 UTC with millisecond precision and a ``Z``. isoformat, not strftime: the collector
+    formats every rating it stores, and this was the hottest line of its profile."""
+    if dt.tzinfo is not timezone.utc:
+        dt = dt.astimezone(timezone.utc)
+    return dt.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

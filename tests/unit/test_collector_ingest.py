@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings, strategies as st
 
@@ -92,9 +92,13 @@ def _is_status(topic: str, payload: bytes) -> bool:
 @given(ts=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2200, 1, 1),
                        timezones=st.just(timezone.utc)),
        flags=st.lists(st.sampled_from(["rapid_repeat", "x1"]), max_size=3), officer=st.none() | st.just("Lan"))
-def test_the_fast_row_builder_gives_exactly_the_records_row(ts, flags, officer):
-    from collector.ingest import fast_rating_row
+def test_stored_timestamps_are_rfc3339_utc_milliseconds(ts, flags, officer):
+    from broker.contract import format_ts
     from collector.records import rating_row
     r = Rating(id=str(uuid.uuid4()), site="s", device="d", ts=ts, rating=2, scale=3, lang="en", flags=flags,
                officer=officer)
-    assert fast_rating_row(r, "2026-01-01T00:00:00.000Z") == rating_row(r, "2026-01-01T00:00:00.000Z")
+    row = rating_row(r, "2026-01-01T00:00:00.000Z")
+    assert row.ts == ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    assert row.ts_ms == int(ts.timestamp() * 1000) and row.flags == ",".join(flags) and row.officer == officer
+    # any time zone is written in UTC
+    assert format_ts(ts.astimezone(timezone(timedelta(hours=7)))) == row.ts
