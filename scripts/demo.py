@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import free_port, wait_port  # noqa: E402
+from tests.servers import Mosquitto, free_port, wait_port  # noqa: E402
 
 PY = sys.executable
 DEMO_PASSWORD = "demo-hailong"
@@ -88,14 +88,8 @@ status_interval_s: 10
 def start_broker(work: Path, port: int, use_embedded: bool) -> tuple[subprocess.Popen, str, str]:
     mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
     if mosquitto and not use_embedded:
-        conf = work / "mosquitto.conf"
-        user = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(f"{user}listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                        f"persistence_location {work}/\nmax_queued_messages 0\nmax_queued_bytes 0\n"
-                        f"log_dest stdout\nlog_type error\nlog_type warning\n")
-        proc = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=open(work / "broker.log", "ab"),
-                                stderr=subprocess.STDOUT)
-        return proc, "Mosquitto", "5"
+        # the same loopback broker the tests use: persistence on, no limit on queued QoS 1 messages
+        return Mosquitto(work / "broker", port=port).start().proc, "Mosquitto", "5"
     proc = subprocess.Popen([PY, "-m", "broker", "embedded", "--host", "127.0.0.1", "--port", str(port)],
                             stdout=open(work / "broker.log", "ab"), stderr=subprocess.STDOUT, cwd=ROOT)
     return proc, "embedded broker (amqtt, for trying things out only)", "3.1.1"
