@@ -122,6 +122,22 @@ def start_kiosk_sim(workdir: Path, site: str, device: str, broker_port: int, cou
     return Proc(f"kiosk-{site}-{device}", cmd, workdir).start()
 
 
+def tap_until_stored(workdir: Path, kiosk_yaml: Path, count: int, db_url: str, collector: Proc) -> list[str]:
+    """Run a simulated kiosk (journal on) for ``count`` taps as fast as it can; return the ids it
+    created once the database holds exactly those."""
+    kiosk = Proc("kiosk", [PY, "-m", "kiosk", "simulate", "--config", str(kiosk_yaml), "--count", str(count),
+                           "--rate", "0", "--journal"], workdir).start()
+    try:
+        kiosk.p.wait(120)
+    finally:
+        kiosk.stop()
+    assert kiosk.p.returncode == 0, kiosk.tail()
+    created = journal_ids(workdir)
+    assert len(created) == count
+    assert wait_for(lambda: sorted(stored_ids(db_url)) == sorted(created), 30), collector.tail()
+    return created
+
+
 def journal_ids(workdir: Path) -> list[str]:
     """Every rating id the simulated kiosks created, read from their outbox journals."""
     ids: list[str] = []

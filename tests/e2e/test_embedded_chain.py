@@ -13,6 +13,7 @@ def test_simulated_kiosk_to_collector_through_the_embedded_broker(tmp_path):
     broker = subprocess.Popen([sys.executable, "-m", "broker", "embedded", "--port", str(port)],
                               cwd=chain.ROOT, stdout=open(tmp_path / "broker.log", "wb"), stderr=subprocess.STDOUT)
     db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
+    collector = None
     try:
         wait_port(port, 20)
         cfg = tmp_path / "collector.yaml"
@@ -26,14 +27,10 @@ def test_simulated_kiosk_to_collector_through_the_embedded_broker(tmp_path):
                         f"broker: {{host: 127.0.0.1, port: {port}, protocol: '3.1.1', username: quay-1}}\n"
                         f"outbox: {{path: outbox-k1.db}}\nrepeat_window_s: 0\n")
         assert chain.wait_for(lambda: "subscribed:" in collector.tail(), 20), collector.tail()
-        kiosk = chain.Proc("kiosk", [chain.PY, "-m", "kiosk", "simulate", "--config", str(kcfg), "--count", "60",
-                                     "--rate", "0", "--journal"], tmp_path).start()
-        kiosk.p.wait(120)
-        assert kiosk.p.returncode == 0, kiosk.tail()
-        created = chain.journal_ids(tmp_path)
-        assert len(created) == 60
-        assert chain.wait_for(lambda: sorted(chain.stored_ids(db_url)) == sorted(created), 30), collector.tail()
+        chain.tap_until_stored(tmp_path, kcfg, 60, db_url, collector)
         assert collector.stop() == 0
     finally:
+        if collector is not None:
+            collector.stop()
         broker.terminate()
         broker.wait(10)

@@ -48,13 +48,7 @@ def test_kiosk_to_collector_over_tls_with_per_device_credentials(tmp_path):
                            tmp_path).start()
     try:
         assert chain.wait_for(lambda: "subscribed:" in collector.tail(), 30), collector.tail()
-        kiosk = chain.Proc("kiosk", [chain.PY, "-m", "kiosk", "simulate", "--config", str(kiosk_yaml), "--count", "40",
-                                     "--rate", "0", "--journal"], tmp_path).start()
-        kiosk.p.wait(120)
-        assert kiosk.p.returncode == 0, kiosk.tail()
-        created = chain.journal_ids(tmp_path)
-        assert len(created) == 40
-        assert chain.wait_for(lambda: sorted(chain.stored_ids(db_url)) == sorted(created), 30), collector.tail()
+        chain.tap_until_stored(tmp_path, kiosk_yaml, 40, db_url, collector)
         # The kiosk's status reached the devices table through the same ACL.
         assert chain.wait_for(lambda: bool(_device_rows(db_url)), 15)
         assert re.search(r"connected to broker 127\.0\.0\.1:\d+", collector.tail())
