@@ -1,8 +1,11 @@
 """python -m collector run: subscribe, batch, commit, then acknowledge; log what happens.
 
-One writer (this module's loop, in the main thread) owns the database; paho's network thread only
-queues messages. A message is acknowledged to the broker only after the batch holding it is
-committed, so a crash at any moment loses nothing: the broker redelivers, the id deduplicates.
+Three threads: paho's network thread only queues messages; the main thread cuts them into batches
+and validates each one; a committer thread owns the database, writes each batch and then
+acknowledges it. Validating the next batch while the database writes and syncs the previous one
+(both drivers release the GIL there) is what keeps ingest ahead of a busy broker. A message is
+acknowledged only after the batch holding it is committed, and batches commit in arrival order,
+so a crash at any moment loses nothing: the broker redelivers, the id deduplicates.
 """
 from __future__ import annotations
 
@@ -45,7 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class Stats:
+    """Running totals: added to by the committer thread, read by the logging thread."""
+
     def __init__(self):
+        self.lock = threading.Lock()
         self.received = self.stored = self.duplicates = self.rejected = self.ignored = self.batches = 0
         self.latencies_ms: list[float] = []  # this interval's batch commit times
         self.queue_max = 0  # most messages held (queued + in the batch being built) this interval
@@ -53,6 +59,10 @@ class Stats:
         self.last_tick = time.monotonic()
 
     def add(self, batch, result, latency_ms: float) -> None:
+        with self.lock:
+            self._add(batch, result, latency_ms)
+
+    def _add(self, batch, result, latency_ms: float) -> None:
         self.received += batch.size
         self.stored += result.inserted
         self.duplicates += batch.duplicates + result.duplicates
@@ -66,6 +76,10 @@ class Stats:
                 "rejected": self.rejected, "ignored": self.ignored, "batches": self.batches, "pid": os.getpid()}
 
     def line(self, queue_depth: int) -> str:
+        with self.lock:
+            return self._line(queue_depth)
+
+    def _line(self, queue_depth: int) -> str:
         now = time.monotonic()
         rate = (self.received - self.last_received) / max(now - self.last_tick, 1e-6)
         lat = sorted(self.latencies_ms)
@@ -82,7 +96,9 @@ def _write_stats(path: str | None, stats: Stats) -> None:
     if not path:
         return
     tmp = f"{path}.tmp"
-    Path(tmp).write_text(json.dumps(stats.totals()), encoding="utf-8")
+    with stats.lock:
+        totals = stats.totals()
+    Path(tmp).write_text(json.dumps(totals), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -106,7 +122,9 @@ def _apply_overrides(cfg, args):
 
 
 class Writer:
-    """Drains the queue into bounded batches and commits each one before acknowledging it."""
+    """Drains the queue into bounded batches, validates them, and hands them to the committer thread,
+    which commits each one before acknowledging it. At most one validated batch waits for the
+    committer, so memory stays bounded by the queue plus two batches."""
 
     def __init__(self, cfg, store_factory, source: MqttSource, q: queue.Queue, stats: Stats, stop: threading.Event,
                  stats_file: str | None):
@@ -117,10 +135,26 @@ class Writer:
         self.max_size = cfg.batch.max_size
         self.max_wait = cfg.batch.max_wait_ms / 1000
         self.prefix = cfg.broker.topic_prefix
+        self._ready: queue.Queue = queue.Queue(maxsize=1)  # validated batches for the committer; None ends it
+        self._committed_all = True  # False once the committer gave up on a batch (stopped while the db failed)
+        self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
 
-    def commit(self, pending: list[Message]) -> bool:
+    # ------------------------------------------------------------ committer thread
+    def _commit_loop(self) -> None:
+        try:
+            while (item := self._ready.get()) is not None:
+                if not self.commit(*item):
+                    self._committed_all = False
+                    return
+        except BaseException:
+            self._committed_all = False
+            log.exception("the committer failed; stopping (un-acknowledged messages will be redelivered)")
+            self.stop.set()
+
+    def commit(self, pending: list[Message], batch: Batch | None = None) -> bool:
         """Write and ack one batch, retrying the database until it works; False if told to stop first."""
-        batch = classify(pending, self.prefix)
+        if batch is None:
+            batch = classify(pending, self.prefix)
         delay, failures = 0.5, 0
         while True:
             t0 = time.perf_counter()
@@ -168,8 +202,42 @@ class Writer:
             self.stats.add(one, result, 0.0)
         return True
 
+    # ------------------------------------------------------------ batching thread
+    def _submit(self, chunk: list[Message]) -> bool:
+        """Validate a batch here and queue it for the committer; False if the committer has ended."""
+        item = (chunk, classify(chunk, self.prefix))
+        while self._committer.is_alive():
+            try:
+                self._ready.put(item, timeout=0.25)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _finish(self) -> bool:
+        """Let the committer write what it was given, then end it."""
+        while self._committer.is_alive():
+            try:
+                self._ready.put(None, timeout=0.25)
+                break
+            except queue.Full:
+                continue
+        self._committer.join()
+        return self._committed_all
+
     def run(self) -> bool:
         """Until stopped; False when stopped while the database was failing (those messages are not acked)."""
+        self._committer.start()
+        ok = False
+        try:
+            ok = self._run()
+        finally:
+            if not ok:  # stopping on an error: the committer must not retry a failing database forever
+                self.stop.set()
+            ok = self._finish() and ok
+        return ok
+
+    def _run(self) -> bool:
         pending: list[Message] = []
         deadline = 0.0
         next_log = time.monotonic() + self.cfg.log_interval_s
@@ -196,7 +264,7 @@ class Writer:
             self.stats.queue_max = max(self.stats.queue_max, len(pending) + self.q.qsize())
             while pending and (len(pending) >= self.max_size or now >= deadline or stopping):
                 chunk, pending = pending[:self.max_size], pending[self.max_size:]
-                if not self.commit(chunk):
+                if not self._submit(chunk):
                     return False
                 deadline = now + self.max_wait
             if now >= next_log or stopping:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import types
 import uuid
 
@@ -72,3 +73,50 @@ def test_a_message_the_database_refuses_becomes_a_reject_and_the_rest_is_stored(
     assert db.scalar("SELECT COUNT(*) FROM ratings") == 2
     assert db.query("SELECT reason FROM rejects") == [("store_error",)]
     assert sorted(src.acked) == [1, 2, 3]
+
+
+def test_the_next_batch_is_validated_while_the_previous_one_is_written(tmp_path, monkeypatch):
+    real_write, writing, release = Store.write, threading.Event(), threading.Event()
+
+    def slow_write(self, batch):
+        writing.set()
+        assert release.wait(5)
+        return real_write(self, batch)
+    monkeypatch.setattr(Store, "write", slow_write)
+    q: queue.Queue = queue.Queue()
+    for i in range(200):
+        q.put(Message(T, rating(), i + 1, 1, False, 1_795_000_000.0))
+    src, stop, stats = FakeSource(), threading.Event(), Stats()
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    t = threading.Thread(target=w.run)
+    t.start()
+    try:
+        assert writing.wait(5)
+        deadline = time.monotonic() + 5
+        while w._ready.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        waiting = w._ready.queue[0]  # the second batch, already validated, while the first is not yet written
+        assert waiting is not None and len(waiting[1].rows) == 100 and src.acked == []
+    finally:
+        release.set()
+        time.sleep(0.2)
+        stop.set()
+        t.join(10)
+    assert src.acked == list(range(1, 201)) and stats.stored == 200
+
+
+def test_a_failing_committer_stops_the_writer_without_acking(tmp_path):
+    class BrokenSource(FakeSource):
+        def ack(self, acks):
+            raise RuntimeError("network thread gone")
+    q: queue.Queue = queue.Queue()
+    for i in range(10):
+        q.put(Message(T, rating(), i + 1, 1, False, 1_795_000_000.0))
+    src, stop, stats = BrokenSource(), threading.Event(), Stats()
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    t = threading.Thread(target=lambda: setattr(w, "result", w.run()))
+    t.start()
+    t.join(10)
+    assert not t.is_alive() and w.result is False and stop.is_set() and src.acked == []
