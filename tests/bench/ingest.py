@@ -1,6 +1,6 @@
 """Collector throughput: ratings per second into SQLite and PostgreSQL through a real Mosquitto.
 
-    .venv/bin/python tests/bench/ingest.py [--count N]
+    .venv/bin/python tests/bench/ingest.py [--count N] [--repeat R] [--prefill M]
 
 Starts its own Mosquitto and PostgreSQL on free ports. The publisher is ``mosquitto_pub -l -q 1``,
 one process per 20,000 ratings (one per line, unique ids), so the figures measure the collector, not
@@ -9,6 +9,9 @@ about 35,000 of them, with status 0: hence the chunks.) Phases: the broker alone
 stream into SQLite, a live stream into PostgreSQL, the same with two collectors in one shared
 group (scale-out), and a backlog: a collector whose persistent
 session already exists is started after N ratings were published, and timed until all are stored.
+The live SQLite and PostgreSQL phases run ``--repeat`` times (default 3), each into a fresh database,
+and report the median. ``--prefill M`` first stores M ratings in the SQLite database of each live
+run, to measure ingest into a database that is no longer small.
 The last line is ``RESULT sqlite_per_s=... postgres_per_s=... broker_raw_per_s=... backlog_100k_s=...``.
 """
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,13 +74,35 @@ class publish:
             p.wait(timeout)
 
 
-def count(url: str) -> int:
+def prefill(path: Path, m: int) -> None:
+    """Store m ratings of another device straight through the collector's own Store."""
+    from collector.ingest import Message, classify
+    from collector.store import Store
+
+    store = Store(connect(f"sqlite:///{path}"))
+    topic = f"bench/v1/{SITE}/prefill/rating".encode()
+    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    t0 = last = time.monotonic()
+    for k in range(0, m, 2000):
+        msgs = [Message(topic, json.dumps({"v": 1, "id": str(uuid.uuid4()), "site": SITE, "device": "prefill", "ts": ts,
+                                           "rating": 1 + i % 5, "scale": 5, "lang": "vi"}).encode(), 1, 1, False,
+                        time.time()) for i in range(min(2000, m - k))]
+        store.write(classify(msgs, "bench/v1"))
+        if time.monotonic() - last >= 5:
+            say(f"  prefill: {k + len(msgs)}/{m} ratings after {time.monotonic() - t0:.0f} s")
+            last = time.monotonic()
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.db.close()
+    say(f"  prefill: {m} ratings stored in {time.monotonic() - t0:.0f} s")
+
+
+def count(url: str, where: str = "") -> int:
     try:
         db = connect(url, migrate=False)
     except Exception:
         return 0
     try:
-        return db.scalar("SELECT COUNT(*) FROM ratings") or 0
+        return db.scalar(f"SELECT COUNT(*) FROM ratings {where}") or 0
     except Exception:
         return 0
     finally:
@@ -86,10 +112,10 @@ def count(url: str) -> int:
 FIRST_ROW: dict[str, float] = {}  # label -> seconds from t0 to the first stored row
 
 
-def wait_stored(url: str, n: int, t0: float, label: str, timeout: float = 300) -> float:
+def wait_stored(url: str, n: int, t0: float, label: str, timeout: float = 300, where: str = "") -> float:
     last = time.monotonic()
     while True:
-        got = count(url)
+        got = count(url, where)
         now = time.monotonic()
         if got and label not in FIRST_ROW:
             FIRST_ROW[label] = now - t0
@@ -117,16 +143,17 @@ def broker_raw(broker: Mosquitto, payloads: list[Path], n: int) -> float:
 
 
 def live(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, label: str) -> float:
-    prefix = f"{label}/v1"
-    col = CollectorProc(work, broker.port, url, client_id=f"bench-{label}", prefix=prefix, max_size=2000,
-                        max_wait_ms=200).start()
+    prefix = f"{label.replace(' ', '-')}/v1"  # a stopped run's session must not queue the next run's stream
+    col = CollectorProc(work, broker.port, url, client_id=f"bench-{label.replace(' ', '-')}", prefix=prefix,
+                        max_size=2000, max_wait_ms=200).start()
     try:
         t0 = time.monotonic()
         pub = publish(broker.port, prefix, payloads)
-        dt = wait_stored(url, n, t0, label)
+        dt = wait_stored(url, n, t0, label, where=f"WHERE device = '{DEVICE}'")
         pub.wait(60)
-        say(f"  {label}: {n} stored in {dt:.2f} s; collector log: "
-            f"{[ln for ln in col.log_text().splitlines() if 'received=' in ln][-1].split(' INFO ')[-1]}")
+        logged = [ln for ln in col.log_text().splitlines() if 'received=' in ln]
+        say(f"  {label}: {n} stored in {dt:.2f} s" +
+            (f"; collector log: {logged[-1].split(' INFO ')[-1]}" if logged else ""))
         return n / dt
     finally:
         col.stop()
@@ -167,7 +194,12 @@ def backlog(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: in
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=100_000, help="ratings per phase (default 100000)")
+    ap.add_argument("--repeat", type=int, default=3, help="live runs per database, median reported (default 3)")
+    ap.add_argument("--prefill", type=int, default=0, metavar="M",
+                    help="store M ratings in each live SQLite database first (default 0)")
     args = ap.parse_args()
+    if args.repeat < 1 or args.count < 1 or args.prefill < 0:
+        ap.error("--count and --repeat must be at least 1, --prefill at least 0")
     n = args.count
     work = Path(tempfile.mkdtemp(prefix="hailong-bench-"))
     payloads = make_payloads(work, n)
@@ -177,10 +209,24 @@ def main() -> int:
         say(f"broker on {broker.port}, PostgreSQL on {pg.port}, {n} ratings per phase")
         raw = broker_raw(broker, payloads, n)
         say(f"broker raw (mosquitto_sub -q 1): {raw:.0f}/s")
-        sqlite = live(broker, work, f"sqlite:///{work / 'live.db'}", payloads, n, "sqlite")
-        say(f"sqlite: {sqlite:.0f}/s")
-        postgres = live(broker, work, pg.fresh_database("bench"), payloads, n, "postgres")
-        say(f"postgres: {postgres:.0f}/s")
+        if args.prefill:
+            prefill(work / "prefilled.db", args.prefill)
+        runs = []
+        for k in range(args.repeat):
+            db = work / f"live-{k}.db"
+            if args.prefill:
+                shutil.copy(work / "prefilled.db", db)
+            runs.append(live(broker, work, f"sqlite:///{db}", payloads, n, f"sqlite run {k + 1}"))
+            say(f"sqlite run {k + 1}: {runs[-1]:.0f}/s" + (f" into a database holding {args.prefill} ratings"
+                                                          if args.prefill else ""))
+        sqlite = statistics.median(runs)
+        say(f"sqlite: median {sqlite:.0f}/s of {', '.join(f'{r:.0f}' for r in runs)}")
+        runs = []
+        for k in range(args.repeat):
+            runs.append(live(broker, work, pg.fresh_database(f"bench{k}"), payloads, n, f"postgres run {k + 1}"))
+            say(f"postgres run {k + 1}: {runs[-1]:.0f}/s")
+        postgres = statistics.median(runs)
+        say(f"postgres: median {postgres:.0f}/s of {', '.join(f'{r:.0f}' for r in runs)}")
         group = shared(broker, work, pg.fresh_database("bench_shared"), payloads, n, 2)
         say(f"postgres, 2 collectors in one shared group: {group:.0f}/s")
         drain = backlog(broker, work, f"sqlite:///{work / 'backlog.db'}", payloads, n)
