@@ -5,7 +5,12 @@
 Runs the real app in a real window (under xvfb-run when no display is set), taps faces with real
 touch events and times each from touch_down to the first frame drawn after the switch to thank-you,
 which includes the durable outbox commit. Cold start (process start to the first frame with the
-faces) is the median of three starts after a warm-up start. The last line is
+faces) is the median of three starts after a warm-up start.
+
+Memory is also measured for a bare Kivy window of the same size showing one label, under the same
+renderer, so the figure can be split into what any Kivy window costs here (under Xvfb that is Mesa's
+software renderer, llvmpipe, which a device with a GPU does not load) and what the kiosk adds.
+The last line is
 RESULT tap_p50_ms=.. tap_p95_ms=.. cold_start_s=.. rss_mb=.. outbox_commit_p99_ms=..
 """
 from __future__ import annotations
@@ -48,6 +53,27 @@ def rss_parts_mb() -> dict:
 def rss_mb() -> float:
     with open("/proc/self/status") as f:
         return int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def bare_child() -> None:
+    """A bare Kivy window (one label, the kiosk's window settings): the renderer's share of memory."""
+    sys.path.insert(0, str(ROOT))
+    from kiosk.display import configure
+
+    configure((1280, 800))
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    class Bare(App):
+        def build(self):
+            def done(_dt):
+                print("CHILD " + json.dumps({"rss_mb": rss_mb(), "rss_parts": rss_parts_mb()}), flush=True)
+                self.stop()
+            Clock.schedule_once(done, 1.5)
+            return Label(text="Cảm ơn quý khách", font_size=80)
+
+    Bare().run()
 
 
 def child(taps: int, start_wall: float) -> None:
@@ -124,7 +150,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--taps", type=int, default=200)
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--bare-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.bare_child:
+        bare_child()
+        return 0
     if args.child is not None:
         child(args.taps, args.child)
         return 0
@@ -149,6 +179,10 @@ def main() -> int:
         if line:
             colds.append(json.loads(line[6:])["cold_start_s"])
             print(f"bench: cold start {colds[-1]:.2f} s", flush=True)
+    out = subprocess.run([sys.executable, __file__, "--bare-child"], cwd=work, env=env, capture_output=True,
+                         text=True, timeout=120)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("CHILD ")), None)
+    bare = json.loads(line[6:]) if line else None
     (work / "outbox.db").unlink(missing_ok=True)
     print(f"bench: starting the kiosk app in {work}, {args.taps} taps", flush=True)
     p = subprocess.Popen([sys.executable, __file__, "--taps", str(args.taps), "--child", str(time.time())],
@@ -170,6 +204,12 @@ def main() -> int:
           f"RSS at first frame {result['rss_start_mb']:.0f} MB")
     parts = result.get("rss_parts", {})
     print("bench: RSS at the end: " + ", ".join(f"{k} {v:.0f} MB" for k, v in parts.items()))
+    if bare:
+        print(f"bench: a bare Kivy window with one label, same size and renderer: {bare['rss_mb']:.0f} MB ("
+              + ", ".join(f"{k} {v:.0f} MB" for k, v in bare["rss_parts"].items())
+              + f"); the kiosk adds {result['rss_mb'] - bare['rss_mb']:.0f} MB")
+    else:
+        print(f"bench: the bare Kivy window did not start (exit {out.returncode}): {out.stderr[-500:]}")
     shutil.rmtree(work, ignore_errors=True)
     print(f"RESULT tap_p50_ms={pct(lat, 50):.1f} tap_p95_ms={pct(lat, 95):.1f} "
           f"cold_start_s={pct(colds, 50):.2f} rss_mb={result['rss_mb']:.0f} "
