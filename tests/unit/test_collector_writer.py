@@ -35,6 +35,16 @@ def rating(officer=None) -> bytes:
                          lang="vi", officer=officer))
 
 
+def writer_for(tmp_path, officers, source=None):
+    """A writer over a queue already holding one rating per officer (mids 1, 2, ...) and a SQLite file."""
+    q: queue.Queue = queue.Queue()
+    for i, officer in enumerate(officers):
+        q.put(Message(T, rating(officer), i + 1, 1, False, 1_795_000_000.0))
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    w = Writer(cfg(), lambda: Store(connect(db_url)), source or FakeSource(), q, Stats(), threading.Event(), None)
+    return w, db_url
+
+
 def run(writer: Writer, stop: threading.Event, seconds: float) -> None:
     t = threading.Thread(target=writer.run)
     t.start()
@@ -44,12 +54,8 @@ def run(writer: Writer, stop: threading.Event, seconds: float) -> None:
 
 
 def test_messages_are_acked_after_their_batch_and_stopping_flushes(tmp_path):
-    q: queue.Queue = queue.Queue()
-    for i in range(250):
-        q.put(Message(T, rating(), i + 1, 1, False, 1_795_000_000.0))
-    src, stop, stats = FakeSource(), threading.Event(), Stats()
-    db_url = f"sqlite:///{tmp_path / 'r.db'}"
-    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    w, _ = writer_for(tmp_path, [None] * 250)
+    src, stop, stats = w.source, w.stop, w.stats
     run(w, stop, 1.0)
     assert src.acked == list(range(1, 251)) and stats.stored == 250 and stats.batches == 3
 
@@ -62,12 +68,8 @@ def test_a_message_the_database_refuses_becomes_a_reject_and_the_rest_is_stored(
             raise ValueError("the database refuses this row")
         return real_write(self, batch)
     monkeypatch.setattr(Store, "write", picky_write)
-    q: queue.Queue = queue.Queue()
-    for i, officer in enumerate(["a", "poison", "b"]):
-        q.put(Message(T, rating(officer), i + 1, 1, False, 1_795_000_000.0))
-    src, stop, stats = FakeSource(), threading.Event(), Stats()
-    db_url = f"sqlite:///{tmp_path / 'r.db'}"
-    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    w, db_url = writer_for(tmp_path, ["a", "poison", "b"])
+    src, stop = w.source, w.stop
     run(w, stop, 4.0)  # two retries (0.5 s + 1 s) before going one by one
     db = connect(db_url)
     assert db.scalar("SELECT COUNT(*) FROM ratings") == 2
@@ -83,12 +85,8 @@ def test_the_next_batch_is_validated_while_the_previous_one_is_written(tmp_path,
         assert release.wait(5)
         return real_write(self, batch)
     monkeypatch.setattr(Store, "write", slow_write)
-    q: queue.Queue = queue.Queue()
-    for i in range(200):
-        q.put(Message(T, rating(), i + 1, 1, False, 1_795_000_000.0))
-    src, stop, stats = FakeSource(), threading.Event(), Stats()
-    db_url = f"sqlite:///{tmp_path / 'r.db'}"
-    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    w, _ = writer_for(tmp_path, [None] * 200)
+    src, stop, stats = w.source, w.stop, w.stats
     t = threading.Thread(target=w.run)
     t.start()
     try:
@@ -110,12 +108,8 @@ def test_a_failing_committer_stops_the_writer_without_acking(tmp_path):
     class BrokenSource(FakeSource):
         def ack(self, acks):
             raise RuntimeError("network thread gone")
-    q: queue.Queue = queue.Queue()
-    for i in range(10):
-        q.put(Message(T, rating(), i + 1, 1, False, 1_795_000_000.0))
-    src, stop, stats = BrokenSource(), threading.Event(), Stats()
-    db_url = f"sqlite:///{tmp_path / 'r.db'}"
-    w = Writer(cfg(), lambda: Store(connect(db_url)), src, q, stats, stop, None)
+    w, _ = writer_for(tmp_path, [None] * 10, BrokenSource())
+    src, stop = w.source, w.stop
     t = threading.Thread(target=lambda: setattr(w, "result", w.run()))
     t.start()
     t.join(10)
