@@ -60,45 +60,39 @@ class Stats:
 
     def add(self, batch, result, latency_ms: float) -> None:
         with self.lock:
-            self._add(batch, result, latency_ms)
-
-    def _add(self, batch, result, latency_ms: float) -> None:
-        self.received += batch.size
-        self.stored += result.inserted
-        self.duplicates += batch.duplicates + result.duplicates
-        self.rejected += result.rejects
-        self.ignored += batch.ignored
-        self.batches += 1
-        self.latencies_ms.append(latency_ms)
+            self.received += batch.size
+            self.stored += result.inserted
+            self.duplicates += batch.duplicates + result.duplicates
+            self.rejected += result.rejects
+            self.ignored += batch.ignored
+            self.batches += 1
+            self.latencies_ms.append(latency_ms)
 
     def totals(self) -> dict:
-        return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
-                "rejected": self.rejected, "ignored": self.ignored, "batches": self.batches, "pid": os.getpid()}
+        with self.lock:
+            return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
+                    "rejected": self.rejected, "ignored": self.ignored, "batches": self.batches,
+                    "pid": os.getpid()}
 
     def line(self, queue_depth: int) -> str:
         with self.lock:
-            return self._line(queue_depth)
-
-    def _line(self, queue_depth: int) -> str:
-        now = time.monotonic()
-        rate = (self.received - self.last_received) / max(now - self.last_tick, 1e-6)
-        lat = sorted(self.latencies_ms)
-        p50, mx = (lat[len(lat) // 2], lat[-1]) if lat else (0.0, 0.0)
-        self.latencies_ms.clear()
-        qmax, self.queue_max = max(self.queue_max, queue_depth), 0
-        self.last_received, self.last_tick = self.received, now
-        return (f"received={self.received} stored={self.stored} duplicates={self.duplicates} "
-                f"rejected={self.rejected} ignored={self.ignored} rate={rate:.0f}/s "
-                f"batch_ms_p50={p50:.1f} batch_ms_max={mx:.1f} queue={queue_depth} queue_max={qmax}")
+            now = time.monotonic()
+            rate = (self.received - self.last_received) / max(now - self.last_tick, 1e-6)
+            lat = sorted(self.latencies_ms)
+            p50, mx = (lat[len(lat) // 2], lat[-1]) if lat else (0.0, 0.0)
+            self.latencies_ms.clear()
+            qmax, self.queue_max = max(self.queue_max, queue_depth), 0
+            self.last_received, self.last_tick = self.received, now
+            return (f"received={self.received} stored={self.stored} duplicates={self.duplicates} "
+                    f"rejected={self.rejected} ignored={self.ignored} rate={rate:.0f}/s "
+                    f"batch_ms_p50={p50:.1f} batch_ms_max={mx:.1f} queue={queue_depth} queue_max={qmax}")
 
 
 def _write_stats(path: str | None, stats: Stats) -> None:
     if not path:
         return
     tmp = f"{path}.tmp"
-    with stats.lock:
-        totals = stats.totals()
-    Path(tmp).write_text(json.dumps(totals), encoding="utf-8")
+    Path(tmp).write_text(json.dumps(stats.totals()), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -203,9 +197,8 @@ class Writer:
         return True
 
     # ------------------------------------------------------------ batching thread
-    def _submit(self, chunk: list[Message]) -> bool:
-        """Validate a batch here and queue it for the committer; False if the committer has ended."""
-        item = (chunk, classify(chunk, self.prefix))
+    def _hand_over(self, item) -> bool:
+        """Queue an item for the committer, waiting while it is busy; False if it has ended."""
         while self._committer.is_alive():
             try:
                 self._ready.put(item, timeout=0.25)
@@ -214,14 +207,13 @@ class Writer:
                 continue
         return False
 
+    def _submit(self, chunk: list[Message]) -> bool:
+        """Validate a batch here and queue it for the committer; False if the committer has ended."""
+        return self._hand_over((chunk, classify(chunk, self.prefix)))
+
     def _finish(self) -> bool:
         """Let the committer write what it was given, then end it."""
-        while self._committer.is_alive():
-            try:
-                self._ready.put(None, timeout=0.25)
-                break
-            except queue.Full:
-                continue
+        self._hand_over(None)
         self._committer.join()
         return self._committed_all
 
