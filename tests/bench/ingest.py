@@ -45,14 +45,20 @@ def say(text: str) -> None:
 CHUNK = 20_000
 
 
+def now_ts() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def rating_json(i: int, device: str, ts: str) -> str:
+    """The i-th rating of a stream: a new id, ratings and officers cycling."""
+    return json.dumps({"v": 1, "id": str(uuid.uuid4()), "site": SITE, "device": device, "ts": ts,
+                       "rating": 1 + i % 5, "scale": 5, "reason": None, "lang": "vi",
+                       "officer": f"officer {i % 13}", "service": "ho-tich", "flags": []}, separators=(",", ":"))
+
+
 def make_payloads(folder: Path, n: int) -> list[Path]:
-    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    lines = []
-    for i in range(n):
-        lines.append(json.dumps({"v": 1, "id": str(uuid.uuid4()), "site": SITE, "device": DEVICE, "ts": ts,
-                                "rating": 1 + i % 5, "scale": 5, "reason": None, "lang": "vi",
-                                "officer": f"officer {i % 13}", "service": "ho-tich", "flags": []},
-                               separators=(",", ":")) + "\n")
+    ts = now_ts()
+    lines = [rating_json(i, DEVICE, ts) + "\n" for i in range(n)]
     files = []
     for k in range(0, n, CHUNK):
         files.append(folder / f"ratings-{k // CHUNK}.jsonl")
@@ -81,12 +87,11 @@ def prefill(path: Path, m: int) -> None:
 
     store = Store(connect(f"sqlite:///{path}"))
     topic = f"bench/v1/{SITE}/prefill/rating".encode()
-    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    ts = now_ts()
     t0 = last = time.monotonic()
     for k in range(0, m, 2000):
-        msgs = [Message(topic, json.dumps({"v": 1, "id": str(uuid.uuid4()), "site": SITE, "device": "prefill", "ts": ts,
-                                           "rating": 1 + i % 5, "scale": 5, "lang": "vi"}).encode(), 1, 1, False,
-                        time.time()) for i in range(min(2000, m - k))]
+        msgs = [Message(topic, rating_json(i, "prefill", ts).encode(), 1, 1, False, time.time())
+                for i in range(k, min(k + 2000, m))]
         store.write(classify(msgs, "bench/v1"))
         if time.monotonic() - last >= 5:
             say(f"  prefill: {k + len(msgs)}/{m} ratings after {time.monotonic() - t0:.0f} s")
@@ -143,9 +148,10 @@ def broker_raw(broker: Mosquitto, payloads: list[Path], n: int) -> float:
 
 
 def live(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, label: str) -> float:
-    prefix = f"{label.replace(' ', '-')}/v1"  # a stopped run's session must not queue the next run's stream
-    col = CollectorProc(work, broker.port, url, client_id=f"bench-{label.replace(' ', '-')}", prefix=prefix,
-                        max_size=2000, max_wait_ms=200).start()
+    slug = label.replace(" ", "-")
+    prefix = f"{slug}/v1"  # a stopped run's session must not queue the next run's stream
+    col = CollectorProc(work, broker.port, url, client_id=f"bench-{slug}", prefix=prefix, max_size=2000,
+                        max_wait_ms=200).start()
     try:
         t0 = time.monotonic()
         pub = publish(broker.port, prefix, payloads)
@@ -157,6 +163,17 @@ def live(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, 
         return n / dt
     finally:
         col.stop()
+
+
+def median_of_runs(repeat: int, name: str, database, detail: str, run) -> float:
+    """Run a live phase ``repeat`` times, each into database(k), and return the median rate."""
+    runs = []
+    for k in range(repeat):
+        runs.append(run(database(k), f"{name} run {k + 1}"))
+        say(f"{name} run {k + 1}: {runs[-1]:.0f}/s{detail}")
+    rate = statistics.median(runs)
+    say(f"{name}: median {rate:.0f}/s of {', '.join(f'{r:.0f}' for r in runs)}")
+    return rate
 
 
 def shared(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, members: int) -> float:
@@ -211,22 +228,19 @@ def main() -> int:
         say(f"broker raw (mosquitto_sub -q 1): {raw:.0f}/s")
         if args.prefill:
             prefill(work / "prefilled.db", args.prefill)
-        runs = []
-        for k in range(args.repeat):
+
+        def sqlite_db(k: int) -> str:
             db = work / f"live-{k}.db"
             if args.prefill:
                 shutil.copy(work / "prefilled.db", db)
-            runs.append(live(broker, work, f"sqlite:///{db}", payloads, n, f"sqlite run {k + 1}"))
-            say(f"sqlite run {k + 1}: {runs[-1]:.0f}/s" + (f" into a database holding {args.prefill} ratings"
-                                                          if args.prefill else ""))
-        sqlite = statistics.median(runs)
-        say(f"sqlite: median {sqlite:.0f}/s of {', '.join(f'{r:.0f}' for r in runs)}")
-        runs = []
-        for k in range(args.repeat):
-            runs.append(live(broker, work, pg.fresh_database(f"bench{k}"), payloads, n, f"postgres run {k + 1}"))
-            say(f"postgres run {k + 1}: {runs[-1]:.0f}/s")
-        postgres = statistics.median(runs)
-        say(f"postgres: median {postgres:.0f}/s of {', '.join(f'{r:.0f}' for r in runs)}")
+            return f"sqlite:///{db}"
+
+        def run(url: str, label: str) -> float:
+            return live(broker, work, url, payloads, n, label)
+
+        held = f" into a database holding {args.prefill} ratings" if args.prefill else ""
+        sqlite = median_of_runs(args.repeat, "sqlite", sqlite_db, held, run)
+        postgres = median_of_runs(args.repeat, "postgres", lambda k: pg.fresh_database(f"bench{k}"), "", run)
         group = shared(broker, work, pg.fresh_database("bench_shared"), payloads, n, 2)
         say(f"postgres, 2 collectors in one shared group: {group:.0f}/s")
         drain = backlog(broker, work, f"sqlite:///{work / 'backlog.db'}", payloads, n)
