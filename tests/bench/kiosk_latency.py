@@ -55,6 +55,16 @@ def rss_mb() -> float:
         return int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024
 
 
+def child_result(stdout: str) -> dict | None:
+    """The JSON a child process printed on its ``CHILD`` line, or None if it printed none."""
+    line = next((x for x in stdout.splitlines() if x.startswith("CHILD ")), None)
+    return json.loads(line[6:]) if line else None
+
+
+def parts_text(parts: dict) -> str:
+    return ", ".join(f"{k} {v:.0f} MB" for k, v in parts.items())
+
+
 def bare_child() -> None:
     """A bare Kivy window (one label, the kiosk's window settings): the renderer's share of memory."""
     sys.path.insert(0, str(ROOT))
@@ -175,14 +185,13 @@ def main() -> int:
         (work / "outbox.db").unlink(missing_ok=True)
         out = subprocess.run([sys.executable, __file__, "--taps", "1", "--child", str(time.time())], cwd=work,
                              env=env, capture_output=True, text=True, timeout=120)
-        line = next((x for x in out.stdout.splitlines() if x.startswith("CHILD ")), None)
-        if line:
-            colds.append(json.loads(line[6:])["cold_start_s"])
+        started = child_result(out.stdout)
+        if started:
+            colds.append(started["cold_start_s"])
             print(f"bench: cold start {colds[-1]:.2f} s", flush=True)
     out = subprocess.run([sys.executable, __file__, "--bare-child"], cwd=work, env=env, capture_output=True,
                          text=True, timeout=120)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("CHILD ")), None)
-    bare = json.loads(line[6:]) if line else None
+    bare = child_result(out.stdout)
     (work / "outbox.db").unlink(missing_ok=True)
     print(f"bench: starting the kiosk app in {work}, {args.taps} taps", flush=True)
     p = subprocess.Popen([sys.executable, __file__, "--taps", str(args.taps), "--child", str(time.time())],
@@ -203,11 +212,10 @@ def main() -> int:
     print(f"bench: outbox holds {result['outbox_rows']} rows (offline kiosk), max tap {max(lat):.1f} ms, "
           f"RSS at first frame {result['rss_start_mb']:.0f} MB")
     parts = result.get("rss_parts", {})
-    print("bench: RSS at the end: " + ", ".join(f"{k} {v:.0f} MB" for k, v in parts.items()))
+    print("bench: RSS at the end: " + parts_text(parts))
     if bare:
         print(f"bench: a bare Kivy window with one label, same size and renderer: {bare['rss_mb']:.0f} MB ("
-              + ", ".join(f"{k} {v:.0f} MB" for k, v in bare["rss_parts"].items())
-              + f"); the kiosk adds {result['rss_mb'] - bare['rss_mb']:.0f} MB")
+              f"{parts_text(bare['rss_parts'])}); the kiosk adds {result['rss_mb'] - bare['rss_mb']:.0f} MB")
     else:
         print(f"bench: the bare Kivy window did not start (exit {out.returncode}): {out.stderr[-500:]}")
     shutil.rmtree(work, ignore_errors=True)
