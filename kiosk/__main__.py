@@ -1,5 +1,6 @@
 """Command line: ``python -m kiosk [run] --config kiosk.yaml`` opens the terminal;
-``python -m kiosk simulate ...`` taps without a window."""
+``python -m kiosk simulate ...`` taps without a window; ``python -m kiosk outbox check|salvage PATH``
+examines or recovers an outbox file."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-COMMANDS = ("run", "simulate")
+COMMANDS = ("run", "simulate", "outbox")
 
 
 def mqtt_url(value: str) -> tuple[str, int]:
@@ -35,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
                "  python -m kiosk run --config kiosk.yaml --windowed 1280x800\n"
                "  python -m kiosk simulate --config kiosk.yaml --count 100 --rate 5 --mqtt-url mqtt://127.0.0.1:1883",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", metavar="{run,simulate}")
+    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,outbox}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
     common.add_argument("--mqtt-url", type=mqtt_url, metavar="mqtt://HOST:PORT",
@@ -54,6 +55,15 @@ def parser() -> argparse.ArgumentParser:
                      help="keep every id created in the outbox file; a restart continues the count")
     sim.add_argument("--no-wait", action="store_true", help="exit after tapping, without waiting for the broker")
     sim.add_argument("--seed", type=int, help="random seed, for repeatable runs")
+    box = sub.add_parser("outbox", help="check or salvage an outbox file (stop the kiosk first)",
+                         description="check: is the file sound, how many messages wait in it (exit 0 sound, "
+                                     "1 damaged, 2 cannot be read at all). salvage: move a damaged file aside "
+                                     "(kept) and copy every readable message into a new outbox (exit 0 all "
+                                     "saved, 1 some unreadable, 2 failed).")
+    box.add_argument("action", choices=("check", "salvage"))
+    box.add_argument("path", type=Path, help="the outbox file, e.g. /var/lib/hailong/outbox.db")
+    box.add_argument("--force", action="store_true", help="salvage even a file that checks sound")
+    box.add_argument("-v", "--verbose", action="store_true", help="log more")
     return ap
 
 
@@ -64,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "outbox":
+        from .outbox_cli import outbox_command
+
+        return outbox_command(args.action, args.path, force=args.force)
     from config import ConfigError, file_hash, load
 
     try:

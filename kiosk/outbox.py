@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS reports (         -- salvage and loss reports, kept u
     sent INTEGER NOT NULL DEFAULT 0
 );
 """
+RETRY_S = 2.0  # while the disk refuses writes, try it again this often
 UPSERT_META = ("INSERT INTO meta (key, value) VALUES (?, ?) "
                "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
 
@@ -104,6 +105,8 @@ class Outbox:
         self.seq_last = 0
         self.salvage: Optional[dict] = None      # what the last recovery saved and lost, for the technician
         self._recover = recover
+        self._closed = threading.Event()
+        self._healer: Optional[threading.Thread] = None
         self._open()
 
     # ------------------------------------------------------------ opening
@@ -150,24 +153,32 @@ class Outbox:
 
     def _init_schema(self) -> None:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in SCHEMA.split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
+        try:  # an outbox already in today's shape needs no write to open (a read-only card still reads)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             cols = {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}
-            if "msg_seq" not in cols:  # an outbox made before sequence numbers
-                conn.execute("ALTER TABLE outbox ADD COLUMN msg_seq INTEGER")
-            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'seq_last')"))
-            if "epoch" not in meta:
-                meta["epoch"] = str(uuid.uuid4())
-                conn.execute(UPSERT_META, ("epoch", meta["epoch"]))
-                conn.execute(UPSERT_META, ("seq_last", "0"))
-                conn.execute(UPSERT_META, ("created", _utc()))
-            self._commit(conn)
-        except BaseException:
-            self._rollback(conn)
-            raise
+            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'seq_last')")) \
+                if "meta" in tables else {}
+        except sqlite3.OperationalError:
+            tables, cols, meta = set(), set(), {}
+        if not ({"outbox", "journal", "meta", "reports"} <= tables and "msg_seq" in cols and "epoch" in meta):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                cols = {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}
+                if "msg_seq" not in cols:  # an outbox made before sequence numbers
+                    conn.execute("ALTER TABLE outbox ADD COLUMN msg_seq INTEGER")
+                meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'seq_last')"))
+                if "epoch" not in meta:
+                    meta = {"epoch": str(uuid.uuid4()), "seq_last": "0"}
+                    conn.execute(UPSERT_META, ("epoch", meta["epoch"]))
+                    conn.execute(UPSERT_META, ("seq_last", "0"))
+                    conn.execute(UPSERT_META, ("created", _utc()))
+                self._commit(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
         self.epoch = meta["epoch"]
         self.seq_last = int(meta.get("seq_last", 0))
         storage.write_marker(self.path, self.epoch)
@@ -205,6 +216,17 @@ class Outbox:
         if self.fault != kind:
             log.error("outbox %s: %s (%s)", self.path, kind, exc)
         self.fault, self.fault_detail = kind, f"{type(exc).__name__}: {exc}"
+        if self._healer is None and not self._closed.is_set():
+            self._healer = threading.Thread(target=self._heal, name="outbox-retry", daemon=True)
+            self._healer.start()
+
+    def _heal(self) -> None:
+        """Try the disk every RETRY_S while it refuses writes; the kiosk returns to normal by itself."""
+        while not self._closed.wait(RETRY_S):
+            if self.retry():
+                break
+        with self._lock:
+            self._healer = None
 
     def _clear_fault(self) -> None:
         if self.fault is not None:
@@ -455,6 +477,7 @@ class Outbox:
         self._local = threading.local()
 
     def close(self) -> None:
+        self._closed.set()
         with self._lock:
             if self.epoch is not None and self.fault is None:
                 try:  # what the marker remembers lets the next start tell "empty" from "wiped"

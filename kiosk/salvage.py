@@ -96,15 +96,20 @@ def _read_table(conn: sqlite3.Connection, table_cols: str, table: str = "outbox"
 
 
 def _header_for(path: Path) -> Optional[bytes]:
-    """A plausible 100-byte SQLite header for a file whose own header is garbage."""
+    """A plausible 100-byte SQLite header for a file whose own header is damaged or whose length no
+    longer matches it (truncated): the page size it states if it still looks sane, else 4096."""
     size = path.stat().st_size
-    for page in (4096, 1024, 2048, 8192, 16384, 32768, 65536, 512):
-        if size % page == 0 and size >= page * 2:
-            break
-    else:
+    with open(path, "rb") as f:
+        old = f.read(100)
+    page = struct.unpack(">H", old[16:18])[0] if len(old) >= 18 else 0
+    page = 65536 if page == 1 else page
+    if page < 512 or page > 65536 or page & (page - 1):
+        page = 4096
+    if size < page * 2:
         return None
+    pages = -(-size // page)  # a truncated last page reads as zeros
     fields = struct.pack(">HBBBBBBIIIIIIIIIIII", page if page < 65536 else 1, 1, 1, 0, 64, 32, 32,
-                         1, size // page, 0, 0, 1, 4, 0, 0, 1, 0, 0, 0)
+                         1, pages, 0, 0, 1, 4, 0, 0, 1, 0, 0, 0)
     header = b"SQLite format 3\x00" + fields
     header += b"\x00" * (92 - len(header)) + struct.pack(">II", 1, 3040001)
     return header
@@ -221,7 +226,8 @@ def salvage_into(path: Path, journal: bool = True) -> dict:
     moved = move_aside(path)
     found = read_outbox(moved)
     new_epoch = str(uuid.uuid4())
-    at_stop = marker.get("depth") if marker.get("epoch") in (None, found["epoch"]) else None
+    same = found["epoch"] is None or marker.get("epoch") == found["epoch"]
+    at_stop = marker.get("depth") if same else None
     lost = found["unreadable"]
     if at_stop is not None:
         lost = max(lost, at_stop - len(found["rows"]))
