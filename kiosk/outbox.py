@@ -212,7 +212,7 @@ class Outbox:
 
     # ------------------------------------------------------------ faults
     def _set_fault(self, kind: Optional[str], exc: BaseException) -> None:
-        kind = kind or storage.IO_ERROR
+        kind = storage.refine(kind or storage.IO_ERROR, self.path.parent)
         if self.fault != kind:
             log.error("outbox %s: %s (%s)", self.path, kind, exc)
         self.fault, self.fault_detail = kind, f"{type(exc).__name__}: {exc}"

@@ -43,6 +43,22 @@ def classify(exc: BaseException) -> Optional[str]:
     return IO_ERROR
 
 
+def refine(kind: Optional[str], folder: Path) -> Optional[str]:
+    """SQLite reports a write refused by a read-only or full filesystem as a plain I/O error
+    (SQLITE_IOERR_WRITE): ask the filesystem which it is."""
+    if kind != IO_ERROR:
+        return kind
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return kind
+    if st.f_flag & os.ST_RDONLY:
+        return READ_ONLY
+    if st.f_bavail * st.f_frsize < 64 * 1024:
+        return DISK_FULL
+    return kind
+
+
 def check(path: Path) -> list[str]:
     """SQLite's own structural check of an outbox file: [] when sound, else what is wrong.
 
