@@ -201,7 +201,7 @@ class Outbox:
         self._close_all()
         self.generation += 1
         try:
-            report = salvage_into(self.path, journal=self.journal)
+            report = salvage_into(self.path)  # the journal too, when readable
         except (sqlite3.Error, OSError) as exc:  # even the new file cannot be made: a storage fault
             self._set_fault(classify(exc), exc)
             return
