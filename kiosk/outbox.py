@@ -140,6 +140,9 @@ class Outbox:
                     return
                 fresh = not self.path.exists() or self.path.stat().st_size == 0
                 self._init_schema()
+                unwritable = storage.probe_write(self.path.parent)  # opening alone writes nothing
+                if unwritable:
+                    self._set_fault(unwritable, OSError(f"a test write in {self.path.parent} failed"))
                 if fresh and marker is not None and self._recover:
                     self._report_vanished(marker)
             except sqlite3.Error as exc:

@@ -56,7 +56,24 @@ def refine(kind: Optional[str], folder: Path) -> Optional[str]:
         return READ_ONLY
     if st.f_bavail * st.f_frsize < 64 * 1024:
         return DISK_FULL
-    return kind
+    # ext4's emergency read-only state is not in the mount flags: a small write tells
+    return probe_write(Path(folder)) or kind
+
+
+def probe_write(folder: Path) -> Optional[str]:
+    """Write, fsync and remove a 4 KiB file in ``folder``: None if the disk takes it, else the fault."""
+    probe = folder / ".outbox-write-probe"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        return classify(exc)
+    return None
 
 
 def check(path: Path) -> list[str]:
