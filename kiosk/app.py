@@ -280,7 +280,7 @@ class KioskApp(App):
         box, red = self.outbox, "[color=c0392b][b]{}[/b][/color]"
         lines = []
         if box.fault:
-            held = f"; {len(box.memory)} ratings held in memory" if box.memory else ""
+            held = f"; held in memory: {len(box.memory)}" if box.memory else ""
             lines.append(red.format(f"Storage: {box.fault.upper()}") + f"{held} - {FAULT_HINTS.get(box.fault, '')}")
         else:
             lines.append(f"Storage: ok  (epoch {(box.epoch or '-')[:8]}, seq {box.seq_last})")
