@@ -113,3 +113,58 @@ def verify(push: ConfigPush, site: str, device: str, keys: Iterable[Ed25519Publi
         except InvalidSignature:
             raise ConfigRefused("bad_signature", "the signature does not match the fleet key") from None
     raise ConfigRefused("unknown_key", f"signed with key {push.key_id}, which this kiosk does not trust")
+
+
+def publish_configs(pushes: list[ConfigPush], conn, client_id: str | None = None,
+                    timeout_s: float = 30.0, progress=lambda done, total: None) -> list[str]:
+    """Publish each push retained at QoS 1 and wait for every PUBACK. Returns the topics the broker
+    did not confirm (empty when all were accepted)."""
+    import time
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from broker.contract import config_topic, encode
+    from broker.mqtt_client import apply_connection, protocol_of
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or conn.client_id or "",
+                         protocol=protocol_of(conn))
+    apply_connection(client, conn)
+    client.max_inflight_messages_set(50)
+    state = {"connected": None, "acked": set(), "failed": {}}
+
+    def on_connect(_c, _u, _f, reason_code, _p):
+        state["connected"] = not reason_code.is_failure
+        if reason_code.is_failure:
+            state["refused"] = str(reason_code)
+
+    def on_publish(_c, _u, mid, reason_code, _p):
+        if reason_code.is_failure:
+            state["failed"][mid] = str(reason_code)
+        else:
+            state["acked"].add(mid)
+
+    client.on_connect, client.on_publish = on_connect, on_publish
+    client.connect(conn.host, conn.port, keepalive=conn.keepalive_s)
+    deadline = time.monotonic() + timeout_s
+    while state["connected"] is None and time.monotonic() < deadline:
+        client.loop(0.1)
+    if not state["connected"]:
+        raise ConnectionError(f"broker {conn.host}:{conn.port} refused or did not answer: "
+                              f"{state.get('refused', 'no CONNACK')}")
+    mids: dict[int, str] = {}
+    for push in pushes:
+        topic = config_topic(push.site, push.device, conn.topic_prefix)
+        info = client.publish(topic, encode(push), qos=1, retain=True)
+        mids[info.mid] = topic
+        client.loop(0)
+    last = -1
+    while len(state["acked"]) + len(state["failed"]) < len(mids) and time.monotonic() < deadline:
+        client.loop(0.1)
+        done = len(state["acked"])
+        if done != last:
+            progress(done, len(mids))
+            last = done
+    client.disconnect()
+    client.loop(0.1)
+    return sorted(topic for mid, topic in mids.items() if mid not in state["acked"])

@@ -162,3 +162,30 @@ def check(folder: Path, site: str | None = None) -> tuple[list[Merged], list[str
         else:
             good.append(merged)
     return good, problems
+
+
+PUSH_FILE = "push.yaml"
+
+
+def _push_model():
+    from typing import Literal
+
+    from pydantic import Field
+
+    from .common import BrokerConnection, ConfigPath, Strict
+
+    class FleetPush(Strict):
+        """push.yaml beside the fleet: how the fleet account reaches the broker, and the signing key."""
+
+        kind: Literal["fleet"] = "fleet"
+        broker: BrokerConnection = Field(default_factory=BrokerConnection)
+        key: ConfigPath = Field(description="the province's private Ed25519 key (fleet.key)")
+        timeout_s: float = Field(30.0, ge=1, le=3600, description="how long to wait for the broker's PUBACKs")
+
+    return FleetPush
+
+
+def load_push_settings(path: Path):
+    from .loader import load
+
+    return load(path, model=_push_model())
