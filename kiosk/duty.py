@@ -74,7 +74,8 @@ class Duty:
     service: Optional[str] = None
     signed_in_at: float = 0.0
     last_activity: float = 0.0
-    failures: int = 0
+    failures: int = 0                     # wrong PINs since the last lockout or success
+    lockouts: int = 0                     # lockouts in a row: each doubles the wait
     locked_until: float = 0.0
 
     # ------------------------------------------------------------ sign-in
@@ -88,12 +89,12 @@ class Duty:
             return "locked"
         officer = self.officers.get(officer_key)
         if officer is not None and self.verify(pin, officer.pin_hash):
-            self.failures = 0
+            self.failures = self.lockouts = 0
             return "ok"
         self.failures += 1
         if self.failures >= MAX_TRIES:
-            rounds = self.failures // MAX_TRIES
-            self.locked_until = now + self.lockout_s * 2 ** min(rounds - 1, 6)
+            self.locked_until = now + self.lockout_s * 2 ** min(self.lockouts, 6)
+            self.failures, self.lockouts = 0, self.lockouts + 1
             return "locked"
         return "wrong"
 
