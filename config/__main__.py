@@ -29,9 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     fshow.add_argument("folder", metavar="DIR")
     fshow.add_argument("site", metavar="SITE")
     fshow.add_argument("device", metavar="DEVICE")
+    hp = sub.add_parser("hash-pin", help="make the salted hash of an officer's PIN for the staff list",
+                        description="Prints scrypt$... to paste as pin_hash: in the staff list. The PIN is "
+                                    "asked without echo, or read from standard input when it is not a terminal.")
+    hp.add_argument("--stdin", action="store_true", help="read the PIN from standard input")
     args = parser.parse_args(argv)
     if args.command == "fleet":
         return _fleet(args)
+    if args.command == "hash-pin":
+        return _hash_pin(args)
 
     failed = False
     for f in args.files:
@@ -44,6 +50,26 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{f}: ok")
     return 1 if failed else 0
+
+
+def _hash_pin(args) -> int:
+    import getpass
+
+    from .pins import hash_pin
+
+    if args.stdin or not sys.stdin.isatty():
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass("PIN (4 to 12 digits): ")
+        if getpass.getpass("again: ") != pin:
+            print("hash-pin: the two PINs differ; nothing printed", file=sys.stderr)
+            return 1
+    try:
+        print(hash_pin(pin))
+    except ValueError as exc:
+        print(f"hash-pin: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _fleet(args) -> int:

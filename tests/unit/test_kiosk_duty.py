@@ -69,3 +69,17 @@ def test_opening_hours_are_checked():
     with pytest.raises(ValueError, match="day names"):
         parse_hours({"monday": ["07:30-11:30"]})
     assert parse_hours({"sat-sun": ["08:00-09:00"]})[6][0][1].hour == 9
+
+
+def test_hash_pin_command_prints_a_hash_the_kiosk_accepts(monkeypatch, capsys):
+    import io
+
+    from config.__main__ import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("24680\n"))
+    assert main(["hash-pin", "--stdin"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert is_pin_hash(printed) and verify_pin("24680", printed) and "24680" not in printed
+    monkeypatch.setattr("sys.stdin", io.StringIO("12ab\n"))
+    assert main(["hash-pin", "--stdin"]) == 1
+    assert "4 to 12 digits" in capsys.readouterr().err
