@@ -261,7 +261,8 @@ class Outbox:
         self._set_fault(kind, exc)
 
     # ------------------------------------------------------------ writing
-    def add(self, message: Message, topic: str, id: Optional[str] = None, created: Optional[str] = None) -> Optional[int]:
+    def add(self, message: Message, topic: str, id: Optional[str] = None, created: Optional[str] = None,
+            _again: bool = False) -> Optional[int]:
         """Commit one message durably; returns its send-order number, or None if the disk refused it
         and it is kept in memory (``fault`` says why). ``message`` is a Rating (v1, encoded as is), a
         ready payload, or a builder called with (epoch, seq) inside the transaction; bytes and
@@ -279,15 +280,20 @@ class Outbox:
                 self._clear_fault()
             except (sqlite3.Error, OSError) as exc:
                 self._guard(exc)
-                if self.fault is None:  # recovered from a corruption: the new file takes it
-                    return self.add(message, topic, id, created)
+                if self.fault is None and not _again:  # recovered from a corruption: the new file takes it
+                    return self.add(message, topic, id, created, _again=True)
+                if self.fault is None:
+                    self._set_fault(storage.CORRUPT, exc)
                 self.memory.append(Held(id, topic, message, created))
                 rowid = None
         for listener in self.listeners:
             listener()
         return rowid
 
-    def _insert(self, conn: sqlite3.Connection, items: list[Held]) -> list[int]:
+    def _insert(self, conn: sqlite3.Connection, items: list[Held], held: bool = False) -> list[int]:
+        """One transaction; ``held``: messages from memory, where one already on disk (a commit that
+        reported failure after all) is skipped instead of blocking the rest forever."""
+        verb = "INSERT OR IGNORE" if held else "INSERT"
         conn.execute("BEGIN IMMEDIATE")
         try:
             seq = int(conn.execute("SELECT value FROM meta WHERE key = 'seq_last'").fetchone()[0])
@@ -298,8 +304,12 @@ class Outbox:
                 else:
                     seq += 1
                     payload, msg_seq = self._build(item.message, self.epoch, seq), seq
-                cur = conn.execute("INSERT INTO outbox (id, topic, payload, created, msg_seq) VALUES (?, ?, ?, ?, ?)",
+                cur = conn.execute(f"{verb} INTO outbox (id, topic, payload, created, msg_seq) VALUES (?, ?, ?, ?, ?)",
                                    (item.id, item.topic, payload, item.created, msg_seq))
+                if cur.rowcount == 0:  # already there: its number is not used
+                    if msg_seq is not None:
+                        seq -= 1
+                    continue
                 rowids.append(cur.lastrowid)
                 if self.journal:
                     conn.execute("INSERT INTO journal (id) VALUES (?)", (item.id,))
@@ -322,7 +332,7 @@ class Outbox:
 
     def _write_memory(self) -> None:
         held = list(self.memory)
-        self._insert(self._conn(), held)
+        self._insert(self._conn(), held, held=True)
         self.memory = self.memory[len(held):]
         log.warning("outbox %s: %d messages kept in memory are now written", self.path, len(held))
 

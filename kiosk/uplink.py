@@ -26,11 +26,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mqtt_client import apply_connection
-from broker.contract import Status, encode, status_topic, utcnow
+from broker.contract import Status, StatusV2, encode, event_topic, new_event_id, status_topic, utcnow
 from config.kiosk import KioskConfig
 
 from . import __version__
-from . import storage
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,28 @@ def client_id_for(cfg: KioskConfig) -> str:
     return cfg.broker.client_id or f"kiosk-{cfg.site}-{cfg.device}"[:64]
 
 
+def salvage_detail(body: dict) -> str:
+    """One line for an ``outbox_salvaged`` event: what was saved, what was lost, where the file is."""
+    if "moved_to" in body:
+        text = (f"outbox corrupt: {body.get('salvaged', 0)} salvaged, {body.get('unreadable', 0)} unreadable, "
+                f"previous epoch {body.get('previous_epoch')}, damaged file kept as {body.get('moved_to')}")
+    else:
+        text = (f"outbox missing or empty: {body.get('at_last_stop', 'unknown')} waiting at the last stop lost, "
+                f"previous epoch {body.get('previous_epoch')}")
+    return "".join(c for c in text if c.isprintable())[:500]
+
+
 class Uplink:
     def __init__(self, cfg: KioskConfig, outbox: Outbox, config_hash: Optional[str] = None,
-                 host: Optional[str] = None, port: Optional[int] = None):
+                 host: Optional[str] = None, port: Optional[int] = None, wire_v2: bool = False, clock=None):
         self.cfg = cfg
+        # contract v2: statuses carry epoch, seq_last and fault, and salvage reports become events
+        self.wire_v2 = wire_v2
+        if wire_v2 and clock is None:
+            from .clock import KioskClock
+
+            clock = KioskClock()
+        self.clock = clock
         self.outbox = outbox
         self.config_hash = config_hash
         self.host = host or cfg.broker.host
@@ -82,6 +99,8 @@ class Uplink:
 
     # ------------------------------------------------------------ public
     def start(self) -> "Uplink":
+        if self.wire_v2:
+            self.queue_reports()
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
         self._thread.start()
         return self
@@ -103,11 +122,12 @@ class Uplink:
     @property
     def fault(self) -> Optional[str]:
         """A short name of what is wrong with this kiosk's storage, for the status and the devices
-        page: "disk full", "read-only", "I/O error", "outbox corrupt" (salvaged at start), or None."""
+        page: "disk full", "read-only", "I/O error", "outbox corrupt" (now), "outbox salvaged" or
+        "outbox lost" (found at start, for the rest of this run), or None."""
         if self.outbox.fault:
             return self.outbox.fault
         if self.outbox.salvage is not None:
-            return storage.CORRUPT if "moved_to" in self.outbox.salvage else "outbox lost"
+            return "outbox salvaged" if "moved_to" in self.outbox.salvage else "outbox lost"
         return None
 
     # ------------------------------------------------------------ connection
@@ -116,11 +136,34 @@ class Uplink:
             log.warning("outbox holds %d ratings, above warn_depth %d: is the broker reachable?",
                         self.depth, self.cfg.outbox.warn_depth)
         last = self.outbox.last_rating_ts()
-        # contract v1's Status has no field for ``fault``, ``epoch`` or ``seq_last``: they are ready on
-        # this object (and the outbox) for the status of contract v2.
-        return encode(Status(site=self.cfg.site, device=self.cfg.device, state=state, ts=utcnow(),
-                             app_version=__version__, outbox_depth=self.depth, last_rating_ts=last,
-                             config_hash=self.config_hash))
+        fields = dict(site=self.cfg.site, device=self.cfg.device, state=state, ts=utcnow(),
+                      app_version=__version__, outbox_depth=self.depth, last_rating_ts=last,
+                      config_hash=self.config_hash)
+        if not self.wire_v2:  # contract v1 has no field for the fault: ``fault`` is on this object
+            return encode(Status(**fields))
+        stamp = self.clock.stamp(fields["ts"])
+        return encode(StatusV2(**fields, boot=stamp.boot, mono_ms=stamp.mono_ms, clock=stamp.clock,
+                               epoch=self.outbox.epoch or self.outbox.memory_epoch or new_event_id(),
+                               seq_last=self.outbox.seq_last, fault=self.fault))
+
+    def queue_reports(self) -> int:
+        """Turn the outbox's salvage and loss reports into durable ``outbox_salvaged`` events (v2),
+        numbered in the new epoch like any message; returns how many were queued."""
+        from .messages import event
+
+        topic = event_topic(self.cfg.site, self.cfg.device, self.cfg.broker.topic_prefix)
+        queued = 0
+        for n, _kind, body in self.outbox.reports():
+            stamp, event_id = self.clock.stamp(), new_event_id()
+
+            def build(epoch: str, seq: int, body=body, stamp=stamp, event_id=event_id) -> bytes:
+                return encode(event("outbox_salvaged", self.cfg.site, self.cfg.device, stamp, epoch, seq,
+                                    id=event_id, detail=salvage_detail(body)))
+
+            if self.outbox.add(build, topic, id=event_id) is not None:
+                self.outbox.mark_sent(n)
+                queued += 1
+        return queued
 
     def _client(self) -> mqtt.Client:
         b = self.cfg.broker
