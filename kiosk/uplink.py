@@ -88,6 +88,7 @@ class Uplink:
         self._acked: list[str] = []
         self._acked_here = 0
         self._inflight: dict[int, tuple[str, bool]] = {}  # mid -> (message id, held in memory)
+        self._inflight_ids: set[str] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -201,6 +202,7 @@ class Uplink:
         if entry is None:
             return  # a status message
         msg_id, held = entry
+        self._inflight_ids.discard(msg_id)
         if reason_code.is_failure:  # e.g. not authorised: keep the row, it is resent on the next connection
             self.last_error = f"broker rejected a rating: {reason_code}"
             log.error("%s", self.last_error)
@@ -228,6 +230,7 @@ class Uplink:
         self._refused = False
         self._rejected = False
         self._inflight = {}
+        self._inflight_ids = set()
         self._acked_here = 0
         self.window = min(self._start_window, self._limit())
         self._grow_at = self.window
@@ -265,6 +268,7 @@ class Uplink:
         else:
             self._start_window = max(WINDOW_START, acked)
         self._inflight = {}
+        self._inflight_ids = set()
 
     # ------------------------------------------------------------ sending
     def _fill(self, client: mqtt.Client) -> None:
@@ -280,30 +284,26 @@ class Uplink:
         generation, after = self._cursor
         if generation != self.outbox.generation:  # the outbox was salvaged into a new file
             generation, after = self.outbox.generation, 0
-        inflight_ids = {i for i, _ in self._inflight.values()}
         sent_any = False
         while room > 0:
-            rows = self.outbox.peek(after, max(room, 20))
+            rows = self.outbox.peek(after, room)
             if not rows:
                 break
             for row in rows:
                 after = row.seq
-                if row.id in self._undeleted or row.id in inflight_ids:
-                    continue  # acknowledged already, only its delete is pending: never sent again
+                if row.id in self._undeleted or row.id in self._inflight_ids:
+                    continue  # acknowledged already (only its delete is pending), or on its way: never twice
                 self._send(client, row.topic, row.payload, row.id, False)
                 sent_any = True
                 room -= 1
-                if room <= 0:
-                    break
         self._cursor = (generation, after)
         if room > 0 and self.outbox.memory:
             for row in self.outbox.memory_rows():
                 if room <= 0:
                     break
-                if row.id in inflight_ids or row.id in self._undeleted:
+                if row.id in self._inflight_ids or row.id in self._undeleted:
                     continue
                 self._send(client, row.topic, row.payload, row.id, True)
-                inflight_ids.add(row.id)
                 sent_any = True
                 room -= 1
         if room > 0 and not sent_any:
@@ -314,6 +314,7 @@ class Uplink:
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
             raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
         self._inflight[info.mid] = (msg_id, held)
+        self._inflight_ids.add(msg_id)
 
     # ------------------------------------------------------------ the thread
     def _run(self) -> None:
