@@ -348,6 +348,10 @@ class Outbox:
                     self._open_again()
                 if self.fault == storage.CORRUPT or self.epoch is None:
                     return False
+                unwritable = storage.probe_write(self.path.parent)  # the filesystem itself, beyond SQLite's files
+                if unwritable:
+                    self._set_fault(unwritable, OSError(f"a test write in {self.path.parent} failed"))
+                    return False
                 if self.memory:
                     self._write_memory()
                 else:

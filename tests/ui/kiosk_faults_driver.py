@@ -1,7 +1,7 @@
 """Starts the real kiosk app in a window with its outbox on a small disk, fills the disk, taps with
 real touch events, saves screenshots and writes what it saw as JSON. Run by tests/ui/test_kiosk_faults_ui.py.
 
-usage: python tests/ui/kiosk_faults_driver.py CONFIG OUTBOX SHOTS_DIR RESULT_JSON
+usage: python tests/ui/kiosk_faults_driver.py CONFIG OUTBOX SHOTS_DIR RESULT_JSON [diskfull|salvaged]
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from kiosk.app import KioskApp  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 cfg_path, outbox_path, shots, result_path = sys.argv[1:5]
+mode = sys.argv[5] if len(sys.argv) > 5 else "diskfull"
 shots = Path(shots)
 cfg = load(cfg_path)
 app = KioskApp(cfg, cfg_path, outbox_path, start_uplink=False)
@@ -83,7 +84,40 @@ def fill_disk():
                 pass
 
 
+def open_technician():
+    held = tap_at(5, Window.height - 5, hold=True)
+    yield cfg.technician.hold_s + 0.3
+    held.touch_up()
+    yield on("pin")
+    keys = {b.text: b for b in app.sm.get_screen("pin").ids.keypad.children}
+    for d in os.environ["KIOSK_TEST_PIN"]:
+        tap(keys[d])
+    yield 0.05
+    tap(keys["OK"])
+    yield on("technician")
+    yield 0.2
+
+
+def script_salvaged():
+    """Started on a damaged outbox: the faces show, and the technician reads what was salvaged."""
+    yield 0.3
+    seen("start")
+    yield from open_technician()
+    seen("technician")
+    result["tech_info"] = app.tech_info
+    shot("kiosk-technician-salvaged")
+    app.on_leave_technician()
+    yield on("rating")
+    tap_face()
+    yield on("thanks")
+    seen("thanks")
+    result["outbox_ids"] = app.outbox.ids()
+
+
 def script():
+    if mode == "salvaged":
+        yield from script_salvaged()
+        return
     yield 0.3
     tap_face()
     yield on("thanks")
@@ -108,17 +142,7 @@ def script():
     yield cfg.timeouts.thank_you_s + 0.5  # the flow's thank-you time passes: still out of order
     seen("still_full")
     # the technician names the fault
-    held = tap_at(5, Window.height - 5, hold=True)
-    yield cfg.technician.hold_s + 0.3
-    held.touch_up()
-    yield on("pin")
-    keys = {b.text: b for b in app.sm.get_screen("pin").ids.keypad.children}
-    for d in os.environ["KIOSK_TEST_PIN"]:
-        tap(keys[d])
-    yield 0.05
-    tap(keys["OK"])
-    yield on("technician")
-    yield 0.2
+    yield from open_technician()
     seen("technician")
     result["tech_info"] = app.tech_info
     shot("kiosk-technician-disk-full")

@@ -39,7 +39,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-def test_a_full_disk_shows_out_of_order_and_the_kiosk_heals_by_itself(small_disk, tmp_path, artifacts):
+def run_driver(tmp_path: Path, outbox: Path, artifacts: Path, mode: str) -> tuple[dict, dict]:
     cfg = tmp_path / "kiosk.yaml"
     cfg.write_text(CONFIG, encoding="utf-8")
     env = {**os.environ, "KIOSK_TEST_PIN": PIN, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
@@ -47,12 +47,32 @@ def test_a_full_disk_shows_out_of_order_and_the_kiosk_heals_by_itself(small_disk
     if not env.get("DISPLAY"):
         env["SDL_VIDEODRIVER"] = "offscreen"
     result = tmp_path / "result.json"
-    out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(small_disk / "outbox.db"), str(artifacts),
-                          str(result)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(outbox), str(artifacts), str(result), mode],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and result.exists(), out.stdout[-3000:] + out.stderr[-3000:]
     data = json.loads(result.read_text(encoding="utf-8"))
     assert not data["errors"], data["errors"]
-    steps = {s["step"]: s for s in data["steps"]}
+    return data, {s["step"]: s for s in data["steps"]}
+
+
+def test_a_damaged_outbox_still_opens_the_window_and_the_technician_reads_the_salvage(tmp_path, artifacts):
+    """Was: a crash before any window, on every restart (a black screen)."""
+    from tests.unit.test_kiosk_outbox import damage, filled
+
+    (tmp_path / "disk").mkdir()
+    path, made = filled(tmp_path / "disk", 120)
+    damage(path, "header")
+    data, steps = run_driver(tmp_path, path, artifacts, "salvaged")
+    assert steps["start"]["screen"] == "rating" and steps["start"]["fault"] is None
+    info = data["tech_info"]
+    assert "Outbox was corrupt" in info and "120 ratings salvaged, 0 unreadable" in info and "kept as o.db.corrupt-" in info
+    assert "Storage: ok" in info
+    assert steps["thanks"]["screen"] == "thanks"
+    assert data["outbox_ids"][:120] == made and len(data["outbox_ids"]) == 121
+
+
+def test_a_full_disk_shows_out_of_order_and_the_kiosk_heals_by_itself(small_disk, tmp_path, artifacts):
+    data, steps = run_driver(tmp_path, small_disk / "outbox.db", artifacts, "diskfull")
 
     assert steps["durable"]["screen"] == "thanks"
     full = steps["disk_full"]
