@@ -46,3 +46,57 @@ def test_a_salvage_becomes_one_numbered_event_of_the_new_epoch(tmp_path):
     assert row.topic == event_topic("site-a", "quay-01") and isinstance(ev, Event)
     assert ev.type == "outbox_salvaged" and ev.epoch == box.epoch and ev.seq == 1 == box.seq_last
     assert "40 salvaged, 0 unreadable" in ev.detail and "corrupt-" in ev.detail
+
+
+class FakeClient:
+    """Records publishes; mids count up as paho's do."""
+
+    def __init__(self):
+        self.sent: list[str] = []
+
+    def publish(self, topic, payload, qos=0, retain=False):
+        import json
+
+        from paho.mqtt.client import MQTT_ERR_SUCCESS
+
+        self.sent.append(json.loads(payload)["id"])
+        return type("Info", (), {"rc": MQTT_ERR_SUCCESS, "mid": len(self.sent)})()
+
+
+class Ok:
+    is_failure = False
+
+
+def connection(up: Uplink) -> None:
+    """What _connect sets up, without a socket."""
+    up._inflight, up._inflight_ids, up._acked_here = {}, set(), 0
+    up._rejected = False
+    up.window = min(up._start_window, up._limit())
+    up._grow_at = up.window
+    up._cursor = (up.outbox.generation, 0)
+    up._exhausted = False
+
+
+def test_the_window_starts_small_doubles_on_progress_and_carries_to_the_next_connection(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    for _ in range(300):
+        box.add(rating(), TOPIC)
+    up = Uplink(CFG, box)
+    client = FakeClient()
+    connection(up)
+    up._fill(client)
+    assert len(client.sent) == 5  # an unproven link: 5 in flight
+    for mid in range(1, 6):
+        up._on_publish(None, None, mid, Ok(), None)
+    assert up.window == 10
+    up._fill(client)
+    assert len(client.sent) == 15
+    up._end_connection()  # cut with 10 in flight: this connection carried 5
+    assert up._start_window == 10
+    connection(up)
+    up._fill(client)
+    # the next connection starts with 10, and never sends again the 5 acknowledged (their delete is pending)
+    assert len(client.sent) == 25 and set(client.sent[15:]).isdisjoint(client.sent[:5])
+    assert client.sent[15:] == client.sent[5:15]  # the 10 unacknowledged ones, oldest first
+    up._end_connection()  # nothing acknowledged on that one: back to the small window
+    assert up._start_window == 5
