@@ -6,8 +6,10 @@ dead connection is ever sent twice by us; a rating whose PUBACK was lost is rese
 drops the copy by its id. A row acknowledged in this process is never sent again, even when the
 disk refuses to delete it (a full or read-only disk): its id is remembered until the delete works.
 
-Poor links (seconds of latency, connections that last a few seconds): the first messages go out right
-behind CONNECT (MQTT allows it), so one round trip brings both CONNACK and their PUBACKs. The in-flight
+Poor links (seconds of latency, connections that last a few seconds): once this broker has accepted
+the kiosk in this run, the first messages go out right behind CONNECT (MQTT allows it), so one round
+trip brings both CONNACK and their PUBACKs; until then, and after a connection that ended without
+CONNACK, the kiosk waits for CONNACK, so a refusal (a wrong password) is read and shown. The in-flight
 window starts small (WINDOW_START) and doubles each time a whole window is acknowledged, up to
 WINDOW_MAX; the next connection starts with what the last one proved the link can carry, so a
 connection cut every few seconds still moves the backlog forward instead of resending the same
@@ -87,6 +89,7 @@ class Uplink:
         self._undeleted: set[str] = set()
         self._acked: list[str] = []
         self._acked_here = 0
+        self._pipeline = False  # send before CONNACK: only once this broker has accepted us in this run
         self._inflight: dict[int, tuple[str, bool]] = {}  # mid -> (message id, held in memory)
         self._inflight_ids: set[str] = set()
         self._wake = threading.Event()
@@ -189,6 +192,9 @@ class Uplink:
             self._refused = True
         else:
             self._connected = True
+            if not self._pipeline:  # the first status goes out now; rows follow in _serve
+                client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+            self._pipeline = True  # accepted: later connections may send right behind CONNECT
             receive_max = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
             if receive_max:
                 self._receive_max = receive_max
@@ -244,14 +250,18 @@ class Uplink:
         self.state = "connecting"
         client.connect(self.host, self.port, keepalive=b.keepalive_s, **kwargs)
         self.depth = self.outbox.depth()
-        client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
-        self._fill(client)  # pipelined: on a slow link this saves a whole round trip per connection
+        if self._pipeline:  # on a slow link this saves a whole round trip per connection
+            client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+            self._fill(client)
         deadline = time.monotonic() + CONNACK_TIMEOUT_S
         while not self._connected and not self._refused and not self._closed \
                 and time.monotonic() < deadline and not self._stop.is_set():
             if client.loop(0.1) != mqtt.MQTT_ERR_SUCCESS:
                 break
         if not self._connected:
+            if self._pipeline and not self._refused:  # the broker may have refused us behind our back
+                self.last_error = self.last_error or "the broker closed the connection before accepting it"
+            self._pipeline = False  # the next attempt waits for CONNACK and so reads any refusal
             self._end_connection()
             try:
                 client.socket() and client.socket().close()
@@ -296,6 +306,8 @@ class Uplink:
                 self._send(client, row.topic, row.payload, row.id, False)
                 sent_any = True
                 room -= 1
+                if self._exhausted:  # the connection is gone
+                    return
         self._cursor = (generation, after)
         if room > 0 and self.outbox.memory:
             for row in self.outbox.memory_rows():
@@ -311,6 +323,11 @@ class Uplink:
 
     def _send(self, client: mqtt.Client, topic: str, payload: bytes, msg_id: str, held: bool) -> None:
         info = client.publish(topic, payload, qos=1)
+        if info.rc == mqtt.MQTT_ERR_CONN_LOST:
+            # the broker closed the connection (e.g. refused it, right behind our CONNECT): the loop
+            # reads why; the row stays in the outbox for the next connection
+            self._exhausted = True
+            return
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
             raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
         self._inflight[info.mid] = (msg_id, held)
