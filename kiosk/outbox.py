@@ -3,7 +3,8 @@
 SQLite in WAL mode with synchronous=FULL: a committed row survives kill -9 and power loss. The UI
 thread adds rows; the uplink thread reads them in order and deletes them only after the broker's
 PUBACK. Each thread gets its own connection (sqlite3 connections must not be shared across threads);
-one lock orders writes, reads and a recovery, so a row is never written to a file just moved aside.
+one lock orders writes and a recovery, so a row is never written to a file just moved aside. Reads
+do not take it (a tap never waits for the uplink's reads): a read that races a recovery reads again.
 An optional journal keeps every id ever created (tests and the simulator compare it with what arrived).
 
 Storage faults never escape: a failing write names the fault (``fault``: disk full, read-only, I/O
@@ -113,6 +114,9 @@ class Outbox:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "generation", None) != self.generation:
+            with self._lock:  # only this thread uses it: closing it here never cuts another's query
+                if conn in self._all:
+                    self._all.remove(conn)
             try:
                 conn.close()
             except sqlite3.Error:
@@ -201,8 +205,7 @@ class Outbox:
         """Move the damaged file aside (kept for recovery) and copy every readable row into a new outbox."""
         from .salvage import salvage_into
 
-        self._close_all()
-        self.generation += 1
+        self.generation += 1  # every thread drops its connection to the damaged file at its next use
         try:
             report = salvage_into(self.path)  # the journal too, when readable
         except (sqlite3.Error, OSError) as exc:  # even the new file cannot be made: a storage fault
@@ -341,7 +344,6 @@ class Outbox:
         with self._lock:
             if self.fault is None and not self.memory:
                 return True
-            self._close_all()
             self.generation += 1  # every thread reopens: a connection opened read-only stays read-only
             try:
                 if self.epoch is None:
@@ -426,19 +428,25 @@ class Outbox:
 
     # ------------------------------------------------------------ reading
     def _read(self, fn, default):
-        with self._lock:
-            if self.epoch is None:
-                return default
+        """Run a query on this thread's connection without holding the write lock, so a tap never
+        waits for the uplink's reads. If the file was replaced meanwhile, read again."""
+        for _attempt in range(3):
+            with self._lock:
+                if self.epoch is None:
+                    return default
+                generation = self.generation
+                conn = self._conn()
             try:
-                return fn(self._conn())
+                return fn(conn)
             except (sqlite3.Error, OSError) as exc:
-                self._guard(exc)
-                if self.fault is None and self.salvage is not None:  # recovered: read the new file
-                    try:
-                        return fn(self._conn())
-                    except (sqlite3.Error, OSError) as again:
-                        self._guard(again)
-                return default
+                with self._lock:
+                    if self.generation != generation:
+                        continue  # salvaged or reopened by another thread: read the current file
+                    self._guard(exc)
+                    if self.generation != generation and self.fault is None:
+                        continue  # this read found the damage and recovered it: read the new file
+                    return default
+        return default
 
     def peek(self, after_seq: int = 0, limit: int = 100) -> list[Row]:
         """The next rows to send, oldest first; only ``limit`` of them are ever in memory."""
@@ -480,7 +488,8 @@ class Outbox:
         return self._read(lambda c: [(n, k, json.loads(b)) for n, k, b in c.execute(sql)], [])
 
     def mark_sent(self, n: int) -> None:
-        self._read(lambda c: c.execute("UPDATE reports SET sent = 1 WHERE n = ?", (n,)), None)
+        with self._lock:  # a write: ordered with the others
+            self._read(lambda c: c.execute("UPDATE reports SET sent = 1 WHERE n = ?", (n,)), None)
 
     # ------------------------------------------------------------ closing
     def _close_all(self) -> None:
