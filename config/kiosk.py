@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .common import BrokerConnection, ConfigPath, Key, LangCode, Secret, Slug, Strict
+from .common import BrokerConnection, ConfigPath, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
 
 # The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
 FACE_LEVELS = ("very_unhappy", "unhappy", "neutral", "happy", "very_happy")
@@ -128,7 +128,8 @@ class KioskConfig(Strict):
     repeat_window_s: Annotated[float, Field(ge=0, le=60, description="0 to 60 seconds")] = 3.0
     technician: Optional[Technician] = None
     outbox: Outbox = Field(default_factory=Outbox)
-    audio: dict[LangCode, dict[Literal["start", "thanks"], ConfigPath]] = Field(default_factory=dict)
+    audio: dict[LangCode, dict[Literal["start", "thanks"], OptionalInputFile]] = Field(
+        default_factory=dict, description="spoken prompts; a missing file is reported and the kiosk runs silent")
     status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
     display: Display = Field(default_factory=Display)
 

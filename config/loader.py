@@ -277,7 +277,84 @@ def load(path: str | Path, kind: str | None = None, model: type[M] | None = None
 def parse_text(text: str, path: str | Path, kind: str | None = None, model: type[M] | None = None,
                base_dir: str | Path | None = None) -> M:
     """Validate ``text`` as if read from ``path`` (named in every message)."""
+    return _validate(text, Path(path), kind, model, base_dir)[0]
+
+
+def load_checked(path: str | Path, kind: str | None = None, base_dir: str | Path | None = None,
+                 text: str | None = None) -> tuple[BaseModel, list[str]]:
+    """``load`` plus the files the config names: a missing or unreadable required file (CA, client
+    certificate and key, password file) is a ConfigError; a missing optional one (a sound) comes back
+    as a warning line, in the same ``file:line: field: ...`` form."""
     path = Path(path)
+    cfg, lines = _validate(read_text(path) if text is None else text, path, kind, None, base_dir)
+    errors, warnings = [], []
+    for loc, file, required in referenced_files(cfg):
+        problem = file_problem(file)
+        if problem:
+            line = _line_for(lines, loc)
+            (errors if required else warnings).append(
+                (line, f"{path.name}:{line}: {_format_loc(loc)}: {clip(str(file), 200)}: {problem}"
+                       + ("" if required else " (optional: the kiosk runs without it)")))
+    if errors:
+        raise ConfigError(path, _bounded([t for _, t in sorted(errors + warnings, key=lambda f: f[0])]))
+    return cfg, _bounded([t for _, t in sorted(warnings, key=lambda f: f[0])])
+
+
+def file_problem(path: Path) -> str | None:
+    """None when ``path`` is a readable file, else what is wrong with it."""
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except FileNotFoundError:
+        return "file not found"
+    except IsADirectoryError:
+        return "is a folder, not a file"
+    except PermissionError:
+        return "cannot be read by this user (permission denied)"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
+
+
+def referenced_files(cfg: BaseModel) -> list[tuple[tuple, Path, bool]]:
+    """Every path marked ReadFile in the model, as (key path, file, required)."""
+    from .common import ReadFile
+
+    out: list[tuple[tuple, Path, bool]] = []
+
+    def marker(metadata) -> ReadFile | None:
+        return next((m for m in metadata if isinstance(m, ReadFile)), None)
+
+    def walk(value: Any, tp: Any, loc: tuple, mark: ReadFile | None) -> None:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            args = typing.get_args(tp)
+            walk(value, args[0], loc, marker(args[1:]) or mark)
+        elif origin in (typing.Union, types.UnionType):
+            for arg in typing.get_args(tp):
+                if arg is not type(None):
+                    walk(value, arg, loc, mark)
+                    break
+        elif isinstance(value, BaseModel):
+            for name, field in type(value).model_fields.items():
+                walk(getattr(value, name), field.annotation, loc + (name,), marker(field.metadata))
+        elif isinstance(value, dict):
+            args = typing.get_args(tp)
+            for k, v in value.items():
+                walk(v, args[1] if len(args) == 2 else Any, loc + (k,), None)
+        elif isinstance(value, (list, tuple)):
+            args = typing.get_args(tp)
+            for i, v in enumerate(value):
+                walk(v, args[0] if args else Any, loc + (i,), None)
+        elif isinstance(value, Path) and mark is not None:
+            out.append((loc, value, mark.required))
+
+    walk(cfg, type(cfg), (), None)
+    return out
+
+
+def _validate(text: str, path: Path, kind: str | None, model: type[M] | None,
+              base_dir: str | Path | None) -> tuple[M, dict[tuple, int]]:
     name = path.name
     if len(text) > MAX_FILE_BYTES:
         raise ConfigError(path, [f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB"])
@@ -313,7 +390,7 @@ def parse_text(text: str, path: str | Path, kind: str | None = None, model: type
             line = _line_for(lines, loc)
             found.append((line, f"{name}:{line}: {_format_loc(loc)}: {_describe(err, model)}"))
         raise ConfigError(path, _bounded([text for _, text in sorted(found, key=lambda f: f[0])])) from None
-    return cfg
+    return cfg, lines
 
 
 def file_hash(path: str | Path) -> str:
