@@ -125,7 +125,11 @@ class KioskConfig(Strict):
     officers: list[Person] = Field(default_factory=list)
     services: list[Person] = Field(default_factory=list)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    # A visit whose first touch comes within repeat_window_s of the last touch (any kind, the thank-you
+    # screen included), or a face tapped in a burst of touches, is flagged rapid_repeat; 0 flags nothing.
     repeat_window_s: Annotated[float, Field(ge=0, le=60, description="0 to 60 seconds")] = 3.0
+    # A press this soon after a screen appears was aimed at the screen before, and is ignored.
+    settle_s: Annotated[float, Field(ge=0, le=1, description="0 to 1 second")] = 0.4
     technician: Optional[Technician] = None
     outbox: Outbox = Field(default_factory=Outbox)
     audio: dict[LangCode, dict[Literal["start", "thanks"], OptionalInputFile]] = Field(
