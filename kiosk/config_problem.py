@@ -103,17 +103,21 @@ class ProblemPage(BoxLayout):
         self.head = BoxLayout(orientation="vertical", size_hint_y=None, spacing=u * 0.6)
         self.head.add_widget(_label(T["title_vi"], u * 5.0, bold=True))
         self.head.add_widget(_label(T["title_en"], u * 3.4))
-        self.head.bind(minimum_height=self.head.setter("height"))
+        self.head.bind(minimum_height=self.head.setter("height"), height=self._draw)
         self.add_widget(self.head)
         self.add_widget(_label(T["citizen"], u * 3.0, bold=True))
         self.add_widget(_label(f"{T['file']}: [b]{_escape(str(config_path))}[/b]", u * 3.0, markup=True))
         self.add_widget(_label(T["problems"], u * 2.4, color=(0.35, 0.35, 0.35, 1)))
+        # the problems, then how to fix them, scrolled together when a file has many problems
         scroll = ScrollView(do_scroll_x=False)
+        body = BoxLayout(orientation="vertical", size_hint_y=None, spacing=u * 2.4)
+        body.bind(minimum_height=body.setter("height"))
         self.problem_text = _label("", u * 3.0, color=(0.62, 0.12, 0.08, 1))
-        scroll.add_widget(self.problem_text)
-        self.add_widget(scroll)
         self.fix = _label("", u * 2.7, markup=True)
-        self.add_widget(self.fix)
+        body.add_widget(self.problem_text)
+        body.add_widget(self.fix)
+        scroll.add_widget(body)
+        self.add_widget(scroll)
         self.status = _label("", u * 2.4, color=(0.35, 0.35, 0.35, 1))
         self.add_widget(self.status)
         self._config_path = config_path
@@ -129,11 +133,10 @@ class ProblemPage(BoxLayout):
         self.problem_text.text = "\n".join(problems)
         missing = bool(problems) and problems[0] == f"{self._config_path}: file not found"
         every = CHECK_EVERY_S
-        parts = [T["missing_vi"]] if missing else []
-        parts.append(T["fix_vi"].format(check=_escape(self._check), every=every))
-        parts += [T["missing_en"]] if missing else []
-        parts.append(T["fix_en"].format(check=_escape(self._check), every=every))
-        self.fix.text = "\n".join(parts)
+        check = _escape(self._check)
+        vi = ([T["missing_vi"]] if missing else []) + [T["fix_vi"].format(check=check, every=every)]
+        en = ([T["missing_en"]] if missing else []) + [T["fix_en"].format(check=check, every=every)]
+        self.fix.text = "\n".join(vi) + "\n\n" + "\n".join(en)
         self.status.text = T["checked"].format(time=checked_at)
         Clock.schedule_once(self._draw, 0)
 
