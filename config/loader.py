@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 import types
 import typing
 from pathlib import Path
@@ -161,6 +162,9 @@ def clip(text: str, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text):,} characters)"
 
 
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
 def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return "this value"
@@ -168,7 +172,7 @@ def _show(value: Any) -> str:
         text = repr(value) if isinstance(value, str) else str(value)
     except ValueError:  # an integer too long to print
         text = "this number"
-    return clip(text)
+    return clip(_URL_PASSWORD.sub(rf"\1{HIDDEN}@", text))  # postgresql://user:PASSWORD@host
 
 
 def _is_secret(root: type[BaseModel], loc: tuple) -> bool:

@@ -165,7 +165,11 @@ class ConfigProblemApp(App):
         return self.page
 
     def _check(self, _dt) -> None:
-        again = choose(self.startup.config_path)
+        try:
+            again = choose(self.startup.config_path)
+        except Exception as exc:  # the page must stay up whatever the folder does
+            log.warning("checking %s failed: %s", self.startup.config_path, exc)
+            return
         if again.cfg is not None and not again.fallback:
             log.warning("%s is valid now: starting the kiosk", self.startup.config_path)
             self.page.status.text = T["starting"]

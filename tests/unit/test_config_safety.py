@@ -132,3 +132,9 @@ def test_inline_password_message_says_hidden_and_how_to_fix(tmp_path):
     [msg] = problems(write(tmp_path, "site: a\ndevice: b\nbroker:\n  username: u\n  password: hunter2\n"))
     assert msg == ("kiosk.yaml:5: broker.password: <hidden>: inline secrets are not allowed; "
                    "write {file: PATH} or {env: VARIABLE}")
+
+
+def test_a_password_inside_a_rejected_url_is_hidden(tmp_path):
+    [msg] = problems(write(tmp_path, "kind: collector\ndatabase:\n  url: mysql://admin:Sup3r-S3cret@db/x\n",
+                           "collector.yaml"))
+    assert "Sup3r-S3cret" not in msg and "'mysql://admin:<hidden>@db/x'" in msg
