@@ -362,17 +362,7 @@ def _validate(text: str, path: Path, kind: str | None, model: type[M] | None,
     name = path.name
     if len(text) > MAX_FILE_BYTES:
         raise ConfigError(path, [f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB"])
-    try:
-        node, data = parse(text)
-    except RefusedYAML as exc:
-        raise ConfigError(path, [f"{name}:{exc.line}: {exc.problem}"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark else name
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, _bounded([f"{where}: not valid YAML: {problem}"])) from None
-    except (ValueError, RecursionError) as exc:  # e.g. an integer of thousands of digits
-        raise ConfigError(path, _bounded([f"{name}: a value cannot be read: {exc}"])) from None
+    node, data = _parse_explained(text, path, name)
     if data is None:
         raise ConfigError(path, [f"{name}:1: the file is empty"])
     if not isinstance(data, dict):
@@ -402,23 +392,25 @@ def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
-def read_yaml(path: str | Path, shown_as: str | None = None) -> tuple[Any, yaml.Node | None]:
-    """Parse one YAML file into (data, node) for callers that merge files before validating them
-    (the fleet folder); problems are ConfigError lines with file and line."""
-    path = Path(path)
-    name = shown_as or path.name
+def _parse_explained(text: str, path: Path, name: str) -> tuple[yaml.Node | None, Any]:
+    """``parse``, with every failure turned into one ConfigError line naming file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, [f"{name}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, [f"{name}: cannot read: {exc}"]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return parse(text)
+    except RefusedYAML as exc:
+        raise ConfigError(path, [f"{name}:{exc.line}: {exc.problem}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [f"{where}: not valid YAML: {problem}"]) from None
+        raise ConfigError(path, _bounded([f"{where}: not valid YAML: {problem}"])) from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError(path, _bounded([f"{name}: a value cannot be read: {exc}"])) from None
+
+
+def read_yaml(path: str | Path, shown_as: str | None = None) -> tuple[Any, yaml.Node | None]:
+    """Parse one YAML file into (data, node) for callers that merge files before validating them
+    (the fleet folder); problems are ConfigError lines with file and line. Same limits as ``load``."""
+    path = Path(path)
+    name = shown_as or path.name
+    node, data = _parse_explained(read_text(path), path, name)
     return data, node

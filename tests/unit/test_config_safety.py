@@ -138,3 +138,14 @@ def test_a_password_inside_a_rejected_url_is_hidden(tmp_path):
     [msg] = problems(write(tmp_path, "kind: collector\ndatabase:\n  url: mysql://admin:Sup3r-S3cret@db/x\n",
                            "collector.yaml"))
     assert "Sup3r-S3cret" not in msg and "'mysql://admin:<hidden>@db/x'" in msg
+
+
+def test_fleet_layers_are_read_with_the_same_limits(tmp_path):
+    from config.loader import read_yaml
+
+    p = write(tmp_path, BOMB, "defaults.yaml")
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError) as e:
+        read_yaml(p, shown_as="fleet/defaults.yaml")
+    assert e.value.problems[0].startswith("fleet/defaults.yaml:2: anchors and aliases")
+    assert time.perf_counter() - t0 < 1.0
