@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -99,6 +100,7 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
 
     from .last_good import choose, keep
 
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a screenshot asked before the window exists: none
     boot = choose(args.config)
     if boot.problems:
         print(f"kiosk: {args.config} has problems:\n  " + "\n  ".join(boot.problems), file=sys.stderr)
@@ -127,18 +129,34 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
               file=sys.stderr, flush=True)
         if not run_problem_page(boot):
             return 0  # stopped (systemctl stop) while the page showed
-        print("kiosk: the config can be used now: restarting", file=sys.stderr, flush=True)
-        logging.shutdown()
-        sys.stdout.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "kiosk", *argv])
+        restart(argv)
     from .app import run_app
 
     host, port = args.mqtt_url or (None, None)
     outbox = args.outbox or cfg.outbox.path
-    # once the app is up on a valid kiosk.yaml, keep a copy for the day the file breaks
-    kept = (lambda *_: keep(args.config, boot.text)) if boot.text is not None else None
-    return run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=file_hash(boot.source),
-                   config_notice=boot.notice(), on_start=kept)
+    fixed: list[bool] = []
+
+    def started(app):
+        if boot.text is not None:  # up on a valid kiosk.yaml: keep a copy for the day the file breaks
+            keep(args.config, boot.text)
+        elif boot.fallback:  # on the last good copy: come back on kiosk.yaml once it is fixed
+            from .config_problem import watch_for_fix
+
+            watch_for_fix(app, args.config, lambda: (fixed.append(True), app.stop()))
+
+    rc = run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=file_hash(boot.source),
+                 config_notice=boot.notice(), on_start=started)
+    if fixed:
+        restart(argv)
+    return rc
+
+
+def restart(argv: list[str]) -> None:
+    """Start the kiosk afresh in this process: systemd sees the same service that never stopped."""
+    print("kiosk: the config can be used now: restarting", file=sys.stderr, flush=True)
+    logging.shutdown()
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "kiosk", *argv])
 
 
 if __name__ == "__main__":

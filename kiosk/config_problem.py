@@ -33,6 +33,7 @@ from .texts import CONFIG_PROBLEM as T
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 3.0
+CALM_S = 10.0  # a kiosk on its last good copy restarts on the fixed file only after this long untouched
 SCREENSHOT = "kiosk-screen.png"
 INK = (0.12, 0.12, 0.12, 1)
 AMBER = (0.96, 0.62, 0.10, 1)
@@ -180,6 +181,29 @@ class ConfigProblemApp(App):
             self.stop()
         else:
             self.page.show(again.problems, time.strftime("%H:%M:%S"))
+
+
+def watch_for_fix(app, config_path: Path, on_fixed, every_s: float = CHECK_EVERY_S,
+                  calm_s: float = CALM_S) -> None:
+    """While the kiosk runs on its last good copy: once kiosk.yaml is valid again, call ``on_fixed``
+    at a calm moment (the rating screen, nobody touching it for ``calm_s``), never during a visit."""
+    from .flow import State
+
+    def check(_dt):
+        flow = app.flow
+        if flow.state is not State.RATING or time.monotonic() - flow.last_touch < calm_s:
+            return
+        try:
+            again = choose(config_path)
+        except Exception as exc:
+            log.warning("checking %s failed: %s", config_path, exc)
+            return
+        if again.cfg is not None and not again.fallback:
+            log.warning("%s is valid now: restarting the kiosk on it", config_path)
+            event.cancel()
+            on_fixed()
+
+    event = Clock.schedule_interval(check, every_s)
 
 
 def run_problem_page(startup: Startup, every_s: float = CHECK_EVERY_S) -> bool:

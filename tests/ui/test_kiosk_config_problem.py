@@ -92,21 +92,29 @@ def screenshot(p: subprocess.Popen, tmp_path: Path, dest: Path) -> None:
     """The app's own hook: SIGUSR1 saves the next frame as kiosk-screen.png in its working directory."""
     shot = tmp_path / "kiosk-screen.png"
     shot.unlink(missing_ok=True)
-    p.send_signal(signal.SIGUSR1)
-    assert wait_for(lambda: shot.exists() and shot.stat().st_size > 10_000, 10), "no screenshot"
+    for _ in range(10):  # asked again until the window is up to take it
+        p.send_signal(signal.SIGUSR1)
+        if wait_for(lambda: shot.exists() and shot.stat().st_size > 10_000, 1.5):
+            break
+    assert shot.exists(), "no screenshot"
     time.sleep(0.2)
     shutil.copyfile(shot, dest)
 
 
-@pytest.mark.parametrize("name", list(BROKEN))
-def test_without_one_the_problem_page_shows_until_the_file_is_fixed(name, tmp_path, artifacts):
-    cfg, problem = write_broken(tmp_path, name)
+def spawn(tmp_path: Path, cfg: Path):
+    """The real `python -m kiosk` in its own process, as systemd starts it; returns it and its log reader."""
     log = tmp_path / "kiosk.log"
     with open(log, "w") as out:
         p = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(cfg), "--windowed", "1280x800"],
                              cwd=tmp_path, env={**kiosk_env(tmp_path), "PYTHONPATH": str(ROOT)},
                              stdout=out, stderr=subprocess.STDOUT)
-    text = lambda: log.read_text(encoding="utf-8", errors="replace")  # noqa: E731
+    return p, lambda: log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_without_one_the_problem_page_shows_until_the_file_is_fixed(name, tmp_path, artifacts):
+    cfg, problem = write_broken(tmp_path, name)
+    p, text = spawn(tmp_path, cfg)
     try:
         assert wait_for(lambda: "showing the config problem page" in text(), 20), text()[-3000:]
         assert problem in text()
@@ -124,6 +132,30 @@ def test_without_one_the_problem_page_shows_until_the_file_is_fixed(name, tmp_pa
         up = artifacts / f"config-fixed-{name}.png"
         screenshot(p, tmp_path, up)
         assert page.read_bytes() != up.read_bytes()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_a_kiosk_on_its_last_good_copy_comes_back_on_the_fixed_file_when_nobody_is_using_it(tmp_path, artifacts):
+    cfg, problem = write_broken(tmp_path, "scale-9")
+    copy = tmp_path / "kiosk.yaml.last-good"
+    copy.write_text(GOOD, encoding="utf-8")
+    p, text = spawn(tmp_path, cfg)
+    try:
+        assert wait_for(lambda: "running on the last good config" in text(), 20), text()[-3000:]
+        screenshot(p, tmp_path, artifacts / "config-fallback-marker.png")
+        fixed = GOOD + "# fixed by the technician\n"
+        cfg.write_text(fixed, encoding="utf-8")
+        # after 10 s untouched on the rating screen it restarts on kiosk.yaml, which becomes the good copy
+        assert wait_for(lambda: copy.read_text(encoding="utf-8") == fixed, 40), text()[-3000:]
+        assert "restarting the kiosk on it" in text() and p.poll() is None
+        after = artifacts / "config-fallback-fixed.png"
+        screenshot(p, tmp_path, after)
+        assert after.read_bytes() != (artifacts / "config-fallback-marker.png").read_bytes()  # no marker
         p.send_signal(signal.SIGTERM)
         assert p.wait(20) == 0
     finally:
