@@ -22,11 +22,11 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.graphics import Color, Rectangle, RoundedRectangle
-from kivy.properties import ListProperty, NumericProperty, StringProperty
+from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
-from kivy.uix.widget import Widget
+from kivy.utils import escape_markup
 
 from .last_good import Startup, choose
 from .texts import CONFIG_PROBLEM as T
@@ -86,11 +86,11 @@ def _label(text: str, size: float, bold: bool = False, color=INK, markup: bool =
 
 
 class ProblemPage(BoxLayout):
-    unit = NumericProperty(8.0)
-    problems = ListProperty([])
-    checked = StringProperty("")
+    """Heading band, who to tell, the file, its problems and how to fix them, when it was last read."""
 
-    def __init__(self, config_path: Path, check: str, **kw):
+    unit = NumericProperty(8.0)
+
+    def __init__(self, config_path: Path, check: str, every_s: float, **kw):
         super().__init__(orientation="vertical", **kw)
         self.unit = u = Window.height / 100.0
         with self.canvas.before:
@@ -107,7 +107,7 @@ class ProblemPage(BoxLayout):
         self.head.bind(minimum_height=self.head.setter("height"), height=self._draw)
         self.add_widget(self.head)
         self.add_widget(_label(T["citizen"], u * 3.0, bold=True))
-        self.add_widget(_label(f"{T['file']}: [b]{_escape(str(config_path))}[/b]", u * 3.0, markup=True))
+        self.add_widget(_label(f"{T['file']}: [b]{escape_markup(str(config_path))}[/b]", u * 3.0, markup=True))
         self.add_widget(_label(T["problems"], u * 2.4, color=(0.35, 0.35, 0.35, 1)))
         # the problems, then how to fix them, scrolled together when a file has many problems
         scroll = ScrollView(do_scroll_x=False)
@@ -123,6 +123,7 @@ class ProblemPage(BoxLayout):
         self.add_widget(self.status)
         self._config_path = config_path
         self._check = check
+        self._every_s = every_s
 
     def _draw(self, *_):
         self._bg.pos, self._bg.size = self.pos, self.size
@@ -133,17 +134,13 @@ class ProblemPage(BoxLayout):
     def show(self, problems: list[str], checked_at: str) -> None:
         self.problem_text.text = "\n".join(problems)
         missing = bool(problems) and problems[0] == f"{self._config_path}: file not found"
-        every = CHECK_EVERY_S
-        check = _escape(self._check)
+        every = self._every_s
+        check = escape_markup(self._check)
         vi = ([T["missing_vi"]] if missing else []) + [T["fix_vi"].format(check=check, every=every)]
         en = ([T["missing_en"]] if missing else []) + [T["fix_en"].format(check=check, every=every)]
         self.fix.text = "\n".join(vi) + "\n\n" + "\n".join(en)
         self.status.text = T["checked"].format(time=checked_at)
         Clock.schedule_once(self._draw, 0)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("[", "&bl;").replace("]", "&br;")
 
 
 class ConfigProblemApp(App):
@@ -158,7 +155,7 @@ class ConfigProblemApp(App):
 
     def build(self):
         path = self.startup.config_path
-        self.page = ProblemPage(path, f"python -m config check {path}")
+        self.page = ProblemPage(path, f"python -m config check {path}", self.every_s)
         self.page.show(self.startup.problems, time.strftime("%H:%M:%S"))
         Window.bind(on_request_close=lambda *_a, **_k: True)  # citizens cannot close it
         Clock.schedule_interval(self._check, self.every_s)
@@ -180,6 +177,9 @@ class ConfigProblemApp(App):
             self.fixed = True
             self.stop()
         else:
+            if again.problems != self.startup.problems:  # edited, still wrong: say what is wrong now
+                log.warning("%s still has problems:\n  %s", self.startup.config_path, "\n  ".join(again.problems))
+                self.startup = again
             self.page.show(again.problems, time.strftime("%H:%M:%S"))
 
 

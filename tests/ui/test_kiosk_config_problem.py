@@ -123,6 +123,9 @@ def test_without_one_the_problem_page_shows_until_the_file_is_fixed(name, tmp_pa
         time.sleep(3.5)  # a check has run: still up, not exit 2 and a restart loop
         assert p.poll() is None, text()[-3000:]
         assert not (tmp_path / "kiosk.yaml.last-good").exists()
+        cfg.write_text(GOOD + "faces:\n  scale: 1\n", encoding="utf-8")  # edited, still wrong: the page follows
+        assert wait_for(lambda: "kiosk.yaml:9: faces.scale: 1 is not allowed; use 2 to 5" in text(), 10), text()[-2000:]
+        assert p.poll() is None
 
         cfg.write_text(GOOD, encoding="utf-8")  # the technician fixes it
         copy = tmp_path / "kiosk.yaml.last-good"
