@@ -44,7 +44,7 @@ def test_mashing_with_several_fingers_gives_flagged_ratings_without_reasons(tmp_
     assert out.returncode == 0 and result.exists(), out.stdout[-3000:] + out.stderr[-3000:]
     data = json.loads(result.read_text(encoding="utf-8"))
     assert not data["errors"], data["errors"]
-    assert data["touches"] >= 250 and data["screens"].get("thanks", 0) > 50, data  # the hands kept going
+    assert data["touches"] >= 150 and data["screens"].get("thanks", 0) > 30, data  # the hands kept going
 
     box = Outbox(tmp_path / "outbox.db")
     rows = [decode(r.topic, r.payload) for r in box.peek(0, 100)]
