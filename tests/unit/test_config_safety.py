@@ -43,7 +43,7 @@ def test_alias_bomb_is_refused_at_the_first_anchor_fast_and_small(tmp_path):
     tracemalloc.stop()
     assert msgs == ["kiosk.yaml:2: anchors and aliases (&name, *name, <<: *name) are not allowed in config "
                     "files; write each value out in full"]
-    assert took < 1.0 and peak < 5_000_000, (took, peak)
+    assert took < 10.0 and peak < 5_000_000, (took, peak)  # unbounded: 33 s and 3 GB
 
 
 def _limit_memory():
@@ -74,7 +74,7 @@ def test_deep_nesting_is_refused_not_a_recursion_error(tmp_path):
     t0 = time.perf_counter()
     [msg] = problems(p)
     assert msg.startswith("kiosk.yaml:3: nested more than 50 levels deep")
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 10.0  # bounded work, not a benchmark
 
 
 def test_file_larger_than_the_cap_is_refused_before_parsing(tmp_path):
@@ -83,7 +83,7 @@ def test_file_larger_than_the_cap_is_refused_before_parsing(tmp_path):
     t0 = time.perf_counter()
     [msg] = problems(p)
     assert msg == f"{p}: the file is larger than 1024 KiB; a config file is a few KiB (is it the right file?)"
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 10.0  # bounded work, not a benchmark
     # just under the cap still loads
     q = tmp_path / "ok.yaml"
     q.write_bytes(b"site: a\ndevice: b\n# " + b"x" * (MAX_FILE_BYTES - 100) + b"\n")
@@ -148,4 +148,4 @@ def test_fleet_layers_are_read_with_the_same_limits(tmp_path):
     with pytest.raises(ConfigError) as e:
         read_yaml(p, shown_as="fleet/defaults.yaml")
     assert e.value.problems[0].startswith("fleet/defaults.yaml:2: anchors and aliases")
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 10.0  # bounded work, not a benchmark
