@@ -24,11 +24,17 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
+# A kiosk without a battery-backed clock boots after a power cut at some date in the past (often
+# 1970 or the image's build date) and may stay there until NTP answers. Certificates valid from
+# long ago let it open TLS anyway; the expiry still counts from today.
+VALID_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
 def _builder(subject: x509.Name, issuer: x509.Name, public_key, days: int) -> x509.CertificateBuilder:
     now = datetime.now(timezone.utc)
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))  # tolerate a kiosk clock a little behind
+            .not_valid_before(VALID_FROM)
             .not_valid_after(now + timedelta(days=days)))
 
 
