@@ -1,0 +1,327 @@
+"""Attacks on the generated broker set-up, each against a real Mosquitto started from what `init` wrote,
+over its TLS listener: the accounts may do what broker/acl.py grants and nothing else."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from broker import setup
+from broker.__main__ import main
+from broker.contract import rating_topic, status_topic
+from tests.integration.test_broker_setup import ROOT, Conn, init_dir, secret
+from tests.servers import Mosquitto, wait_port
+
+pytestmark = pytest.mark.mosquitto
+SHARED = "$share/collectors/hailong/v1/+/+/rating"
+KIOSK1, KIOSK2, OTHER_SITE = "tan-lap--quay-1", "tan-lap--quay-2", "xa-b--quay-1"
+
+
+class Client(Conn):
+    """Conn over the folder's TLS listener, with the PUBACK reason code of each publish."""
+
+    def __init__(self, folder: Path, port: int, user: str, client_id: str = "", persistent: bool = False,
+                 protocol=mqtt.MQTTv5, cert: str | None = None, password: str | None = None):
+        super().__init__(port, user, password or secret(folder, user), client_id=client_id,
+                         persistent=persistent, protocol=protocol)
+        ca = folder / "certs" / "ca.crt"
+        if cert:
+            self.c.tls_set(ca_certs=str(ca), certfile=str(folder / "clients" / f"{cert}.crt"),
+                           keyfile=str(folder / "clients" / f"{cert}.key"))
+        else:
+            self.c.tls_set(ca_certs=str(ca))
+        self.acks: dict[int, object] = {}
+        self.c.on_publish = lambda client, userdata, mid, rc, props: self.acks.__setitem__(mid, rc)
+        self.retained: list[tuple[str, bytes]] = []
+        self.c.on_message = self._on_msg
+
+    def _on_msg(self, client, userdata, m):
+        self.messages.append((m.topic, m.payload))
+        if m.retain:
+            self.retained.append((m.topic, m.payload))
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False):
+        """Publish at QoS 1 and return the PUBACK's reason code (None if the broker closed the connection)."""
+        info = self.c.publish(topic, payload, qos=1, retain=retain)
+        deadline = time.monotonic() + 3
+        while info.mid not in self.acks and time.monotonic() < deadline and not self.dropped.is_set():
+            time.sleep(0.01)
+        return self.acks.get(info.mid)
+
+
+def up(folder: Path, port: int, user: str, **kw) -> Client:
+    c = Client(folder, port, user, **kw)
+    rc = c.connect()
+    assert not rc.is_failure, f"{user} refused: {rc}"
+    return c
+
+
+def refused(codes) -> bool:
+    return len(codes) == 1 and codes[0].is_failure
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Kiosks tan-lap/quay-1, quay-2 and xa-b/quay-1, collector main, desks of both sites, fleet main."""
+    folder = tmp_path_factory.mktemp("attack") / "etc"
+    tls_port, _ = init_dir(folder)
+    for s, d in (("tan-lap", "quay-1"), ("tan-lap", "quay-2"), ("xa-b", "quay-1")):
+        setup.add_device(folder, s, d)
+    setup.add_collector(folder, "main")
+    setup.add_desk(folder, "tan-lap", "front")
+    setup.add_desk(folder, "xa-b", "front")
+    setup.add_fleet(folder, "main")
+    broker = Mosquitto(folder, port=tls_port, conf_file=folder / "mosquitto.conf").start()
+    yield folder, tls_port
+    broker.stop()
+
+
+def test_b1_a_kiosk_cannot_join_the_collectors_shared_subscription(site):
+    folder, port = site
+    collector = up(folder, port, "collector-main")
+    thief = up(folder, port, KIOSK1)
+    thief311 = up(folder, port, OTHER_SITE, protocol=mqtt.MQTTv311)
+    sender = up(folder, port, KIOSK2)
+    try:
+        assert not refused(collector.subscribe(SHARED))
+        assert refused(thief.subscribe(SHARED)), "a kiosk account joined the collectors' shared subscription"
+        assert refused(thief311.subscribe(SHARED))
+        for i in range(10):
+            assert not sender.publish(rating_topic("tan-lap", "quay-2"), f"r{i}".encode()).is_failure
+        got = collector.wait_for(10)
+        time.sleep(0.3)
+        assert sorted(p for _, p in got) == sorted(f"r{i}".encode() for i in range(10))
+        assert thief.messages == [] and thief311.messages == []
+    finally:
+        for c in (collector, thief, thief311, sender):
+            c.close()
+
+
+@pytest.mark.parametrize("flt", ["#", "hailong/v1/#", "hailong/v1/+/+/rating", "hailong/v1/tan-lap/quay-1/+",
+                                 "hailong/v1/tan-lap/quay-2/request", "hailong/v1/+/+/config",
+                                 "$share/g/hailong/v1/tan-lap/quay-1/request", "$SYS/#",
+                                 "$CONTROL/dynamic-security/v1/response"])
+def test_a_kiosk_may_subscribe_to_nothing_but_its_own_inbound_topics(site, flt):
+    folder, port = site
+    kiosk = up(folder, port, KIOSK1)
+    try:
+        assert refused(kiosk.subscribe(flt)), f"a kiosk may subscribe to {flt}"
+        for own in ("hailong/v1/tan-lap/quay-1/request", "hailong/v1/tan-lap/quay-1/config"):
+            assert not refused(kiosk.subscribe(own))
+    finally:
+        kiosk.close()
+
+
+def test_a_collector_publishes_nothing(site):
+    folder, port = site
+    collector = up(folder, port, "collector-main")
+    try:
+        assert not refused(collector.subscribe("hailong/v1/+/+/rating"))
+        rc = collector.publish(rating_topic("tan-lap", "quay-1"), b"forged by a collector")
+        assert rc is None or rc.is_failure
+        time.sleep(0.3)
+        assert collector.messages == []
+    finally:
+        collector.close()
+
+
+def test_b2_a_kiosk_reusing_the_collectors_client_id_destroys_nothing(site):
+    folder, port = site
+    col = up(folder, port, "collector-main", client_id="victim", persistent=True)
+    assert not refused(col.subscribe("hailong/v1/+/+/rating"))
+    col.close()  # offline: its session keeps what arrives
+    sender = up(folder, port, KIOSK2)
+    for i in range(5):
+        assert not sender.publish(rating_topic("tan-lap", "quay-2"), f"q{i}".encode()).is_failure
+    sender.close()
+    attacker = up(folder, port, KIOSK1, client_id="victim", persistent=True)  # mosquitto_sub -c -i victim
+    attacker.close()
+    col = up(folder, port, "collector-main", client_id="victim", persistent=True)
+    try:
+        assert sorted(p for _, p in col.wait_for(5)) == [f"q{i}".encode() for i in range(5)]
+        # and an online collector is not kicked off by the same trick
+        attacker = up(folder, port, KIOSK1, client_id="victim", persistent=True)
+        time.sleep(0.5)
+        attacker.close()
+        assert not col.dropped.is_set(), "the collector was disconnected by a kiosk using its client id"
+    finally:
+        col.c.unsubscribe("hailong/v1/+/+/rating")
+        col.close()
+
+
+def test_a_desk_sends_requests_to_its_own_site_only_and_a_kiosk_cannot_send_config(site):
+    folder, port = site
+    kiosk = up(folder, port, KIOSK1)
+    own_desk, other_desk = up(folder, port, "desk.tan-lap.front"), up(folder, port, "desk.xa-b.front")
+    other_kiosk = up(folder, port, KIOSK2)
+    request, config = "hailong/v1/tan-lap/quay-1/request", "hailong/v1/tan-lap/quay-1/config"
+    try:
+        assert not refused(kiosk.subscribe(request)) and not refused(kiosk.subscribe(config))
+        assert other_desk.publish(request, b"from another site").is_failure
+        assert other_kiosk.publish(config, b"forged config").is_failure
+        assert refused(own_desk.subscribe("hailong/v1/+/+/status"))  # a desk reads nothing
+        assert not own_desk.publish(request, b"ask").is_failure
+        assert [p for _, p in kiosk.wait_for(1)] == [b"ask"]
+        time.sleep(0.3)
+        assert kiosk.messages == [(request, b"ask")]
+    finally:
+        for c in (kiosk, own_desk, other_desk, other_kiosk):
+            c.close()
+
+
+def test_the_fleet_tool_sends_retained_config_and_reads_status_only(site):
+    folder, port = site
+    fleet = up(folder, port, "fleet.main")
+    config = "hailong/v1/xa-b/quay-1/config"
+    try:
+        assert not fleet.publish(config, b"signed yaml", retain=True).is_failure
+        assert not refused(fleet.subscribe("hailong/v1/+/+/status"))
+        assert refused(fleet.subscribe("hailong/v1/+/+/rating"))
+        assert fleet.publish(rating_topic("xa-b", "quay-1"), b"forged").is_failure  # (the broker then hangs up)
+        kiosk = up(folder, port, OTHER_SITE)
+        try:
+            kiosk.subscribe(config)
+            assert kiosk.wait_for(1) and kiosk.retained == [(config, b"signed yaml")]  # waiting since before boot
+        finally:
+            kiosk.close()
+    finally:
+        fleet.close()
+
+
+def fresh_retained(folder: Path, port: int, *filters: str, user: str = "collector-main") -> list[tuple[str, bytes]]:
+    """What the broker retains under ``filters``, as a new subscriber sees it."""
+    c = up(folder, port, user)
+    try:
+        for flt in filters:
+            assert not refused(c.subscribe(flt))
+        time.sleep(0.5)
+        return sorted(c.retained)
+    finally:
+        c.close()
+
+
+def test_remove_device_clears_what_the_broker_retains_for_it(site):
+    folder, port = site
+    setup.add_device(folder, "tan-lap", "quay-7")
+    user = "tan-lap--quay-7"
+    kiosk = up(folder, port, user)
+    fleet = up(folder, port, "fleet.main")
+    cfg_topic = "hailong/v1/tan-lap/quay-7/config"
+    quay7 = (status_topic("tan-lap", "quay-7"), rating_topic("tan-lap", "quay-7"))
+    try:
+        assert not kiosk.publish(status_topic("tan-lap", "quay-7"), b"online", retain=True).is_failure
+        assert not kiosk.publish(rating_topic("tan-lap", "quay-7"), b"kept", retain=True).is_failure
+        assert not fleet.publish(cfg_topic, b"old config", retain=True).is_failure
+    finally:
+        fleet.close()
+    assert len(fresh_retained(folder, port, *quay7)) == 2  # the attack works before removal
+    assert main(["remove-device", "tan-lap", "quay-7", "--dir", str(folder)]) == 0
+    assert kiosk.dropped.wait(5), "the removed device stayed connected"
+    kiosk.close()
+    assert fresh_retained(folder, port, *quay7) == []
+    # a device added again under the same name does not receive the old device's config
+    setup.add_device(folder, "tan-lap", "quay-7")
+    assert fresh_retained(folder, port, cfg_topic, user=user) == []
+    setup.remove(folder, user)
+
+
+def test_clear_retained_sweeps_a_retained_rating_and_keeps_status(site, capsys):
+    folder, port = site
+    kiosk = up(folder, port, KIOSK2)
+    try:
+        assert not kiosk.publish(rating_topic("tan-lap", "quay-2"), b"left retained", retain=True).is_failure
+        assert not kiosk.publish(status_topic("tan-lap", "quay-2"), b"online", retain=True).is_failure
+    finally:
+        kiosk.close()
+    assert fresh_retained(folder, port, rating_topic("tan-lap", "quay-2")) != []
+    assert main(["clear-retained", "--dir", str(folder)]) == 0
+    assert rating_topic("tan-lap", "quay-2") in capsys.readouterr().out
+    assert fresh_retained(folder, port, rating_topic("tan-lap", "quay-2")) == []
+    assert fresh_retained(folder, port, status_topic("tan-lap", "quay-2")) == [(status_topic("tan-lap", "quay-2"), b"online")]
+
+
+def test_a_device_removed_while_the_broker_is_down_has_its_retained_messages_cleared_by_run(tmp_path):
+    folder = tmp_path / "etc"
+    tls_port, local_port = init_dir(folder)
+    setup.add_device(folder, "tan-lap", "quay-1")
+    setup.add_collector(folder, "main")
+
+    def run():
+        p = subprocess.Popen([sys.executable, "-m", "broker", "run", "--dir", str(folder)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(tls_port)
+        return p
+
+    proc = run()
+    try:
+        kiosk = up(folder, tls_port, "tan-lap--quay-1")
+        assert not kiosk.publish(status_topic("tan-lap", "quay-1"), b"online", retain=True).is_failure
+        kiosk.close()
+        proc.terminate()
+        proc.wait(10)
+        removed = setup.remove(folder, "tan-lap--quay-1")
+        assert removed.existed and "not running" in removed.note
+        proc = run()
+        deadline = time.monotonic() + 10
+        while fresh_retained(folder, tls_port, "hailong/v1/+/+/status") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert fresh_retained(folder, tls_port, "hailong/v1/+/+/status") == []
+        assert setup.accounts(folder).retained_to_clear == []
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def cert_site(tmp_path_factory):
+    """A set-up that demands client certificates: every account gets one."""
+    folder = tmp_path_factory.mktemp("certs") / "etc"
+    folder.mkdir(parents=True)
+    yml = folder.parent / "broker.yaml"
+    yml.write_text("kind: broker\nhostnames: [127.0.0.1]\nlisteners:\n  tls: {bind: 127.0.0.1, require_client_cert: true}\n")
+    from tests.servers import free_port
+    port = free_port()
+    assert main(["init", "--dir", str(folder), "--config", str(yml), "--tls-port", str(port)]) == 0
+    for d in ("quay-1", "quay-2"):
+        setup.add_device(folder, "tan-lap", d)
+    setup.add_collector(folder, "main")
+    broker = Mosquitto(folder, port=port, conf_file=folder / "mosquitto.conf").start()
+    yield folder, port
+    broker.stop()
+
+
+def test_a_client_certificate_opens_only_its_own_account(cert_site):
+    folder, port = cert_site
+    collector = up(folder, port, "collector-main", cert="collector-main")
+    # quay-1's certificate with quay-2's user name and password
+    mixed = up(folder, port, KIOSK2, cert=KIOSK1)
+    try:
+        collector.subscribe("hailong/v1/+/+/rating")
+        rc = mixed.publish(rating_topic("tan-lap", "quay-2"), b"as quay-2")
+        assert rc is None or rc.is_failure, "a certificate opened another device's account"
+        mixed.close()
+        mixed = up(folder, port, KIOSK2, cert=KIOSK1)
+        assert not mixed.publish(rating_topic("tan-lap", "quay-1"), b"as quay-1").is_failure  # the cert's own
+        assert collector.wait_for(1) == [(rating_topic("tan-lap", "quay-1"), b"as quay-1")]
+    finally:
+        mixed.close()
+        collector.close()
+
+
+def test_without_a_client_certificate_the_password_alone_is_refused(cert_site):
+    folder, port = cert_site
+    c = Client(folder, port, KIOSK1)
+    try:
+        c.c.connect("127.0.0.1", port)
+        c.c.loop_start()
+        accepted = c.connected.wait(3) and not c.result.is_failure
+    except OSError:  # ssl.SSLError is one
+        accepted = False
+    finally:
+        c.c.loop_stop()
+    assert not accepted, "connected without a client certificate"
