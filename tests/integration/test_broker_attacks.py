@@ -325,3 +325,43 @@ def test_without_a_client_certificate_the_password_alone_is_refused(cert_site):
     finally:
         c.c.loop_stop()
     assert not accepted, "connected without a client certificate"
+
+
+def kiosk_config(folder: Path, port: int, account: str, device: str):
+    from config.kiosk import KioskConfig
+    return KioskConfig.model_validate({
+        "site": "tan-lap", "device": device, "repeat_window_s": 0,
+        "broker": {"host": "127.0.0.1", "port": port, "protocol": "3.1.1", "keepalive_s": 5,
+                   "tls": {"ca": str(folder / "certs" / "ca.crt")}, "username": account,
+                   "password": {"file": str(folder / "secrets" / f"{account}.pass")}}})
+
+
+def test_a_311_kiosk_whose_account_may_not_publish_its_topics_keeps_its_ratings(site, tmp_path):
+    """MQTT 3.1.1 has no reason code in PUBACK: the real uplink, logged in with quay-1's account but
+    configured as quay-2, must not delete a rating the broker refused."""
+    from kiosk.flow import Flow
+    from kiosk.outbox import Outbox
+    from kiosk.uplink import Uplink
+    folder, port = site
+    collector = up(folder, port, "collector-main")
+    collector.subscribe("hailong/v1/+/+/rating")
+    cfg = kiosk_config(folder, port, KIOSK1, "quay-2")
+    box = Outbox(tmp_path / "outbox.db")
+    flow = Flow(cfg, lambda r: box.add(r, rating_topic("tan-lap", "quay-2")))
+    made = []
+    for i in range(3):
+        made.append(flow.tap_face(5, now=i * 10.0))
+        flow.tick(i * 10.0 + 5)  # back to the faces
+    assert None not in made and box.depth() == 3
+    uplink = Uplink(cfg, box).start()
+    try:
+        deadline = time.monotonic() + 4  # several connections: each is refused and closed by the broker
+        while time.monotonic() < deadline and box.depth() == 3:
+            time.sleep(0.05)
+        assert box.depth() == 3, f"the outbox lost {3 - box.depth()} refused rating(s); uplink: {uplink.last_error}"
+        assert sorted(box.ids()) == sorted(r.id for r in made)
+        assert collector.messages == []
+    finally:
+        uplink.stop()
+        box.close()
+        collector.close()
