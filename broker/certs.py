@@ -107,6 +107,27 @@ def make_client_cert(ca_cert: Path, ca_key: Path, cert_path: Path, key_path: Pat
     save_cert(cert, cert_path)
 
 
+def serial_of(cert_path: Path) -> int | None:
+    """The serial number of an issued certificate, to revoke it; None when there is none."""
+    try:
+        return x509.load_pem_x509_certificate(Path(cert_path).read_bytes()).serial_number
+    except (OSError, ValueError):
+        return None
+
+
+def write_crl(ca_cert: Path, ca_key: Path, serials: list[int], path: Path, days: int = 3650) -> None:
+    """The CA's revocation list: Mosquitto refuses these client certificates during the handshake.
+    ``last_update`` is now, so after a reload OpenSSL prefers this list to the one it held."""
+    cert, key = load_pair(ca_cert, ca_key)
+    now = datetime.now(timezone.utc)
+    b = (x509.CertificateRevocationListBuilder().issuer_name(cert.subject)
+         .last_update(now - timedelta(minutes=5)).next_update(now + timedelta(days=days)))
+    for serial in sorted(set(serials)):
+        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial)
+                                      .revocation_date(now - timedelta(minutes=5)).build())
+    write_file(path, b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM), 0o644)
+
+
 def server_cert_names(cert_path: Path) -> set[str]:
     """The SANs of an existing server certificate, to decide whether it must be re-issued."""
     try:

@@ -66,6 +66,8 @@ def render(folder: Path, s: Settings, limits: Limits, persistence: bool, plugin:
             # The certificate IS the account: its common name is the user name, whatever user name
             # and password the client sends, so one device's certificate cannot open another's account.
             lines.append("use_identity_as_username true")
+            # Replaced and removed devices' certificates; re-read on SIGHUP (`run` records the pid).
+            lines.append(f"crlfile {d / 'certs' / 'crl.pem'}")
         lines += [BIND_CLIENT_ID, ""]
     if s.local_port:
         lines += ["# plain MQTT for tools on this machine only", f"listener {s.local_port} {s.local_bind}",

@@ -96,10 +96,10 @@ def init(folder: Path, cfg: BrokerConfig, tls_port: int | None = None, local_por
             raise SetupError(f"{folder} was set up for prefix {old.settings.topic_prefix!r}, not {settings.topic_prefix!r}; "
                              f"use a new folder for a new prefix")
         accounts = old.accounts
-        pending = old.retained_to_clear
+        pending, revoked = old.retained_to_clear, old.revoked_serials
     else:
-        pending = []
-    state = State(settings, accounts, pending)
+        pending, revoked = [], []
+    state = State(settings, accounts, pending, revoked)
     if control.ADMIN not in state.accounts:  # the tooling's own account, used only through the socket
         password = passwords.new_password()
         state.accounts[control.ADMIN] = AccountRecord("admin", passwords.hash_password(password))
@@ -144,6 +144,9 @@ def regenerate(folder: Path, state: State) -> None:
     write_file(plugin_file, dynsec.to_json(dynsec.render(pairs, state.settings.topic_prefix)), 0o600)
     for old in ("passwd", "acl"):  # what earlier versions gave Mosquitto; it held hashes
         (folder / old).unlink(missing_ok=True)
+    c = folder / "certs"
+    if (c / "ca.key").exists():
+        certs.write_crl(c / "ca.crt", c / "ca.key", [int(h, 16) for h in state.revoked_serials], c / "crl.pem")
     conf_d = folder / "conf.d"
     chown_to(state.settings.run_as, plugin_file, folder / "certs" / "server.key",
              folder / "data", conf_d, *conf_d.glob("*.conf"))
@@ -191,6 +194,7 @@ def _issue(folder: Path, username: str, record_kind: str, site=None, device=None
     if existing and (existing.kind, existing.site, existing.device) != (record_kind, site, device):
         raise SetupError(f"user name {username!r} is already taken by a {existing.kind}; choose another name")
     client_cert = client_cert or state.settings.require_client_cert
+    revoked = _revoke_cert(folder, state, username)  # a rotated account's old certificate stops working
     password = passwords.new_password()  # adding again rotates the password
     state.accounts[username] = AccountRecord(record_kind, passwords.hash_password(password), site, device, client_cert)
     pass_file = folder / "secrets" / f"{username}.pass"
@@ -205,6 +209,8 @@ def _issue(folder: Path, username: str, record_kind: str, site=None, device=None
     client = dynsec.client(account, state.accounts[username].hash)
     note = apply_running(folder, state, control.account_commands(
         username, password, dynsec.role(account, state.settings.topic_prefix), client["textname"]))
+    if revoked and state.settings.require_client_cert:
+        note += "; " + _crl_note(folder)
     return Issued(username, pass_file, connection_block(folder, state.settings, username, client_cert), note)
 
 
@@ -257,6 +263,22 @@ def add_fleet(folder: Path, name: str, client_cert: bool = False) -> Issued:
     return _issue(folder, fleet_username(name), "fleet", client_cert=client_cert)
 
 
+def _revoke_cert(folder: Path, state: State, username: str) -> bool:
+    """Put the account's current client certificate (if any) on the revocation list."""
+    serial = certs.serial_of(folder / "clients" / f"{username}.crt")
+    if serial is None:
+        return False
+    if f"{serial:x}" not in state.revoked_serials:
+        state.revoked_serials.append(f"{serial:x}")
+    return True
+
+
+def _crl_note(folder: Path) -> str:
+    """The TLS listener re-reads certs/crl.pem on SIGHUP; `run` records the pid to send it."""
+    from .runner import reload
+    return "revocation list: " + reload(folder)
+
+
 @dataclass
 class Removed:
     existed: bool
@@ -277,12 +299,16 @@ def remove(folder: Path, username: str) -> Removed:
         for t in device_topics(state.settings.topic_prefix, record.site, record.device):
             if t not in state.retained_to_clear:
                 state.retained_to_clear.append(t)
+    revoked = _revoke_cert(folder, state, username)
     save_state(folder, state)
     regenerate(folder, state)
     for p in (folder / "secrets" / f"{username}.pass", folder / "clients" / f"{username}.crt",
               folder / "clients" / f"{username}.key"):
         p.unlink(missing_ok=True)
-    return Removed(True, apply_running(folder, state, control.account_commands(username, None, {"rolename": username}, "")))
+    note = apply_running(folder, state, control.account_commands(username, None, {"rolename": username}, ""))
+    if revoked and state.settings.require_client_cert:
+        note += "; " + _crl_note(folder)
+    return Removed(True, note)
 
 
 def accounts(folder: Path) -> State:

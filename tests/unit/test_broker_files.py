@@ -71,6 +71,19 @@ def test_with_client_certificates_the_certificate_names_the_account(tmp_path):
     lines = conf_lines(tmp_path / "b")
     tls = lines[lines.index("listener 9883 0.0.0.0"):]
     assert "require_certificate true" in tls and "use_identity_as_username true" in tls
+    assert f"crlfile {(tmp_path / 'b').resolve()}/certs/crl.pem" in tls and (tmp_path / "b" / "certs" / "crl.pem").exists()
+
+
+def test_a_rotated_or_removed_client_certificate_goes_on_the_revocation_list(folder):
+    from cryptography import x509
+    setup.add_device(folder, "tan-lap", "quay-1", client_cert=True)
+    first = x509.load_pem_x509_certificate((folder / "clients" / "tan-lap--quay-1.crt").read_bytes()).serial_number
+    setup.add_device(folder, "tan-lap", "quay-1", client_cert=True)
+    second = x509.load_pem_x509_certificate((folder / "clients" / "tan-lap--quay-1.crt").read_bytes()).serial_number
+    crl = lambda: {r.serial_number for r in x509.load_pem_x509_crl((folder / "certs" / "crl.pem").read_bytes())}
+    assert crl() == {first}
+    setup.remove(folder, "tan-lap--quay-1")
+    assert crl() == {first, second}
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root decides who Mosquitto runs as")
