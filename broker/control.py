@@ -28,6 +28,17 @@ class NotRunning(Exception):
     """Nothing answers on the folder's socket: Mosquitto is not running on this folder."""
 
 
+def admin_password(folder: Path) -> str:
+    path = Path(folder) / "secrets" / f"{ADMIN}.pass"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise SetupError(f"{path} is missing; run `python -m broker init --dir {folder}` again, "
+                         f"then restart Mosquitto") from None
+    except OSError as exc:
+        raise SetupError(f"cannot read {path} ({exc.strerror}): run this command as root or as the folder's owner") from None
+
+
 class Control:
     """One admin session on the broker running on ``folder``."""
 
@@ -67,7 +78,9 @@ class Control:
             raise NotRunning()
         try:
             self.c.connect(str(self.path))
-        except OSError:
+        except PermissionError:
+            raise SetupError(f"cannot open {self.path}: run this command as root or as the broker's user") from None
+        except OSError:  # a socket file left by a broker that is gone
             raise NotRunning() from None
         self.c.loop_start()
         if not self._connected.wait(TIMEOUT_S) or self._refused:

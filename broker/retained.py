@@ -24,7 +24,7 @@ def clear(folder: Path, wait_s: float = 0.0) -> str:
     """Sweep the running broker; waits up to ``wait_s`` for it to come up."""
     folder = Path(folder).resolve()
     state = load_state(folder)
-    password = (folder / "secrets" / f"{control.ADMIN}.pass").read_text().strip()
+    password = control.admin_password(folder)
     deadline = time.monotonic() + wait_s
     while True:
         try:

@@ -113,6 +113,9 @@ def init(folder: Path, cfg: BrokerConfig, tls_port: int | None = None, local_por
         certs.make_server_cert(c / "ca.crt", c / "ca.key", c / "server.crt", c / "server.key",
                                settings.hostnames, settings.cert_days)
         notes.append(f"issued the server certificate for {', '.join(settings.hostnames)}")
+    if (folder / "passwd").exists() or (folder / "acl").exists():
+        notes.append("accounts and rights moved from passwd/acl to the dynamic-security plugin "
+                     f"({folder / dynsec.DYNSEC_FILE}): restart Mosquitto now")
     save_state(folder, state)
     write_file(folder / "mosquitto.conf",
                mosquitto_conf.render(folder, settings, cfg.limits, cfg.persistence, dynsec.plugin_path()), 0o644)
@@ -156,11 +159,8 @@ def apply_running(folder: Path, state: State, commands: list[dict]) -> str:
     """Send account changes to a Mosquitto running on the folder and clear pending retained
     messages; a note for the person either way."""
     folder = Path(folder)
-    admin = folder / "secrets" / f"{control.ADMIN}.pass"
-    if not admin.exists():
-        return f"no admin account in {folder}; run `python -m broker init --dir {folder}` again, then restart Mosquitto"
     try:
-        with control.Control(folder, admin.read_text().strip()) as c:
+        with control.Control(folder, control.admin_password(folder)) as c:
             errors = control.failures(c.run(commands)) if commands else []
             if errors:
                 raise SetupError(f"the running Mosquitto refused the change ({'; '.join(errors)}); restart it "

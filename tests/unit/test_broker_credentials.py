@@ -36,13 +36,6 @@ def test_a_hash_written_by_mosquitto_passwd_verifies_here(tmp_path):
     assert hashed.split("$")[:3] == passwords.hash_password("hunter2").split("$")[:3]
 
 
-def test_the_password_file_is_sorted_and_private(tmp_path):
-    path = tmp_path / "passwd"
-    passwords.write_password_file(path, {"b": "$7$h2", "a": "$7$h1"})
-    assert path.read_text() == "a:$7$h1\nb:$7$h2\n"
-    assert path.stat().st_mode & 0o777 == 0o600
-
-
 def test_new_passwords_are_long_and_random():
     a, b = passwords.new_password(), passwords.new_password()
     assert a != b and len(a) >= 32 and ":" not in a

@@ -241,3 +241,13 @@ def test_bridges_listed_in_broker_yaml_are_written_by_init(tmp_path):
     setup.init(tmp_path / "b", cfg)
     text = (tmp_path / "b" / "conf.d" / "bridge-up.conf").read_text()
     assert "address h:1883" in text and "bridge_capath" not in text  # plain port: no TLS
+
+
+def test_init_on_a_folder_from_the_password_file_days_moves_the_accounts_and_says_restart(folder):
+    setup.add_device(folder, "tan-lap", "quay-1")
+    (folder / "passwd").write_text("tan-lap--quay-1:$7$101$x$y\n")  # what earlier versions wrote
+    (folder / "acl").write_text("user tan-lap--quay-1\n")
+    notes = setup.init(folder, BrokerConfig.model_validate({"listeners": {"tls": {"port": 18883}}}))
+    assert any("restart Mosquitto now" in n for n in notes)
+    assert not (folder / "passwd").exists() and not (folder / "acl").exists()
+    assert "tan-lap--quay-1" in clients(folder)
