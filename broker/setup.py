@@ -30,11 +30,11 @@ def device_username(site: str, device: str) -> str:
 
 
 def desk_username(site: str, name: str) -> str:
-    return f"desk.{site}.{name}"  # '.' is not in a slug, so no other account can spell the same name
+    return f"desk-{site}--{name}"  # like a device name with a prefix; a clash is refused by _issue
 
 
 def fleet_username(name: str) -> str:
-    return f"fleet.{name}"
+    return f"fleet-{name}"
 
 
 def device_topics(prefix: str, site: str, device: str) -> list[str]:

@@ -158,7 +158,7 @@ def test_b2_a_kiosk_reusing_the_collectors_client_id_destroys_nothing(site):
 def test_a_desk_sends_requests_to_its_own_site_only_and_a_kiosk_cannot_send_config(site):
     folder, port = site
     kiosk = up(folder, port, KIOSK1)
-    own_desk, other_desk = up(folder, port, "desk.tan-lap.front"), up(folder, port, "desk.xa-b.front")
+    own_desk, other_desk = up(folder, port, "desk-tan-lap--front"), up(folder, port, "desk-xa-b--front")
     other_kiosk = up(folder, port, KIOSK2)
     request, config = "hailong/v1/tan-lap/quay-1/request", "hailong/v1/tan-lap/quay-1/config"
     try:
@@ -177,7 +177,7 @@ def test_a_desk_sends_requests_to_its_own_site_only_and_a_kiosk_cannot_send_conf
 
 def test_the_fleet_tool_sends_retained_config_and_reads_status_only(site):
     folder, port = site
-    fleet = up(folder, port, "fleet.main")
+    fleet = up(folder, port, "fleet-main")
     config = "hailong/v1/xa-b/quay-1/config"
     try:
         assert not fleet.publish(config, b"signed yaml", retain=True).is_failure
@@ -211,7 +211,7 @@ def test_remove_device_clears_what_the_broker_retains_for_it(site):
     setup.add_device(folder, "tan-lap", "quay-7")
     user = "tan-lap--quay-7"
     kiosk = up(folder, port, user)
-    fleet = up(folder, port, "fleet.main")
+    fleet = up(folder, port, "fleet-main")
     cfg_topic = "hailong/v1/tan-lap/quay-7/config"
     quay7 = (status_topic("tan-lap", "quay-7"), rating_topic("tan-lap", "quay-7"))
     try:

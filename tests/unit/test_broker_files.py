@@ -166,10 +166,10 @@ def test_a_collector_subscribes_to_what_kiosks_send_and_publishes_nothing(folder
 
 
 def test_desk_and_fleet_accounts_get_their_own_names_and_rights(folder):
-    assert setup.add_desk(folder, "tan-lap", "front").username == "desk.tan-lap.front"
-    assert setup.add_fleet(folder, "main").username == "fleet.main"
-    assert acls(folder, "desk.tan-lap.front") == [("publishClientSend", "hailong/v1/tan-lap/+/request")]
-    assert ("publishClientSend", "hailong/v1/+/+/config") in acls(folder, "fleet.main")
+    assert setup.add_desk(folder, "tan-lap", "front").username == "desk-tan-lap--front"
+    assert setup.add_fleet(folder, "main").username == "fleet-main"
+    assert acls(folder, "desk-tan-lap--front") == [("publishClientSend", "hailong/v1/tan-lap/+/request")]
+    assert ("publishClientSend", "hailong/v1/+/+/config") in acls(folder, "fleet-main")
 
 
 def test_two_accounts_cannot_share_a_user_name(folder):
