@@ -399,3 +399,30 @@ def test_a_311_kiosk_whose_account_may_not_publish_its_topics_keeps_its_ratings(
         uplink.stop()
         box.close()
         collector.close()
+
+
+def test_fleet_push_works_with_the_fleet_account_and_not_with_a_kiosks(site, tmp_path):
+    """The real `python -m broker fleet push`, logged in as add-fleet's account, over TLS."""
+    from tests.integration.test_fleet_push import cli, make_fleet
+    folder, port = site
+    setup.add_device(folder, "xa-a", "quay-1")  # taken by the running broker at once
+    root = make_fleet(tmp_path, port, n_devices=2)
+
+    def push_as(user: str) -> subprocess.CompletedProcess:
+        (root / "push.yaml").write_text(
+            f"kind: fleet\nkey: {tmp_path / 'keys' / 'fleet.key'}\ntimeout_s: 3\n"
+            f"broker: {{host: 127.0.0.1, port: {port}, tls: {{ca: {folder / 'certs' / 'ca.crt'}}}, username: {user}, "
+            f"password: {{file: {folder / 'secrets' / f'{user}.pass'}}}}}\n", encoding="utf-8")
+        return cli("fleet", "push", str(root), check=False)
+
+    forged = push_as("xa-a--quay-1")
+    assert forged.returncode != 0 and "not confirmed" in forged.stderr
+    assert fresh_retained(folder, port, "hailong/v1/xa-a/quay-1/config", user="xa-a--quay-1") == []
+    res = push_as("fleet-main")
+    assert res.returncode == 0 and "2 config(s) published" in res.stdout, res.stderr
+    got = fresh_retained(folder, port, "hailong/v1/xa-a/quay-1/config", user="xa-a--quay-1")
+    assert [t for t, _ in got] == ["hailong/v1/xa-a/quay-1/config"]
+    status = subprocess.run([sys.executable, "-m", "broker", "fleet", "status", "--settings", str(root / "push.yaml"),
+                             "--wait", "0.5"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0, status.stderr
+    setup.remove(folder, "xa-a--quay-1")  # also clears the pushed configs it was sent
