@@ -19,7 +19,7 @@ import yaml
 from broker.contract import is_slug
 from config.broker import BrokerConfig
 
-from . import acl, bridge, certs, control, dynsec, mosquitto_conf, passwords
+from . import acl, bridge, certs, control, dynsec, mosquitto_conf, passwords, runner
 from .errors import SetupError
 from .files import chown_to, traversable_by, write_file
 from .state import AccountRecord, Settings, State, load_state, save_state
@@ -199,6 +199,9 @@ def _issue(folder: Path, username: str, record_kind: str, site=None, device=None
     state.accounts[username] = AccountRecord(record_kind, passwords.hash_password(password), site, device, client_cert)
     pass_file = folder / "secrets" / f"{username}.pass"
     write_file(pass_file, password + "\n", 0o600)
+    if revoked and not client_cert:  # revoked above and not replaced: do not leave it lying around
+        for ext in ("crt", "key"):
+            (folder / "clients" / f"{username}.{ext}").unlink(missing_ok=True)
     if client_cert:
         certs.make_client_cert(folder / "certs" / "ca.crt", folder / "certs" / "ca.key",
                                folder / "clients" / f"{username}.crt", folder / "clients" / f"{username}.key",
@@ -275,8 +278,7 @@ def _revoke_cert(folder: Path, state: State, username: str) -> bool:
 
 def _crl_note(folder: Path) -> str:
     """The TLS listener re-reads certs/crl.pem on SIGHUP; `run` records the pid to send it."""
-    from .runner import reload
-    return "revocation list: " + reload(folder)
+    return "revocation list: " + runner.reload(folder)
 
 
 @dataclass
