@@ -192,7 +192,7 @@ def dispatch(args: argparse.Namespace) -> int:
             what = f"{a.site}/{a.device}" if a.kind == "device" else (a.site or "")
             print(f"{a.kind:<10} {user:<40} {what}{'  (client cert)' if a.client_cert else ''}")
             if args.rules:
-                print("\n".join(f"    {line}" for line in describe(setup._account(user, a), s.topic_prefix).splitlines()))
+                print("\n".join(f"    {line}" for line in describe(setup.account_of(user, a), s.topic_prefix).splitlines()))
         if len(state.accounts) <= 1:
             print("no accounts yet; add one with add-device SITE DEVICE")
     elif args.command == "run":

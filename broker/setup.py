@@ -135,14 +135,14 @@ def _normal(hostnames: list[str]) -> set[str]:
     return out
 
 
-def _account(username: str, a: AccountRecord) -> acl.Account:
+def account_of(username: str, a: AccountRecord) -> acl.Account:
     return acl.Account(username, a.kind, a.site, a.device)
 
 
 def regenerate(folder: Path, state: State) -> None:
     """The plugin's file from the state; then hand the broker's files to its user."""
     folder = Path(folder)
-    pairs = [(_account(u, a), a.hash) for u, a in state.accounts.items()]
+    pairs = [(account_of(u, a), a.hash) for u, a in state.accounts.items()]
     plugin_file = folder / dynsec.DYNSEC_FILE
     write_file(plugin_file, dynsec.to_json(dynsec.render(pairs, state.settings.topic_prefix)), 0o600)
     for old in ("passwd", "acl"):  # what earlier versions gave Mosquitto; it held hashes
@@ -208,7 +208,7 @@ def _issue(folder: Path, username: str, record_kind: str, site=None, device=None
                                username, state.settings.cert_days)
     save_state(folder, state)
     regenerate(folder, state)
-    account = _account(username, state.accounts[username])
+    account = account_of(username, state.accounts[username])
     client = dynsec.client(account, state.accounts[username].hash)
     note = apply_running(folder, state, control.account_commands(
         username, password, dynsec.role(account, state.settings.topic_prefix), client["textname"]))
