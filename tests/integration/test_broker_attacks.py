@@ -2,6 +2,7 @@
 over its TLS listener: the accounts may do what broker/acl.py grants and nothing else."""
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -153,6 +154,28 @@ def test_b2_a_kiosk_reusing_the_collectors_client_id_destroys_nothing(site):
     finally:
         col.c.unsubscribe("hailong/v1/+/+/rating")
         col.close()
+
+
+def mosquitto_cli(folder: Path, port: int, tool: str, user: str, *args: str) -> subprocess.CompletedProcess:
+    """mosquitto_sub / mosquitto_pub (MQTT 3.1.1) over the TLS listener, as an attacker would use them."""
+    return subprocess.run([tool, "-h", "127.0.0.1", "-p", str(port), "--cafile", str(folder / "certs" / "ca.crt"),
+                           "-u", user, "-P", secret(folder, user), *args], capture_output=True, text=True, timeout=20)
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto_sub"), reason="mosquitto-clients not installed")
+def test_b2_with_mosquitto_sub_as_in_the_report(site):
+    folder, port = site
+    flt = "hailong/v1/+/+/rating"
+    victim = ("-c", "-i", "victim", "-q", "1", "-t", flt)
+    assert mosquitto_cli(folder, port, "mosquitto_sub", "collector-main", *victim, "-E").returncode == 0
+    for i in range(5):
+        assert mosquitto_cli(folder, port, "mosquitto_pub", KIOSK2, "-q", "1", "-t", rating_topic("tan-lap", "quay-2"),
+                             "-m", f"m{i}").returncode == 0
+    mosquitto_cli(folder, port, "mosquitto_sub", KIOSK1, "-c", "-i", "victim", "-t", "hailong/v1/tan-lap/quay-1/request",
+                  "-W", "1")
+    back = mosquitto_cli(folder, port, "mosquitto_sub", "collector-main", *victim, "-C", "5", "-W", "5")
+    assert back.stdout.split() == [f"m{i}" for i in range(5)], back.stderr
+    mosquitto_cli(folder, port, "mosquitto_sub", "collector-main", "-i", "victim", "-t", flt, "-W", "1")  # clean up
 
 
 def test_a_desk_sends_requests_to_its_own_site_only_and_a_kiosk_cannot_send_config(site):
