@@ -2,6 +2,7 @@
 over its TLS listener: the accounts may do what broker/acl.py grants and nothing else."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -117,6 +118,21 @@ def test_a_kiosk_may_subscribe_to_nothing_but_its_own_inbound_topics(site, flt):
             assert not refused(kiosk.subscribe(own))
     finally:
         kiosk.close()
+
+
+def test_a_kiosk_cannot_change_accounts_through_the_control_topic(site):
+    folder, port = site
+    kiosk = up(folder, port, KIOSK1)
+    try:
+        rc = kiosk.publish("$CONTROL/dynamic-security/v1", json.dumps({"commands": [
+            {"command": "createClient", "username": "intruder", "password": "x"}]}).encode())
+        assert rc is None or rc.is_failure
+    finally:
+        kiosk.close()
+    intruder = Client(folder, port, KIOSK1, password="x")
+    intruder.c.username_pw_set("intruder", "x")
+    assert intruder.connect().is_failure
+    intruder.c.loop_stop()
 
 
 def test_a_collector_publishes_nothing(site):
