@@ -179,6 +179,15 @@ def apply_running(folder: Path, state: State, commands: list[dict]) -> str:
     return done + (f"; cleared {len(cleared)} retained topic(s)" if cleared else "")
 
 
+def _current_layout(folder: Path) -> None:
+    """Refuse to change accounts in a folder whose mosquitto.conf still reads passwd/acl: the new
+    accounts would not reach that broker, and it could not restart without those files."""
+    conf = folder / "mosquitto.conf"
+    if conf.exists() and "plugin_opt_config_file" not in conf.read_text(encoding="utf-8"):
+        raise SetupError(f"{conf} was written by an earlier version (password file and ACL); run "
+                         f"`python -m broker init --dir {folder}` with the same --config first, then restart Mosquitto")
+
+
 @dataclass
 class Issued:
     username: str
@@ -190,6 +199,7 @@ class Issued:
 def _issue(folder: Path, username: str, record_kind: str, site=None, device=None, client_cert=False) -> Issued:
     folder = Path(folder).resolve()
     state = load_state(folder)
+    _current_layout(folder)
     existing = state.accounts.get(username)
     if existing and (existing.kind, existing.site, existing.device) != (record_kind, site, device):
         raise SetupError(f"user name {username!r} is already taken by a {existing.kind}; choose another name")
@@ -292,6 +302,7 @@ def remove(folder: Path, username: str) -> Removed:
     its topics. Removing twice is not an error."""
     folder = Path(folder).resolve()
     state = load_state(folder)
+    _current_layout(folder)
     if username == control.ADMIN:
         raise SetupError(f"{username} is the set-up tooling's own account; it cannot be removed")
     record = state.accounts.pop(username, None)

@@ -247,6 +247,10 @@ def test_init_on_a_folder_from_the_password_file_days_moves_the_accounts_and_say
     setup.add_device(folder, "tan-lap", "quay-1")
     (folder / "passwd").write_text("tan-lap--quay-1:$7$101$x$y\n")  # what earlier versions wrote
     (folder / "acl").write_text("user tan-lap--quay-1\n")
+    (folder / "mosquitto.conf").write_text(f"password_file {folder}/passwd\nacl_file {folder}/acl\n")
+    with pytest.raises(SetupError, match="earlier version"):  # its broker still needs passwd and acl
+        setup.add_device(folder, "tan-lap", "quay-2")
+    assert (folder / "passwd").exists() and (folder / "acl").exists()
     notes = setup.init(folder, BrokerConfig.model_validate({"listeners": {"tls": {"port": 18883}}}))
     assert any("restart Mosquitto now" in n for n in notes)
     assert not (folder / "passwd").exists() and not (folder / "acl").exists()
