@@ -196,6 +196,7 @@ def dispatch(args: argparse.Namespace) -> int:
         if len(state.accounts) <= 1:
             print("no accounts yet; add one with add-device SITE DEVICE")
     elif args.command == "run":
+        setup.check_layout(args.dir.resolve())
         setup.regenerate(args.dir.resolve(), setup.accounts(args.dir))  # the plugin reads its file only now
         retained.clear_after_start(args.dir)
         runner.run(args.dir)

@@ -179,7 +179,7 @@ def apply_running(folder: Path, state: State, commands: list[dict]) -> str:
     return done + (f"; cleared {len(cleared)} retained topic(s)" if cleared else "")
 
 
-def _current_layout(folder: Path) -> None:
+def check_layout(folder: Path) -> None:
     """Refuse to change accounts in a folder whose mosquitto.conf still reads passwd/acl: the new
     accounts would not reach that broker, and it could not restart without those files."""
     conf = folder / "mosquitto.conf"
@@ -199,7 +199,7 @@ class Issued:
 def _issue(folder: Path, username: str, record_kind: str, site=None, device=None, client_cert=False) -> Issued:
     folder = Path(folder).resolve()
     state = load_state(folder)
-    _current_layout(folder)
+    check_layout(folder)
     existing = state.accounts.get(username)
     if existing and (existing.kind, existing.site, existing.device) != (record_kind, site, device):
         raise SetupError(f"user name {username!r} is already taken by a {existing.kind}; choose another name")
@@ -302,7 +302,7 @@ def remove(folder: Path, username: str) -> Removed:
     its topics. Removing twice is not an error."""
     folder = Path(folder).resolve()
     state = load_state(folder)
-    _current_layout(folder)
+    check_layout(folder)
     if username == control.ADMIN:
         raise SetupError(f"{username} is the set-up tooling's own account; it cannot be removed")
     record = state.accounts.pop(username, None)
