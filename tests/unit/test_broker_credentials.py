@@ -129,3 +129,15 @@ def test_a_kiosk_whose_clock_is_years_behind_still_accepts_the_certificates(ca):
     out = subprocess.run(["openssl", "verify", "-attime", str(4102444800), "-CAfile", str(ca / "ca.crt"),
                           str(ca / "old.crt")], capture_output=True, text=True)
     assert out.returncode != 0 and "expired" in out.stdout + out.stderr
+
+
+def test_replacing_an_account_on_a_running_broker_deletes_first_and_ignores_what_was_not_there():
+    from broker import control
+    role = dynsec.role(acl.Account("s--d", "device", "s", "d"), "p/v1")
+    cmds = control.account_commands("s--d", "pw", role, "device s/d")
+    assert [c["command"] for c in cmds] == ["deleteClient", "deleteRole", "createRole", "createClient"]
+    assert cmds[3]["roles"] == [{"rolename": "s--d"}] and cmds[2]["acls"] == role["acls"]
+    assert [c["command"] for c in control.account_commands("s--d", None, role, "")] == ["deleteClient", "deleteRole"]
+    assert control.failures([{"command": "deleteClient", "error": "Client not found"},
+                             {"command": "createClient", "error": "Role not found"},
+                             {"command": "createRole"}]) == ["createClient: Role not found"]
