@@ -90,7 +90,7 @@ def site(tmp_path_factory):
     broker.stop()
 
 
-def test_b1_a_kiosk_cannot_join_the_collectors_shared_subscription(site):
+def test_a_kiosk_cannot_join_the_collectors_shared_subscription(site):
     folder, port = site
     collector = up(folder, port, "collector-main")
     thief = up(folder, port, KIOSK1)
@@ -154,7 +154,7 @@ def test_a_collector_publishes_nothing(site):
         collector.close()
 
 
-def test_b2_a_kiosk_reusing_the_collectors_client_id_destroys_nothing(site):
+def test_a_kiosk_reusing_the_collectors_client_id_destroys_nothing(site):
     folder, port = site
     col = up(folder, port, "collector-main", client_id="victim", persistent=True)
     assert not refused(col.subscribe("hailong/v1/+/+/rating"))
@@ -185,7 +185,7 @@ def mosquitto_cli(folder: Path, port: int, tool: str, user: str, *args: str) -> 
 
 
 @pytest.mark.skipif(not shutil.which("mosquitto_sub"), reason="mosquitto-clients not installed")
-def test_b2_with_mosquitto_sub_as_in_the_report(site):
+def test_the_client_id_takeover_with_mosquitto_sub_and_mosquitto_pub_fails(site):
     folder, port = site
     flt = "hailong/v1/+/+/rating"
     victim = ("-c", "-i", "victim", "-q", "1", "-t", flt)
