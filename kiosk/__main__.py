@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-COMMANDS = ("run", "simulate")
+COMMANDS = ("run", "simulate", "request")
 
 
 def mqtt_url(value: str) -> tuple[str, int]:
@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
                "  python -m kiosk run --config kiosk.yaml --windowed 1280x800\n"
                "  python -m kiosk simulate --config kiosk.yaml --count 100 --rate 5 --mqtt-url mqtt://127.0.0.1:1883",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", metavar="{run,simulate}")
+    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
     common.add_argument("--mqtt-url", type=mqtt_url, metavar="mqtt://HOST:PORT",
@@ -54,7 +54,49 @@ def parser() -> argparse.ArgumentParser:
                      help="keep every id created in the outbox file; a restart continues the count")
     sim.add_argument("--no-wait", action="store_true", help="exit after tapping, without waiting for the broker")
     sim.add_argument("--seed", type=int, help="random seed, for repeatable runs")
+    req = sub.add_parser("request", help="ask a counter's kiosk to rate now (for the officer's PC or a queue system)",
+                         description="Publish a rating request to one kiosk with the centre's desk account. The "
+                                     "next rating at that counter carries its dossier and ticket; a request nobody "
+                                     "answers within --expires becomes a request_expired event.",
+                         epilog="Example: python -m kiosk request --settings desk.yaml --site ubnd-xa-tan-lap "
+                                "--device quay-01 --dossier 000.00.12.H56-261123-0001 --ticket A012")
+    req.add_argument("--settings", type=Path, default=Path("desk.yaml"),
+                     help="desk.yaml with the desk account's broker: block (default ./desk.yaml)")
+    req.add_argument("--site", required=True)
+    req.add_argument("--device", required=True)
+    req.add_argument("--dossier", help="the case (dossier) code")
+    req.add_argument("--ticket", help="the queue ticket number")
+    req.add_argument("--service", help="the procedure's key")
+    req.add_argument("--officer", help="the officer's key")
+    req.add_argument("--expires", type=int, default=600, metavar="SECONDS", help="give up after this long (default 600)")
     return ap
+
+
+def _request(args) -> int:
+    from pydantic import ValidationError
+
+    from config import ConfigError, load
+
+    from .desk import DeskSettings, build_request, send_request
+
+    try:
+        settings = load(args.settings, model=DeskSettings)
+        request = build_request(args.site, args.device, dossier=args.dossier, ticket=args.ticket,
+                                service=args.service, officer=args.officer, expires_s=args.expires)
+    except ConfigError as exc:
+        print("kiosk request: " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        print(f"kiosk request: --{err['loc'][0]}: {err['msg']}", file=sys.stderr)
+        return 2
+    try:
+        send_request(request, settings.broker)
+    except (ConnectionError, OSError) as exc:
+        print(f"kiosk request: {exc}", file=sys.stderr)
+        return 3
+    print(f"request {request.id} sent to {args.site}/{args.device}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         argv.insert(0, "run")
     args = parser().parse_args(argv)
+    if args.command == "request":
+        return _request(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from config import ConfigError, file_hash, load
