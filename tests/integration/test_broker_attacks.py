@@ -485,3 +485,35 @@ def test_fleet_push_works_with_the_fleet_account_and_not_with_a_kiosks(site, tmp
                              "--wait", "0.5"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert status.returncode == 0, status.stderr
     setup.remove(folder, "xa-a--quay-1")  # also clears the pushed configs it was sent
+
+
+def desk_folder(folder: Path, tmp: Path, site_slug: str) -> Path:
+    """desk.yaml from add-desk's printed block, with the files it names copied next to it."""
+    issued = setup.add_desk(folder, site_slug, "front")  # rotates the password; a running broker takes it
+    tmp.mkdir()
+    (tmp / "ca.crt").write_bytes((folder / "certs" / "ca.crt").read_bytes())
+    (tmp / f"{issued.username}.pass").write_bytes(issued.password_file.read_bytes())
+    (tmp / "desk.yaml").write_text("kind: desk\n" + issued.yaml_block, encoding="utf-8")
+    return tmp / "desk.yaml"
+
+
+def test_the_desk_tool_asks_its_own_sites_kiosk_and_is_refused_for_another_site(site, tmp_path):
+    folder, port = site
+    kiosk = up(folder, port, KIOSK1)
+    request = "hailong/v1/tan-lap/quay-1/request"
+
+    def ask(desk_yaml: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kiosk", "request", "--settings", str(desk_yaml),
+                               "--site", "tan-lap", "--device", "quay-1", "--ticket", "A012"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    try:
+        assert not refused(kiosk.subscribe(request))
+        other = ask(desk_folder(folder, tmp_path / "xa-b", "xa-b"))
+        assert other.returncode != 0, other.stdout
+        own = ask(desk_folder(folder, tmp_path / "tan-lap", "tan-lap"))
+        assert own.returncode == 0, own.stderr
+        got = kiosk.wait_for(1)
+        time.sleep(0.3)
+        assert len(kiosk.messages) == 1 and got[0][0] == request and b"A012" in got[0][1]
+    finally:
+        kiosk.close()
