@@ -141,3 +141,19 @@ def test_replacing_an_account_on_a_running_broker_deletes_first_and_ignores_what
     assert control.failures([{"command": "deleteClient", "error": "Client not found"},
                              {"command": "createClient", "error": "Role not found"},
                              {"command": "createRole"}]) == ["createClient: Role not found"]
+
+
+def test_the_plugin_is_found_by_dpkg_or_the_known_folders_and_missing_says_where_it_looked(monkeypatch, tmp_path):
+    monkeypatch.delenv("HAILONG_DYNSEC_PLUGIN", raising=False)
+    fake = tmp_path / "lib" / dynsec.PLUGIN_NAME
+    fake.parent.mkdir()
+    fake.write_bytes(b"")
+    monkeypatch.setattr(dynsec, "_from_dpkg", lambda: [])
+    monkeypatch.setattr(dynsec, "KNOWN_PLUGIN_GLOBS", (str(tmp_path / "*" / dynsec.PLUGIN_NAME),))
+    assert dynsec.plugin_path() == fake
+    monkeypatch.setattr(dynsec, "_from_dpkg", lambda: [str(fake)])
+    monkeypatch.setattr(dynsec, "KNOWN_PLUGIN_GLOBS", ())
+    assert dynsec.plugin_path() == fake
+    monkeypatch.setattr(dynsec, "_from_dpkg", lambda: [])
+    with pytest.raises(SetupError, match="dpkg -L mosquitto.*apt-get install mosquitto"):
+        dynsec.plugin_path()
