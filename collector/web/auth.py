@@ -1,8 +1,9 @@
-"""Login for the dashboard: a password hash in memory, random session tokens, a per-IP attempt limit."""
+"""Login for the dashboard: a password hash in memory, random session tokens, an attempt limit per client."""
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -14,13 +15,15 @@ SESSION_COOKIE = "hl_session"
 class PasswordCheck:
     """Keeps only a salted scrypt hash: the plain password is dropped once the server has started."""
 
-    def __init__(self, username: str, password: str):
+    def __init__(self, username: str, password: str, parallel: int = 2):
         self.username = username
         self._salt = secrets.token_bytes(16)
+        self._running = threading.BoundedSemaphore(parallel)  # each check takes 16 MB of memory
         self._hash = self._derive(password)
 
     def _derive(self, password: str) -> bytes:
-        return hashlib.scrypt(password.encode("utf-8"), salt=self._salt, n=2 ** 14, r=8, p=1, dklen=32)
+        with self._running:
+            return hashlib.scrypt(password.encode("utf-8"), salt=self._salt, n=2 ** 14, r=8, p=1, dklen=32)
 
     def verify(self, username: str, password: str) -> bool:
         # Hash even for a wrong user name, so timing does not reveal which part was wrong.
@@ -33,6 +36,7 @@ class Sessions:
         self.lifetime_s = lifetime_s
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._form_key = secrets.token_bytes(32)
 
     def create(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -56,30 +60,75 @@ class Sessions:
         with self._lock:
             self._tokens.pop(token or "", None)
 
+    def form_token(self, token: str) -> str:
+        """What the session's own pages put in their forms; another site cannot know it."""
+        return hmac.new(self._form_key, token.encode("ascii", "replace"), "sha256").hexdigest()
+
+    def form_ok(self, token: str | None, sent: str | None) -> bool:
+        return bool(token and sent) and self.valid(token) and hmac.compare_digest(
+            self.form_token(token).encode(), sent.encode("utf-8"))
+
 
 class RateLimiter:
-    """At most ``limit`` failed logins per client IP within ``window_s``; then 429 until they age out."""
+    """At most ``limit`` failed logins within ``window_s`` per client, and per account from one client.
 
-    def __init__(self, limit: int = 5, window_s: float = 60.0):
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, deque] = {}
+    An attempt takes its slot before the password is checked, under one lock, so simultaneous guesses
+    cannot all slip past the count; a right password gives its slot back. Nothing is counted per account
+    alone: a stranger's wrong guesses must not lock the manager out everywhere.
+    """
+
+    def __init__(self, limit: int = 5, window_s: float = 60.0, max_keys: int = 10_000):
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._failures: dict[tuple, deque] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, ip: str, now: float) -> deque:
-        q = self._failures.setdefault(ip, deque())
+    @staticmethod
+    def keys(client: str, account: str) -> tuple[tuple, ...]:
+        """The counters one attempt goes to; an IPv6 client counts as its /64, which one user holds whole."""
+        try:
+            addr = ipaddress.ip_address(client)
+            if addr.version == 6:
+                client = str(ipaddress.ip_network(f"{client}/64", strict=False))
+        except ValueError:
+            pass
+        return ("client", client), ("account", account.casefold(), client)
+
+    def _recent(self, key: tuple, now: float) -> deque:
+        q = self._failures.setdefault(key, deque())
         while q and q[0] <= now - self.window_s:
             q.popleft()
         return q
 
-    def blocked(self, ip: str) -> bool:
-        with self._lock:
-            return len(self._recent(ip, time.monotonic())) >= self.limit
+    def _prune(self, now: float) -> None:
+        if len(self._failures) > self.max_keys:
+            for key in [k for k, q in self._failures.items() if not q or q[-1] <= now - self.window_s]:
+                del self._failures[key]
 
-    def failed(self, ip: str) -> None:
+    def acquire(self, keys: tuple[tuple, ...]) -> float | None:
+        """A slot for one attempt (counted as failed until released), or None when a counter is full."""
         with self._lock:
-            self._recent(ip, time.monotonic()).append(time.monotonic())
+            now = time.monotonic()
+            self._prune(now)
+            queues = [self._recent(k, now) for k in keys]
+            if any(len(q) >= self.limit for q in queues):
+                return None
+            for q in queues:
+                q.append(now)
+            return now
 
-    def retry_after(self, ip: str) -> int:
+    def release(self, keys: tuple[tuple, ...], slot: float) -> None:
+        """The attempt succeeded: it does not count against anyone."""
         with self._lock:
-            q = self._recent(ip, time.monotonic())
-            return max(1, int(q[0] + self.window_s - time.monotonic()) + 1) if q else 1
+            for k in keys:
+                try:
+                    self._failures.get(k, deque()).remove(slot)
+                except ValueError:
+                    pass
+
+    def retry_after(self, keys: tuple[tuple, ...]) -> int:
+        """Seconds until every full counter has a free slot again."""
+        with self._lock:
+            now = time.monotonic()
+            waits = [q[len(q) - self.limit] + self.window_s - now
+                     for q in (self._recent(k, now) for k in keys) if len(q) >= self.limit]
+            return max(1, int(max(waits, default=0)) + 1)
