@@ -38,6 +38,7 @@ class DeadlineReader(io.RawIOBase):
 class LimitedServer(ThreadingHTTPServer):
     daemon_threads = True
     max_connections = 64
+    request_queue_size = 128  # connections waiting to be accepted (socketserver's default is 5)
     busy_text = b"too many connections; try again later\n"
     busy_answer = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
                    b"Content-Length: %d\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s" % (len(busy_text), busy_text))
