@@ -91,7 +91,7 @@ class RateLimiter:
                 client = str(ipaddress.ip_network(f"{client}/64", strict=False))
         except ValueError:
             pass
-        return ("client", client), ("account", account.casefold(), client)
+        return ("client", client), ("account", account.casefold()[:64], client)
 
     def _recent(self, key: tuple, now: float) -> deque:
         q = self._failures.setdefault(key, deque())

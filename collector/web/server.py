@@ -76,8 +76,9 @@ def _answering(method):
             self.close_connection = True
         except Exception:
             self.close_connection = True
-            print(f"dashboard: {self.command} {self.path!r} failed:\n{traceback.format_exc()}", file=sys.stderr)
-            if not self._answered:
+            print(f"dashboard: {self.command} {self.path[:200]!r} failed:\n{traceback.format_exc()}", file=sys.stderr)
+            if not self._answered:  # headers half-built when it failed are dropped
+                self._headers_buffer = []
                 self._send(500, b"internal error; the details are in the dashboard's log\n", "text/plain; charset=utf-8")
     return run
 
@@ -99,9 +100,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet by default; errors still go to stderr
         pass
 
-    def send_response(self, code, message=None):
+    def end_headers(self):
         self._answered = True
-        super().send_response(code, message)
+        super().end_headers()
 
     def send_header(self, keyword, value):
         if not guards.header_safe(str(value)):
@@ -252,9 +253,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _static(self, name: str) -> None:
         file = (STATIC / name).resolve()
-        if file.parent != STATIC.resolve() or not file.is_file() or file.suffix not in STATIC_TYPES:
+        try:
+            if file.parent != STATIC.resolve() or not file.is_file() or file.suffix not in STATIC_TYPES:
+                return self._text(404, "not found")
+            body = file.read_bytes()
+        except OSError:  # e.g. a name longer than the file system allows
             return self._text(404, "not found")
-        self._send(200, file.read_bytes(), STATIC_TYPES[file.suffix])
+        self._send(200, body, STATIC_TYPES[file.suffix])
 
     def _download(self, body: bytes, ctype: str, filename: str) -> None:
         self._send(200, body, ctype, {"Content-Disposition": guards.attachment(filename)})

@@ -268,6 +268,22 @@ def test_a_full_width_period_on_an_export_gets_an_answer(dash):
     assert "Nguyễn Văn An" in body.decode("utf-8-sig")
 
 
+def test_a_failing_page_still_gets_an_answer(dash, monkeypatch):
+    from collector.web import server
+
+    def broken(ctx):
+        raise RuntimeError("the database went away")
+    monkeypatch.setitem(server.VIEWS, "/devices", broken)
+    _, url = dash
+    status, _, body = get(url, "/devices", session_cookie(url))
+    assert status == 500 and b"the database went away" not in body
+
+
+def test_a_file_name_too_long_for_the_disk_is_not_found(dash):
+    _, url = dash
+    assert get(url, "/static/" + "a" * 5000 + ".css")[0] == 404
+
+
 # ---------------------------------------------------------------------------------------- B6: exports
 def check_csv(text: str) -> list[list[str]]:
     rows = list(csv.reader(io.StringIO(text)))
