@@ -47,6 +47,7 @@ class Dashboard:
 
     idle_timeout_s = 15.0  # a connection silent this long is closed
     request_timeout_s = 30.0  # a whole request (line, headers, body) must arrive within this
+    write_timeout_s = 120.0  # an answer (a download, say) must be taken by the client within this
     max_connections = 64  # more open connections than this get 503 at once
 
     def __init__(self, cfg, db, password: str, now: Callable[[], datetime] | None = None,
@@ -102,6 +103,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def end_headers(self):
         self._answered = True
+        self.connection.settimeout(self.app.write_timeout_s)  # reads left it at what remained of theirs
         super().end_headers()
 
     def send_header(self, keyword, value):
