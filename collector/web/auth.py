@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from typing import NamedTuple
 
 SESSION_COOKIE = "hl_session"
 
@@ -69,29 +70,36 @@ class Sessions:
             self.form_token(token).encode(), sent.encode("utf-8"))
 
 
+class Attempt(NamedTuple):
+    keys: tuple[tuple, ...]
+    slot: float
+
+
 class RateLimiter:
-    """At most ``limit`` failed logins within ``window_s`` per client, and per account from one client.
+    """Wrong passwords within ``window_s``: ``limit`` per client (and per account from one client), and
+    ``account_limit`` per account from everywhere.
 
     An attempt takes its slot before the password is checked, under one lock, so simultaneous guesses
-    cannot all slip past the count; a right password gives its slot back. Nothing is counted per account
-    alone: a stranger's wrong guesses must not lock the manager out everywhere.
+    cannot all slip past the count; a right password gives its slot back. The account-wide count stops
+    only clients that have themselves failed in the window: guessing from many addresses is slowed to one
+    try per address, yet a manager typing the right password from a clean address always gets in.
     """
 
-    def __init__(self, limit: int = 5, window_s: float = 60.0, max_keys: int = 10_000):
-        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+    def __init__(self, limit: int = 5, window_s: float = 60.0, account_limit: int = 50, max_keys: int = 10_000):
+        self.limit, self.window_s, self.account_limit, self.max_keys = limit, window_s, account_limit, max_keys
         self._failures: dict[tuple, deque] = {}
         self._lock = threading.Lock()
 
     @staticmethod
-    def keys(client: str, account: str) -> tuple[tuple, ...]:
-        """The counters one attempt goes to; an IPv6 client counts as its /64, which one user holds whole."""
+    def _keys(client: str, account: str) -> tuple[tuple, tuple, tuple]:
+        """The counters of one attempt; an IPv6 client counts as its /64, which one user holds whole."""
         try:
-            addr = ipaddress.ip_address(client)
-            if addr.version == 6:
+            if ipaddress.ip_address(client).version == 6:
                 client = str(ipaddress.ip_network(f"{client}/64", strict=False))
         except ValueError:
             pass
-        return ("client", client), ("account", account.casefold()[:64], client)
+        account = account.casefold()[:64]
+        return ("client", client), ("account", account, client), ("account", account)
 
     def _recent(self, key: tuple, now: float) -> deque:
         q = self._failures.setdefault(key, deque())
@@ -104,31 +112,39 @@ class RateLimiter:
             for key in [k for k, q in self._failures.items() if not q or q[-1] <= now - self.window_s]:
                 del self._failures[key]
 
-    def acquire(self, keys: tuple[tuple, ...]) -> float | None:
-        """A slot for one attempt (counted as failed until released), or None when a counter is full."""
+    def _waits(self, client: str, account: str, now: float) -> list[float]:
+        """For each counter that refuses this attempt now, the seconds until it would not."""
+        mine, pair, everyone = (self._recent(k, now) for k in self._keys(client, account))
+        until_below = lambda q, n: q[len(q) - n] + self.window_s - now  # noqa: E731  (q holds fewer than n)
+        waits = [until_below(q, self.limit) for q in (mine, pair) if len(q) >= self.limit]
+        if mine and len(everyone) >= self.account_limit:
+            # until the account's count drops below its limit, or this client's own failures age out
+            waits.append(min(until_below(everyone, self.account_limit), until_below(mine, 1)))
+        return waits
+
+    def acquire(self, client: str, account: str) -> Attempt | None:
+        """A slot for one attempt (counted as failed until released), or None while the client must wait."""
         with self._lock:
             now = time.monotonic()
             self._prune(now)
-            queues = [self._recent(k, now) for k in keys]
-            if any(len(q) >= self.limit for q in queues):
+            if self._waits(client, account, now):
                 return None
-            for q in queues:
-                q.append(now)
-            return now
+            keys = self._keys(client, account)
+            for k in keys:
+                self._recent(k, now).append(now)
+            return Attempt(keys, now)
 
-    def release(self, keys: tuple[tuple, ...], slot: float) -> None:
+    def release(self, attempt: Attempt) -> None:
         """The attempt succeeded: it does not count against anyone."""
         with self._lock:
-            for k in keys:
+            for k in attempt.keys:
                 try:
-                    self._failures.get(k, deque()).remove(slot)
+                    self._failures.get(k, deque()).remove(attempt.slot)
                 except ValueError:
                     pass
 
-    def retry_after(self, keys: tuple[tuple, ...]) -> int:
-        """Seconds until every full counter has a free slot again."""
+    def retry_after(self, client: str, account: str) -> int:
+        """Seconds until the counters that refuse this client have room again."""
         with self._lock:
             now = time.monotonic()
-            waits = [q[len(q) - self.limit] + self.window_s - now
-                     for q in (self._recent(k, now) for k in keys) if len(q) >= self.limit]
-            return max(1, int(max(waits, default=0)) + 1)
+            return max(1, int(max(self._waits(client, account, now), default=0)) + 1)

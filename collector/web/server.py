@@ -230,15 +230,15 @@ class Handler(BaseHTTPRequestHandler):
         if url.path != "/login":
             return self._text(404, "not found")
         nxt = guards.safe_redirect(form.get("next"))
-        keys = self.app.limiter.keys(self._client(), form.get("username", ""))
-        slot = self.app.limiter.acquire(keys)
-        if slot is None:
-            wait = self.app.limiter.retry_after(keys)
+        client, account = self._client(), form.get("username", "")
+        attempt = self.app.limiter.acquire(client, account)
+        if attempt is None:
+            wait = self.app.limiter.retry_after(client, account)
             return self._send(429, login_page(lang, t(lang, "too_many", s=wait), nxt).encode(),
                               headers={"Retry-After": str(wait)})
         if not self.app.check.verify(form.get("username", ""), form.get("password", "")):
             return self._send(401, login_page(lang, t(lang, "wrong_login"), nxt).encode())
-        self.app.limiter.release(keys, slot)
+        self.app.limiter.release(attempt)
         token = self.app.sessions.create()
         self._redirect(nxt, [self._cookie(SESSION_COOKIE, token)])
 

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from collector import records
 from collector.db import connect
+from collector.web.auth import RateLimiter
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
 from tests.ui.test_dashboard_browser import CFG, CHROMIUM_ARGS, NOW, PASSWORD, sample_ratings
@@ -365,6 +366,18 @@ def test_behind_a_trusted_proxy_one_client_locked_out_leaves_the_others_in(db_pa
         assert manager.status == 303 and "hl_session=" in manager.getheader("Set-Cookie")
         # a forged entry in front of the proxy's own does not make the attacker someone else
         assert login(url, headers={"X-Forwarded-For": "198.51.100.4, 203.0.113.9"}).status == 429
+
+
+def test_guessing_from_many_addresses_is_slowed_and_the_manager_still_gets_in(db_path):
+    cfg = CollectorConfig.model_validate({**CFG.model_dump(mode="json"), "dashboard": {
+        **CFG.dashboard.model_dump(mode="json"), "trusted_proxies": ["127.0.0.1"]}})
+    with serving(db_path, cfg, limiter=RateLimiter(limit=5, window_s=60, account_limit=10)) as (app, url):
+        for i in range(2):  # the account's 10 failures from everywhere
+            address = {"X-Forwarded-For": f"203.0.113.{i}"}
+            assert [login(url, f"sai-{i}-{n}", address).status for n in range(5)] == [401] * 5
+        address = {"X-Forwarded-For": "203.0.113.50"}
+        assert [login(url, f"sai-50-{n}", address).status for n in range(3)] == [401, 429, 429]  # one try each
+        assert login(url, headers={"X-Forwarded-For": "198.51.100.4"}).status == 303  # the manager, clean address
 
 
 def test_forwarded_headers_from_an_untrusted_peer_are_ignored(db_path):

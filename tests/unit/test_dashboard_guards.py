@@ -100,12 +100,11 @@ def test_https_from_a_trusted_proxy_or_tls():
 
 def test_simultaneous_attempts_take_at_most_the_limit():
     limiter = RateLimiter(limit=5, window_s=60)
-    keys = limiter.keys("203.0.113.9", "admin")
     start, granted = threading.Barrier(40), []
 
     def attempt():
         start.wait()
-        slot = limiter.acquire(keys)
+        slot = limiter.acquire("203.0.113.9", "admin")
         if slot is not None:
             time.sleep(0.05)  # the password check
             granted.append(slot)
@@ -116,28 +115,41 @@ def test_simultaneous_attempts_take_at_most_the_limit():
     for th in threads:
         th.join()
     assert len(granted) == 5
-    assert 55 <= limiter.retry_after(keys) <= 61
-    assert limiter.acquire(limiter.keys("198.51.100.4", "admin")) is not None  # another client is not affected
-    assert limiter.acquire(limiter.keys("203.0.113.9", "someone-else")) is None  # same client, other account
+    assert 55 <= limiter.retry_after("203.0.113.9", "admin") <= 61
+    assert limiter.acquire("198.51.100.4", "admin") is not None  # another client is not affected
+    assert limiter.acquire("203.0.113.9", "someone-else") is None  # same client, other account
 
 
 def test_a_right_password_gives_its_slot_back_and_ipv6_counts_per_64():
     limiter = RateLimiter(limit=2, window_s=60)
-    keys = limiter.keys("2001:db8::1", "admin")
     for _ in range(5):
-        limiter.release(keys, limiter.acquire(keys))
-    assert limiter.acquire(keys) is not None and limiter.acquire(keys) is not None
-    assert limiter.acquire(limiter.keys("2001:db8::ffff", "admin")) is None  # same /64
-    assert limiter.acquire(limiter.keys("2001:db8:0:1::1", "admin")) is not None
+        limiter.release(limiter.acquire("2001:db8::1", "admin"))
+    assert limiter.acquire("2001:db8::1", "admin") is not None and limiter.acquire("2001:db8::1", "admin") is not None
+    assert limiter.acquire("2001:db8::ffff", "admin") is None  # same /64
+    assert limiter.acquire("2001:db8:0:1::1", "admin") is not None
+
+
+def test_guessing_from_many_addresses_is_slowed_but_a_clean_address_gets_in():
+    limiter = RateLimiter(limit=5, window_s=60, account_limit=20)
+    for i in range(4):  # 4 addresses use up their 5 tries: the account has 20 failures
+        assert all(limiter.acquire(f"10.0.0.{i}", "admin") is not None for _ in range(5))
+    assert limiter.acquire("10.0.1.1", "admin") is not None  # a new address: its first try is checked
+    assert limiter.acquire("10.0.1.1", "admin") is None  # but it failed once: one try per address
+    assert 55 <= limiter.retry_after("10.0.1.1", "admin") <= 61
+    assert limiter.acquire("10.0.1.1", "other") is not None  # other accounts are not held up
+    manager = limiter.acquire("192.0.2.50", "Admin")  # the account is matched without case
+    assert manager is not None
+    limiter.release(manager)  # the right password
+    assert limiter.acquire("192.0.2.50", "admin") is not None
 
 
 def test_failures_age_out_and_old_counters_are_dropped():
     limiter = RateLimiter(limit=1, window_s=0.05, max_keys=3)
     for i in range(10):
-        assert limiter.acquire(limiter.keys(f"10.0.0.{i}", "admin")) is not None
+        assert limiter.acquire(f"10.0.0.{i}", "admin") is not None
         time.sleep(0.06)
-    assert len(limiter._failures) <= 3 * 2 + 2
-    assert limiter.acquire(limiter.keys("10.0.0.0", "admin")) is not None
+    assert len(limiter._failures) <= 3 + 3
+    assert limiter.acquire("10.0.0.0", "admin") is not None
 
 
 def test_the_logout_form_token_belongs_to_its_session():
