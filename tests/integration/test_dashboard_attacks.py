@@ -154,7 +154,7 @@ def stay_on(page, url: str) -> list[str]:
     return off_site
 
 
-# ---------------------------------------------------------------------------------------- B3, B4: next
+# ---------------------------------------------------------------------------------------- redirect targets
 def test_line_breaks_in_next_inject_no_header(dash):
     _, url = dash
     token = session_cookie(url)
@@ -207,7 +207,7 @@ def test_chromium_logging_in_through_hostile_links_stays_on_the_dashboard(browse
     page.close()
 
 
-# ---------------------------------------------------------------------------------------- B5: bodies, time
+# ---------------------------------------------------------------------------------------- bodies, time, answers
 @pytest.mark.parametrize("length, status", [("-1", 400), ("abc", 400), ("１２", 400), ("1 2", 400),
                                             ("99999999999", 413), ("70000", 413)])
 def test_a_bad_content_length_is_answered_without_reading_the_body(dash, length, status):
@@ -285,7 +285,7 @@ def test_a_file_name_too_long_for_the_disk_is_not_found(dash):
     assert get(url, "/static/" + "a" * 5000 + ".css")[0] == 404
 
 
-# ---------------------------------------------------------------------------------------- B6: exports
+# ---------------------------------------------------------------------------------------- exports
 def check_csv(text: str) -> list[list[str]]:
     rows = list(csv.reader(io.StringIO(text)))
     for row in rows:
