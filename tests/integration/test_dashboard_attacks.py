@@ -102,7 +102,8 @@ def head_of(response: bytes) -> tuple[int, list[tuple[str, str]]]:
     return int(head[0].split()[1]), [tuple(h.split(": ", 1)) for h in head[1:]]
 
 
-def login(url: str, password: str = PASSWORD, headers: dict | None = None, username: str = "admin") -> http.client.HTTPResponse:
+def login(url: str, password: str = PASSWORD, headers: dict | None = None,
+          username: str = "admin") -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", port_of(url), timeout=30)
     body = f"username={quote(username)}&password={quote(password)}&next=/"
     conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
