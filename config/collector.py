@@ -1,6 +1,7 @@
 """collector.yaml: the central collector, its database, the site hierarchy, the dashboard."""
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,14 @@ def _check_db_url(url: str) -> str:
     if not (url.startswith("sqlite:///") or url.startswith("postgresql://") or url.startswith("postgres://")):
         raise ValueError("use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
     return url
+
+
+def _check_proxy(entry: str) -> str:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        raise ValueError(f"{entry!r} is not an IP address or network; use e.g. 127.0.0.1 or 10.0.0.0/24") from None
+    return entry
 
 
 def _check_tz(name: str) -> str:
@@ -81,6 +90,8 @@ class Dashboard(Strict):
     password: Optional[Secret] = Field(None, description="{env: NAME} or {file: PATH}; required to serve")
     min_ratings: Annotated[int, Field(ge=1)] = Field(30, description="fewer ratings than this are marked as not meaningful")
     lang: Literal["vi", "en"] = "vi"
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(
+        default_factory=list, description="reverse proxies whose X-Forwarded-For/-Proto headers are believed")
 
 
 class Alerts(Strict):
