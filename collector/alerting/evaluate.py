@@ -292,19 +292,23 @@ class Evaluator:
     def _notify(self, rule, alert_id: int, event: str, now: datetime) -> None:
         alert = load_alert(self.db, alert_id, self.cfg.timezone)
         cfg = self.cfg
+        told = 0
         if rule.email and cfg.notify.smtp is not None:
             for r in for_alerts(self.recipients.recipients(), alert["place"], self.hierarchy):
                 key = f"alert:{alert_id}:{event}:email:{r.key}"
-                enqueue(self.db, key, "email", r.email, subject_line(alert, event, r.lang),
-                        alert_email(alert, event, r.lang, cfg.notify.smtp.sender, r.email, key), now)
+                told += enqueue(self.db, key, "email", r.email, subject_line(alert, event, r.lang),
+                                alert_email(alert, event, r.lang, cfg.notify.smtp.sender, r.email, key), now)
         for hook in cfg.notify.webhooks:
             if rule.webhooks is not None and hook.name not in rule.webhooks:
                 continue
             if not covers(hook.scope, alert["place"], self.hierarchy):
                 continue
             key = f"alert:{alert_id}:{event}:webhook:{hook.name}"
-            enqueue(self.db, key, "webhook", hook.name, subject_line(alert, event, cfg.dashboard.lang),
-                    webhook_payload(alert, event, cfg.dashboard.lang), now)
+            told += enqueue(self.db, key, "webhook", hook.name, subject_line(alert, event, cfg.dashboard.lang),
+                            webhook_payload(alert, event, cfg.dashboard.lang), now)
+        if not told:
+            log.warning("alert %s on %s: no recipient or webhook covers %s; add one with scope 'all' or a wider scope",
+                        rule.name, alert["subject"], alert["place"] or "the whole system")
 
 
 ALERT_COLUMNS = ("id", "rule", "kind", "subject", "subject_name", "place", "fired_at", "value", "detail",

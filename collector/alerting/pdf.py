@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts/dejavu")
-COLS = (0.44, 0.14, 0.14, 0.14, 0.14)  # name, ratings, satisfied, mean score, flagged (shares of the width)
+COLS = (0.40, 0.12, 0.15, 0.18, 0.15)  # name, ratings, satisfied, mean score, flagged (shares of the width)
 BAD = (180, 30, 30)
 
 
@@ -73,7 +73,8 @@ def render(doc) -> bytes:
         pdf.set_font("DejaVu", "", 10)
         pdf.cell(width, 6, w["none"], new_x="LMARGIN", new_y="NEXT")
     for table in doc.tables[1:]:
-        _table(pdf, table, width, doc.low)
+        # every rating in the reasons table is unsatisfied by definition: no red there
+        _table(pdf, table, width, doc.low if table.title != w["reasons"] else -1)
     return bytes(pdf.output())
 
 
@@ -95,7 +96,7 @@ def _table(pdf, table, width: float, low_below: float) -> None:
     pdf.cell(width, 7, table.title, new_x="LMARGIN", new_y="NEXT")
     widths = [width * c for c in COLS]
     headers = [table.headers[1], *table.headers[2:6]]
-    pdf.set_font("DejaVu", "B", 8)
+    pdf.set_font("DejaVu", "B", 7.5)
     pdf.set_fill_color(225, 230, 238)
     for i, (h, cw) in enumerate(zip(headers, widths)):
         pdf.cell(cw, 6, _fit(pdf, h, cw - 1), border="B", fill=True, align="L" if i == 0 else "R")

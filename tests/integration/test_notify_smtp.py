@@ -145,3 +145,46 @@ def test_webhook_error_is_retried(tmp_path, smtp):
         assert len(hook.bodies) == 1
     finally:
         hook.close()
+
+
+def test_collector_serve_runs_the_schedule_and_mails_an_alert(tmp_path, smtp):
+    """The real `python -m collector serve` process evaluates rules in its thread and delivers by SMTP."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    from broker.contract import format_ts
+    from collector.alerting.timefmt import utcnow
+    from tests.alert_data import SITES, TZ
+    from tests.smtp_server import free_port
+
+    smtp.start()
+    db_path = tmp_path / "serve.db"
+    cfg = {"kind": "collector", "timezone": TZ, "database": {"url": f"sqlite:///{db_path}"}, "sites": SITES,
+           "dashboard": {"password": {"env": "DASH_PW"}, "port": free_port()},
+           "opening": {"default": {"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": ["00:00-24:00"]}},
+           "alerts": {"every_s": 5, "rules": [{"name": "rejects", "kind": "rejects_spike", "threshold": 3, "minutes": 60}]},
+           "notify": {"smtp": smtp.smtp_config(), "recipients": [  # rejects concern the whole system: scope all
+               {"name": "Kỹ thuật", "email": "it@example.vn", "scope": "all"}]}}
+    path = tmp_path / "collector.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    db = connect(f"sqlite:///{db_path}")
+    for _ in range(3):
+        db.execute("INSERT INTO rejects (received_at, topic, reason, payload) VALUES (?, 't', 'not JSON', ?)",
+                   (format_ts(utcnow()), b"{"))
+    env = {**os.environ, "DASH_PW": "pw", "HAILONG_TEST_SMTP_PASSWORD": PASSWORD}
+    proc = subprocess.Popen([sys.executable, "-m", "collector", "serve", "--config", str(path)],
+                            cwd=Path(__file__).resolve().parents[2], env=env, stderr=open(tmp_path / "serve.log", "w"), text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not smtp.inbox.messages and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert [m["Subject"] for _, m, _, _ in smtp.inbox.messages] == ["[Hài lòng] Cảnh báo: Bản tin bị từ chối"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert db.query("SELECT status FROM notifications") == [("sent",)]
