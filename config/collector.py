@@ -263,6 +263,15 @@ class CollectorConfig(Strict):
         need_smtp = any(r.email for r in self.alerts.rules) and any(r.alerts for r in self.notify.recipients)
         if (need_smtp or any(r.reports for r in self.notify.recipients)) and self.notify.smtp is None:
             raise ValueError("notify.recipients get e-mail, but notify.smtp is missing: add host, port, sender")
+        slugs = {"all"} | {p.slug for p in self.sites} | {c.slug for p in self.sites for c in p.communes} | set(seen)
+        if self.sites:  # scopes name places of the hierarchy; without one (a test set-up) anything goes
+            for where, scope in ([(f"notify.recipients ({r.email})", r.scope) for r in self.notify.recipients]
+                                 + [(f"notify.webhooks ({w.name})", w.scope) for w in self.notify.webhooks]
+                                 + [(f"alerts.rules ({r.name})", r.scope) for r in self.alerts.rules]):
+                slug = scope.split(":", 1)[1].split("/")[0] if scope.startswith("device:") else scope
+                if not scope.startswith("officer:") and slug not in slugs:
+                    raise ValueError(f"{where}: scope {scope!r} is not 'all' nor a province, commune or centre "
+                                     "slug of sites")
         hooks = {w.name for w in self.notify.webhooks}
         for rule in self.alerts.rules:
             missing = sorted(set(rule.webhooks or ()) - hooks)

@@ -59,10 +59,10 @@ class Receiver:
         self.server.server_close()
 
 
-def setup(tmp_path, smtp, webhooks=()):
+def setup(tmp_path, smtp, webhooks=(), url=None):
     cfg = config(alerts={"rules": [RULE]},
                  notify={"smtp": smtp.smtp_config(), "recipients": RECIPIENTS, "webhooks": list(webhooks)})
-    db = connect(f"sqlite:///{tmp_path / 'n.db'}")
+    db = connect(url or f"sqlite:///{tmp_path / 'n.db'}")
     add_ratings(db, "ubnd-tan-lap", "quay-01", local("2026-10-05 08:00"), [1] * 12 + [5] * 8)
     return cfg, db
 
@@ -102,8 +102,8 @@ def test_alert_mail_and_webhook_once_on_fire_and_once_on_clear(tmp_path, smtp, m
         hook.close()
 
 
-def test_smtp_down_delays_delivery_with_backoff_and_loses_nothing(tmp_path, smtp):
-    cfg, db = setup(tmp_path, smtp)
+def test_smtp_down_delays_delivery_with_backoff_and_loses_nothing(tmp_path, smtp, db_url):
+    cfg, db = setup(tmp_path, smtp, url=db_url)
     now = local("2026-10-05 09:00")
     Evaluator(cfg, db).run(now)
     first = deliver_due(db, cfg, now)  # nobody listens on the port yet

@@ -22,10 +22,10 @@ RECIPIENTS = [
 ]
 
 
-def make(tmp_path, rule: dict, **notify):
+def make(tmp_path, rule: dict, url: str | None = None, **notify):
     cfg = config(alerts={"rules": [rule]},
                  notify={"smtp": SMTP, "recipients": RECIPIENTS, **notify})
-    db = connect(f"sqlite:///{tmp_path / 'a.db'}")
+    db = connect(url or f"sqlite:///{tmp_path / 'a.db'}")
     return cfg, db
 
 
@@ -95,10 +95,10 @@ def test_report_periods_and_due_days():
 
 
 # ------------------------------------------------------------------ against a database
-def test_low_satisfaction_over_last_n_ratings_fires_once_clears_once_and_survives_restart(tmp_path):
+def test_low_satisfaction_over_last_n_ratings_fires_once_clears_once_and_survives_restart(tmp_path, db_url):
     rule = {"name": "low-sat", "kind": "satisfaction_below", "per": "centre", "threshold": 0.7,
             "last_ratings": 20, "min_ratings": 10}
-    cfg, db = make(tmp_path, rule)
+    cfg, db = make(tmp_path, rule, db_url)
     t = local("2026-10-05 08:00")  # Monday
     add_ratings(db, "ubnd-tan-lap", "quay-01", t, [1] * 12 + [5] * 8)  # 40 % satisfied
     add_ratings(db, "ubnd-hoa-binh", "quay-01", t, [5] * 20)
@@ -110,7 +110,7 @@ def test_low_satisfaction_over_last_n_ratings_fires_once_clears_once_and_survive
     assert ev.run(now + timedelta(minutes=1)) == []  # still low: not announced again
     # a restart (new evaluator, new connection) remembers the alert
     db.close()
-    db = connect(f"sqlite:///{tmp_path / 'a.db'}")
+    db = connect(db_url)
     assert Evaluator(cfg, db).run(now + timedelta(minutes=2)) == []
     keys = [k for k, _, _ in queued(db)]
     # province and Tân Lập recipients are told, Hòa Bình is not (out of its scope)
@@ -127,10 +127,10 @@ def test_low_satisfaction_over_last_n_ratings_fires_once_clears_once_and_survive
     assert english == ["[Hài lòng] Alert: Bộ phận một cửa xã Tân Lập", "[Hài lòng] Cleared: Bộ phận một cửa xã Tân Lập"]
 
 
-def test_negative_share_over_hours_per_counter(tmp_path):
+def test_negative_share_over_hours_per_counter(tmp_path, db_url):
     rule = {"name": "negative", "kind": "negative_share", "per": "counter", "threshold": 0.3, "hours": 2,
             "scope": "xa-tan-lap", "min_ratings": 5}
-    cfg, db = make(tmp_path, rule)
+    cfg, db = make(tmp_path, rule, db_url)
     add_ratings(db, "ubnd-tan-lap", "quay-02", local("2026-10-05 08:00"), [1, 2, 1, 5, 5, 4, 3, 1])  # 4 of 8
     add_ratings(db, "ubnd-tan-lap", "quay-01", local("2026-10-05 08:00"), [5] * 8)
     add_ratings(db, "ubnd-hoa-binh", "quay-01", local("2026-10-05 08:00"), [1] * 8)  # outside the scope
@@ -161,9 +161,9 @@ def test_kiosk_offline_counts_only_opening_time_and_is_quiet_at_night_and_on_hol
     assert ev.run(local("2026-09-03 08:05")) == [("offline", "device:ubnd-tan-lap/quay-02", "fire")]
 
 
-def test_outbox_backlog_growing_over_successive_statuses(tmp_path):
+def test_outbox_backlog_growing_over_successive_statuses(tmp_path, db_url):
     rule = {"name": "backlog", "kind": "outbox_growing", "statuses": 3, "min_depth": 20}
-    cfg, db = make(tmp_path, rule)
+    cfg, db = make(tmp_path, rule, db_url)
     ev = Evaluator(cfg, db)
     t = local("2026-10-05 09:00")
     events = []
@@ -175,9 +175,9 @@ def test_outbox_backlog_growing_over_successive_statuses(tmp_path):
                       [("backlog", "device:ubnd-tan-lap/quay-01", "clear")]]
 
 
-def test_rejects_spike_and_webhook_queue(tmp_path):
+def test_rejects_spike_and_webhook_queue(tmp_path, db_url):
     rule = {"name": "rejects", "kind": "rejects_spike", "threshold": 5, "minutes": 10, "email": False}
-    cfg, db = make(tmp_path, rule, webhooks=[{"name": "chat", "url": "http://127.0.0.1:9/hook"}])
+    cfg, db = make(tmp_path, rule, db_url, webhooks=[{"name": "chat", "url": "http://127.0.0.1:9/hook"}])
     now = local("2026-10-05 10:00")
     for i in range(6):
         db.execute("INSERT INTO rejects (received_at, topic, reason, payload) VALUES (?, 't', 'bad json', ?)",
@@ -186,14 +186,14 @@ def test_rejects_spike_and_webhook_queue(tmp_path):
     assert ev.run(now) == [("rejects", "all", "fire")]
     (key, target, _), = queued(db)
     assert (key, target) == ("alert:1:fire:webhook:chat", "chat")
-    body = json.loads(db.scalar("SELECT payload FROM notifications"))
+    body = json.loads(bytes(db.scalar("SELECT payload FROM notifications")))
     assert body["event"] == "fire" and body["alert"]["value"] == 6 and "6" in body["text"]
     assert ev.run(now + timedelta(minutes=30)) == [("rejects", "all", "clear")]
 
 
-def test_acknowledge_and_comment_are_stored_on_the_alert(tmp_path):
+def test_acknowledge_and_comment_are_stored_on_the_alert(tmp_path, db_url):
     rule = {"name": "rejects", "kind": "rejects_spike", "threshold": 1, "minutes": 10}
-    cfg, db = make(tmp_path, rule)
+    cfg, db = make(tmp_path, rule, db_url)
     now = local("2026-10-05 10:00")
     db.execute("INSERT INTO rejects (received_at, topic, reason, payload) VALUES (?, 't', 'x', ?)",
                (now.strftime("%Y-%m-%dT%H:%M:%S.000Z"), b"x"))
