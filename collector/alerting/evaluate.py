@@ -72,12 +72,20 @@ class Evaluator:
         self.recipients = recipients or ConfigRecipients(cfg)
         self.hierarchy = hierarchy or Hierarchy.from_config(cfg.sites, cfg.labels)
         self.calendar = calendar or Calendar.from_config(cfg)
+        self._open: dict = {}
+        self._centre_sites: dict[str, list[str]] = {}  # centre -> its current and merged site slugs
+        for site, place in self.hierarchy.places.items():
+            self._centre_sites.setdefault(place.centre, []).append(site)
+
+    def sites_of(self, centre: str) -> list[str]:
+        return sorted(self._centre_sites.get(centre, [centre]))
 
     # ------------------------------------------------------------------ one evaluation
     def run(self, now: datetime) -> list[tuple[str, str, str]]:
         """Evaluate every rule once; returns the (rule, subject, event) announced."""
         events = []
         devices = None
+        self._open = {}
         for rule in self.cfg.alerts.rules:
             try:
                 if rule.kind in ("device_offline", "outbox_growing"):
@@ -94,6 +102,14 @@ class Evaluator:
             except Exception:
                 log.exception("alert rule %s could not be evaluated", rule.name)
         return events
+
+    def is_open(self, centre: str | None, now: datetime) -> bool:
+        """Calendar.is_open, once per set of opening hours in a run (thousands of kiosks share a few)."""
+        hours = self.calendar.hours(centre)
+        key = (hours, now)
+        if key not in self._open:
+            self._open[key] = self.calendar.is_open(centre, now)
+        return self._open[key]
 
     def _states(self, rule: str) -> dict[str, State]:
         rows = self.db.query("SELECT subject, status, since, alert_id, value, memo FROM alert_state WHERE rule = ?",
@@ -119,7 +135,7 @@ class Evaluator:
             else:
                 value = rules.negative_count(levels, self.cfg.alerts.negative) / count if count else None
                 verdict = rules.share_above(value, count, rule.threshold, rule.clear_at, rule.min_ratings)
-            quiet = not self.calendar.is_open(place if per in ("centre", "counter") else None, now)
+            quiet = not self.is_open(place if per in ("centre", "counter") else None, now)
             out.append(Reading(f"{per}:{key}" if per != "all" else "all", name, place, verdict,
                                None if value is None else round(value, 4),
                                {"count": count, "threshold": rule.threshold, "window": window}, quiet))
@@ -152,7 +168,7 @@ class Evaluator:
         if per == "centre":
             centres = sorted({self.hierarchy.centre_of(s) for s in (sc.sites or self._sites(since_ms))})
             for c in centres:
-                sites = sorted(self.hierarchy.expand([c]))
+                sites = self.sites_of(c)
                 subjects.append((c, self.hierarchy.group("centre", c)[1],
                                  f"site IN ({', '.join('?' * len(sites))})", sites))
         elif per == "counter":
@@ -164,7 +180,7 @@ class Evaluator:
                 if key in seen:
                     continue
                 seen.add(key)
-                sites = sorted(self.hierarchy.expand([self.hierarchy.centre_of(site)]))
+                sites = self.sites_of(self.hierarchy.centre_of(site))
                 subjects.append((key, name, f"site IN ({', '.join('?' * len(sites))}) AND device = ?", [*sites, device]))
         elif per == "officer":
             officers = [sc.officer] if sc.officer else [r[0] for r in self.db.query(
@@ -208,7 +224,7 @@ class Evaluator:
                 continue
             centre = self.hierarchy.centre_of(site)
             subject = f"device:{site}/{device}"
-            quiet = not self.calendar.is_open(centre, now)
+            quiet = not self.is_open(centre, now)
             name = self.hierarchy.group("counter", site, device)[1]
             if rule.kind == "device_offline":
                 last = parse(last_seen)
@@ -235,7 +251,7 @@ class Evaluator:
         count = self.db.scalar("SELECT COUNT(*) FROM rejects WHERE received_at >= ?", (since,)) or 0
         name = {"vi": "Bản tin bị từ chối", "en": "Rejected messages"}[self.cfg.dashboard.lang]
         return [Reading("all", name, "", rules.spike(count, rule.threshold, rule.clear_at), count,
-                        {"threshold": rule.threshold, "minutes": rule.minutes}, not self.calendar.is_open(None, now))]
+                        {"threshold": rule.threshold, "minutes": rule.minutes}, not self.is_open(None, now))]
 
     # ------------------------------------------------------------------ transitions
     def _apply(self, rule, readings: list[Reading], states: dict[str, State], now: datetime) -> list[tuple]:

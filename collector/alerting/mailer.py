@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email import message_from_bytes, policy
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 
 class MailError(Exception):
@@ -44,10 +45,10 @@ class Mailer:
     def send(self, to: str, message: bytes) -> None:
         if self._conn is None:
             self._conn = self._connect()
-        msg = message_from_bytes(message, policy=policy.SMTP)
-        sender = msg["From"]
+        # The queued bytes go out as they are (CRLF lines, attachments already encoded): no re-rendering.
+        sender = parseaddr(BytesHeaderParser().parsebytes(message)["From"] or "")[1]
         try:
-            self._conn.send_message(msg, from_addr=_address(sender), to_addrs=[to])
+            self._conn.sendmail(sender, [to], message)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
             raise MailError(f"SMTP connection to {self.cfg.host}:{self.cfg.port} lost: {exc}", True) from None
@@ -62,8 +63,3 @@ class Mailer:
                 pass
             self._conn = None
 
-
-def _address(header: str) -> str:
-    from email.utils import parseaddr
-
-    return parseaddr(header)[1]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -76,7 +77,7 @@ def alert_email(alert: dict, event: str, lang: str, sender: str, to: str, key: s
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = message_id(key, sender)
     msg.set_content("\n".join(lines))
-    return msg.as_bytes()
+    return msg.as_bytes(policy=policy.SMTP)  # CRLF lines, sent as they are
 
 
 def message_id(key: str, sender: str) -> str:

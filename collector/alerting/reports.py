@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -57,7 +58,7 @@ def report_email(doc: ReportDoc, r: Recipient, sender: str, key: str, pdf: bytes
     stem = file_stem(doc)
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{stem}.pdf")
     msg.add_attachment(xlsx, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=f"{stem}.xlsx")
-    return msg.as_bytes()
+    return msg.as_bytes(policy=policy.SMTP)  # CRLF lines, sent as they are
 
 
 def run_round(db, cfg, label: str, source: RecipientSource, now: datetime, *, dry_run: bool = False,
