@@ -8,6 +8,11 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = ("examples (see 'reports send --help'):\n"
+                "  python -m collector reports send --config collector.yaml --period 2026-Q4 --dry-run\n"
+                "  python -m collector reports send --config collector.yaml --period 2026-Q4 --dry-run --output-dir out/\n"
+                "  python -m collector reports send --config collector.yaml")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     s = sub.add_parser("send", help="send one round of scheduled reports by e-mail",
                        description="Send one round of scheduled reports (PDF and XLSX) to the recipients of "
