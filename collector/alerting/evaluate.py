@@ -73,6 +73,7 @@ class Evaluator:
         self.hierarchy = hierarchy or Hierarchy.from_config(cfg.sites, cfg.labels)
         self.calendar = calendar or Calendar.from_config(cfg)
         self._open: dict = {}
+        self._kiosks: dict[str, tuple[str, str]] = {}  # subject -> (centre, display name)
         self._centre_sites: dict[str, list[str]] = {}  # centre -> its current and merged site slugs
         for site, place in self.hierarchy.places.items():
             self._centre_sites.setdefault(place.centre, []).append(site)
@@ -222,10 +223,13 @@ class Evaluator:
         for site, device, state, status_ts, last_seen, depth in devices:
             if (wanted is not None and site not in wanted) or (sc.device and device != sc.device):
                 continue
-            centre = self.hierarchy.centre_of(site)
             subject = f"device:{site}/{device}"
+            known = self._kiosks.get(subject)
+            if known is None:  # thousands of kiosks, every minute: look each one up once
+                known = self._kiosks[subject] = (self.hierarchy.centre_of(site),
+                                                 self.hierarchy.group("counter", site, device)[1])
+            centre, name = known
             quiet = not self.is_open(centre, now)
-            name = self.hierarchy.group("counter", site, device)[1]
             if rule.kind == "device_offline":
                 last = parse(last_seen)
                 limit = rule.minutes
