@@ -126,7 +126,7 @@ class AlertRule(Strict):
     kind: RuleKind
     scope: RuleScope = "all"
     per: Optional[Literal["centre", "counter", "officer", "all"]] = Field(
-        None, description="one alert per centre, counter or officer (default: centre; counter for kiosk rules)")
+        None, description="rate rules: one alert per centre (default), counter, officer, or one for all")
     threshold: Optional[Annotated[float, Field(ge=0)]] = Field(
         None, description="satisfaction_below / negative_share: a rate 0..1; rejects_spike: a count")
     clear_at: Optional[Annotated[float, Field(ge=0)]] = Field(
@@ -150,7 +150,9 @@ class AlertRule(Strict):
                 raise ValueError(f"{self.kind} needs threshold: a rate between 0 and 1")
             if (self.last_ratings is None) == (self.hours is None):
                 raise ValueError(f"{self.kind} needs exactly one of last_ratings: N or hours: N")
-        elif self.kind == "device_offline":
+        if self.per is not None and self.kind not in ("satisfaction_below", "negative_share"):
+            raise ValueError(f"{self.kind} is watched per kiosk (or for the whole system): remove per:")
+        if self.kind == "device_offline":
             if self.minutes is None:
                 raise ValueError("device_offline needs minutes: how long a kiosk may be silent in opening hours")
         elif self.kind == "rejects_spike":

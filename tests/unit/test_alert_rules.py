@@ -127,6 +127,19 @@ def test_low_satisfaction_over_last_n_ratings_fires_once_clears_once_and_survive
     assert english == ["[Hài lòng] Alert: Bộ phận một cửa xã Tân Lập", "[Hài lòng] Cleared: Bộ phận một cửa xã Tân Lập"]
 
 
+def test_low_satisfaction_is_quiet_at_night_and_announced_when_the_centre_opens(tmp_path):
+    rule = {"name": "low-sat", "kind": "satisfaction_below", "per": "centre", "threshold": 0.7,
+            "last_ratings": 20, "min_ratings": 10}
+    cfg, db = make(tmp_path, rule)
+    add_ratings(db, "ubnd-tan-lap", "quay-01", local("2026-10-05 16:00"), [1] * 20)
+    ev = Evaluator(cfg, db)
+    assert ev.run(local("2026-10-05 17:30")) == []  # after closing time
+    assert ev.run(local("2026-10-05 22:00")) == []
+    assert ev.run(local("2026-10-06 06:59")) == []
+    assert queued(db) == []
+    assert ev.run(local("2026-10-06 07:30")) == [("low-sat", "centre:ubnd-tan-lap", "fire")]
+
+
 def test_negative_share_over_hours_per_counter(tmp_path, db_url):
     rule = {"name": "negative", "kind": "negative_share", "per": "counter", "threshold": 0.3, "hours": 2,
             "scope": "xa-tan-lap", "min_ratings": 5}
