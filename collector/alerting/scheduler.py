@@ -30,6 +30,7 @@ class Notifier:
         self.calendar = Calendar.from_config(cfg)
         self.reports_at = time.fromisoformat(cfg.notify.reports_at)
         self.db = None
+        self.evaluator: Evaluator | None = None  # kept between ticks: it remembers names of kiosks
         self._reports_done_on = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -37,9 +38,10 @@ class Notifier:
     def tick(self, now: datetime) -> None:
         if self.db is None:
             self.db = self.open_db()
+            self.evaluator = Evaluator(self.cfg, self.db, self.recipients, calendar=self.calendar)
         try:
             if self.cfg.alerts.rules:
-                Evaluator(self.cfg, self.db, self.recipients, calendar=self.calendar).run(now)
+                self.evaluator.run(now)
             local = now.astimezone(self.calendar.zone)
             if (self._reports_done_on != local.date() and local.time() >= self.reports_at
                     and self.calendar.working_day(local.date())):

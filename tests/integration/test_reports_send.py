@@ -81,9 +81,13 @@ def sheet_rows(xlsx: bytes, title: str) -> list[tuple]:
 
 def test_quarter_round_by_hand_pdf_xlsx_and_never_twice(tmp_path, smtp, setup):
     config, env = setup
-    dry = cli(env, "reports", "send", "--config", str(config), "--period", "2026-Q3", "--dry-run")
+    dry = cli(env, "reports", "send", "--config", str(config), "--period", "2026-Q3", "--dry-run",
+              "--output-dir", str(tmp_path / "out"))
     assert dry.returncode == 0, dry.stderr
     assert "would send 2" in dry.stdout and smtp.inbox.messages == []
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "hailong-2026-Q3-lang-son-en.pdf", "hailong-2026-Q3-lang-son-en.xlsx",
+        "hailong-2026-Q3-xa-tan-lap-vi.pdf", "hailong-2026-Q3-xa-tan-lap-vi.xlsx"]
 
     run = cli(env, "reports", "send", "--config", str(config), "--period", "2026-Q3")
     assert run.returncode == 0, run.stderr
