@@ -134,13 +134,20 @@ def _table(pdf, table, width: float, low_below: float) -> None:
     pdf.cell(width, 7, table.title, new_x="LMARGIN", new_y="NEXT")
     widths = [width * c for c in COLS]
     headers = [table.headers[1], *table.headers[2:6]]
-    pdf.set_font("DejaVu", "B", 7.5)
-    pdf.set_fill_color(225, 230, 238)
-    for i, (h, cw) in enumerate(zip(headers, widths)):
-        pdf.cell(cw, 6, _fit(pdf, h, cw - 1), border="B", fill=True, align="L" if i == 0 else "R")
-    pdf.ln()
-    pdf.set_font("DejaVu", "", 8.5)
+
+    def header() -> None:
+        pdf.set_font("DejaVu", "B", 7.5)
+        pdf.set_fill_color(225, 230, 238)
+        for i, (h, cw) in enumerate(zip(headers, widths)):
+            pdf.cell(cw, 6, _fit(pdf, h, cw - 1), border="B", fill=True, align="L" if i == 0 else "R")
+        pdf.ln()
+        pdf.set_font("DejaVu", "", 8.5)
+
+    header()
     for row in table.rows:
+        if pdf.get_y() + 5.5 > pdf.page_break_trigger:  # a long table goes on with its header repeated
+            pdf.add_page()
+            header()
         group, name, count, rate, score, flagged = row[:6]
         cells = [name or group, _num(count), _pct(rate), _num(score), _num(flagged)]
         low = rate is not None and rate < low_below
