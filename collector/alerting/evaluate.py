@@ -1,7 +1,7 @@
 """Run the alert rules of collector.yaml over the database, record alerts, queue their notifications.
 
-Figures come from the same tables and functions as the reports: ``rollup_hour`` through
-``report_queries.fetch`` and ``report.aggregate`` (flagged ratings excluded), ``ratings`` for
+Figures come from the same tables as the reports and are counted the same way: ``rollup_hour``
+through ``report_queries.fetch`` (flagged ratings excluded, as ``report.aggregate`` does), ``ratings`` for
 "the last N ratings", ``devices`` for kiosks and ``rejects``. State per (rule, subject) lives in
 ``alert_state``; a transition is written only if the stored state is still the one read, so two
 collectors evaluating at once announce an alert once.
@@ -17,7 +17,7 @@ from typing import Optional
 
 from ..db import Database
 from ..hierarchy import Hierarchy
-from ..report import _zone, aggregate
+from ..report import _zone
 from ..report_queries import HOUR_MS, fetch
 from . import rules
 from .calendar import Calendar
@@ -74,6 +74,9 @@ class Evaluator:
         self.calendar = calendar or Calendar.from_config(cfg)
         self._open: dict = {}
         self._kiosks: dict[str, tuple[str, str]] = {}  # subject -> (centre, display name)
+        self._names: dict[tuple[str, str], str] = {}
+        self._happy = {scale: frozenset(v) for scale, v in cfg.satisfied.items()}
+        self._negative = {scale: frozenset(v) for scale, v in cfg.alerts.negative.items()}
         self._centre_sites: dict[str, list[str]] = {}  # centre -> its current and merged site slugs
         for site, place in self.hierarchy.places.items():
             self._centre_sites.setdefault(place.centre, []).append(site)
@@ -128,13 +131,13 @@ class Evaluator:
             groups = self._last_n_groups(rule, per, sc, now)
             window = f"ratings:{rule.last_ratings}"
         out = []
-        for key, name, count, satisfied, levels in groups:
+        for key, name, count, satisfied, negative in groups:
             place = key.split("/")[0] if per in ("centre", "counter") else sc.place
             if rule.kind == "satisfaction_below":
                 value = satisfied / count if count else None
                 verdict = rules.rate_below(value, count, rule.threshold, rule.clear_at, rule.min_ratings)
             else:
-                value = rules.negative_count(levels, self.cfg.alerts.negative) / count if count else None
+                value = negative / count if count else None
                 verdict = rules.share_above(value, count, rule.threshold, rule.clear_at, rule.min_ratings)
             quiet = not self.is_open(place if per in ("centre", "counter") else None, now)
             out.append(Reading(f"{per}:{key}" if per != "all" else "all", name, place, verdict,
@@ -143,7 +146,10 @@ class Evaluator:
         return out
 
     def _window_groups(self, rule, per: str, sc: Scope, now: datetime) -> list[tuple]:
-        """Groups over the last N hours, from the hourly rollup (the window ends at the next whole hour)."""
+        """(key, name, count, satisfied, negative) per subject over the last N hours, from the hourly rollup
+        (the window ends at the next whole hour). Counted as ``report.aggregate`` counts: flagged ratings
+        left out, satisfied by the ``satisfied:`` levels of each scale; summed here directly because
+        thousands of counters are evaluated every minute."""
         end_ms = (int(now.timestamp() * 1000) // HOUR_MS + 1) * HOUR_MS
         start_ms = end_ms - math.ceil(rule.hours) * HOUR_MS
         needs = {"centre": {"site"}, "counter": {"site", "device"}, "officer": {"officer"}, "all": set()}[per]
@@ -152,12 +158,48 @@ class Evaluator:
         if sc.officer:
             needs |= {"officer"}
         rows = fetch(self.db, start_ms, end_ms, needs, tz=self.cfg.timezone, sites=sc.sites)
-        rows = [r for r in rows if (sc.device is None or r.device == sc.device)
-                and (sc.officer is None or r.officer == sc.officer)]
-        agg = aggregate(rows, None if per == "all" else per, satisfied=self.cfg.satisfied, tz=self.cfg.timezone,
-                        hierarchy=self.hierarchy, lang=self.cfg.dashboard.lang)
-        return [(r.group if per != "all" else "all", r.name if per != "all" else self._all_name(rule), r.count,
-                 r.satisfied, dict(r.levels)) for r in agg]
+        groups: dict[str, list[int]] = {}
+        centre_of = self.hierarchy.centre_of
+        for r in rows:
+            if r.flagged or (sc.device is not None and r.device != sc.device) \
+                    or (sc.officer is not None and r.officer != sc.officer):
+                continue
+            if per == "centre":
+                key = centre_of(r.site)
+            elif per == "counter":
+                key = f"{centre_of(r.site)}/{r.device}"
+            elif per == "officer":
+                if not r.officer:
+                    continue  # ratings without an officer are nobody's alert
+                key = r.officer
+            else:
+                key = "all"
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = [0, 0, 0]
+            g[0] += r.n
+            if r.rating in self._happy.get(r.scale, ()):
+                g[1] += r.n
+            if r.rating in self._negative.get(r.scale, ()):
+                g[2] += r.n
+        return [(key, self._name(per, key, rule), *g) for key, g in sorted(groups.items())]
+
+    def _name(self, per: str, key: str, rule) -> str:
+        """Display name of a subject, looked up once."""
+        if per == "all":
+            return self._all_name(rule)
+        name = self._names.get((per, key))
+        if name is None:
+            lang = self.cfg.dashboard.lang
+            if per == "centre":
+                name = self.hierarchy.group("centre", key)[1]
+            elif per == "counter":
+                centre, _, device = key.partition("/")
+                name = self.hierarchy.group("counter", centre, device)[1]
+            else:
+                name = self.hierarchy.label("officer", key, lang) or key
+            self._names[(per, key)] = name
+        return name
 
     def _all_name(self, rule) -> str:
         return rule.scope if rule.scope != "all" else {"vi": "Toàn hệ thống", "en": "Whole system"}[self.cfg.dashboard.lang]
@@ -170,14 +212,14 @@ class Evaluator:
             centres = sorted({self.hierarchy.centre_of(s) for s in (sc.sites or self._sites(since_ms))})
             for c in centres:
                 sites = self.sites_of(c)
-                subjects.append((c, self.hierarchy.group("centre", c)[1],
-                                 f"site IN ({', '.join('?' * len(sites))})", sites))
+                subjects.append((c, self._name("centre", c, rule), f"site IN ({', '.join('?' * len(sites))})", sites))
         elif per == "counter":
             seen = set()
             for site, device in self.db.query("SELECT site, device FROM devices"):
                 if sc.sites is not None and site not in sc.sites:
                     continue
-                key, name = self.hierarchy.group("counter", site, device)
+                key = f"{self.hierarchy.centre_of(site)}/{device}"
+                name = self._name("counter", key, rule)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -187,10 +229,9 @@ class Evaluator:
             officers = [sc.officer] if sc.officer else [r[0] for r in self.db.query(
                 "SELECT DISTINCT officer FROM rollup_hour WHERE hour >= ? AND officer <> ''", (since_ms // HOUR_MS,))]
             for o in sorted(officers):
-                subjects.append((o, self.hierarchy.label("officer", o, self.cfg.dashboard.lang) or o, "officer = ?", [o]))
+                subjects.append((o, self._name("officer", o, rule), "officer = ?", [o]))
         else:
             subjects.append(("all", self._all_name(rule), "1 = 1", []))
-        happy = {s: frozenset(v) for s, v in self.cfg.satisfied.items()}
         out = []
         for key, name, where, params in subjects:
             if sc.sites is not None and per in ("officer", "all"):
@@ -204,11 +245,9 @@ class Evaluator:
                 params = [*params, sc.officer]
             rows = self.db.query(f"SELECT scale, rating FROM ratings WHERE ts_ms >= ? AND flags = '' AND {where} "
                                  f"ORDER BY ts_ms DESC LIMIT ?", [since_ms, *params, rule.last_ratings])
-            levels: dict = {}
-            for scale, rating in rows:
-                levels[(scale, rating)] = levels.get((scale, rating), 0) + 1
-            satisfied = sum(n for (s, r), n in levels.items() if r in happy.get(s, ()))
-            out.append((key, name, len(rows), satisfied, levels))
+            satisfied = sum(1 for scale, rating in rows if rating in self._happy.get(scale, ()))
+            negative = sum(1 for scale, rating in rows if rating in self._negative.get(scale, ()))
+            out.append((key, name, len(rows), satisfied, negative))
         return out
 
     def _sites(self, since_ms: int) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Iterable, Optional
+from typing import Optional
 
 OK, PENDING, FIRING, CLEARING = "ok", "pending", "firing", "clearing"
 HYSTERESIS = 0.05  # default band between the firing and the clearing threshold of a rate
@@ -79,12 +79,6 @@ def share_above(share: Optional[float], count: int, threshold: float, clear_at: 
     if share >= threshold:
         return True
     return False if share <= clear else None
-
-
-def negative_count(levels: dict, negative: dict[int, Iterable[int]]) -> int:
-    """Ratings counted as negative answers; ``levels`` maps (scale, rating) to a count."""
-    neg = {scale: frozenset(r) for scale, r in negative.items()}
-    return sum(n for (scale, rating), n in levels.items() if rating in neg.get(scale, ()))
 
 
 def silent(open_minutes: float, minutes: float) -> bool:

@@ -6,7 +6,7 @@
    built (PDF + XLSX per scope and language), queued and delivered to a local SMTP server (aiosmtpd with
    STARTTLS and AUTH LOGIN). Target: <= 2 minutes.
 2. Alert evaluation: 5,000 kiosks (1,000 centres), six rules of every kind, ten simulated minutes in
-   which 5 % of the kiosks send a new status each minute. Target: < 1 s of CPU per evaluation.
+   which 5 % of the kiosks send a new status and 500 ratings arrive each minute. Target: < 1 s of CPU per evaluation.
 
     .venv/bin/python tests/bench/notify.py [--rows N] [--db FILE] [--keep] [--skip-round] [--skip-alerts]
 
@@ -136,6 +136,12 @@ def bench_alerts(tmp: Path) -> tuple[float, float]:
             for site, device in rnd.sample(devices[:4500], len(devices) // 20):
                 db.execute("UPDATE devices SET status_ts = ?, last_seen = ?, outbox_depth = ? WHERE site = ? "
                            "AND device = ?", (format_ts(now), format_ts(now), rnd.randrange(0, 60), site, device))
+            # and 500 new ratings a minute (one per kiosk every 10 minutes), as ingest writes them
+            new = [records.RatingRow(f"{site}-{device}-m{minute}", 1, site, device, format_ts(now),
+                                     int(now.timestamp() * 1000), rnd.choice((1, 2, 4, 5, 5)), 5, None, "vi", None,
+                                     None, "", format_ts(now)) for site, device in rnd.sample(devices, 500)]
+            db.executemany(records.INSERT_RATING_SQL, new)
+            records.apply(db, records.increments(new))
         c0 = time.process_time()
         events = ev.run(now)
         cpu.append(time.process_time() - c0)

@@ -153,6 +153,28 @@ def test_negative_share_over_hours_per_counter(tmp_path, db_url):
     assert alert["value"] == 0.5 and alert["detail"]["window"] == "hours:2"
 
 
+def test_window_figures_equal_the_report_figures(tmp_path):
+    from collector.alerting.evaluate import rule_scope
+    from collector.report import Period
+    from collector.report_queries import ReportSpec, run_report
+
+    rule = {"name": "w", "kind": "satisfaction_below", "per": "counter", "threshold": 0.7, "hours": 3}
+    cfg, db = make(tmp_path, rule)
+    t = local("2026-10-05 08:00")
+    add_ratings(db, "ubnd-tan-lap", "quay-01", t, [1, 2, 3, 4, 5, 5, 4])
+    add_ratings(db, "ubnd-tan-my", "quay-01", t, [5, 1])  # merged site: the same counter
+    add_ratings(db, "ubnd-tan-lap", "quay-02", t, [5, 1, 1], flags=["rapid_repeat"])
+    add_ratings(db, "ubnd-hoa-binh", "quay-01", t, [2, 4, 5], scale=5)
+    add_ratings(db, "ubnd-hoa-binh", "quay-01", t, [1, 3, 3], scale=3)
+    ev = Evaluator(cfg, db)
+    now = local("2026-10-05 09:30")
+    for per in ("counter", "centre"):
+        mine = {k: (n, sat) for k, _, n, sat, _ in ev._window_groups(cfg.alerts.rules[0], per, rule_scope("all", ev.hierarchy), now)}
+        start = local("2026-10-05 07:00")
+        rows = run_report(db, cfg, ReportSpec(Period("w", start, start + timedelta(hours=3)), (per,)))
+        assert mine == {r.group: (r.count, r.satisfied) for r in rows if r.count}, per
+
+
 def test_kiosk_offline_counts_only_opening_time_and_is_quiet_at_night_and_on_holidays(tmp_path):
     rule = {"name": "offline", "kind": "device_offline", "minutes": 30}
     cfg, db = make(tmp_path, rule)
