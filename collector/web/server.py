@@ -330,11 +330,16 @@ def main(args) -> int:
         print(f"serve: cannot listen on {host}:{port}: {exc.strerror}; choose another --port", file=sys.stderr)
         return 2
     print(f"dashboard on http://{host}:{server.server_address[1]}/ (Ctrl+C stops)", file=sys.stderr, flush=True)
+    from ..alerting.scheduler import start_notifier
+
+    notifier = start_notifier(cfg, args.db or cfg.database.url, db_password)  # alerts and scheduled reports
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if notifier is not None:
+            notifier.stop()
         server.server_close()
         app.close()
         db.close()
