@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="open the touch app (default)",
                          description="Open the touch app, full screen unless --windowed.")
     run.add_argument("--windowed", type=size, metavar="WxH", help="a window of this size instead of full screen")
+    run.add_argument("--check-only", action="store_true",
+                     help="check the config as the kiosk does at start (the files it names too), print what is "
+                          "wrong and exit: 0 when usable, 2 when not")
     sim = sub.add_parser("simulate", parents=[common], help="tap random faces without a window",
                          description="Tap random faces (and reasons) through the real flow, outbox and uplink; "
                                      "exit when all are tapped and the outbox has drained.")
@@ -122,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         from .outbox_cli import outbox_command
 
         return outbox_command(args.action, args.path, force=args.force)
+    if args.command == "run":
+        return start(args, argv)
     from config import ConfigError, file_hash, load
 
     try:
@@ -140,15 +147,74 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return simulate(cfg, args.count, args.rate, outbox, host, port, journal=args.journal,
                         wait=not args.no_wait, seed=args.seed, config_hash=chash)
+    raise AssertionError(args.command)
+
+
+def start(args: argparse.Namespace, argv: list[str]) -> int:
+    """Open the touch app. A config that cannot be used never leaves a black screen: the kiosk runs on
+    the last good copy (kiosk.yaml.last-good) with a notice for the technician, or, with none, shows the
+    config problem page until the file is fixed, then restarts itself in the same process."""
+    from config import file_hash
+
+    from .last_good import choose, keep
+
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a screenshot asked before the window exists: none
+    boot = choose(args.config)
+    if boot.problems:
+        print(f"kiosk: {args.config} has problems:\n  " + "\n  ".join(boot.problems), file=sys.stderr)
+    for warning in boot.warnings:
+        print(f"kiosk: {warning}", file=sys.stderr)
+    if args.check_only:
+        if boot.fallback:
+            print(f"kiosk: the kiosk would run on the last good config {boot.source}", file=sys.stderr)
+        return 2 if boot.problems else 0
+    cfg = boot.cfg
+    if boot.fallback:
+        print(f"kiosk: running on the last good config {boot.source}", file=sys.stderr)
     from .display import configure
 
     windowed = args.windowed
-    if windowed is None and not cfg.display.fullscreen:
+    if windowed is None and cfg is not None and not cfg.display.fullscreen:
         windowed = size(cfg.display.size) if cfg.display.size else (1280, 800)
     configure(windowed)
+    from .config_problem import install_screenshot_signal
+
+    install_screenshot_signal()
+    if cfg is None:
+        from .config_problem import CHECK_EVERY_S, run_problem_page
+
+        print(f"kiosk: showing the config problem page; checking {args.config} every {CHECK_EVERY_S:g} s",
+              file=sys.stderr, flush=True)
+        if not run_problem_page(boot):
+            return 0  # stopped (systemctl stop) while the page showed
+        restart(argv)
     from .app import run_app
 
-    return run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=chash)
+    host, port = args.mqtt_url or (None, None)
+    outbox = args.outbox or cfg.outbox.path
+    fixed: list[bool] = []
+
+    def started(app):
+        if boot.text is not None:  # up on a valid kiosk.yaml: keep a copy for the day the file breaks
+            keep(args.config, boot.text)
+        elif boot.fallback:  # on the last good copy: come back on kiosk.yaml once it is fixed
+            from .config_problem import watch_for_fix
+
+            watch_for_fix(app, args.config, lambda: (fixed.append(True), app.stop()))
+
+    rc = run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=file_hash(boot.source),
+                 config_notice=boot.notice(), on_start=started)
+    if fixed:
+        restart(argv)
+    return rc
+
+
+def restart(argv: list[str]) -> None:
+    """Start the kiosk afresh in this process: systemd sees the same service that never stopped."""
+    print("kiosk: the config can be used now: restarting", file=sys.stderr, flush=True)
+    logging.shutdown()
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "kiosk", *argv])
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ class KioskApp(App):
     tech_info = StringProperty("")
     t_out_of_order = StringProperty("")   # every enabled language, one line each
     t_out_of_order_detail = StringProperty("")
+    config_notice = StringProperty("")  # set when running on the last good config or without a file
 
     def __init__(self, cfg: KioskConfig, config_path: Path | str, outbox_path: Path | str,
                  host: Optional[str] = None, port: Optional[int] = None, config_hash: Optional[str] = None,
@@ -151,6 +152,10 @@ class KioskApp(App):
         self._build_langs()
         self._build_reasons()
         self._build_keypad()
+        if self.config_notice:
+            from .config_problem import NoticeMarker
+
+            root.add_widget(NoticeMarker(self.cfg.technician.corner if self.cfg.technician else "top-left"))
         self._render()
         Clock.schedule_interval(lambda _dt: self.flow.tick(time.monotonic()), 0.1)
         # the outbox heals itself in the background: follow it (out of order <-> normal) without a touch
@@ -274,9 +279,16 @@ class KioskApp(App):
         if up.last_error and up.state != "connected":
             lines.append(f"Last error: {up.last_error[:120]}")
         lines += self._storage_lines()
+        if self.config_notice:
+            from kivy.utils import escape_markup
+
+            lines += [f"[color=b35c00]{escape_markup(line[:160])}[/color]"
+                      for line in self.config_notice.splitlines()[:6]]
         self.tech_info = "\n".join(lines)
 
     def _storage_lines(self) -> list[str]:
+        from kivy.utils import escape_markup
+
         box, red = self.outbox, "[color=c0392b][b]{}[/b][/color]"
         lines = []
         if box.fault:
@@ -287,7 +299,8 @@ class KioskApp(App):
         report = box.salvage
         if report and "moved_to" in report:
             lines.append(red.format("Outbox was corrupt") + f": {report['salvaged']} ratings salvaged, "
-                         f"{report['unreadable']} unreadable; damaged file kept as {Path(report['moved_to']).name}")
+                         f"{report['unreadable']} unreadable; damaged file kept as "
+                         f"{escape_markup(Path(report['moved_to']).name)}")
         elif report:
             known = report.get("at_last_stop")
             lines.append(red.format("Outbox was missing or empty") + ": " +
@@ -358,6 +371,11 @@ class KioskApp(App):
         self.outbox.close()
 
 
-def run_app(cfg: KioskConfig, config_path, outbox_path, host=None, port=None, windowed=None, config_hash=None) -> int:
-    KioskApp(cfg, config_path, outbox_path, host, port, config_hash).run()
+def run_app(cfg: KioskConfig, config_path, outbox_path, host=None, port=None, windowed=None, config_hash=None,
+            config_notice: str = "", on_start=None) -> int:
+    app = KioskApp(cfg, config_path, outbox_path, host, port, config_hash)
+    app.config_notice = config_notice
+    if on_start is not None:
+        app.bind(on_start=on_start)
+    app.run()
     return 0
