@@ -25,6 +25,7 @@ site: ubnd-xa-tan-lap
 device: quay-01
 languages: {enabled: [vi, en]}
 timeouts: {thank_you_s: 1}
+settle_s: 0  # these scripted taps come right after a screen appears
 technician: {pin: {env: KIOSK_TEST_PIN}, hold_s: 1}
 outbox: {path: disk/outbox.db}
 """
