@@ -97,7 +97,7 @@ def main(args) -> int:
     if args.format == "json":
         out: bytes | str = export.to_json(rows) + "\n"
     elif args.format == "csv":
-        out = export.to_csv([table, complete])
+        out = export.to_csv([table])  # one table: what a script reading the CSV expects
     elif args.format == "xlsx":
         out = export.to_xlsx([table, complete])
     else:
