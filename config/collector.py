@@ -89,6 +89,12 @@ class Alerts(Strict):
     device_silent_hours: Annotated[float, Field(ge=0.1, le=24 * 365)] = 24.0
 
 
+class Completeness(Strict):
+    gap_alert_after_min: Annotated[float, Field(ge=1, le=60 * 24 * 366, description="1 to 527040 minutes")] = Field(
+        60.0, description="alert when missing outbox messages stay missing this long (a kiosk's backlog "
+                          "normally drains within minutes of reconnecting)")
+
+
 class CollectorConfig(Strict):
     kind: Literal["collector"] = "collector"
     broker: BrokerConnection = Field(default_factory=BrokerConnection)
@@ -103,6 +109,7 @@ class CollectorConfig(Strict):
     labels: Labels = Field(default_factory=Labels)
     dashboard: Dashboard = Field(default_factory=Dashboard)
     alerts: Alerts = Field(default_factory=Alerts)
+    completeness: Completeness = Field(default_factory=Completeness)
     log_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
 
     @model_validator(mode="after")
