@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import contract
+from . import fleet_cli, contract
 from .errors import SetupError
 
 EPILOG = """examples:
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ca", type=Path, help="CA certificate of the remote broker (default: the system's CAs)")
     p.add_argument("--username", help="account on the remote broker (see add-bridge-user there)")
     p.add_argument("--password-file", type=Path, help="file holding that account's password")
+    fleet_cli.add_parser(sub)
     return parser
 
 
@@ -118,6 +119,8 @@ def _load_config(path: Path | None):
 
 def dispatch(args: argparse.Namespace) -> int:
     from . import runner, setup
+    if args.command == "fleet":
+        return fleet_cli.run(args)
     if args.command == "schema":
         print(json.dumps(contract.json_schema(), indent=2, ensure_ascii=False))
     elif args.command == "init":

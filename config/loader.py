@@ -201,3 +201,25 @@ def load(path: str | Path, kind: str | None = None, model: type[M] | None = None
 def file_hash(path: str | Path) -> str:
     """Short hash of a config file, reported in status messages so the centre sees which config runs."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def read_yaml(path: str | Path, shown_as: str | None = None) -> tuple[Any, yaml.Node | None]:
+    """Parse one YAML file into (data, node) for callers that merge files before validating them
+    (the fleet folder); problems are ConfigError lines with file and line."""
+    path = Path(path)
+    name = shown_as or path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, [f"{name}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [f"{name}: cannot read: {exc}"]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, [f"{where}: not valid YAML: {problem}"]) from None
+    return data, node
