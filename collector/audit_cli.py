@@ -97,7 +97,7 @@ def main(args) -> int:
     hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
     sites = sorted(hierarchy.expand(args.site)) if args.site else None
     try:
-        scope = Scope(db, period.start_ms, period.end_ms, sites)
+        scope = Scope(db, period.start_ms, period.end_ms, sites, ratings=True)
     except Exception as exc:  # a database that fails mid-way: say so, exit 2, never "complete"
         print(f"audit: cannot read the database: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -143,10 +143,12 @@ class EpochState:
 
 
 def started_ms(e: EpochState) -> int | None:
-    """When an outbox began, as best known: its earliest placed message, else when it was first heard of."""
-    if e.first_ms is not None:
+    """When an outbox began, as best known: its earliest placed message, unless that is later than when
+    the collector first heard of it (impossible) or missing; then when it was first heard of."""
+    seen = _ms(e.first_seen)
+    if e.first_ms is not None and (seen is None or e.first_ms <= seen):
         return e.first_ms
-    return _ms(e.first_seen)
+    return seen
 
 
 def _ms(text: str | None) -> int | None:
@@ -173,10 +175,21 @@ def replacements(epochs: Iterable[EpochState]) -> list[Replacement]:
         per.setdefault((e.site, e.device), []).append(e)
     out = []
     for (site, device), es in sorted(per.items()):
-        es.sort(key=lambda e: (started_ms(e) if started_ms(e) is not None else 1 << 62, e.epoch))
+        es.sort(key=lambda e: (_seen_or_max(e), e.epoch))  # the order the collector heard of them
         for old, new in zip(es, es[1:]):
-            out.append(Replacement(site, device, old.epoch, new.epoch, started_ms(new)))
+            at = started_ms(new)
+            # A first message dated before the old outbox began (a clock reset to 1970, unverified) cannot
+            # date the replacement: then it is when the collector first heard of the new outbox.
+            old_start = started_ms(old)
+            if at is not None and old_start is not None and at < old_start:
+                at = _ms(new.first_seen)
+            out.append(Replacement(site, device, old.epoch, new.epoch, at))
     return out
+
+
+def _seen_or_max(e: EpochState) -> int:
+    seen = _ms(e.first_seen)
+    return seen if seen is not None else 1 << 62
 
 
 def replaced_text(r: Replacement, tz) -> str:

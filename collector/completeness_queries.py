@@ -89,7 +89,8 @@ def ratings_by_device(db: Database, start_ms: int, end_ms: int,
 class Scope:
     """Everything completeness says about some sites over a period, read once."""
 
-    def __init__(self, db: Database, start_ms: int, end_ms: int, sites: Sequence[str] | None = None):
+    def __init__(self, db: Database, start_ms: int, end_ms: int, sites: Sequence[str] | None = None,
+                 ratings: bool = False):
         self.start_ms, self.end_ms = start_ms, end_ms
         all_epochs = load_epochs(db, sites)
         # Replacements need every epoch of a device (the one replaced may be older than the period).
@@ -98,7 +99,8 @@ class Scope:
         self.epochs = with_ranges(db, [e for e in all_epochs if active_in(e, start_ms, end_ms)])
         self.unverified = unverified_by_device(db, start_ms, end_ms, sites)
         self.corrections = corrections(db, start_ms, end_ms, sites)
-        self.ratings = ratings_by_device(db, start_ms, end_ms, sites)
+        # Ratings per device in the period: the audit lists them; a report has its own figures.
+        self.ratings = ratings_by_device(db, start_ms, end_ms, sites) if ratings else {}
 
     def summary(self) -> Summary:
         return summarize(self.epochs, len(self.replacements), sum(self.unverified.values()),

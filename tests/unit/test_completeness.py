@@ -62,9 +62,8 @@ def test_epoch_increments_sum_per_outbox_and_skip_v1():
         (E2, 1, 7, 50, 50, "2026-10-01T00:00:00.000Z", "2026-10-01T00:00:00.000Z")]
 
 
-def state(epoch, received, max_seq, seq_last=0, first_ms=0, last_ms=0, device="d"):
-    return EpochState("s", device, epoch, received, max_seq, seq_last, first_ms, last_ms,
-                      "2026-10-01T00:00:00.000Z", "2026-10-01T00:00:00.000Z")
+def state(epoch, received, max_seq, seq_last=0, first_ms=0, last_ms=0, device="d", seen="2026-10-01T00:00:00.000Z"):
+    return EpochState("s", device, epoch, received, max_seq, seq_last, first_ms, last_ms, seen, seen)
 
 
 def test_created_is_the_highest_seq_known_from_messages_or_status():
@@ -77,10 +76,15 @@ def test_created_is_the_highest_seq_known_from_messages_or_status():
 
 def test_a_new_outbox_after_the_first_is_a_replacement_dated_when_it_began():
     oct5 = int(datetime(2026, 10, 5, 3, tzinfo=timezone.utc).timestamp() * 1000)
-    [r] = replacements([state(E2, 2, 2, first_ms=oct5), state(E1, 9, 9, first_ms=oct5 - 10**9)])
+    oct9, sep1 = "2026-10-09T00:00:00.000Z", "2026-09-01T00:00:00.000Z"
+    # The new outbox's first rating was tapped on 5 Oct; the kiosk came back online on 9 Oct.
+    [r] = replacements([state(E2, 2, 2, first_ms=oct5, seen=oct9), state(E1, 9, 9, first_ms=oct5 - 10**9, seen=sep1)])
     assert (r.old_epoch, r.new_epoch, r.at_ms) == (E1, E2, oct5)
+    # Its first rating dated 1970 (a clock reset, unverified) cannot date it: the day it was heard of can.
+    [r] = replacements([state(E2, 2, 2, first_ms=0, seen=oct9), state(E1, 9, 9, first_ms=oct5 - 10**9, seen=sep1)])
+    assert r.at_ms == int(datetime(2026, 10, 9, tzinfo=timezone.utc).timestamp() * 1000)
     from collector.completeness import replaced_text
-    assert replaced_text(r, ZoneInfo("Asia/Ho_Chi_Minh")) == "outbox replaced on 2026-10-05"
+    assert replaced_text(r, ZoneInfo("Asia/Ho_Chi_Minh")) == "outbox replaced on 2026-10-09"
 
 
 def test_an_epoch_is_in_a_period_when_its_messages_or_statuses_fall_in_it():
