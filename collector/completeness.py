@@ -57,6 +57,41 @@ def epoch_increments(rows: Iterable) -> list[EpochIncrement]:
     return [EpochIncrement(*k, *v) for k, v in sorted(acc.items())]
 
 
+class EpochRow(NamedTuple):
+    """One upsert row of the ``epochs`` table (see collector.store)."""
+
+    site: str
+    device: str
+    epoch: str
+    received: int
+    max_seq: int
+    seq_last: int
+    seq_last_at: str | None
+    first_ms: int | None
+    last_ms: int | None
+    first_seen: str | None
+    last_seen: str | None
+
+
+def epoch_rows(increments: Iterable[EpochIncrement], statuses: Iterable) -> list[EpochRow]:
+    """Message counters and status words (anything with site, device, epoch, seq_last, seen_at) merged
+    into one row per epoch, sorted by key."""
+    out: dict[tuple[str, str, str], EpochRow] = {}
+    for i in increments:
+        out[(i.site, i.device, i.epoch)] = EpochRow(i.site, i.device, i.epoch, i.received, i.max_seq, 0, None,
+                                                    i.first_ms, i.last_ms, i.first_seen, i.last_seen)
+    for s in statuses:
+        key = (s.site, s.device, s.epoch)
+        row = out.get(key)
+        if row is None:
+            out[key] = EpochRow(*key, 0, 0, s.seq_last, s.seen_at, None, None, s.seen_at, s.seen_at)
+            continue
+        if s.seq_last > row.seq_last:
+            row = row._replace(seq_last=s.seq_last, seq_last_at=s.seen_at)
+        out[key] = row._replace(first_seen=min(row.first_seen, s.seen_at), last_seen=max(row.last_seen, s.seen_at))
+    return [out[k] for k in sorted(out)]
+
+
 class Range(NamedTuple):
     first: int
     last: int

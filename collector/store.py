@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 from collector import records
-from collector.completeness import epoch_increments
+from collector.completeness import EpochRow, epoch_increments, epoch_rows
 from collector.db import Database
 from collector.ingest import Batch
 from collector.placement import Anchors, correction_increments, place
@@ -43,23 +43,17 @@ UPSERT_DEVICE_TAIL = (
     "WHERE devices.received_ms IS NULL "
     "OR (excluded.live = 1 AND excluded.received_ms >= devices.received_ms) "
     "OR (excluded.live = 0 AND devices.live = 0 AND excluded.received_ms >= devices.received_ms)")
-_EPOCH_COLUMNS = "site, device, epoch, received, max_seq, first_ms, last_ms, first_seen, last_seen"
+_EPOCH_COLUMNS = ", ".join(EpochRow._fields)
 _EPOCH_TAIL = (
     " ON CONFLICT (site, device, epoch) DO UPDATE SET received = epochs.received + excluded.received, "
     "max_seq = CASE WHEN excluded.max_seq > epochs.max_seq THEN excluded.max_seq ELSE epochs.max_seq END, "
+    # SET reads the old row everywhere, so seq_last_at compares with the seq_last before this update.
+    "seq_last_at = CASE WHEN excluded.seq_last > epochs.seq_last THEN excluded.seq_last_at ELSE epochs.seq_last_at END, "
+    "seq_last = CASE WHEN excluded.seq_last > epochs.seq_last THEN excluded.seq_last ELSE epochs.seq_last END, "
     "first_ms = CASE WHEN epochs.first_ms IS NULL OR excluded.first_ms < epochs.first_ms "
     "THEN excluded.first_ms ELSE epochs.first_ms END, "
     "last_ms = CASE WHEN epochs.last_ms IS NULL OR excluded.last_ms > epochs.last_ms "
     "THEN excluded.last_ms ELSE epochs.last_ms END, "
-    "first_seen = CASE WHEN epochs.first_seen IS NULL OR excluded.first_seen < epochs.first_seen "
-    "THEN excluded.first_seen ELSE epochs.first_seen END, "
-    "last_seen = CASE WHEN epochs.last_seen IS NULL OR excluded.last_seen > epochs.last_seen "
-    "THEN excluded.last_seen ELSE epochs.last_seen END")
-_EPOCH_STATUS_COLUMNS = "site, device, epoch, seq_last, seq_last_at, first_seen, last_seen"
-_EPOCH_STATUS_TAIL = (
-    " ON CONFLICT (site, device, epoch) DO UPDATE SET "
-    "seq_last_at = CASE WHEN excluded.seq_last > epochs.seq_last THEN excluded.seq_last_at ELSE epochs.seq_last_at END, "
-    "seq_last = CASE WHEN excluded.seq_last > epochs.seq_last THEN excluded.seq_last ELSE epochs.seq_last END, "
     "first_seen = CASE WHEN epochs.first_seen IS NULL OR excluded.first_seen < epochs.first_seen "
     "THEN excluded.first_seen ELSE epochs.first_seen END, "
     "last_seen = CASE WHEN epochs.last_seen IS NULL OR excluded.last_seen > epochs.last_seen "
@@ -113,17 +107,12 @@ class Store:
             new_events = self._insert_events(batch.events)
             self._values("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(records.increments(new)),
                          records.ROLLUP_CONFLICT)
-            if batch.epoch_status:
-                # One row per epoch (the highest seq_last), in key order like every upsert here.
-                best: dict[tuple, tuple] = {}
-                for e in batch.epoch_status:
-                    k = (e.site, e.device, e.epoch)
-                    if k not in best or e.seq_last > best[k][3]:
-                        best[k] = (*k, e.seq_last, e.seen_at, e.seen_at, e.seen_at)
-                self._values("epochs", _EPOCH_STATUS_COLUMNS, [best[k] for k in sorted(best)], _EPOCH_STATUS_TAIL)
-            # Both pass over the batch's new rows only; a v1 rating moved from the future is a correction too.
+            # One upsert of epoch counters from both the new messages and the statuses, one row per epoch
+            # in key order: collectors on PostgreSQL lock these rows in one order (no deadlock).
             durable = [*new, *new_events] if new_events else new
-            self._values("epochs", _EPOCH_COLUMNS, epoch_increments(durable), _EPOCH_TAIL)
+            self._values("epochs", _EPOCH_COLUMNS, epoch_rows(epoch_increments(durable), batch.epoch_status),
+                         _EPOCH_TAIL)
+            # A v1 rating moved from the future is a correction too.
             self._values("clock_corrections", _CORRECTION_COLUMNS, correction_increments(durable), _CORRECTION_TAIL)
             if batch.anchors:
                 best_a: dict[tuple, tuple] = {}
