@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=("vi", "en"), help="language of headers and names (default: dashboard.lang, vi)")
     p.add_argument("--include-flagged", action="store_true",
                    help="count ratings flagged by the repeated-press filter in the figures (always shown apart)")
+    p.add_argument("--include-unverified", action="store_true",
+                   help="count ratings whose time could not be verified in the figures (always shown apart)")
 
 
 def resolve_period(args, tz: str) -> Period:
@@ -86,9 +88,10 @@ def main(args) -> int:
         return 2
     try:
         hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
-        spec = ReportSpec(period, (args.by,), args.site, args.include_flagged, lang)
+        spec = ReportSpec(period, (args.by,), args.site, args.include_flagged, lang, args.include_unverified)
         rows = run_report(db, cfg, spec, hierarchy)
-        total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang), hierarchy)[0]
+        total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang,
+                                               args.include_unverified), hierarchy)[0]
         complete = completeness_table(db, period, sorted(hierarchy.expand(args.site)) if args.site else None, lang)
     finally:
         db.close()

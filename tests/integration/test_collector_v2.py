@@ -254,6 +254,9 @@ def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_b
         assert [c["n"] for c in corr] == [4] and abs(corr[0]["min_delta_ms"] - 3 * DAY_MS) < 60_000
         assert device_audit(report, "quay-03")["time_unverified"] == 3
         assert report["summary"]["time_unverified"] == 4
+        included = {r["group"]: r for r in json.loads(cli("report", col, "--period", this_month(), "--by", "counter",
+                                                          "--format", "json", "--include-unverified").stdout)}
+        assert (included["ubnd-a/quay-03"]["count"], included["ubnd-a/quay-03"]["time_unverified"]) == (3, 3)
         text = cli("report", col, "--period", this_month(), "--by", "counter", "--lang", "en").stdout
         assert "Completeness:" in text and "4 ratings with unverified time" in text
         outputs.append((by_hour, by_day, by_counter))
