@@ -57,10 +57,10 @@ AnchorKey = tuple  # (site, device, boot)
 class Anchors:
     """The best offset known per (site, device, boot); shared by the batcher and the committer.
 
-    Bounded: past ``limit`` boots, the oldest half is forgotten (they are in the database, and a boot
-    that old has long delivered its outbox)."""
+    Bounded (about 200 bytes a boot): past ``limit`` boots, the oldest half is forgotten. They stay in
+    the database, where the store looks up a boot this cache does not know."""
 
-    def __init__(self, limit: int = 200_000):
+    def __init__(self, limit: int = 50_000):
         self._best: dict[AnchorKey, int] = {}
         self._lock = threading.Lock()
         self.limit = limit

@@ -127,10 +127,12 @@ class Store:
         return WriteResult(len(new) + len(new_events), len(batch.rows) + len(batch.events) - len(new) - len(new_events),
                            len(batch.rejects), len(batch.devices))
 
-    def load_anchors(self, days: int = 60) -> list[tuple[tuple, int]]:
-        """Boots seen live in the last ``days``, for a collector that starts (its outboxes may still drain)."""
+    def load_anchors(self, days: int = 7, limit: int = 20_000) -> list[tuple[tuple, int]]:
+        """The boots seen live most recently, for a collector that starts. Older ones are looked up in the
+        database when a message of theirs arrives (``_anchor_from_db``), so this only saves queries."""
         since = datetime.fromtimestamp(time.time() - days * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        rows = self.db.query("SELECT site, device, boot, offset_ms FROM boots WHERE seen_at >= ?", (since,))
+        rows = self.db.query("SELECT site, device, boot, offset_ms FROM boots WHERE seen_at >= ? "
+                             "ORDER BY seen_at DESC LIMIT ?", (since, limit))
         return [((site, device, boot), int(offset)) for site, device, boot, offset in rows]
 
     def _anchor_from_db(self, batch: Batch) -> None:

@@ -76,3 +76,11 @@ def test_a_boot_anchored_by_another_collector_places_this_ones_ratings(store):
     store.write(b)
     assert store.db.query("SELECT at_ms, time_unverified FROM ratings") == [(int(T0 * 1000) - 60_000, 0)]
     assert anchors.get(("s", "d", "b1")) == int(T0 * 1000) - 120_000
+
+
+def test_a_restarted_collector_reloads_the_boots_seen_recently(store):
+    import time as _time
+    now = _time.time()
+    store.write(classify([Message(*status(0, 120_000), 1, 1, False, now)]))
+    assert store.load_anchors() == [(("s", "d", "b1"), int(now * 1000) - 120_000)]
+    assert store.load_anchors(days=0) == []
