@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .completeness import ranges_text
+from zoneinfo import ZoneInfo
+
+from .completeness import ranges_text, replaced_text
 from .completeness_queries import by_device, open_gaps
 
 HEADERS = {"vi": {"complete": "Đầy đủ", "missing": "Thiếu (số thứ tự)", "gaps": "Bản tin thiếu quá {m} phút",
@@ -17,14 +19,14 @@ def header(lang: str, key: str, **kw) -> str:
     return HEADERS.get(lang, HEADERS["en"])[key].format(**kw)
 
 
-def device_cells(db) -> dict[tuple[str, str], tuple]:
-    """(site, device) -> (received/created as a rate or None, missing-ranges text with replacements)."""
+def device_cells(db, tz: str) -> dict[tuple[str, str], tuple]:
+    """(site, device) -> (received/created as a rate or None, missing seqs and "outbox replaced on <date>")."""
+    zone = ZoneInfo(tz)
     out = {}
     for key, dc in by_device(db).items():
-        text = ranges_text(dc.ranges, limit=8)
-        if dc.replacements:
-            text = (text + "; " if text else "") + f"{len(dc.replacements)} outbox replaced"
-        out[key] = (dc.summary.rate, text)
+        parts = [ranges_text(dc.ranges, limit=8)] if dc.ranges else []
+        parts += [replaced_text(r, zone) for r in dc.replacements[-2:]]  # the latest replacements
+        out[key] = (dc.summary.rate, "; ".join(parts))
     return out
 
 

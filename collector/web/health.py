@@ -59,7 +59,7 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 def devices(ctx: Ctx) -> Page:
     lang = ctx.lang
     rows = device_status(ctx)
-    complete = completeness_view.device_cells(ctx.db)
+    complete = completeness_view.device_cells(ctx.db, ctx.tz)
     table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
                                        t(lang, "last_seen"), t(lang, "backlog"), t(lang, "skew"), t(lang, "version"),
                                        completeness_view.header(lang, "complete"),

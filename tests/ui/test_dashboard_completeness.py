@@ -42,9 +42,10 @@ def _epoch(status: Message) -> str:
 def dashboard(tmp_path_factory):
     db = connect(f"sqlite:///{tmp_path_factory.mktemp('dashc') / 'ratings.db'}")
     store = Store(db)
-    # quay-01: seqs 3 and 5 never arrived, known for two hours; quay-02 complete.
+    # quay-01: seqs 3 and 5 never arrived, known for two hours; quay-02 complete, with a new outbox.
     store.write(classify(stream("quay-01", [1, 2, 4, 6], 6, NOW - timedelta(hours=2))))
     store.write(classify(stream("quay-02", [1, 2, 3], 3, NOW - timedelta(hours=2))))
+    store.write(classify(stream("quay-02", [1], 1, NOW - timedelta(hours=1))))  # its SD card was replaced
     cfg = CollectorConfig.model_validate({**CFG.model_dump(), "completeness": {"gap_alert_after_min": 30}})
     app = Dashboard(cfg, db, PASSWORD, now=lambda: NOW)
     server, url = start_in_thread(app)
@@ -63,7 +64,7 @@ def test_device_health_shows_completeness_and_an_open_gap_is_an_alert(browser, d
     rows = {tuple(r.split("\t")[:2]): r for r in page.inner_text("table tbody").splitlines() if "\t" in r}
     rows = {device: r for (site, device), r in rows.items() if site == "ubnd-tan-lap"}
     assert "66.7 %" in rows["quay-01"] and rows["quay-01"].rstrip().endswith("3, 5")
-    assert "100.0 %" in rows["quay-02"]
+    assert "100.0 %" in rows["quay-02"] and rows["quay-02"].rstrip().endswith("outbox replaced on 2026-10-28")
     page.goto(dashboard + "/alerts")
     text = page.inner_text("main")
     assert "Bản tin thiếu quá 30 phút" in text
