@@ -13,7 +13,7 @@ computed only when asked, from the received seqs (``ranges_from_runs`` over a wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, NamedTuple, Sequence
 
 
@@ -286,7 +286,3 @@ def active_in(e: EpochState, start_ms: int, end_ms: int) -> bool:
         return False
     return lo < end_ms and (hi if hi is not None else lo) >= start_ms
 
-
-def now_iso(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:23] + "Z"

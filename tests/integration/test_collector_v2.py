@@ -5,7 +5,6 @@ back with the real ``report`` and ``audit`` commands. One stream feeds both data
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
