@@ -152,8 +152,8 @@ def pair(mosquitto, tmp_path, postgres_url):
         assert col.stop() == 0
 
 
-def audit(col: CollectorProc, *extra: str) -> tuple[int, dict]:
-    out = cli("audit", col, "--period", this_month(), "--format", "json", *extra)
+def audit(col: CollectorProc, *extra: str, period: str | None = None) -> tuple[int, dict]:
+    out = cli("audit", col, "--period", period or this_month(), "--format", "json", *extra)
     assert out.returncode in (0, 1), out.stderr
     return out.returncode, json.loads(out.stdout)
 
@@ -205,6 +205,11 @@ def test_deleted_rows_are_named_missing_a_resend_closes_the_gap_and_a_new_outbox
 def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_boots_are_counted_apart(pair):
     prefix, cols, c = pair
     tz = ZoneInfo(TZ)
+    now = datetime.now(timezone.utc)
+    true_tap = (now - timedelta(hours=2)).astimezone(tz)
+    unseen_day = (now - timedelta(days=3)).astimezone(tz).date().isoformat()
+    window = ["--since", (now - timedelta(days=5)).astimezone(tz).date().isoformat(),
+              "--until", now.astimezone(tz).date().isoformat()]  # whatever the day of the month
     behind = Kiosk(prefix, "ubnd-a", "quay-02", clock_error_s=-3 * 86400)  # unsynced, 3 days behind
     # Tapped 2 hours ago while the link was down, then the kiosk connects: status first, outbox next.
     taps = [behind.rating(value=5, ago_s=7200) for _ in range(4)]
@@ -220,7 +225,6 @@ def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_b
     for r in [*v1, future]:
         send(c, rating_topic("ubnd-a", "quay-04", prefix), encode(r))
     received_at = datetime.now(timezone.utc)
-    true_tap = (datetime.now(timezone.utc) - timedelta(hours=2)).astimezone(tz)
     outputs = []
     for col in cols:
         wait_for(col.db_url, "SELECT COUNT(*) FROM ratings", 10)
@@ -232,31 +236,29 @@ def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_b
         at, unv = query(col.db_url, "SELECT at_ms, time_unverified FROM ratings WHERE id = ?", (future.id,))[0]
         assert unv == 1 and abs(at - received_at.timestamp() * 1000) < 30_000
 
-        by_hour = json.loads(cli("report", col, "--period", this_month(), "--by", "hour", "--site", "ubnd-a",
-                                 "--format", "json").stdout)
-        by_day = json.loads(cli("report", col, "--period", this_month(), "--by", "day", "--format", "json").stdout)
+        by_hour = json.loads(cli("report", col, *window, "--by", "hour", "--site", "ubnd-a", "--format", "json").stdout)
+        by_day = json.loads(cli("report", col, *window, "--by", "day", "--format", "json").stdout)
         by_counter = {r["group"]: r for r in json.loads(
-            cli("report", col, "--period", this_month(), "--by", "counter", "--format", "json").stdout)}
+            cli("report", col, *window, "--by", "counter", "--format", "json").stdout)}
         assert by_counter["ubnd-a/quay-02"]["count"] == 4 and by_counter["ubnd-a/quay-02"]["time_unverified"] == 0
         # Never silently moved: the unseen boot's ratings are counted apart, out of the figures.
         assert (by_counter["ubnd-a/quay-03"]["count"], by_counter["ubnd-a/quay-03"]["time_unverified"]) == (0, 3)
         assert (by_counter["ubnd-a/quay-04"]["count"], by_counter["ubnd-a/quay-04"]["time_unverified"]) == (2, 1)
         hour = {r["group"]: r["count"] for r in by_hour}
         assert hour.get(f"{true_tap.hour:02d}", 0) >= 4
-        wrong = (true_tap - timedelta(days=3))
         day = {r["group"]: (r["count"], r["time_unverified"]) for r in by_day}
         assert day[true_tap.date().isoformat()][0] >= 4
-        # The kiosk's wrong day holds only the unseen boot's ratings, kept at their ts and counted apart.
-        assert day[wrong.date().isoformat()] == (0, 3)
-        code, report = audit(col, "--site", "ubnd-a")
+        # 3 days back holds only the unseen boot's ratings, kept at their kiosk ts and counted apart.
+        assert day[unseen_day] == (0, 3)
+        code, report = audit(col, "--site", "ubnd-a", period=unseen_day[:4])  # a year: whatever the day
         corr = device_audit(report, "quay-02")["clock_corrections"]
         assert [c["n"] for c in corr] == [4] and abs(corr[0]["min_delta_ms"] - 3 * DAY_MS) < 60_000
         assert device_audit(report, "quay-03")["time_unverified"] == 3
         assert report["summary"]["time_unverified"] == 4
-        included = {r["group"]: r for r in json.loads(cli("report", col, "--period", this_month(), "--by", "counter",
-                                                          "--format", "json", "--include-unverified").stdout)}
+        included = {r["group"]: r for r in json.loads(cli("report", col, *window, "--by", "counter", "--format", "json",
+                                                          "--include-unverified").stdout)}
         assert (included["ubnd-a/quay-03"]["count"], included["ubnd-a/quay-03"]["time_unverified"]) == (3, 3)
-        text = cli("report", col, "--period", this_month(), "--by", "counter", "--lang", "en").stdout
+        text = cli("report", col, *window, "--by", "counter", "--lang", "en").stdout
         assert "Completeness:" in text and "4 ratings with unverified time" in text
         outputs.append((by_hour, by_day, by_counter))
     assert outputs[0] == outputs[1], "SQLite and PostgreSQL reports differ"
@@ -300,6 +302,7 @@ def test_a_retained_rating_before_and_after_the_collector_subscribes_is_rejected
             assert scalar(postgres_url, "SELECT COUNT(*) FROM events") == 0
             col.stop()
             col.start()  # a reconnect does not replay them again as new rejects
+            col.wait_log("subscribed:", count=2)  # the log file is appended to across starts
             time.sleep(1.0)
             assert scalar(postgres_url, "SELECT COUNT(*) FROM rejects") == 3
         finally:
