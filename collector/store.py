@@ -141,9 +141,11 @@ class Store:
         todo = [r for r in (*batch.rows, *batch.events) if r.time_unverified and r.boot is not None]
         if not todo:
             return
-        boots = sorted({r.boot for r in todo})[:_SQLITE_IN_CHUNK]
+        keys = sorted({(r.site, r.device, r.boot) for r in todo})[:_SQLITE_IN_CHUNK // 3]
+        # By the whole primary key, so the lookup stays an index probe however many boots are stored.
         found = {(s, d, b): int(o) for s, d, b, o in self.db.query(
-            f"SELECT site, device, boot, offset_ms FROM boots WHERE boot IN ({', '.join('?' * len(boots))})", boots)}
+            "SELECT site, device, boot, offset_ms FROM boots WHERE "
+            + " OR ".join(["(site = ? AND device = ? AND boot = ?)"] * len(keys)), [v for k in keys for v in k])}
         if not found:
             return
         if self.anchors is not None:
