@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -24,6 +26,33 @@ DIM_NAMES = {
            "day": "Day", "week": "Week", "month": "Month", "hour": "Hour", "weekday": "Weekday",
            "province": "Province", "commune": "Commune", "centre": "Centre", "counter": "Counter"},
 }
+
+
+# Names come from kiosk payloads. A spreadsheet runs a cell that starts with one of these as a formula
+# (=HYPERLINK(...) sends data away, +/-/@ are read as formulas too, tab and line breaks hide the start).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Terminal control sequences (CSI with ESC [ or the one-byte C1 form, OSC ... BEL/ST, two-byte ESC x).
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?")
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # characters an XLSX file cannot hold
+
+
+def formula_like(value) -> bool:
+    """A text a spreadsheet would run as a formula; numbers are never that."""
+    return isinstance(value, str) and value.startswith(FORMULA_START)
+
+
+def csv_cell(value):
+    """A CSV cell that opens as text: an apostrophe goes before formula-like texts, as spreadsheets expect."""
+    if value is None:
+        return ""
+    return "'" + value if formula_like(value) else value
+
+
+def terminal_text(text: str) -> str:
+    """``text`` without escape sequences, control characters (except line break and tab) or invisible
+    format characters (right-to-left overrides, zero-width), none of which belongs in a name."""
+    text = _ESCAPE.sub("", text)
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
 
 
 @dataclass
@@ -71,7 +100,9 @@ def _cell(value, pct: bool) -> str:
 def to_text(table: Table, max_width: int = 40) -> str:
     """Aligned columns for a terminal; rates as percentages, numbers right-aligned."""
     pct_col = 3 if len(table.headers) > 3 else -1
-    cells = [[_cell(v, i == pct_col)[:max_width] for i, v in enumerate(row)] for row in table.rows]
+    one_line = lambda text: " ".join(terminal_text(str(text)).split("\n")).replace("\t", " ")  # noqa: E731
+    cells = [[one_line(_cell(v, i == pct_col))[:max_width] for i, v in enumerate(row)] for row in table.rows]
+    table = Table(one_line(table.title), [one_line(h) for h in table.headers], table.rows)
     widths = [max([len(hd)] + [len(r[i]) for r in cells]) for i, hd in enumerate(table.headers)]
     numeric = [i >= 2 for i in range(len(table.headers))]
 
@@ -85,16 +116,17 @@ def to_text(table: Table, max_width: int = 40) -> str:
 
 
 def to_csv(tables: Sequence[Table]) -> bytes:
-    """UTF-8 with a byte order mark so Excel shows Vietnamese letters; tables separated by a blank line."""
+    """UTF-8 with a byte order mark so Excel shows Vietnamese letters; tables separated by a blank line.
+    Texts that would run as formulas get a leading apostrophe."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     for i, table in enumerate(tables):
         if i:
             writer.writerow([])
         if len(tables) > 1 and table.title:
-            writer.writerow([table.title])
-        writer.writerow(table.headers)
-        writer.writerows([["" if v is None else v for v in row] for row in table.rows])
+            writer.writerow([csv_cell(table.title)])
+        writer.writerow([csv_cell(h) for h in table.headers])
+        writer.writerows([[csv_cell(v) for v in row] for row in table.rows])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -103,7 +135,8 @@ def to_json(rows: Sequence[ReportRow]) -> str:
 
 
 def to_xlsx(tables: Sequence[Table]) -> bytes:
-    """One sheet per table, header row bold and frozen, rates formatted as percentages."""
+    """One sheet per table, header row bold and frozen, rates formatted as percentages. Every text is a
+    text cell (never a formula); formula-like ones are also marked as typed with a leading apostrophe."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -113,11 +146,11 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
     for i, table in enumerate(tables):
         name = _sheet_name(table.title or f"Sheet{i + 1}", used)
         ws = wb.create_sheet(name)
-        ws.append(table.headers)
+        for r, row in enumerate([table.headers, *table.rows], start=1):
+            for c, value in enumerate(row, start=1):
+                _xlsx_cell(ws.cell(r, c), value)
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in table.rows:
-            ws.append(row)
         for col, header in enumerate(table.headers, start=1):
             ws.column_dimensions[ws.cell(1, col).column_letter].width = max(10, min(40, len(str(header)) + 2))
             if header in (HEADERS["vi"]["satisfied_rate"], HEADERS["en"]["satisfied_rate"]):
@@ -127,6 +160,15 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _xlsx_cell(cell, value) -> None:
+    if isinstance(value, str):
+        cell.value = _XLSX_ILLEGAL.sub("", value)
+        cell.data_type = "s"  # assigning a text starting with '=' made it a formula
+        cell.quotePrefix = formula_like(value)
+    else:
+        cell.value = value
 
 
 def _sheet_name(title: str, used: set[str]) -> str:

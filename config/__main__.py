@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .loader import KINDS, ConfigError, load
+from .loader import KINDS, ConfigError, load_checked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,9 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Example: python -m config check config/examples/*.yaml")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = sub.add_parser("check", help="validate files; prints 'ok' per file or one line per problem",
-                           description="Validate YAML files. Exit 0 when all are valid, 1 otherwise.")
+                           description="Validate YAML files and check that the files they name (CA, client "
+                                       "certificate and key, password files, sounds) exist and can be read "
+                                       "by this user. Exit 0 when all are valid, 1 otherwise.")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--kind", choices=sorted(KINDS), help="kind of file (default: detected from content)")
     fleet = sub.add_parser("fleet", help="check or show the merged configs of a fleet folder",
@@ -42,13 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for f in args.files:
         try:
-            load(f, kind=args.kind)
+            _cfg, warnings = load_checked(f, kind=args.kind)
         except ConfigError as exc:
             failed = True
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
         else:
-            print(f"{f}: ok")
+            for problem in warnings:
+                print(problem, file=sys.stderr)
+            failed = failed or bool(warnings)
+            if not warnings:
+                print(f"{f}: ok")
     return 1 if failed else 0
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from ..export import Table
 from .i18n import t
@@ -68,13 +68,15 @@ def document(title: str, body: str, lang: str, page_class: str = "") -> str:
             f'<body class="{page_class}">{body}</body></html>')
 
 
-def shell(page: Page, lang: str, params: dict, path: str) -> str:
-    """Header with navigation, language switch, downloads and logout around the page body."""
+def shell(page: Page, lang: str, params: dict, path: str, form_token: str = "") -> str:
+    """Header with navigation, language switch, downloads and logout around the page body; ``form_token``
+    proves to the server that a logout comes from this page and not from another site."""
     current = ' aria-current="page"'
     links = "".join(f'<a href="{PATHS[v]}"{current if v == page.view else ""}>{escape(t(lang, v))}</a>' for v in NAV)
     other = "en" if lang == "vi" else "vi"
     switch = f'<a class="lang" href="{escape(path + query(params, lang=other))}" hreflang="{other}">{other.upper()}</a>'
-    logout = (f'<form method="post" action="/logout" class="logout"><button type="submit">'
+    logout = (f'<form method="post" action="/logout" class="logout">'
+              f'<input type="hidden" name="csrf" value="{escape(form_token)}"><button type="submit">'
               f"{escape(t(lang, 'logout'))}</button></form>")
     exports = ""
     if page.tables:
@@ -96,5 +98,5 @@ def login_page(lang: str, error: str = "", next_path: str = "/") -> str:
             f'<label>{escape(t(lang, "username"))}<input name="username" autocomplete="username" required autofocus></label>'
             f'<label>{escape(t(lang, "password"))}<input name="password" type="password" autocomplete="current-password" required></label>'
             f'<button type="submit">{escape(t(lang, "login"))}</button></form>'
-            f'<p><a class="lang" href="/login?lang={other}&amp;next={escape(next_path)}">{other.upper()}</a></p></main>')
+            f'<p><a class="lang" href="/login?lang={other}&amp;next={escape(quote(next_path, safe="/"))}">{other.upper()}</a></p></main>')
     return document(t(lang, "login"), body, lang, "view-login")
