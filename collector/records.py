@@ -9,7 +9,7 @@ from collector.placement import FUTURE_TOLERANCE_MS, place
 
 RATING_COLUMNS = ("id", "v", "site", "device", "ts", "ts_ms", "rating", "scale", "reason", "lang",
                   "officer", "service", "flags", "received_at",
-                  # v2 and time placement (schema v2); None for v1 ratings
+                  # contract v2 and time placement (schema v3); None for v1 ratings
                   "at_ms", "time_unverified", "epoch", "seq", "boot", "mono_ms", "clock", "request", "dossier",
                   "ticket")
 INSERT_RATING_SQL = (f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) "
