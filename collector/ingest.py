@@ -179,7 +179,7 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
     anchors = anchors if anchors is not None else Anchors()
     seen: set[str] = set()
     devices: dict[tuple[str, str], DeviceRow] = {}
-    durable: list[tuple] = []  # (message, received_at, received_ms), placed once all statuses are in
+    durable: list[tuple] = []  # v2 (message, received_at, received_ms), placed once all statuses are in
     stamp_cache: dict[int, str] = {}  # one ISO string per received millisecond, shared by its messages
     for m in messages:
         batch.acks.append((m.mid, m.qos, m.conn))
@@ -196,7 +196,7 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
                     batch.ignored += 1
                     continue
             msg = decode(topic, m.payload, prefix)
-            if not _text_ok(msg):
+            if not (_storable(msg.officer, msg.service) if type(msg) is Rating else _text_ok(msg)):
                 raise ContractError("bad_text", "NUL or a lone surrogate in a text field")
             if m.retain and not isinstance(msg, Status):
                 # Kept by the broker and replayed to every subscriber: not a tap made now, maybe not at all.
@@ -210,7 +210,10 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
                 batch.duplicates += 1
                 continue
             seen.add(msg.id)
-            durable.append((msg, received_at, key))
+            if msg.v == 1:  # nothing to place: stored as it came (the hot path of a v1 fleet)
+                batch.rows.append(rating_row(msg, received_at, key))
+            else:
+                durable.append((msg, received_at, key))
             continue
         row = _device_row(msg, m, received_at, key)
         dkey = (row.site, row.device)
@@ -226,7 +229,7 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
                 batch.anchors.append(AnchorRow(msg.site, msg.device, msg.boot, offset, received_at))
     get = anchors.get
     for msg, received_at, received_ms in durable:
-        offset = get((msg.site, msg.device, msg.boot)) if msg.v != 1 else None
+        offset = get((msg.site, msg.device, msg.boot))
         if isinstance(msg, Rating):
             batch.rows.append(rating_row(msg, received_at, received_ms, offset))
         else:

@@ -74,6 +74,8 @@ _CORRECTION_TAIL = (
     "THEN excluded.last_ms ELSE clock_corrections.last_ms END")
 _EVENT_COLS = ", ".join(records.EVENT_COLUMNS)
 _COLS = ", ".join(records.RATING_COLUMNS)
+_V1_WIDTH = records.RATING_COLUMNS.index("time_unverified") + 1  # the v1 fields, at_ms, time_unverified
+_V1_COLS = ", ".join(records.RATING_COLUMNS[:_V1_WIDTH])
 
 
 class WriteResult(NamedTuple):
@@ -177,11 +179,13 @@ class Store:
             inserted.update(r[0] for r in self.db.query(sql, [v for row in chunk for v in row]))
         return [r for r in rows if r.id in inserted]
 
-    def _values(self, table: str, columns: str, rows: list, tail: str = "") -> None:
-        """INSERT rows with as few statements as the parameter limit allows."""
+    def _values(self, table: str, columns: str, rows: list, tail: str = "", width: int = 0) -> None:
+        """INSERT rows with as few statements as the parameter limit allows; ``width`` > 0 takes only the
+        first ``width`` fields of each row."""
         if not rows:
             return
-        width = len(rows[0])
+        cut = width
+        width = width or len(rows[0])
         per = max(1, _MAX_PARAMS // width)
         one = "(" + ", ".join("?" * width) + ")"
         i = 0
@@ -192,7 +196,7 @@ class Store:
             k = 1 << (k.bit_length() - 1)
             chunk, i = rows[i:i + k], i + k
             sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * k)}{tail}"
-            self.db.execute(sql, [v for row in chunk for v in row])
+            self.db.execute(sql, [v for row in chunk for v in row[:cut]] if cut else [v for row in chunk for v in row])
 
     def _insert_sqlite(self, batch: Batch) -> list:
         rows = batch.rows
@@ -206,7 +210,14 @@ class Store:
             present.update(r[0] for r in self.db.conn.execute(f"SELECT id FROM ratings WHERE id IN ({marks})", chunk))
         new = [r for r in rows if r.id not in present] if present else rows
         # ON CONFLICT stays: the ids were checked under the write lock, this is a second guard.
-        self._values("ratings", _COLS, new, " ON CONFLICT (id) DO NOTHING")
+        v1 = [r for r in new if r.epoch is None]
+        if len(v1) == len(new):
+            # v1 ratings leave the v2 columns NULL: binding only the columns they fill keeps their
+            # ingest as fast as before those columns existed.
+            self._values("ratings", _V1_COLS, new, " ON CONFLICT (id) DO NOTHING", _V1_WIDTH)
+        else:
+            self._values("ratings", _V1_COLS, v1, " ON CONFLICT (id) DO NOTHING", _V1_WIDTH)
+            self._values("ratings", _COLS, [r for r in new if r.epoch is not None], " ON CONFLICT (id) DO NOTHING")
         return new
 
     def _insert_postgres(self, batch: Batch) -> list:
