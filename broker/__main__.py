@@ -6,13 +6,15 @@ import json
 import sys
 from pathlib import Path
 
-from . import contract
+from . import fleet_cli, contract
 from .errors import SetupError
 
 EPILOG = """examples:
   python -m broker init --dir /etc/hailong-broker --config broker.yaml
   python -m broker add-device tan-lap quay-1 --dir /etc/hailong-broker
   python -m broker add-collector main --dir /etc/hailong-broker
+  python -m broker add-desk tan-lap front --dir /etc/hailong-broker
+  python -m broker add-fleet main --dir /etc/hailong-broker
   python -m broker run --dir /etc/hailong-broker
   python -m broker embedded --port 1883"""
 
@@ -40,21 +42,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("add-device", help="create or rotate a kiosk's credentials",
                        description="Create (or, if it exists, rotate) the credentials of one kiosk; it may publish "
-                                   "only on <prefix>/SITE/DEVICE/rating|status. Prints the broker: block for kiosk.yaml.")
+                                   "only on <prefix>/SITE/DEVICE/rating|status|event and subscribe only to "
+                                   "<prefix>/SITE/DEVICE/request|config. Prints the broker: block for kiosk.yaml; "
+                                   "a running broker takes the change at once.")
     p.add_argument("site")
     p.add_argument("device")
     _dir(p)
     p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
 
     p = sub.add_parser("remove-device", help="revoke a kiosk's credentials",
-                       description="Revoke one kiosk's credentials and reload a broker started by `run`.")
+                       description="Revoke one kiosk's credentials, disconnect it from a running broker and clear "
+                                   "the messages the broker retains on its topics (at the next start if it is down).")
     p.add_argument("site")
     p.add_argument("device")
     _dir(p)
 
-    p = sub.add_parser("add-collector", help="create or rotate a collector's credentials (read everything)",
-                       description="Create (or rotate) a collector account: it may read everything under the "
-                                   "prefix, including shared subscriptions, and write nothing.")
+    p = sub.add_parser("add-collector", help="create or rotate a collector's credentials (read what kiosks send)",
+                       description="Create (or rotate) a collector account: it may subscribe to "
+                                   "<prefix>/+/+/rating|status|event, plain or as $share/GROUP/..., and publish "
+                                   "nothing. Give each collector process its own account: the client id is the "
+                                   "user name.")
     p.add_argument("name")
     _dir(p)
     p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
@@ -70,8 +77,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     _dir(p)
 
+    p = sub.add_parser("add-desk", help="create or rotate a desk account of one site (sends requests)",
+                       description="Create (or rotate) an account for a desk or queue system of SITE: it may "
+                                   "publish only <prefix>/SITE/+/request.")
+    p.add_argument("site")
+    p.add_argument("name")
+    _dir(p)
+    p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
+
+    p = sub.add_parser("add-fleet", help="create or rotate a fleet tool account (sends config, reads status)",
+                       description="Create (or rotate) an account for the fleet tool: it may publish "
+                                   "<prefix>/+/+/config and subscribe to <prefix>/+/+/status.")
+    p.add_argument("name")
+    _dir(p)
+    p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
+
+    p = sub.add_parser("remove-account", help="revoke any account by its user name",
+                       description="Revoke one account (as shown by `list`) and disconnect it from a running broker.")
+    p.add_argument("username")
+    _dir(p)
+
+    p = sub.add_parser("clear-retained", help="clear retained ratings, events, requests and removed devices' topics",
+                       description="On the running broker, clear every retained message on <prefix>/+/+/rating|"
+                                   "event|request (none of them is meant to be retained) and the topics of "
+                                   "devices removed while it was down. `run` does this at every start.")
+    _dir(p)
+    p.add_argument("--wait", type=float, default=0, help="seconds to wait for the broker to come up (default 0)")
+
     p = sub.add_parser("list", help="show the accounts of a broker folder", description="Show every account.")
     _dir(p)
+    p.add_argument("--rules", action="store_true", help="also print what each account may do")
 
     p = sub.add_parser("run", help="run Mosquitto on the folder in the foreground",
                        description="Run `mosquitto -c DIR/mosquitto.conf` in the foreground, recording its pid "
@@ -94,13 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ca", type=Path, help="CA certificate of the remote broker (default: the system's CAs)")
     p.add_argument("--username", help="account on the remote broker (see add-bridge-user there)")
     p.add_argument("--password-file", type=Path, help="file holding that account's password")
+    fleet_cli.add_parser(sub)
     return parser
 
 
-def _print_issued(issued, reload_note: str) -> None:
+def _print_issued(issued) -> None:
     print(f"# user {issued.username}; password saved in {issued.password_file}")
     print(issued.yaml_block.rstrip("\n"))
-    print(f"# {reload_note}", file=sys.stderr)
+    print(f"# {issued.note}", file=sys.stderr)
 
 
 def _load_config(path: Path | None):
@@ -117,7 +153,9 @@ def _load_config(path: Path | None):
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from . import runner, setup
+    from . import retained, runner, setup
+    if args.command == "fleet":
+        return fleet_cli.run(args)
     if args.command == "schema":
         print(json.dumps(contract.json_schema(), indent=2, ensure_ascii=False))
     elif args.command == "init":
@@ -126,27 +164,41 @@ def dispatch(args: argparse.Namespace) -> int:
             print(note)
         print(f"wrote {args.dir.resolve() / 'mosquitto.conf'}; next: add-device, add-collector, then run")
     elif args.command == "add-device":
-        _print_issued(setup.add_device(args.dir, args.site, args.device, args.client_cert), runner.reload(args.dir))
+        _print_issued(setup.add_device(args.dir, args.site, args.device, args.client_cert))
     elif args.command == "add-collector":
-        _print_issued(setup.add_collector(args.dir, args.name, args.client_cert), runner.reload(args.dir))
+        _print_issued(setup.add_collector(args.dir, args.name, args.client_cert))
     elif args.command == "add-bridge-user":
-        _print_issued(setup.add_bridge_user(args.dir, args.name), runner.reload(args.dir))
-    elif args.command in ("remove-device", "remove-collector"):
-        user = (setup.device_username(args.site, args.device) if args.command == "remove-device"
-                else f"collector-{args.name}")
-        print(f"revoked {user}" if setup.remove(args.dir, user) else f"{user} did not exist; nothing to do")
-        print(runner.reload(args.dir))
+        _print_issued(setup.add_bridge_user(args.dir, args.name))
+    elif args.command == "add-desk":
+        _print_issued(setup.add_desk(args.dir, args.site, args.name, args.client_cert))
+    elif args.command == "add-fleet":
+        _print_issued(setup.add_fleet(args.dir, args.name, args.client_cert))
+    elif args.command in ("remove-device", "remove-collector", "remove-account"):
+        user = {"remove-device": lambda: setup.device_username(args.site, args.device),
+                "remove-collector": lambda: f"collector-{args.name}",
+                "remove-account": lambda: args.username}[args.command]()
+        removed = setup.remove(args.dir, user)
+        print(f"revoked {user}" if removed.existed else f"{user} did not exist; nothing to do")
+        print(removed.note)
+    elif args.command == "clear-retained":
+        print(retained.clear(args.dir, args.wait))
     elif args.command == "list":
+        from .acl import describe
         state = setup.accounts(args.dir)
         s = state.settings
         print(f"prefix {s.topic_prefix}; TLS port {s.tls_port or '-'}; local port {s.local_port or '-'}; "
               f"hosts {', '.join(s.hostnames)}")
         for user, a in sorted(state.accounts.items()):
-            what = f"{a.site}/{a.device}" if a.kind == "device" else ""
+            what = f"{a.site}/{a.device}" if a.kind == "device" else (a.site or "")
             print(f"{a.kind:<10} {user:<40} {what}{'  (client cert)' if a.client_cert else ''}")
-        if not state.accounts:
+            if args.rules:
+                print("\n".join(f"    {line}" for line in describe(setup.account_of(user, a), s.topic_prefix).splitlines()))
+        if len(state.accounts) <= 1:
             print("no accounts yet; add one with add-device SITE DEVICE")
     elif args.command == "run":
+        setup.check_layout(args.dir.resolve())
+        setup.regenerate(args.dir.resolve(), setup.accounts(args.dir))  # the plugin reads its file only now
+        retained.clear_after_start(args.dir)
         runner.run(args.dir)
     elif args.command == "embedded":
         from .embedded import serve_forever

@@ -1,36 +1,74 @@
-"""The Mosquitto ACL: one explicit ``user`` block per account, so a reader sees who may do what."""
+"""Who may do what: the topic rules of each kind of account, checked by Mosquitto's dynamic-security plugin.
+
+Every right is granted explicitly; the plugin refuses anything not listed (publishing, receiving,
+SUBSCRIBING). Subscribing is checked on the filter the client sends, so a kiosk cannot join the
+collectors' ``$share/<group>/...`` subscription and take its share of the ratings, as it could
+with Mosquitto's ``acl_file``, which never checks SUBSCRIBE.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# The plugin's ACL types.
+PUBLISH = "publishClientSend"        # the client publishes to the broker
+RECEIVE = "publishClientReceive"     # the broker delivers a message to the client
+SUBSCRIBE = "subscribePattern"       # the filter a client subscribes with, wildcards matched level by level
+
+KINDS = ("device", "collector", "bridge", "desk", "fleet", "admin")
+COLLECTED = ("rating", "status", "event")  # what kiosks send and collectors read
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 
 
 @dataclass(frozen=True)
 class Account:
     username: str
-    kind: str  # "device", "collector" or "bridge"
+    kind: str  # one of KINDS
     site: str | None = None
     device: str | None = None
 
 
-def rules(account: Account, prefix: str) -> list[str]:
-    if account.kind == "device":
-        # A kiosk writes only its own two topics: it cannot speak for another counter.
+@dataclass(frozen=True)
+class Rule:
+    acltype: str
+    topic: str
+
+
+def _read(flt: str) -> list[Rule]:
+    return [Rule(SUBSCRIBE, flt), Rule(RECEIVE, flt)]
+
+
+def rules(account: Account, prefix: str) -> list[Rule]:
+    kind = account.kind
+    if kind == "device":
+        # A kiosk speaks only for its own counter, and listens only to what is addressed to it.
         base = f"{prefix}/{account.site}/{account.device}"
-        return [f"topic write {base}/rating", f"topic write {base}/status"]
-    if account.kind == "collector":
-        # Read everything under the prefix; Mosquitto checks a $share/<group>/<filter>
-        # subscription against <filter>, so this also covers shared subscriptions.
-        return [f"topic read {prefix}/#"]
-    if account.kind == "bridge":
-        # A commune broker forwarding its kiosks: write everything under the prefix, read nothing.
-        return [f"topic write {prefix}/#"]
-    raise ValueError(f"unknown account kind {account.kind!r}")
+        return ([Rule(PUBLISH, f"{base}/{k}") for k in COLLECTED]
+                + _read(f"{base}/request") + _read(f"{base}/config"))
+    if kind == "collector":
+        # Plain or shared subscriptions to what kiosks send; it publishes nothing.
+        out: list[Rule] = []
+        for k in COLLECTED:
+            flt = f"{prefix}/+/+/{k}"
+            out += [Rule(SUBSCRIBE, flt), Rule(SUBSCRIBE, f"$share/+/{flt}"), Rule(RECEIVE, flt)]
+        return out
+    if kind == "bridge":
+        # A commune broker forwarding its kiosks: publish everything under the prefix, read nothing.
+        return [Rule(PUBLISH, f"{prefix}/#")]
+    if kind == "desk":
+        # A desk or queue system asks the kiosks of its own site to rate the citizen just served.
+        return [Rule(PUBLISH, f"{prefix}/{account.site}/+/request")]
+    if kind == "fleet":
+        # The fleet tool sends (retained) signed configuration and watches the devices' status.
+        return [Rule(PUBLISH, f"{prefix}/+/+/config"), *_read(f"{prefix}/+/+/status")]
+    if kind == "admin":
+        # The set-up tooling itself: changes accounts on a running broker and clears retained
+        # messages of removed devices. It connects only through the broker folder's local socket.
+        return [Rule(PUBLISH, CONTROL_TOPIC), *_read(f"{CONTROL_TOPIC}/response"),
+                Rule(PUBLISH, f"{prefix}/#"), *_read(f"{prefix}/#")]
+    raise ValueError(f"unknown account kind {kind!r}")
 
 
-def render(accounts: list[Account], prefix: str) -> str:
-    out = ["# Written by `python -m broker`; edit the accounts with add-device/remove-device, not here.",
-           "# No rules before the first `user` line: anonymous clients get nothing (and are refused anyway).", ""]
-    for acc in sorted(accounts, key=lambda a: a.username):
-        label = f"{acc.kind} {acc.site}/{acc.device}" if acc.kind == "device" else acc.kind
-        out += [f"# {label}", f"user {acc.username}", *rules(acc, prefix), ""]
-    return "\n".join(out)
+def describe(account: Account, prefix: str) -> str:
+    """One readable line per rule, for `list --rules` and the docs."""
+    words = {PUBLISH: "publish", RECEIVE: "receive", SUBSCRIBE: "subscribe"}
+    return "\n".join(f"{words[r.acltype]:<9} {r.topic}" for r in rules(account, prefix))

@@ -24,11 +24,17 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
+# A kiosk without a battery-backed clock boots after a power cut at some date in the past (often
+# 1970 or the image's build date) and may stay there until NTP answers. Certificates valid from
+# long ago let it open TLS anyway; the expiry still counts from today.
+VALID_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
 def _builder(subject: x509.Name, issuer: x509.Name, public_key, days: int) -> x509.CertificateBuilder:
     now = datetime.now(timezone.utc)
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))  # tolerate a kiosk clock a little behind
+            .not_valid_before(VALID_FROM)
             .not_valid_after(now + timedelta(days=days)))
 
 
@@ -99,6 +105,27 @@ def make_client_cert(ca_cert: Path, ca_key: Path, cert_path: Path, key_path: Pat
     cert, key = _leaf(ca_cert, ca_key, username, days, ExtendedKeyUsageOID.CLIENT_AUTH)
     save_key(key, key_path)
     save_cert(cert, cert_path)
+
+
+def serial_of(cert_path: Path) -> int | None:
+    """The serial number of an issued certificate, to revoke it; None when there is none."""
+    try:
+        return x509.load_pem_x509_certificate(Path(cert_path).read_bytes()).serial_number
+    except (OSError, ValueError):
+        return None
+
+
+def write_crl(ca_cert: Path, ca_key: Path, serials: list[int], path: Path, days: int = 3650) -> None:
+    """The CA's revocation list: Mosquitto refuses these client certificates during the handshake.
+    ``last_update`` is now, so after a reload OpenSSL prefers this list to the one it held."""
+    cert, key = load_pair(ca_cert, ca_key)
+    now = datetime.now(timezone.utc)
+    b = (x509.CertificateRevocationListBuilder().issuer_name(cert.subject)
+         .last_update(now - timedelta(minutes=5)).next_update(now + timedelta(days=days)))
+    for serial in sorted(set(serials)):
+        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial)
+                                      .revocation_date(now - timedelta(minutes=5)).build())
+    write_file(path, b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def server_cert_names(cert_path: Path) -> set[str]:

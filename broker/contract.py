@@ -1,8 +1,14 @@
-"""Wire contract v1: topics and payloads shared by kiosks, collectors and third parties.
+"""Wire contract v1 and v2: topics and payloads shared by kiosks, collectors and third parties.
 
 Change it only with a version bump and a test. ``decode`` is the single gate every
 received message passes: whatever bytes arrive, it returns a model or raises
 ``ContractError`` with a short machine reason, never anything else.
+
+v2 adds completeness (``epoch`` + gap-free ``seq``), time a collector can trust without the kiosk's
+clock (``boot`` + ``mono_ms`` + ``clock``), attribution (``request``, ``dossier``, ``ticket``) and three
+kinds beside ``rating`` and ``status``: ``event`` (kiosk -> collector, durable), ``request`` (desk ->
+kiosk) and ``config`` (fleet -> kiosk, signed). Both versions are accepted on the same topics: the
+payload's ``v`` says which. v2 models subclass their v1 model, so ``isinstance(m, Rating)`` holds for both.
 """
 from __future__ import annotations
 
@@ -27,13 +33,20 @@ from pydantic import (
     model_validator,
 )
 
-VERSION = 1
+VERSION = 2          # the newest version; kiosks send it, collectors accept 1 and 2
+VERSIONS = (1, 2)
 DEFAULT_PREFIX = "hailong/v1"
-MAX_PAYLOAD_BYTES = 4096
+MAX_PAYLOAD_BYTES = 4096          # rating, status, event, request
+MAX_CONFIG_PAYLOAD_BYTES = 65536  # a config carries a whole kiosk.yaml
+# Integers are bounded by what both databases store: PostgreSQL INTEGER for counts and sequence
+# numbers, BIGINT (and exact JSON numbers) for milliseconds.
+MAX_INT32 = 2**31 - 1
+MAX_SAFE_INT = 2**53 - 1
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
-KINDS = ("rating", "status")
+KINDS = ("rating", "status", "event", "request", "config")
+INBOUND_KINDS = ("rating", "status", "event")  # what collectors take; request and config go to kiosks
 
 
 class ContractError(ValueError):
@@ -55,7 +68,7 @@ class Topic(NamedTuple):
     prefix: str
     site: str
     device: str
-    kind: str  # "rating" or "status"
+    kind: str  # one of KINDS
 
     def __str__(self) -> str:
         return f"{self.prefix}/{self.site}/{self.device}/{self.kind}"
@@ -83,6 +96,18 @@ def status_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
     return _topic(prefix, site, device, "status")
 
 
+def event_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return _topic(prefix, site, device, "event")
+
+
+def request_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return _topic(prefix, site, device, "request")
+
+
+def config_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return _topic(prefix, site, device, "config")
+
+
 def subscription(kind: str = "+", prefix: str = DEFAULT_PREFIX, share_group: str | None = None) -> str:
     """Topic filter for all sites and devices; ``$share/<group>/...`` when a group is given."""
     check_prefix(prefix)
@@ -105,7 +130,7 @@ def _parse_topic(topic: str, prefix: str) -> Topic:
         raise ContractError("bad_topic", f"{topic!r} is not under {prefix}/")
     rest = topic[len(prefix) + 1:].split("/")
     if len(rest) != 3 or rest[2] not in KINDS:
-        raise ContractError("bad_topic", f"{topic!r} is not {prefix}/<site>/<device>/rating|status")
+        raise ContractError("bad_topic", f"{topic!r} is not {prefix}/<site>/<device>/{'|'.join(KINDS)}")
     site, device, kind = rest
     if not is_slug(site) or not is_slug(device):
         raise ContractError("bad_topic", f"{topic!r}: site and device must be slugs")
@@ -125,8 +150,10 @@ def _parse_ts(value: object) -> datetime:
         raise ValueError("must be an RFC 3339 UTC timestamp string like 2026-11-23T08:15:00Z")
     if dt.tzinfo is None or dt.utcoffset().total_seconds() != 0:
         raise ValueError("must be in UTC (end with Z)")
-    if not 2000 <= dt.year <= 2200:
-        raise ValueError("year out of range")
+    # 1970: a Raspberry Pi without a real-time clock boots there after a power cut; its ratings are
+    # real and v2 places them on real time (see ``boot``/``mono_ms``), so they must not be refused.
+    if not 1970 <= dt.year <= 2200:
+        raise ValueError("year out of range (1970 to 2200)")
     return dt.astimezone(timezone.utc)
 
 
@@ -139,6 +166,10 @@ def format_ts(dt: datetime) -> str:
 
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Names reach reports, spreadsheets and terminals: control characters (escape sequences, NUL) and
+# format characters (right-to-left overrides, zero-width) are refused. Checked in pydantic's core
+# (Rust regex, which knows Unicode categories).
+TEXT_PATTERN = r"^[^\p{Cc}\p{Cf}]*$"
 
 UtcTimestamp = Annotated[
     datetime,
@@ -153,8 +184,19 @@ EventId = Annotated[StrictStr, Field(pattern=UUID_PATTERN), AfterValidator(lambd
 Slug = Annotated[StrictStr, Field(pattern=SLUG_PATTERN)]
 Key = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Lang = Annotated[StrictStr, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=TEXT_PATTERN)]
+ShortText = Annotated[StrictStr, Field(max_length=500, pattern=TEXT_PATTERN)]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$")]
 Flag = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_INT32)]
+Seq = Annotated[StrictInt, Field(ge=1, le=MAX_INT32)]
+Millis = Annotated[StrictInt, Field(ge=0, le=MAX_SAFE_INT)]
+BootId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Hash = Annotated[StrictStr, Field(max_length=128, pattern=r"^[A-Za-z0-9:_-]*$")]
+ClockState = Literal["synced", "unsynced"]
+# Bool and float are refused here even where the fast path would coerce them ("v": true, "v": 1.0).
+V1 = Annotated[StrictInt, Field(ge=1, le=1), WithJsonSchema({"const": 1})]
+V2 = Annotated[StrictInt, Field(ge=2, le=2), WithJsonSchema({"const": 2})]
 
 
 class _Message(BaseModel):
@@ -167,7 +209,7 @@ class _Message(BaseModel):
 class Rating(_Message):
     """One tap on a face. ``id`` is made on the kiosk at the tap and is the deduplication key."""
 
-    v: Literal[1] = 1
+    v: V1 = 1
     id: EventId
     site: Slug
     device: Slug
@@ -190,19 +232,117 @@ class Rating(_Message):
 class Status(_Message):
     """Device health, published retained; the last will is the same with state ``offline``."""
 
-    v: Literal[1] = 1
+    v: V1 = 1
     site: Slug
     device: Slug
     state: Literal["online", "offline"]
     ts: UtcTimestamp
     app_version: Name
-    outbox_depth: StrictInt = Field(ge=0)
+    outbox_depth: Count
     last_rating_ts: Optional[UtcTimestamp] = None
-    config_hash: Optional[Annotated[StrictStr, Field(max_length=128)]] = None
+    config_hash: Optional[Hash] = None
 
 
-Message = Union[Rating, Status]
-_MODELS = {"rating": Rating, "status": Status}
+class Durable(BaseModel):
+    """The v2 fields every durable kiosk message carries (ratings and events)."""
+
+    epoch: EventId         # made when the kiosk's outbox was created; a new outbox starts a new epoch
+    seq: Seq               # numbers ratings and events of the epoch together, 1, 2, 3, ... no gaps
+    boot: BootId           # the kiosk's current boot: the origin of mono_ms
+    mono_ms: Millis        # monotonic milliseconds since that boot, at the tap
+    clock: ClockState      # whether ts came from a confirmed clock
+
+
+class RatingV2(Durable, Rating):
+    """v1's rating plus completeness, trustworthy time and the request it answered."""
+
+    v: V2 = 2
+    request: Optional[EventId] = None
+    dossier: Optional[Code] = None
+    ticket: Optional[Code] = None
+
+
+class StatusV2(Status):
+    """v1's status plus where the boot's monotonic clock stands, the outbox's last seq and faults."""
+
+    v: V2 = 2
+    boot: BootId
+    mono_ms: Millis
+    clock: ClockState
+    epoch: EventId
+    seq_last: Count         # highest seq the outbox has given in this epoch (0: none yet)
+    officer: Optional[Name] = None
+    config_error: Optional[ShortText] = None
+    fault: Optional[ShortText] = None  # storage or outbox trouble the counter cannot see (disk full, ...)
+
+
+EVENT_TYPES = ("sign_in", "sign_out", "auto_sign_out", "request_expired", "config_applied",
+               "config_rejected", "outbox_salvaged")
+
+
+class _EventHead(_Message):
+    v: V2 = 2
+    id: EventId
+    site: Slug
+    device: Slug
+    ts: UtcTimestamp
+
+
+class Event(Durable, _EventHead):  # this order puts "v" first on the wire, where the fast path looks
+    """A durable non-rating fact, sent through the outbox like a rating (v2 only)."""
+
+    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    officer: Optional[Name] = None
+    service: Optional[Name] = None
+    request: Optional[EventId] = None
+    dossier: Optional[Code] = None
+    ticket: Optional[Code] = None
+    config_hash: Optional[Hash] = None
+    detail: Optional[ShortText] = None
+
+
+class Request(_Message):
+    """From a desk or queue system to one kiosk: ask the citizen in front of it now (v2 only)."""
+
+    v: V2 = 2
+    id: EventId
+    site: Slug
+    device: Slug
+    ts: UtcTimestamp
+    dossier: Optional[Code] = None
+    ticket: Optional[Code] = None
+    service: Optional[Name] = None
+    officer: Optional[Name] = None
+    expires_s: StrictInt = Field(default=600, ge=1, le=86_400)
+
+
+class ConfigPush(_Message):
+    """A device's whole kiosk.yaml from the fleet tool, retained, signed with Ed25519 (v2 only).
+
+    ``sig`` is base64 of the signature over ``signed_bytes()``: the site, device, time and the
+    SHA-256 of the YAML, so a config cannot be replayed onto another device."""
+
+    v: V2 = 2
+    site: Slug
+    device: Slug
+    ts: UtcTimestamp
+    yaml: Annotated[StrictStr, Field(max_length=60_000)]
+    sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
+    key_id: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    sig: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9+/=]{1,200}$")]
+
+    def signed_bytes(self) -> bytes:
+        return f"hailong-config\n{self.site}\n{self.device}\n{format_ts(self.ts)}\n{self.sha256}".encode()
+
+
+Message = Union[Rating, Status, Event, Request, ConfigPush]
+# (kind, v) -> model
+_MODELS = {("rating", 1): Rating, ("rating", 2): RatingV2, ("status", 1): Status, ("status", 2): StatusV2,
+           ("event", 2): Event, ("request", 2): Request, ("config", 2): ConfigPush}
+
+
+def max_payload(kind: str) -> int:
+    return MAX_CONFIG_PAYLOAD_BYTES if kind == "config" else MAX_PAYLOAD_BYTES
 
 
 # ---------------------------------------------------------------- encode / decode
@@ -233,25 +373,38 @@ def decode(topic: str, payload: bytes, prefix: str = DEFAULT_PREFIX) -> Message:
         raise ContractError("invalid", f"{type(exc).__name__}: {exc}"[:200]) from None
 
 
+# The version of a well-formed payload, read from its first bytes without parsing it: kiosks write
+# "v" first. Anything else (spaces, another order) takes the full check, which reads "v" itself.
+_LEADING_V = re.compile(rb'\A\s*\{\s*"v"\s*:\s*([0-9]+)\s*[,}]')
+
+
 def _decode(topic: str, payload: bytes, prefix: str) -> Message:
     if isinstance(payload, str):
         payload = payload.encode("utf-8", "surrogatepass")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ContractError("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    limit = max_payload(_kind_of(topic))
+    if len(payload) > limit:
+        raise ContractError("too_large", f"{len(payload)} bytes > {limit}")
     t = parse_topic(topic, prefix)
     if not payload:
         raise ContractError("empty", "zero-length payload")
     # Fast path: parse and validate in pydantic's core in one step. Whatever it accepts the full
     # check below accepts too (a property test holds it to that); rejections take the full check,
     # which finds the precise reason.
-    try:
-        msg = _MODELS[t.kind].model_validate_json(payload)
-    except ValueError:
-        pass
-    else:
-        if msg.site == t.site and msg.device == t.device:
-            return msg
+    lead = _LEADING_V.match(payload)
+    model = _MODELS.get((t.kind, int(lead.group(1)))) if lead and len(lead.group(1)) < 3 else None
+    if model is not None:
+        try:
+            msg = model.model_validate_json(payload)
+        except ValueError:
+            pass
+        else:
+            if msg.site == t.site and msg.device == t.device:
+                return msg
     return _decode_checked(t, payload)
+
+
+def _kind_of(topic: object) -> str:
+    return topic.rsplit("/", 1)[-1] if isinstance(topic, str) else ""
 
 
 def _decode_checked(t: Topic, payload: bytes) -> Message:
@@ -262,10 +415,13 @@ def _decode_checked(t: Topic, payload: bytes) -> Message:
         raise ContractError("bad_json", str(exc)[:200]) from None
     if not isinstance(obj, dict):
         raise ContractError("bad_json", f"payload is a JSON {type(obj).__name__}, not an object")
-    if obj.get("v") != VERSION or type(obj.get("v")) is not int:
-        raise ContractError("unknown_version", f"v={obj.get('v')!r}; this collector speaks v{VERSION}")
+    v = obj.get("v")
+    model = _MODELS.get((t.kind, v)) if type(v) is int else None
+    if model is None:
+        known = [str(ver) for (kind, ver) in _MODELS if kind == t.kind]
+        raise ContractError("unknown_version", f"v={v!r}; {t.kind} messages are v{' or v'.join(known)}"[:200])
     try:
-        msg = _MODELS[t.kind].model_validate(obj)
+        msg = model.model_validate(obj)
     except ValidationError as exc:
         raise ContractError(_field_reason(exc), str(exc.errors(include_url=False)[0].get("msg"))[:200]) from None
     if msg.site != t.site or msg.device != t.device:
@@ -277,13 +433,19 @@ def json_schema() -> dict:
     """JSON Schema of both payloads, as committed in docs/contract.schema.json."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": f"Smiley feedback wire contract v{VERSION}",
+        "title": "Smiley feedback wire contract v1 and v2",
         "description": (
-            f"Topics: <prefix>/<site>/<device>/rating (QoS 1, not retained) and "
-            f"<prefix>/<site>/<device>/status (QoS 1, retained). Default prefix {DEFAULT_PREFIX}. "
-            f"Payloads are UTF-8 JSON objects of at most {MAX_PAYLOAD_BYTES} bytes."
+            "Topics: <prefix>/<site>/<device>/<kind>. rating (QoS 1, not retained, kiosk -> collector), "
+            "status (QoS 1, retained; the last will says offline), event (v2, QoS 1, not retained, kiosk -> "
+            "collector), request (v2, QoS 1, not retained, desk -> kiosk), config (v2, QoS 1, retained, fleet "
+            f"-> kiosk, Ed25519-signed). Default prefix {DEFAULT_PREFIX}. Payloads are UTF-8 JSON objects of "
+            f"at most {MAX_PAYLOAD_BYTES} bytes ({MAX_CONFIG_PAYLOAD_BYTES} for config); the field v says the "
+            "version, and a collector accepts v1 and v2 on the same topics."
         ),
-        "$defs": {"Rating": Rating.model_json_schema(), "Status": Status.model_json_schema()},
+        "$defs": {"Rating": Rating.model_json_schema(), "Status": Status.model_json_schema(),
+                  "RatingV2": RatingV2.model_json_schema(), "StatusV2": StatusV2.model_json_schema(),
+                  "Event": Event.model_json_schema(), "Request": Request.model_json_schema(),
+                  "ConfigPush": ConfigPush.model_json_schema()},
     }
 
 

@@ -1,7 +1,7 @@
-"""Mosquitto's password file format, written in Python so mosquitto_passwd is not needed.
+"""Password hashes in Mosquitto's PBKDF2-SHA512 format, made in Python so mosquitto_passwd is not needed.
 
-A line is ``user:$7$<iterations>$<base64 salt>$<base64 PBKDF2-HMAC-SHA512>``, as
-mosquitto_passwd 2.0 writes it.
+A hash is ``$7$<iterations>$<base64 12-byte salt>$<base64 PBKDF2-HMAC-SHA512>``, as mosquitto_passwd 2.0
+writes it; state.json keeps it and broker/dynsec.py splits it into the plugin's salt/password/iterations.
 """
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
-
-from .files import write_file
 
 # Mosquitto's own default. Passwords here are long random strings, so a higher count buys
 # nothing and would slow every CONNECT on a small commune server.
@@ -38,12 +35,3 @@ def verify(password: str, hashed: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(base64.b64encode(expected).decode(), digest)
-
-
-def render(users: dict[str, str]) -> str:
-    """``users`` maps user name to hash; sorted so the file only changes when an account does."""
-    return "".join(f"{u}:{h}\n" for u, h in sorted(users.items()))
-
-
-def write_password_file(path: Path, users: dict[str, str]) -> None:
-    write_file(path, render(users), 0o600)

@@ -1,9 +1,10 @@
 """init / add / remove / list: everything that writes the broker folder.
 
 Layout of a broker folder:
-  mosquitto.conf  passwd  acl  state.json  mosquitto.pid (while `run` is up)
+  mosquitto.conf  state.json  mosquitto.pid (while `run` is up)
   certs/ca.crt ca.key server.crt server.key   clients/<user>.crt .key
-  secrets/<user>.pass   data/ (persistence)   conf.d/ (bridges)
+  secrets/<user>.pass   conf.d/ (bridges)
+  data/ (persistence, dynsec.json: accounts and rights, mosquitto.sock: the tooling's control socket)
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import yaml
 from broker.contract import is_slug
 from config.broker import BrokerConfig
 
-from . import acl, bridge, certs, mosquitto_conf, passwords
+from . import acl, bridge, certs, control, dynsec, mosquitto_conf, passwords, runner
 from .errors import SetupError
 from .files import chown_to, traversable_by, write_file
 from .state import AccountRecord, Settings, State, load_state, save_state
@@ -26,6 +27,19 @@ from .state import AccountRecord, Settings, State, load_state, save_state
 
 def device_username(site: str, device: str) -> str:
     return f"{site}--{device}"
+
+
+def desk_username(site: str, name: str) -> str:
+    return f"desk-{site}--{name}"  # like a device name with a prefix; a clash is refused by _issue
+
+
+def fleet_username(name: str) -> str:
+    return f"fleet-{name}"
+
+
+def device_topics(prefix: str, site: str, device: str) -> list[str]:
+    """Every topic of one device, for clearing what the broker retains there."""
+    return [f"{prefix}/{site}/{device}/{k}" for k in ("rating", "status", "event", "request", "config")]
 
 
 def _check_slug(what: str, value: str) -> None:
@@ -82,7 +96,14 @@ def init(folder: Path, cfg: BrokerConfig, tls_port: int | None = None, local_por
             raise SetupError(f"{folder} was set up for prefix {old.settings.topic_prefix!r}, not {settings.topic_prefix!r}; "
                              f"use a new folder for a new prefix")
         accounts = old.accounts
-    state = State(settings, accounts)
+        pending, revoked = old.retained_to_clear, old.revoked_serials
+    else:
+        pending, revoked = [], []
+    state = State(settings, accounts, pending, revoked)
+    if control.ADMIN not in state.accounts:  # the tooling's own account, used only through the socket
+        password = passwords.new_password()
+        state.accounts[control.ADMIN] = AccountRecord("admin", passwords.hash_password(password))
+        write_file(folder / "secrets" / f"{control.ADMIN}.pass", password + "\n", 0o600)
 
     c = folder / "certs"
     if not (c / "ca.crt").exists():  # never replace a CA: every kiosk trusts it
@@ -92,8 +113,12 @@ def init(folder: Path, cfg: BrokerConfig, tls_port: int | None = None, local_por
         certs.make_server_cert(c / "ca.crt", c / "ca.key", c / "server.crt", c / "server.key",
                                settings.hostnames, settings.cert_days)
         notes.append(f"issued the server certificate for {', '.join(settings.hostnames)}")
+    if (folder / "passwd").exists() or (folder / "acl").exists():
+        notes.append("accounts and rights moved from passwd/acl to the dynamic-security plugin "
+                     f"({folder / dynsec.DYNSEC_FILE}): restart Mosquitto now")
     save_state(folder, state)
-    write_file(folder / "mosquitto.conf", mosquitto_conf.render(folder, settings, cfg.limits, cfg.persistence), 0o644)
+    write_file(folder / "mosquitto.conf",
+               mosquitto_conf.render(folder, settings, cfg.limits, cfg.persistence, dynsec.plugin_path()), 0o644)
     regenerate(folder, state)
     for b in cfg.bridges:  # bridges listed in broker.yaml are written with the rest
         bridge.write_bridge(folder, bridge.BridgeSpec.from_config(b, settings.topic_prefix))
@@ -110,15 +135,57 @@ def _normal(hostnames: list[str]) -> set[str]:
     return out
 
 
+def account_of(username: str, a: AccountRecord) -> acl.Account:
+    return acl.Account(username, a.kind, a.site, a.device)
+
+
 def regenerate(folder: Path, state: State) -> None:
-    """Password file and ACL from the state; then hand the broker's files to its user."""
+    """The plugin's file from the state; then hand the broker's files to its user."""
     folder = Path(folder)
-    passwords.write_password_file(folder / "passwd", {u: a.hash for u, a in state.accounts.items()})
-    accounts = [acl.Account(u, a.kind, a.site, a.device) for u, a in state.accounts.items()]
-    write_file(folder / "acl", acl.render(accounts, state.settings.topic_prefix), 0o600)
+    pairs = [(account_of(u, a), a.hash) for u, a in state.accounts.items()]
+    plugin_file = folder / dynsec.DYNSEC_FILE
+    write_file(plugin_file, dynsec.to_json(dynsec.render(pairs, state.settings.topic_prefix)), 0o600)
+    for old in ("passwd", "acl"):  # what earlier versions gave Mosquitto; it held hashes
+        (folder / old).unlink(missing_ok=True)
+    c = folder / "certs"
+    if (c / "ca.key").exists():
+        certs.write_crl(c / "ca.crt", c / "ca.key", [int(h, 16) for h in state.revoked_serials], c / "crl.pem")
     conf_d = folder / "conf.d"
-    chown_to(state.settings.run_as, folder / "passwd", folder / "acl", folder / "certs" / "server.key",
+    chown_to(state.settings.run_as, plugin_file, folder / "certs" / "server.key",
              folder / "data", conf_d, *conf_d.glob("*.conf"))
+
+
+def apply_running(folder: Path, state: State, commands: list[dict]) -> str:
+    """Send account changes to a Mosquitto running on the folder and clear pending retained
+    messages; a note for the person either way."""
+    folder = Path(folder)
+    try:
+        with control.Control(folder, control.admin_password(folder)) as c:
+            errors = control.failures(c.run(commands)) if commands else []
+            if errors:
+                raise SetupError(f"the running Mosquitto refused the change ({'; '.join(errors)}); restart it "
+                                 f"so it reads {folder / dynsec.DYNSEC_FILE}")
+            cleared = list(state.retained_to_clear)
+            if cleared:
+                c.clear_retained(cleared)
+                state.retained_to_clear = []
+                save_state(folder, state)
+    except control.NotRunning:
+        note = "Mosquitto is not running on this folder; it loads the accounts when it starts"
+        if state.retained_to_clear:
+            note += f" (and `run` clears {len(state.retained_to_clear)} retained message(s) of removed devices)"
+        return note
+    done = "applied to the running Mosquitto (no restart needed)"
+    return done + (f"; cleared {len(cleared)} retained topic(s)" if cleared else "")
+
+
+def check_layout(folder: Path) -> None:
+    """Refuse to change accounts in a folder whose mosquitto.conf still reads passwd/acl: the new
+    accounts would not reach that broker, and it could not restart without those files."""
+    conf = folder / "mosquitto.conf"
+    if conf.exists() and "plugin_opt_config_file" not in conf.read_text(encoding="utf-8"):
+        raise SetupError(f"{conf} was written by an earlier version (password file and ACL); run "
+                         f"`python -m broker init --dir {folder}` with the same --config first, then restart Mosquitto")
 
 
 @dataclass
@@ -126,26 +193,38 @@ class Issued:
     username: str
     password_file: Path
     yaml_block: str
+    note: str = ""  # whether a running broker took the change
 
 
 def _issue(folder: Path, username: str, record_kind: str, site=None, device=None, client_cert=False) -> Issued:
     folder = Path(folder).resolve()
     state = load_state(folder)
+    check_layout(folder)
     existing = state.accounts.get(username)
     if existing and (existing.kind, existing.site, existing.device) != (record_kind, site, device):
         raise SetupError(f"user name {username!r} is already taken by a {existing.kind}; choose another name")
     client_cert = client_cert or state.settings.require_client_cert
+    revoked = _revoke_cert(folder, state, username)  # a rotated account's old certificate stops working
     password = passwords.new_password()  # adding again rotates the password
     state.accounts[username] = AccountRecord(record_kind, passwords.hash_password(password), site, device, client_cert)
     pass_file = folder / "secrets" / f"{username}.pass"
     write_file(pass_file, password + "\n", 0o600)
+    if revoked and not client_cert:  # revoked above and not replaced: do not leave it lying around
+        for ext in ("crt", "key"):
+            (folder / "clients" / f"{username}.{ext}").unlink(missing_ok=True)
     if client_cert:
         certs.make_client_cert(folder / "certs" / "ca.crt", folder / "certs" / "ca.key",
                                folder / "clients" / f"{username}.crt", folder / "clients" / f"{username}.key",
                                username, state.settings.cert_days)
     save_state(folder, state)
     regenerate(folder, state)
-    return Issued(username, pass_file, connection_block(folder, state.settings, username, client_cert))
+    account = account_of(username, state.accounts[username])
+    client = dynsec.client(account, state.accounts[username].hash)
+    note = apply_running(folder, state, control.account_commands(
+        username, password, dynsec.role(account, state.settings.topic_prefix), client["textname"]))
+    if revoked and state.settings.require_client_cert:
+        note += "; " + _crl_note(folder)
+    return Issued(username, pass_file, connection_block(folder, state.settings, username, client_cert), note)
 
 
 def connection_block(folder: Path, s: Settings, username: str, client_cert: bool) -> str:
@@ -184,18 +263,65 @@ def add_bridge_user(folder: Path, name: str) -> Issued:
     return _issue(folder, f"bridge-{name}", "bridge")
 
 
-def remove(folder: Path, username: str) -> bool:
-    """Revoke an account; False when it did not exist (removing twice is not an error)."""
+def add_desk(folder: Path, site: str, name: str, client_cert: bool = False) -> Issued:
+    """A desk or queue system of one site: it may send `request` to that site's kiosks only."""
+    _check_slug("site", site)
+    _check_slug("desk name", name)
+    return _issue(folder, desk_username(site, name), "desk", site, None, client_cert)
+
+
+def add_fleet(folder: Path, name: str, client_cert: bool = False) -> Issued:
+    """The fleet tool: sends every kiosk its (retained, signed) config and reads their status."""
+    _check_slug("fleet name", name)
+    return _issue(folder, fleet_username(name), "fleet", client_cert=client_cert)
+
+
+def _revoke_cert(folder: Path, state: State, username: str) -> bool:
+    """Put the account's current client certificate (if any) on the revocation list."""
+    serial = certs.serial_of(folder / "clients" / f"{username}.crt")
+    if serial is None:
+        return False
+    if f"{serial:x}" not in state.revoked_serials:
+        state.revoked_serials.append(f"{serial:x}")
+    return True
+
+
+def _crl_note(folder: Path) -> str:
+    """The TLS listener re-reads certs/crl.pem on SIGHUP; `run` records the pid to send it."""
+    return "revocation list: " + runner.reload(folder)
+
+
+@dataclass
+class Removed:
+    existed: bool
+    note: str
+
+
+def remove(folder: Path, username: str) -> Removed:
+    """Revoke an account (and disconnect it); for a device, also clear what the broker retains on
+    its topics. Removing twice is not an error."""
     folder = Path(folder).resolve()
     state = load_state(folder)
-    if state.accounts.pop(username, None) is None:
-        return False
+    check_layout(folder)
+    if username == control.ADMIN:
+        raise SetupError(f"{username} is the set-up tooling's own account; it cannot be removed")
+    record = state.accounts.pop(username, None)
+    if record is None:
+        return Removed(False, apply_running(folder, state, []))
+    if record.kind == "device":
+        for t in device_topics(state.settings.topic_prefix, record.site, record.device):
+            if t not in state.retained_to_clear:
+                state.retained_to_clear.append(t)
+    revoked = _revoke_cert(folder, state, username)
     save_state(folder, state)
     regenerate(folder, state)
     for p in (folder / "secrets" / f"{username}.pass", folder / "clients" / f"{username}.crt",
               folder / "clients" / f"{username}.key"):
         p.unlink(missing_ok=True)
-    return True
+    note = apply_running(folder, state, control.account_commands(username, None, {"rolename": username}, ""))
+    if revoked and state.settings.require_client_cert:
+        note += "; " + _crl_note(folder)
+    return Removed(True, note)
 
 
 def accounts(folder: Path) -> State:

@@ -30,7 +30,7 @@ class Settings:
 
 @dataclass
 class AccountRecord:
-    kind: str  # device | collector | bridge
+    kind: str  # device | collector | bridge | desk | fleet | admin (see broker/acl.py)
     hash: str
     site: str | None = None
     device: str | None = None
@@ -41,10 +41,17 @@ class AccountRecord:
 class State:
     settings: Settings
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
+    # Topics whose retained messages must still be cleared on the broker (a device removed while
+    # Mosquitto was down); cleared by the next change made while it runs, or by `run`.
+    retained_to_clear: list[str] = field(default_factory=list)
+    # Serial numbers (hex) of client certificates replaced or revoked: written to certs/crl.pem.
+    revoked_serials: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps({"version": 1, "settings": asdict(self.settings),
-                           "accounts": {k: asdict(v) for k, v in sorted(self.accounts.items())}}, indent=2) + "\n"
+                           "accounts": {k: asdict(v) for k, v in sorted(self.accounts.items())},
+                           "retained_to_clear": self.retained_to_clear,
+                           "revoked_serials": self.revoked_serials}, indent=2) + "\n"
 
 
 def load_state(folder: Path) -> State:
@@ -54,7 +61,8 @@ def load_state(folder: Path) -> State:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return State(Settings(**raw["settings"]),
-                     {k: AccountRecord(**v) for k, v in raw.get("accounts", {}).items()})
+                     {k: AccountRecord(**v) for k, v in raw.get("accounts", {}).items()},
+                     list(raw.get("retained_to_clear", [])), list(raw.get("revoked_serials", [])))
     except (ValueError, KeyError, TypeError) as exc:
         raise SetupError(f"{path} is damaged ({exc}); restore it from a backup or run init in a new folder") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .loader import KINDS, ConfigError, load
+from .loader import KINDS, ConfigError, load_checked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,22 +14,91 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Example: python -m config check config/examples/*.yaml")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = sub.add_parser("check", help="validate files; prints 'ok' per file or one line per problem",
-                           description="Validate YAML files. Exit 0 when all are valid, 1 otherwise.")
+                           description="Validate YAML files and check that the files they name (CA, client "
+                                       "certificate and key, password files, sounds) exist and can be read "
+                                       "by this user. Exit 0 when all are valid, 1 otherwise.")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--kind", choices=sorted(KINDS), help="kind of file (default: detected from content)")
+    fleet = sub.add_parser("fleet", help="check or show the merged configs of a fleet folder",
+                           description="A fleet folder holds defaults.yaml, sites/<site>.yaml and "
+                                       "devices/<site>/<device>.yaml; each device's config is the three merged.")
+    fleet_sub = fleet.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
+    fcheck = fleet_sub.add_parser("check", help="merge and validate every device; one line per problem, "
+                                                "naming the layer file and line (exit 1 on any problem)")
+    fcheck.add_argument("folder", metavar="DIR")
+    fcheck.add_argument("--site", help="only this site's devices")
+    fshow = fleet_sub.add_parser("show", help="print one device's merged kiosk.yaml")
+    fshow.add_argument("folder", metavar="DIR")
+    fshow.add_argument("site", metavar="SITE")
+    fshow.add_argument("device", metavar="DEVICE")
+    hp = sub.add_parser("hash-pin", help="make the salted hash of an officer's PIN for the staff list",
+                        description="Prints scrypt$... to paste as pin_hash: in the staff list. The PIN is "
+                                    "asked without echo, or read from standard input when it is not a terminal.")
+    hp.add_argument("--stdin", action="store_true", help="read the PIN from standard input")
     args = parser.parse_args(argv)
+    if args.command == "fleet":
+        return _fleet(args)
+    if args.command == "hash-pin":
+        return _hash_pin(args)
 
     failed = False
     for f in args.files:
         try:
-            load(f, kind=args.kind)
+            _cfg, warnings = load_checked(f, kind=args.kind)
         except ConfigError as exc:
             failed = True
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
         else:
-            print(f"{f}: ok")
+            for problem in warnings:
+                print(problem, file=sys.stderr)
+            failed = failed or bool(warnings)
+            if not warnings:
+                print(f"{f}: ok")
     return 1 if failed else 0
+
+
+def _hash_pin(args) -> int:
+    import getpass
+
+    from .pins import hash_pin
+
+    if args.stdin or not sys.stdin.isatty():
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass("PIN (4 to 12 digits): ")
+        if getpass.getpass("again: ") != pin:
+            print("hash-pin: the two PINs differ; nothing printed", file=sys.stderr)
+            return 1
+    try:
+        print(hash_pin(pin))
+    except ValueError as exc:
+        print(f"hash-pin: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fleet(args) -> int:
+    from pathlib import Path
+
+    from . import fleet
+
+    folder = Path(args.folder)
+    try:
+        if args.fleet_command == "show":
+            merged = fleet.merge_device(folder, args.site, args.device)
+            fleet.validate(merged)
+            print(merged.yaml_text(), end="")
+            return 0
+        good, problems = fleet.check(folder, site=args.site)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{folder}: {len(good)} device(s) ok, {len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

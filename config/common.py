@@ -33,10 +33,25 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 
 
+class ReadFile:
+    """Marks a path the program reads (a CA, a password file, a sound): ``python -m config check`` and the
+    kiosk's start-up check that it exists and is readable. ``required=False``: the program runs without it."""
+
+    def __init__(self, required: bool = True):
+        self.required = required
+
+    def __repr__(self) -> str:
+        return f"ReadFile(required={self.required})"
+
+
+InputFile = Annotated[Path, AfterValidator(_resolve_path), ReadFile()]
+OptionalInputFile = Annotated[Path, AfterValidator(_resolve_path), ReadFile(required=False)]
+
+
 class Secret(Strict):
     """A password kept out of the YAML: ``{file: PATH}`` or ``{env: NAME}``."""
 
-    file: Optional[ConfigPath] = None
+    file: Optional[InputFile] = None
     env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
 
     @model_validator(mode="before")
@@ -66,9 +81,9 @@ class Secret(Strict):
 
 
 class Tls(Strict):
-    ca: ConfigPath = Field(description="CA certificate that signed the broker's certificate")
-    cert: Optional[ConfigPath] = Field(None, description="client certificate, when the broker asks for one")
-    key: Optional[ConfigPath] = None
+    ca: InputFile = Field(description="CA certificate that signed the broker's certificate")
+    cert: Optional[InputFile] = Field(None, description="client certificate, when the broker asks for one")
+    key: Optional[InputFile] = None
     insecure: bool = Field(False, description="skip host name check (never in production)")
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .common import BrokerConnection, ConfigPath, Key, LangCode, Secret, Slug, Strict
+from .common import BrokerConnection, ConfigPath, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
 
 # The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
 FACE_LEVELS = ("very_unhappy", "unhappy", "neutral", "happy", "very_happy")
@@ -125,10 +125,15 @@ class KioskConfig(Strict):
     officers: list[Person] = Field(default_factory=list)
     services: list[Person] = Field(default_factory=list)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    # A visit whose first touch comes within repeat_window_s of the last touch (any kind, the thank-you
+    # screen included), or a face tapped in a burst of touches, is flagged rapid_repeat; 0 flags nothing.
     repeat_window_s: Annotated[float, Field(ge=0, le=60, description="0 to 60 seconds")] = 3.0
+    # A press this soon after a screen appears was aimed at the screen before, and is ignored.
+    settle_s: Annotated[float, Field(ge=0, le=1, description="0 to 1 second")] = 0.4
     technician: Optional[Technician] = None
     outbox: Outbox = Field(default_factory=Outbox)
-    audio: dict[LangCode, dict[Literal["start", "thanks"], ConfigPath]] = Field(default_factory=dict)
+    audio: dict[LangCode, dict[Literal["start", "thanks"], OptionalInputFile]] = Field(
+        default_factory=dict, description="spoken prompts; a missing file is reported and the kiosk runs silent")
     status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
     display: Display = Field(default_factory=Display)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-COMMANDS = ("run", "simulate")
+COMMANDS = ("run", "simulate", "request")
 
 
 def mqtt_url(value: str) -> tuple[str, int]:
@@ -35,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
                "  python -m kiosk run --config kiosk.yaml --windowed 1280x800\n"
                "  python -m kiosk simulate --config kiosk.yaml --count 100 --rate 5 --mqtt-url mqtt://127.0.0.1:1883",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", metavar="{run,simulate}")
+    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
     common.add_argument("--mqtt-url", type=mqtt_url, metavar="mqtt://HOST:PORT",
@@ -45,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="open the touch app (default)",
                          description="Open the touch app, full screen unless --windowed.")
     run.add_argument("--windowed", type=size, metavar="WxH", help="a window of this size instead of full screen")
+    run.add_argument("--check-only", action="store_true",
+                     help="check the config as the kiosk does at start (the files it names too), print what is "
+                          "wrong and exit: 0 when usable, 2 when not")
     sim = sub.add_parser("simulate", parents=[common], help="tap random faces without a window",
                          description="Tap random faces (and reasons) through the real flow, outbox and uplink; "
                                      "exit when all are tapped and the outbox has drained.")
@@ -54,7 +59,49 @@ def parser() -> argparse.ArgumentParser:
                      help="keep every id created in the outbox file; a restart continues the count")
     sim.add_argument("--no-wait", action="store_true", help="exit after tapping, without waiting for the broker")
     sim.add_argument("--seed", type=int, help="random seed, for repeatable runs")
+    req = sub.add_parser("request", help="ask a counter's kiosk to rate now (for the officer's PC or a queue system)",
+                         description="Publish a rating request to one kiosk with the centre's desk account. The "
+                                     "next rating at that counter carries its dossier and ticket; a request nobody "
+                                     "answers within --expires becomes a request_expired event.",
+                         epilog="Example: python -m kiosk request --settings desk.yaml --site ubnd-xa-tan-lap "
+                                "--device quay-01 --dossier 000.00.12.H56-261123-0001 --ticket A012")
+    req.add_argument("--settings", type=Path, default=Path("desk.yaml"),
+                     help="desk.yaml with the desk account's broker: block (default ./desk.yaml)")
+    req.add_argument("--site", required=True)
+    req.add_argument("--device", required=True)
+    req.add_argument("--dossier", help="the case (dossier) code")
+    req.add_argument("--ticket", help="the queue ticket number")
+    req.add_argument("--service", help="the procedure's key")
+    req.add_argument("--officer", help="the officer's key")
+    req.add_argument("--expires", type=int, default=600, metavar="SECONDS", help="give up after this long (default 600)")
     return ap
+
+
+def _request(args) -> int:
+    from pydantic import ValidationError
+
+    from config import ConfigError, load
+
+    from .desk import DeskSettings, build_request, send_request
+
+    try:
+        settings = load(args.settings, model=DeskSettings)
+        request = build_request(args.site, args.device, dossier=args.dossier, ticket=args.ticket,
+                                service=args.service, officer=args.officer, expires_s=args.expires)
+    except ConfigError as exc:
+        print("kiosk request: " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        print(f"kiosk request: --{err['loc'][0]}: {err['msg']}", file=sys.stderr)
+        return 2
+    try:
+        send_request(request, settings.broker)
+    except (ConnectionError, OSError) as exc:
+        print(f"kiosk request: {exc}", file=sys.stderr)
+        return 3
+    print(f"request {request.id} sent to {args.site}/{args.device}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         argv.insert(0, "run")
     args = parser().parse_args(argv)
+    if args.command == "request":
+        return _request(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        return start(args, argv)
     from config import ConfigError, file_hash, load
 
     try:
@@ -82,15 +133,74 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return simulate(cfg, args.count, args.rate, outbox, host, port, journal=args.journal,
                         wait=not args.no_wait, seed=args.seed, config_hash=chash)
+    raise AssertionError(args.command)
+
+
+def start(args: argparse.Namespace, argv: list[str]) -> int:
+    """Open the touch app. A config that cannot be used never leaves a black screen: the kiosk runs on
+    the last good copy (kiosk.yaml.last-good) with a notice for the technician, or, with none, shows the
+    config problem page until the file is fixed, then restarts itself in the same process."""
+    from config import file_hash
+
+    from .last_good import choose, keep
+
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a screenshot asked before the window exists: none
+    boot = choose(args.config)
+    if boot.problems:
+        print(f"kiosk: {args.config} has problems:\n  " + "\n  ".join(boot.problems), file=sys.stderr)
+    for warning in boot.warnings:
+        print(f"kiosk: {warning}", file=sys.stderr)
+    if args.check_only:
+        if boot.fallback:
+            print(f"kiosk: the kiosk would run on the last good config {boot.source}", file=sys.stderr)
+        return 2 if boot.problems else 0
+    cfg = boot.cfg
+    if boot.fallback:
+        print(f"kiosk: running on the last good config {boot.source}", file=sys.stderr)
     from .display import configure
 
     windowed = args.windowed
-    if windowed is None and not cfg.display.fullscreen:
+    if windowed is None and cfg is not None and not cfg.display.fullscreen:
         windowed = size(cfg.display.size) if cfg.display.size else (1280, 800)
     configure(windowed)
+    from .config_problem import install_screenshot_signal
+
+    install_screenshot_signal()
+    if cfg is None:
+        from .config_problem import CHECK_EVERY_S, run_problem_page
+
+        print(f"kiosk: showing the config problem page; checking {args.config} every {CHECK_EVERY_S:g} s",
+              file=sys.stderr, flush=True)
+        if not run_problem_page(boot):
+            return 0  # stopped (systemctl stop) while the page showed
+        restart(argv)
     from .app import run_app
 
-    return run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=chash)
+    host, port = args.mqtt_url or (None, None)
+    outbox = args.outbox or cfg.outbox.path
+    fixed: list[bool] = []
+
+    def started(app):
+        if boot.text is not None:  # up on a valid kiosk.yaml: keep a copy for the day the file breaks
+            keep(args.config, boot.text)
+        elif boot.fallback:  # on the last good copy: come back on kiosk.yaml once it is fixed
+            from .config_problem import watch_for_fix
+
+            watch_for_fix(app, args.config, lambda: (fixed.append(True), app.stop()))
+
+    rc = run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=file_hash(boot.source),
+                 config_notice=boot.notice(), on_start=started)
+    if fixed:
+        restart(argv)
+    return rc
+
+
+def restart(argv: list[str]) -> None:
+    """Start the kiosk afresh in this process: systemd sees the same service that never stopped."""
+    print("kiosk: the config can be used now: restarting", file=sys.stderr, flush=True)
+    logging.shutdown()
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "kiosk", *argv])
 
 
 if __name__ == "__main__":

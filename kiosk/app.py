@@ -109,6 +109,7 @@ class KioskApp(App):
     pin_mask = StringProperty("")
     pin_wrong = BooleanProperty(False)
     tech_info = StringProperty("")
+    config_notice = StringProperty("")  # set when running on the last good config or without a file
 
     def __init__(self, cfg: KioskConfig, config_path: Path | str, outbox_path: Path | str,
                  host: Optional[str] = None, port: Optional[int] = None, config_hash: Optional[str] = None,
@@ -143,6 +144,10 @@ class KioskApp(App):
         self._build_langs()
         self._build_reasons()
         self._build_keypad()
+        if self.config_notice:
+            from .config_problem import NoticeMarker
+
+            root.add_widget(NoticeMarker(self.cfg.technician.corner if self.cfg.technician else "top-left"))
         self._render()
         Clock.schedule_interval(lambda _dt: self.flow.tick(time.monotonic()), 0.1)
         # systemd stops the service with SIGTERM: close cleanly (SDL would turn it into a close request)
@@ -248,6 +253,11 @@ class KioskApp(App):
         ]
         if up.last_error and up.state != "connected":
             lines.append(f"Last error: {up.last_error[:120]}")
+        if self.config_notice:
+            from kivy.utils import escape_markup
+
+            lines += [f"[color=b35c00]{escape_markup(line[:160])}[/color]"
+                      for line in self.config_notice.splitlines()[:6]]
         self.tech_info = "\n".join(lines)
 
     def _play(self, kind: str) -> None:
@@ -313,6 +323,11 @@ class KioskApp(App):
         self.outbox.close()
 
 
-def run_app(cfg: KioskConfig, config_path, outbox_path, host=None, port=None, windowed=None, config_hash=None) -> int:
-    KioskApp(cfg, config_path, outbox_path, host, port, config_hash).run()
+def run_app(cfg: KioskConfig, config_path, outbox_path, host=None, port=None, windowed=None, config_hash=None,
+            config_notice: str = "", on_start=None) -> int:
+    app = KioskApp(cfg, config_path, outbox_path, host, port, config_hash)
+    app.config_notice = config_notice
+    if on_start is not None:
+        app.bind(on_start=on_start)
+    app.run()
     return 0

@@ -4,6 +4,10 @@ Every method takes ``now`` (monotonic seconds) so tests drive time explicitly. T
 forwards touches here and draws whatever ``state`` and ``lang`` say. A finished rating goes to
 ``sink`` (the durable outbox) BEFORE the state becomes THANKS: if the sink raises, the citizen does
 not see a thank-you for a rating that was not kept.
+
+Presses that are not a choice (kiosk/repeat.py): a press in the first ``settle_s`` after a screen
+appears is ignored; a rating flagged ``rapid_repeat`` (mashing, or a visit that continues the last
+one's touches) asks no follow-up, and a reason chosen in a burst of touches is not kept.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from typing import Callable, Optional
 from broker.contract import Rating, new_event_id, utcnow
 from config.kiosk import FACES_FOR_SCALE, KioskConfig
 
-from .repeat import RAPID_REPEAT, RepeatFilter
+from .repeat import RAPID_REPEAT, PressFilter
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +47,11 @@ class Flow:
         self.utc = utc
         self.faces = FACES_FOR_SCALE[cfg.faces.scale]
         self.reasons = list(cfg.followup.reasons) if cfg.followup.enabled else []
-        self.repeat = RepeatFilter(cfg.repeat_window_s)
+        self.presses = PressFilter(cfg.repeat_window_s, cfg.settle_s)
         self.state = State.RATING
         self.lang = cfg.languages.default
         self.entered = now          # when the current state began
+        self.shown = float("-inf")  # when the current screen appeared; the first one is settled already
         self.last_touch = now       # any touch, for the idle timeout
         self.session_open = False   # a citizen has started interacting since the rating screen came back
         self.pending: Optional[tuple[int, str, list[str], datetime]] = None  # rating waiting for a reason
@@ -58,13 +63,28 @@ class Flow:
     # ------------------------------------------------------------ helpers
     def _go(self, state: State, now: float) -> None:
         self.state = state
-        self.entered = now
+        self.entered = self.shown = now
         if state is State.RATING:
             self.session_open = False
+            self.presses.new_visit()
         self.notify("changed")
 
     def touch(self, now: float) -> None:
-        """Any touch anywhere: keeps the screen from going idle; the first one of a visit plays the prompt."""
+        """Any touch-down anywhere (the Kivy root sees each one first): keeps the screen from going idle,
+        feeds the press filter; the first one of a visit plays the prompt."""
+        self.presses.touch(now)
+        self._awake(now)
+
+    def _press(self, now: float) -> bool:
+        """A button of the current screen acted; False when the screen has not settled (ignore it)."""
+        self.presses.press(now)
+        self._awake(now)
+        if not self.presses.settled(now, self.shown):
+            log.info("press %.2f s after the %s screen appeared: ignored", now - self.shown, self.state.value)
+            return False
+        return True
+
+    def _awake(self, now: float) -> None:
         self.last_touch = now
         if self.state is State.RATING and not self.session_open:
             self.session_open = True
@@ -88,10 +108,12 @@ class Flow:
             return None
         if not 1 <= rating <= self.cfg.faces.scale:
             raise ValueError(f"rating {rating} outside 1..{self.cfg.faces.scale}")
-        self.touch(now)
-        flags = [RAPID_REPEAT] if self.repeat.check(now) else []
+        if not self._press(now):
+            return None
+        flags = [RAPID_REPEAT] if self.presses.rapid(now) else []
         ts = self.utc()  # the moment of the tap, not of the reason
-        if self.reasons and rating <= self.cfg.followup.ask_at_or_below:
+        # a flagged rating asks nothing: the next press of a mashing hand would pick the "reason"
+        if self.reasons and rating <= self.cfg.followup.ask_at_or_below and not flags:
             self.pending = (rating, self.lang, flags, ts)
             self._go(State.FOLLOWUP, now)
             return None
@@ -103,8 +125,11 @@ class Flow:
             return None
         if key is not None and key not in {r.key for r in self.reasons}:
             raise ValueError(f"unknown reason {key!r}")
-        self.touch(now)
+        if not self._press(now):
+            return None
         rating, _lang, flags, ts = self.pending
+        if self.presses.burst(now):  # the face was a choice, this press was not: keep no reason
+            return self._record(rating, None, [*flags, RAPID_REPEAT], ts, now)
         return self._record(rating, key, flags, ts, now)
 
     def skip(self, now: float) -> Optional[Rating]:
@@ -113,7 +138,8 @@ class Flow:
     def set_lang(self, lang: str, now: float) -> None:
         if lang not in self.cfg.languages.enabled:
             raise ValueError(f"language {lang!r} is not enabled")
-        self.touch(now)
+        if not self._press(now):
+            return
         if lang != self.lang:
             self.lang = lang
             self.notify("changed")
@@ -196,6 +222,7 @@ class Flow:
             self.leave_technician(now)
         if self.state is State.RATING and now - self.last_touch >= t.idle_s:
             self.session_open = False
+            self.presses.new_visit()
             if self.lang != self.cfg.languages.default:
                 self.lang = self.cfg.languages.default
                 self.notify("changed")

@@ -48,7 +48,7 @@ def simulate(cfg: KioskConfig, count: int, rate: float, outbox_path: Path, host:
         while not stop.is_set():
             now = time.monotonic()
             if tapped < count and now >= next_tap:
-                vnow += cfg.timeouts.thank_you_s + cfg.repeat_window_s + 1
+                vnow += cfg.timeouts.thank_you_s + cfg.repeat_window_s + cfg.settle_s + 2
                 t_tap = time.perf_counter()
                 flow.tap_face(rng.randint(1, cfg.faces.scale), vnow)  # commits to the outbox
                 if flow.state is State.FOLLOWUP:

@@ -72,3 +72,23 @@ class Texts:
             if reason.texts.get(code):
                 return reason.texts[code]
         return next(iter(reason.texts.values()))
+
+
+# The config problem page and notice: for the technician, Vietnamese first. Not translatable in
+# kiosk.yaml, since they show when kiosk.yaml cannot be read.
+CONFIG_PROBLEM = {
+    "title_vi": "Máy chưa hoạt động được: tệp cấu hình có lỗi",
+    "title_en": "The kiosk cannot start: its configuration file has a problem",
+    "citizen": "Xin vui lòng báo cán bộ tại quầy.  /  Please tell the officer at the counter.",
+    "file": "Tệp / File",
+    "problems": "Lỗi / Problems (tệp:dòng: trường: lỗi; giá trị cho phép  /  file:line: field: what; what is allowed)",
+    "fix_vi": "[b]Cách sửa:[/b] mở tệp trên, sửa từng dòng được nêu rồi lưu lại. Kiểm tra bằng lệnh: {check}. "
+              "Máy tự kiểm tra lại mỗi {every:g} giây và tự khởi động khi tệp hợp lệ.",
+    "fix_en": "[b]To fix:[/b] open the file above, correct each line named, save it. Check it with: {check}. "
+              "The kiosk checks the file every {every:g} s and starts by itself once it is valid.",
+    "missing_vi": "Chưa có tệp: chép từ config/examples/kiosk.yaml rồi điền site, device, broker.",
+    "missing_en": "No file yet: copy config/examples/kiosk.yaml there and fill in site, device, broker.",
+    "checked": "Kiểm tra lần cuối / Last checked: {time} — vẫn còn lỗi / still has problems",
+    "starting": "Tệp đã hợp lệ, đang khởi động... / The file is valid, starting...",
+    "marker": "cấu hình / config",
+}

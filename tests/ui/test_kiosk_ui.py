@@ -39,6 +39,8 @@ followup:
 officer: nguyen-van-an
 service: ho-tich
 timeouts: {thank_you_s: 1}
+repeat_window_s: 0  # the script taps faster than a person: no press is flagged or ignored
+settle_s: 0
 technician: {pin: {env: KIOSK_TEST_PIN}, hold_s: 1}
 outbox: {path: outbox.db, warn_depth: 10}
 audio: {vi: {start: missing.wav, thanks: not-a-sound.wav}, en: {start: prompt.wav, thanks: prompt.wav}}

@@ -95,6 +95,6 @@ def test_text_no_database_can_hold_is_rejected_not_retried_forever(store):
     key["x\u0000"] = 1
     res = store.write(batch(*[(T, json.dumps(o).encode()) for o in (nul, sur, key)]))
     assert (res.inserted, res.rejects) == (0, 3)
-    # A lone surrogate is not a string the contract accepts; a NUL is, but no database can hold it.
+    # Neither a lone surrogate nor a NUL (a control character) is a string the contract accepts.
     assert sorted(r[0] for r in store.db.query("SELECT reason FROM rejects")) == [
-        "bad_field:service", "bad_text", "unknown_field:x?"]
+        "bad_field:officer", "bad_field:service", "unknown_field:x?"]

@@ -113,3 +113,46 @@ def test_config_check_cli_exit_codes(tmp_path):
     assert "broker.yaml:4: listeners.tls.port: 70000 is not allowed; use 1 to 65535" in out.stderr
     out = subprocess.run([sys.executable, "-m", "config", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and "check" in out.stdout
+
+
+def test_config_check_names_a_missing_ca_password_file_or_sound_with_its_field(tmp_path):
+    """A config that parses but names files that are not there is not 'ok': the kiosk would fail later
+    with a bare FileNotFoundError."""
+    p = write(tmp_path, "site: a\ndevice: b\nbroker:\n  username: u\n  password: {file: mqtt.pass}\n"
+                        "  tls:\n    ca: certs/ca.crt\n    cert: c.crt\n    key: c.key\n"
+                        "audio:\n  vi: {start: sounds/vi.wav}\n")
+    out = subprocess.run([sys.executable, "-m", "config", "check", str(p)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 1 and ": ok" not in out.stdout
+    assert out.stderr.splitlines() == [
+        f"kiosk.yaml:5: broker.password.file: {tmp_path / 'mqtt.pass'}: file not found",
+        f"kiosk.yaml:7: broker.tls.ca: {tmp_path / 'certs' / 'ca.crt'}: file not found",
+        f"kiosk.yaml:8: broker.tls.cert: {tmp_path / 'c.crt'}: file not found",
+        f"kiosk.yaml:9: broker.tls.key: {tmp_path / 'c.key'}: file not found",
+        f"kiosk.yaml:11: audio.vi.start: {tmp_path / 'sounds' / 'vi.wav'}: file not found "
+        "(optional: the kiosk runs without it)",
+    ]
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "sounds").mkdir()
+    for name in ("mqtt.pass", "certs/ca.crt", "c.crt", "c.key"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sounds" / "vi.wav").mkdir()  # a folder where a file should be
+    out = subprocess.run([sys.executable, "-m", "config", "check", str(p)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 1 and "audio.vi.start" in out.stderr and "is a folder, not a file" in out.stderr
+    (tmp_path / "sounds" / "vi.wav").rmdir()
+    (tmp_path / "sounds" / "vi.wav").write_bytes(b"RIFF")
+    out = subprocess.run([sys.executable, "-m", "config", "check", str(p)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == f"{p}: ok\n", out.stderr
+
+
+def test_load_checked_refuses_missing_required_files_and_warns_about_optional_ones(tmp_path):
+    from config.loader import load_checked
+
+    p = write(tmp_path, "site: a\ndevice: b\nbroker:\n  tls: {ca: ca.crt}\naudio: {vi: {thanks: t.wav}}\n")
+    with pytest.raises(ConfigError) as e:
+        load_checked(p, kind="kiosk")
+    assert e.value.problems[0] == f"kiosk.yaml:4: broker.tls.ca: {tmp_path / 'ca.crt'}: file not found"
+    (tmp_path / "ca.crt").write_text("x")
+    cfg, warnings = load_checked(p, kind="kiosk")
+    assert cfg.broker.tls.ca == tmp_path / "ca.crt"
+    assert warnings == [f"kiosk.yaml:5: audio.vi.thanks: {tmp_path / 't.wav'}: file not found "
+                        "(optional: the kiosk runs without it)"]

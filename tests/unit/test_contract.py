@@ -1,4 +1,4 @@
-"""Wire contract v1: what is accepted, what is rejected and why, and that nothing else escapes decode."""
+"""Wire contract v1 and v2: what is accepted, what is rejected and why, and that nothing else escapes decode."""
 import json
 from pathlib import Path
 
@@ -51,8 +51,15 @@ def test_a_valid_status_decodes():
     ({"ts": 1700000000}, "bad_field:ts"),
     ({"lang": "Vietnamese"}, "bad_field:lang"),
     ({"flags": "rapid_repeat"}, "bad_field:flags"),
-    ({"v": 2}, "unknown_version"),
+    ({"v": 3}, "unknown_version"),
     ({"v": "1"}, "unknown_version"),
+    ({"v": True}, "unknown_version"),
+    ({"v": 1.0}, "unknown_version"),
+    ({"v": 2}, "missing_field:epoch"),  # a v2 rating must carry the v2 fields
+    ({"officer": "Nguy\u1ec5n \u202eA"}, "bad_field:officer"),  # right-to-left override
+    ({"service": "x\u001b[31m"}, "bad_field:service"),  # terminal escape sequence
+    ({"officer": "A\u200bB"}, "bad_field:officer"),  # zero-width space
+    ({"ts": "1969-12-31T23:59:59Z"}, "bad_field:ts"),
     ({"site": "ubnd-xa-b"}, "topic_mismatch"),
     ({"extra": 1}, "unknown_field:extra"),
 ])
@@ -78,6 +85,135 @@ def test_bad_payloads(payload, reason):
     with pytest.raises(ContractError) as e:
         decode(TOPIC, payload)
     assert e.value.reason == reason
+
+
+def test_vietnamese_names_with_combining_marks_are_accepted():
+    # NFD Vietnamese uses combining marks (category Mn), which are not format characters.
+    msg = decode(TOPIC, raw(rating_dict(officer="Nguye\u0302\u0303n Va\u0306n A", service="C\u1ea5p gi\u1ea5y")))
+    assert msg.officer.startswith("Nguy")
+
+
+def test_a_kiosk_clock_at_1970_is_still_a_rating():
+    # A Raspberry Pi without a real-time clock boots at 1970 after a power cut: its ratings are real.
+    assert decode(TOPIC, raw(rating_dict(ts="1970-01-01T00:05:00Z"))).ts.year == 1970
+
+
+def test_the_fast_path_refuses_what_the_full_check_refuses_for_v():
+    for v in ("true", "1.0", "1e0"):
+        payload = raw(rating_dict()).replace(b'"v": 1', b'"v": ' + v.encode())
+        with pytest.raises(ContractError) as e:
+            decode(TOPIC, payload)
+        assert e.value.reason == "unknown_version"
+
+
+@pytest.mark.parametrize("field,value", [("outbox_depth", 2**63), ("outbox_depth", 2**31), ("outbox_depth", -1)])
+def test_status_integers_are_bounded_by_what_the_databases_store(field, value):
+    st_ = {"v": 1, "site": "ubnd-xa-a", "device": "quay-1", "state": "online", "ts": "2026-11-23T08:15:00Z",
+           "app_version": "0.1.0", "outbox_depth": 3, "last_rating_ts": None, "config_hash": "abc", field: value}
+    with pytest.raises(ContractError) as e:
+        decode("hailong/v1/ubnd-xa-a/quay-1/status", raw(st_))
+    assert e.value.reason == f"bad_field:{field}"
+
+
+# ---------------------------------------------------------------- v2
+EPOCH = "5d2b7c1e-0000-4c8e-9a51-0f1e2d3c4b5a"
+
+
+def rating_v2(**over):
+    d = rating_dict(v=2, epoch=EPOCH, seq=7, boot="b0a1", mono_ms=123_456, clock="unsynced",
+                    request=None, dossier="000.00.12.H56-261123-0001", ticket="A012")
+    d.update(over)
+    return d
+
+
+def status_v2(**over):
+    d = {"v": 2, "site": "ubnd-xa-a", "device": "quay-1", "state": "online", "ts": "2026-11-23T08:15:00Z",
+         "app_version": "0.2.0", "outbox_depth": 0, "last_rating_ts": None, "config_hash": "abc",
+         "boot": "b0a1", "mono_ms": 200_000, "clock": "synced", "epoch": EPOCH, "seq_last": 7,
+         "officer": "Nguy\u1ec5n V\u0103n A", "config_error": None, "fault": None}
+    d.update(over)
+    return d
+
+
+def test_v1_and_v2_ratings_are_accepted_on_the_same_topic():
+    one = decode(TOPIC, raw(rating_dict()))
+    two = decode(TOPIC, raw(rating_v2()))
+    assert (one.v, two.v) == (1, 2)
+    assert isinstance(two, contract.RatingV2) and isinstance(two, Rating)
+    assert two.seq == 7 and two.epoch == EPOCH.lower() and two.clock == "unsynced"
+    assert decode(TOPIC, encode(two)) == two
+    # third parties may format v2 JSON their own way (spaces, another key order)
+    reordered = dict(reversed(list(rating_v2().items())))
+    assert decode(TOPIC, json.dumps(reordered, indent=2).encode()) == two
+
+
+@pytest.mark.parametrize("over,reason", [
+    ({"seq": 0}, "bad_field:seq"),
+    ({"seq": 2**31}, "bad_field:seq"),
+    ({"mono_ms": -1}, "bad_field:mono_ms"),
+    ({"mono_ms": 2**53}, "bad_field:mono_ms"),
+    ({"clock": "ntp"}, "bad_field:clock"),
+    ({"epoch": "x"}, "bad_field:epoch"),
+    ({"boot": "has space"}, "bad_field:boot"),
+    ({"dossier": "a\nb"}, "bad_field:dossier"),
+    ({"request": "nope"}, "bad_field:request"),
+])
+def test_v2_rating_fields_are_checked(over, reason):
+    with pytest.raises(ContractError) as e:
+        decode(TOPIC, raw(rating_v2(**over)))
+    assert e.value.reason == reason
+
+
+def test_v2_status_event_request_config_decode():
+    st2 = decode("hailong/v1/ubnd-xa-a/quay-1/status", raw(status_v2()))
+    assert isinstance(st2, contract.StatusV2) and st2.seq_last == 7 and isinstance(st2, Status)
+    ev = {"v": 2, "id": "0b3f6c1e-9d2a-4c8e-9a51-0f1e2d3c4b5b", "site": "ubnd-xa-a", "device": "quay-1",
+          "ts": "2026-11-23T08:00:00Z", "epoch": EPOCH, "seq": 6, "boot": "b0a1", "mono_ms": 1000,
+          "clock": "synced", "type": "sign_in", "officer": "can-bo-a", "service": "ho-tich"}
+    e = decode("hailong/v1/ubnd-xa-a/quay-1/event", raw(ev))
+    assert isinstance(e, contract.Event) and e.type == "sign_in" and e.seq == 6
+    with pytest.raises(ContractError) as bad:
+        decode("hailong/v1/ubnd-xa-a/quay-1/event", raw({**ev, "type": "party"}))
+    assert bad.value.reason == "bad_field:type"
+    with pytest.raises(ContractError) as v1event:
+        decode("hailong/v1/ubnd-xa-a/quay-1/event", raw({**ev, "v": 1}))
+    assert v1event.value.reason == "unknown_version"
+    rq = {"v": 2, "id": "0b3f6c1e-9d2a-4c8e-9a51-0f1e2d3c4b5c", "site": "ubnd-xa-a", "device": "quay-1",
+          "ts": "2026-11-23T08:00:00Z", "dossier": "H56-0001", "ticket": "A012", "expires_s": 300}
+    r = decode("hailong/v1/ubnd-xa-a/quay-1/request", raw(rq))
+    assert isinstance(r, contract.Request) and r.expires_s == 300
+    assert contract.request_topic("ubnd-xa-a", "quay-1") == "hailong/v1/ubnd-xa-a/quay-1/request"
+    big_yaml = "site: ubnd-xa-a\n" + "# comment line\n" * 2000
+    cfg = {"v": 2, "site": "ubnd-xa-a", "device": "quay-1", "ts": "2026-11-23T08:00:00Z", "yaml": big_yaml,
+           "sha256": "0" * 64, "key_id": "province", "sig": "AAAA"}
+    c = decode("hailong/v1/ubnd-xa-a/quay-1/config", raw(cfg))  # larger than 4 KiB: configs may be
+    assert isinstance(c, contract.ConfigPush) and b"quay-1" in c.signed_bytes()
+    with pytest.raises(ContractError) as big:
+        decode(TOPIC, raw(rating_v2(officer="x")) + b" " * 5000)
+    assert big.value.reason == "too_large"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=5000), st.sampled_from(contract.KINDS))
+def test_arbitrary_bytes_on_any_kind_only_ever_raise_contract_error(payload, kind):
+    try:
+        decode(f"hailong/v1/a/b/{kind}", payload)
+    except ContractError as e:
+        assert e.reason
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                       max_size=6))
+def test_arbitrary_v2_objects_only_ever_raise_contract_error(obj):
+    base = rating_v2()
+    base.update(obj)
+    try:
+        msg = decode(TOPIC, json.dumps(base).encode())
+    except ContractError as e:
+        assert e.reason
+    else:
+        assert isinstance(msg, Rating) and 1 <= msg.rating <= msg.scale
 
 
 @pytest.mark.parametrize("topic", ["hailong/v1/a/b", "other/v1/a/b/rating", "hailong/v1/A/b/rating",
@@ -151,3 +287,17 @@ def test_the_fast_path_accepts_nothing_the_full_check_rejects(obj, raw_text):
         assert e.reason == "topic_mismatch" and (fast.site, fast.device) != (topic.site, topic.device)
     else:
         assert full == fast
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(rating_v2()) + ["x"]), json_values | st.floats(), max_size=12))
+def test_the_v2_fast_path_accepts_nothing_the_full_check_rejects(obj):
+    base = rating_v2()
+    base.update(obj)
+    payload = json.dumps(base, separators=(",", ":")).encode()
+    try:
+        fast = contract.RatingV2.model_validate_json(payload)
+    except ValueError:
+        return
+    full = contract._decode_checked(contract.parse_topic(TOPIC), payload)
+    assert full == fast

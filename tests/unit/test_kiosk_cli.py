@@ -27,11 +27,29 @@ def test_help_names_both_commands_and_examples():
 
 
 def test_bad_config_is_one_clear_message(tmp_path):
+    """--check-only checks as the start does and exits 2; without it the kiosk shows the config problem
+    page instead (tests/ui/test_kiosk_config_problem.py)."""
     bad = tmp_path / "kiosk.yaml"
     bad.write_text("kind: kiosk\nsite: Not A Slug\ndevice: quay-01\n", encoding="utf-8")
-    out = kiosk("--config", str(bad))  # 'run' is the default command
+    out = kiosk("--config", str(bad), "--check-only")  # 'run' is the default command
     assert out.returncode == 2
     assert "kiosk.yaml:2: site" in out.stderr and "Traceback" not in out.stderr
+    out = kiosk("simulate", "--config", str(bad), "--count", "1")
+    assert out.returncode == 2 and "kiosk.yaml:2: site" in out.stderr
+
+
+def test_check_only_names_a_missing_ca_and_says_when_a_last_good_copy_would_run(tmp_path):
+    cfg = tmp_path / "kiosk.yaml"
+    cfg.write_text("kind: kiosk\nsite: a\ndevice: b\nbroker:\n  port: 8883\n  tls: {ca: ca.crt}\n", encoding="utf-8")
+    out = kiosk("run", "--config", str(cfg), "--check-only")
+    assert out.returncode == 2
+    assert f"kiosk.yaml:6: broker.tls.ca: {tmp_path / 'ca.crt'}: file not found" in out.stderr
+    (tmp_path / "kiosk.yaml.last-good").write_text("kind: kiosk\nsite: a\ndevice: b\n", encoding="utf-8")
+    out = kiosk("run", "--config", str(cfg), "--check-only")
+    assert out.returncode == 2 and f"would run on the last good config {tmp_path / 'kiosk.yaml.last-good'}" in out.stderr
+    (tmp_path / "ca.crt").write_text("x")
+    out = kiosk("run", "--config", str(cfg), "--check-only")
+    assert out.returncode == 0 and out.stderr == ""
 
 
 def test_mqtt_url_and_size_parsing():

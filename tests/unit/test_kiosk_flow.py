@@ -6,7 +6,7 @@ import pytest
 from broker.contract import Rating, decode, rating_topic
 from config.kiosk import KioskConfig
 from kiosk.flow import Flow, State
-from kiosk.repeat import RepeatFilter
+from kiosk.repeat import PressFilter
 from kiosk.texts import Texts
 
 REASONS = [{"key": "waiting", "texts": {"vi": "Chờ lâu", "en": "Long wait"}},
@@ -116,11 +116,34 @@ def test_rapid_repeat_is_recorded_and_flagged():
     assert [r.flags for r in sunk] == [[], ["rapid_repeat"], []]
 
 
-def test_repeat_filter_window_zero_never_flags():
-    f = RepeatFilter(0)
-    assert [f.check(t) for t in (0, 0, 0.1)] == [False, False, False]
-    f = RepeatFilter(2)
-    assert [f.check(t) for t in (0, 1.9, 4.0, 5.0)] == [False, True, False, True]
+def test_press_filter_window_zero_never_flags():
+    f = PressFilter(0)
+    for t in (0, 0, 0.1, 0.2, 0.3):
+        f.touch(t)
+    assert not f.rapid(0.3) and not f.burst(0.3)
+    f = PressFilter(2)
+    f.touch(0)
+    assert not f.rapid(0)
+    f.new_visit()
+    f.touch(1.9)
+    assert f.rapid(1.9)
+    f.new_visit()
+    f.touch(4.0)
+    assert not f.rapid(4.0)
+
+
+def test_a_press_claims_its_own_touch_down_once():
+    """The Kivy root sees each touch before the button does: the pair is one touch, not a burst."""
+    f = PressFilter(3)
+    for i in range(4):
+        f.touch(i * 0.2)
+        f.press(i * 0.2 + 0.001)
+    assert list(f.recent) == [0.0, 0.2, 0.4, 0.6000000000000001] and f.burst(0.601)
+    g = PressFilter(3)
+    g.touch(0.0)
+    g.press(0.001)
+    g.press(0.5)  # no touch-down seen for this one (a direct call): counted itself
+    assert len(g.recent) == 2 and not g.burst(0.5)
 
 
 def test_language_switch_and_reset_when_idle():
@@ -261,3 +284,107 @@ def test_texts_fall_back_and_custom_languages():
     assert t.get("hmn", "thanks") == "Ua tsaug!"
     assert t.get("hmn", "question") == t.get("vi", "question")  # falls back to the default language
     assert t.face("en", "very_happy") == "Very satisfied"
+
+
+# ---------------------------------------------------------------- presses that are not a choice
+def test_a_press_right_after_a_screen_appears_is_ignored():
+    flow, sunk, _ = make()
+    flow.tap_face(5, now=0.0)
+    flow.tick(4.0)                                   # the rating screen is back at 4.0
+    assert flow.tap_face(5, now=4.2) is None and flow.state is State.RATING and len(sunk) == 1
+    flow.tap_face(1, now=7.5)                        # settled, and 3 s after the last touch (4.2)
+    assert flow.state is State.FOLLOWUP
+    assert flow.choose_reason("waiting", now=7.6) is None and flow.state is State.FOLLOWUP  # the same finger
+    r = flow.choose_reason("attitude", now=9.0)
+    assert (r.rating, r.reason, r.flags) == (1, "attitude", [])
+
+
+def test_taps_through_the_thank_you_screen_flag_the_next_rating_and_skip_its_followup():
+    """Shipped timings: thank-you 4 s outlasts the 3 s window, so the window runs from the last touch."""
+    flow, sunk, _ = make()
+    flow.tap_face(2, now=0.0)
+    flow.choose_reason("waiting", now=1.0)
+    for t in (1.5, 2.5, 3.5, 4.6):                   # on the thank-you screen, then one during settle
+        flow.touch(t)
+        flow.tap_face(1, now=t + 0.001)              # does nothing there
+    flow.tick(5.0)
+    assert flow.state is State.RATING
+    flow.touch(5.5)
+    r = flow.tap_face(1, now=5.501)
+    assert flow.state is State.THANKS and r is not None, "a flagged rating asks no follow-up"
+    assert (r.rating, r.reason, r.flags) == (1, None, ["rapid_repeat"])
+    assert [x.flags for x in sunk] == [[], ["rapid_repeat"]]
+
+
+def test_the_next_citizen_after_a_quiet_moment_is_not_flagged_and_may_switch_language_first():
+    flow, sunk, _ = make()
+    flow.tap_face(5, now=0.0)
+    flow.tick(4.0)
+    flow.set_lang("en", now=6.0)                     # 6 s after the last touch
+    flow.tap_face(1, now=6.8)
+    flow.choose_reason("waiting", now=8.0)
+    assert (sunk[-1].lang, sunk[-1].reason, sunk[-1].flags) == ("en", "waiting", [])
+
+
+def test_a_reason_chosen_in_a_burst_of_touches_is_not_kept():
+    flow, sunk, _ = make()
+    flow.tap_face(1, now=0.0)                        # a calm first tap: the follow-up is asked
+    for t in (0.5, 0.55, 0.6):                       # three fingers land at once
+        flow.touch(t)
+    flow.touch(0.7)
+    r = flow.choose_reason("attitude", now=0.701)
+    assert (r.rating, r.reason, r.flags) == (1, None, ["rapid_repeat"])
+
+
+def mash(flow, seconds: float, taps_per_s: float, fingers: int, seed: int = 7):
+    """A child's hands on the screen, driven like the Kivy layer does: every finger is a touch-down the
+    root sees first; the one landing on a button presses it. The clock is explicit; ticks every 0.1 s."""
+    import random
+
+    rng = random.Random(seed)
+    t, step, next_tick = 10.0, fingers / taps_per_s, 10.0
+    end = t + seconds
+    while t < end:
+        while next_tick <= t:
+            flow.tick(next_tick)
+            next_tick += 0.1
+        for f in range(fingers):
+            now = t + f * 0.004
+            flow.touch(now)
+            target = rng.random()
+            if flow.state is State.RATING and target < 0.8:
+                flow.tap_face(rng.randint(1, flow.cfg.faces.scale), now + 0.0005)
+            elif flow.state is State.FOLLOWUP and target < 0.9:
+                keys = [r.key for r in flow.reasons]
+                choice = rng.randrange(len(keys) + 1)
+                flow.choose_reason(keys[choice] if choice < len(keys) else None, now + 0.0005)
+        t += step
+    return t
+
+
+@pytest.mark.parametrize("fingers", [1, 3])
+def test_mashing_for_20_seconds_gives_flagged_ratings_without_reasons(fingers):
+    """500 taps in 20 s at the shipped timings (thank-you 4 s, window 3 s): before, 5 ratings of which
+    4 low with 'reasons', and none flagged."""
+    flow, sunk, _ = make()
+    flow.tap_face(5, now=0.0)                        # an earlier, genuine citizen
+    flow.tick(4.0)
+    mash(flow, seconds=20, taps_per_s=25, fingers=fingers)
+    mashed = sunk[1:]
+    assert 3 <= len(mashed) <= 6
+    assert all(r.reason is None for r in mashed), [(r.rating, r.reason) for r in mashed]
+    # the very first tap of a mash cannot be told from a choice when it lands; every later one is flagged
+    assert all(r.flags == ["rapid_repeat"] for r in mashed[1:]), [r.flags for r in mashed]
+    assert sunk[0].flags == []
+
+
+def test_window_zero_flags_nothing():
+    flow, sunk, _ = make(repeat_window_s=0)
+    mash(flow, seconds=10, taps_per_s=25, fingers=3)
+    assert sunk and all(r.flags == [] for r in sunk)
+
+
+def test_settle_zero_takes_the_double_tap_as_a_reason():
+    flow, sunk, _ = make(settle_s=0)
+    flow.tap_face(1, now=0.0)
+    assert flow.choose_reason("waiting", now=0.1).reason == "waiting"

@@ -52,4 +52,4 @@ def test_readme_broker_setup_runs(tmp_path):
     for c in setup:
         out = run(shlex.split(c.replace("/etc/hailong-broker", str(tmp_path)))[1:])
         assert out.returncode == 0, out.stderr
-    assert (tmp_path / "mosquitto.conf").exists() and (tmp_path / "acl").exists()
+    assert (tmp_path / "mosquitto.conf").exists() and (tmp_path / "data" / "dynsec.json").exists()

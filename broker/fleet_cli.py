@@ -1,0 +1,148 @@
+"""python -m broker fleet keygen|push|status: the province's side of centrally managed kiosks."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from config.loader import ConfigError
+
+from . import fleet
+
+EPILOG = """\
+A fleet folder holds defaults.yaml, sites/<site>.yaml, devices/<site>/<device>.yaml (check them with
+`python -m config fleet check DIR`) and push.yaml: how the fleet account reaches the broker and where
+the private key is:
+    kind: fleet
+    key: /etc/hailong-fleet/fleet.key
+    broker: {host: mqtt.tinh.example, port: 8883, username: fleet-tinh, password: {file: /etc/hailong-fleet/fleet.pass},
+             tls: {ca: /etc/hailong-fleet/ca.crt}}
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("fleet", help="sign and push kiosk configs, show the fleet's state",
+                       description="Centrally managed kiosks: every device's merged kiosk.yaml is signed with "
+                                   "the province's Ed25519 key and published retained on its config topic.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fs = p.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
+    kg = fs.add_parser("keygen", help="make the province's signing key (fleet.key) and its public half (fleet.pub)")
+    kg.add_argument("--dir", type=Path, required=True, help="where to write fleet.key and fleet.pub")
+    kg.add_argument("--force", action="store_true", help="replace an existing key (every kiosk then needs the new fleet.pub)")
+    push = fs.add_parser("push", help="check, sign and publish every device's merged config (retained)")
+    push.add_argument("folder", type=Path, metavar="DIR")
+    push.add_argument("--site", help="only this site's devices")
+    push.add_argument("--device", help="only this device (with --site)")
+    push.add_argument("--dry-run", action="store_true", help="check and sign, print what would be pushed, publish nothing")
+    push.add_argument("--settings", type=Path, help="push.yaml (default: DIR/push.yaml)")
+    st = fs.add_parser("status", help="print every kiosk's retained status: applied config, errors, health")
+    st.add_argument("--settings", type=Path, required=True, help="push.yaml with the broker connection")
+    st.add_argument("--fleet", type=Path, help="fleet folder: also show the desired config hash per device")
+    st.add_argument("--wait", type=float, default=3.0, help="seconds to collect retained statuses (default 3)")
+
+
+def run(args) -> int:
+    try:
+        if args.fleet_command == "keygen":
+            priv, pub = fleet.keygen(args.dir, force=args.force)
+            print(f"wrote {priv} (keep it secret, mode 0600) and {pub} (give it to every kiosk)")
+            return 0
+        if args.fleet_command == "push":
+            return _push(args)
+        return _status(args)
+    except (fleet.FleetKeyError, ConfigError) as exc:
+        print(f"fleet: {exc}", file=sys.stderr)
+        return 2
+    except (ConnectionError, OSError) as exc:
+        print(f"fleet: cannot reach the broker: {exc}", file=sys.stderr)
+        return 3
+
+
+def _push(args) -> int:
+    from config import fleet as layers
+
+    good, problems = layers.check(args.folder, site=args.site)
+    if args.device:
+        good = [m for m in good if m.device == args.device]
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"fleet push: {len(problems)} problem(s); nothing pushed. Fix them (python -m config fleet check "
+              f"{args.folder}) and push again.", file=sys.stderr)
+        return 1
+    if not good:
+        print("fleet push: no device matches", file=sys.stderr)
+        return 1
+    settings = layers.load_push_settings(args.settings or args.folder / layers.PUSH_FILE)
+    key = fleet.load_private(settings.key)
+    pushes = [fleet.sign(m.yaml_text(), m.site, m.device, key) for m in good]
+    for push in pushes:
+        print(f"{push.site}/{push.device}: config {push.sha256[:12]}" + (" (dry run)" if args.dry_run else ""))
+    if args.dry_run:
+        print(f"fleet push: {len(pushes)} config(s) checked and signed; nothing published (dry run)")
+        return 0
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rpublished {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    missing = fleet.publish_configs(pushes, settings.broker, timeout_s=settings.timeout_s, progress=progress)
+    print(file=sys.stderr)
+    if missing:
+        for topic in missing:
+            print(f"not confirmed by the broker: {topic}", file=sys.stderr)
+        print(f"fleet push: {len(missing)} of {len(pushes)} not confirmed (is this account allowed to publish "
+              f"configs? see docs/broker.md)", file=sys.stderr)
+        return 1
+    print(f"fleet push: {len(pushes)} config(s) published; kiosks apply them when they see them")
+    return 0
+
+
+def _status(args) -> int:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from broker.contract import ContractError, decode, subscription
+    from broker.mqtt_client import apply_connection, protocol_of
+    from config import fleet as layers
+
+    settings = layers.load_push_settings(args.settings)
+    conn = settings.broker
+    desired = {}
+    if args.fleet:
+        good, _ = layers.check(args.fleet)
+        desired = {(m.site, m.device): m.sha256()[:12] for m in good}
+    seen: dict[tuple[str, str], object] = {}
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol_of(conn))
+    apply_connection(client, conn)
+
+    def on_message(_c, _u, msg):
+        try:
+            status = decode(msg.topic, msg.payload, conn.topic_prefix)
+        except ContractError:
+            return
+        seen[(status.site, status.device)] = status
+
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(subscription("status", conn.topic_prefix), qos=1)
+    client.connect(conn.host, conn.port, keepalive=conn.keepalive_s)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        client.loop(0.1)
+    client.disconnect()
+    rows = []
+    for key in sorted(set(seen) | set(desired)):
+        s = seen.get(key)
+        want = desired.get(key, "")
+        have = getattr(s, "config_hash", None) or ""
+        rows.append([f"{key[0]}/{key[1]}", getattr(s, "state", "never seen"), getattr(s, "app_version", ""),
+                     have, want, "yes" if want and want == have else ("no" if want else ""),
+                     getattr(s, "config_error", None) or "", getattr(s, "clock", ""),
+                     str(getattr(s, "outbox_depth", "")), getattr(s, "fault", None) or ""])
+    head = ["device", "state", "version", "applied", "desired", "current", "config error", "clock", "backlog", "fault"]
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+    behind = sum(1 for r in rows if r[5] == "no")
+    print(f"{len(rows)} device(s); {behind} not on the desired config" if desired else f"{len(rows)} device(s)")
+    return 0

@@ -1,0 +1,191 @@
+"""A fleet folder: many kiosks' configs kept in one place, in layers, merged per device.
+
+    FLEET/defaults.yaml                  every kiosk of the province (optional)
+    FLEET/sites/<site>.yaml              one commune's centre: overrides the defaults (optional)
+    FLEET/devices/<site>/<device>.yaml   one counter: overrides both (required, may be tiny)
+
+Mappings merge key by key, deeper layers win; a list or a value replaces what a lower layer said.
+Every merged key remembers the file and line it came from, so a mistake found in the merged
+config is reported where the technician has to fix it.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from broker.contract import is_slug
+
+from .loader import ConfigError, _describe, _format_loc, _node_lines, read_yaml
+
+DEFAULTS = "defaults.yaml"
+SITES_DIR = "sites"
+DEVICES_DIR = "devices"
+
+
+@dataclass
+class Layer:
+    path: Path
+    data: dict
+    lines: dict[tuple, int]
+
+
+@dataclass
+class Merged:
+    site: str
+    device: str
+    data: dict
+    origin: dict[tuple, tuple[str, int]]  # key path -> (file, line) of the layer that set it
+    layers: list[Path] = field(default_factory=list)
+
+    def yaml_text(self) -> str:
+        """The device's whole kiosk.yaml as pushed: the same for the same merge, byte for byte."""
+        head = "# Merged from: " + ", ".join(str(p) for p in self.layers) + "\n"
+        return head + yaml.safe_dump(self.data, allow_unicode=True, sort_keys=False, width=120)
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.yaml_text().encode("utf-8")).hexdigest()
+
+    def where(self, loc: tuple) -> tuple[str, int]:
+        """The layer file and line behind a validation error at ``loc`` (the nearest key that exists)."""
+        loc = tuple(str(p) for p in loc)
+        while loc:
+            if loc in self.origin:
+                return self.origin[loc]
+            loc = loc[:-1]
+        return (str(self.layers[-1]), 1) if self.layers else ("?", 1)
+
+
+def read_layer(path: Path, rel_to: Path) -> Layer:
+    name = str(path.relative_to(rel_to)) if path.is_relative_to(rel_to) else str(path)
+    data, node = read_yaml(path, shown_as=name)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, [f"{name}:1: expected a mapping of keys (key: value) at the top level"])
+    return Layer(Path(name), data, _node_lines(node) if node is not None else {})
+
+
+def _merge(base: dict, over: dict, origin: dict, layer: Layer, prefix: tuple = ()) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        path = prefix + (str(key),)
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, origin, layer, path)
+        else:
+            out[key] = value
+            # everything under a replaced key now comes from this layer
+            for old in [k for k in origin if k[:len(path)] == path]:
+                del origin[old]
+            for p, line in layer.lines.items():
+                if p[:len(path)] == path:
+                    origin[p] = (str(layer.path), line)
+        origin.setdefault(path, (str(layer.path), layer.lines.get(path, 1)))
+    return out
+
+
+def device_files(folder: Path) -> list[tuple[str, str, Path]]:
+    """(site, device, file) of every device in the fleet, sorted."""
+    root = Path(folder) / DEVICES_DIR
+    if not root.is_dir():
+        raise ConfigError(folder, [f"{folder}: no {DEVICES_DIR}/ folder; put one file per kiosk in "
+                                   f"{DEVICES_DIR}/<site>/<device>.yaml"])
+    out = []
+    for f in sorted(root.glob("*/*.yaml")):
+        out.append((f.parent.name, f.stem, f))
+    return out
+
+
+def merge_device(folder: Path, site: str, device: str) -> Merged:
+    folder = Path(folder)
+    dev_file = folder / DEVICES_DIR / site / f"{device}.yaml"
+    problems = []
+    for what, value in (("site", site), ("device", device)):
+        if not is_slug(value):
+            problems.append(f"{dev_file.relative_to(folder)}: {what} {value!r} (from the file's path) is not a "
+                            f"slug: use lower-case letters, digits and '-'")
+    if not dev_file.is_file():
+        problems.append(f"{DEVICES_DIR}/{site}/{device}.yaml: no such device file in {folder}")
+    if problems:
+        raise ConfigError(dev_file, problems)
+    paths = [p for p in (folder / DEFAULTS, folder / SITES_DIR / f"{site}.yaml") if p.is_file()] + [dev_file]
+    layers = [read_layer(p, folder) for p in paths]
+    origin: dict[tuple, tuple[str, int]] = {}
+    data: dict[str, Any] = {}
+    for layer in layers:
+        for key in ("site", "device"):
+            said = layer.data.get(key)
+            expected = site if key == "site" else device
+            if said is not None and said != expected:
+                line = layer.lines.get((key,), 1)
+                raise ConfigError(layer.path, [f"{layer.path}:{line}: {key}: {said!r} disagrees with the device "
+                                               f"file's place {DEVICES_DIR}/{site}/{device}.yaml; remove it or make "
+                                               f"it {expected!r}"])
+        data = _merge(data, layer.data, origin, layer)
+    data = {"kind": "kiosk", "site": site, "device": device,
+            **{k: v for k, v in data.items() if k not in ("kind", "site", "device")}}
+    return Merged(site, device, data, origin, [layer.path for layer in layers])
+
+
+def validate(merged: Merged):
+    """The merged config as a KioskConfig, or ConfigError naming each problem's layer file and line."""
+    from .kiosk import KioskConfig
+
+    try:
+        # Paths in a pushed config are the device's own: they are checked there, not in the fleet folder.
+        return KioskConfig.model_validate(merged.data, context={"base_dir": Path("/"), "device_side": True})
+    except ValidationError as exc:
+        found = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err.get("loc", ()))
+            file, line = merged.where(loc)
+            found.append((file, line, f"{file}:{line}: {_format_loc(loc)}: {_describe(err, KioskConfig)} "
+                                      f"(device {merged.site}/{merged.device})"))
+        raise ConfigError(merged.layers[-1], [text for *_, text in sorted(found)]) from None
+
+
+def check(folder: Path, site: str | None = None) -> tuple[list[Merged], list[str]]:
+    """Merge and validate every device (of one site, if given): (valid merges, problems)."""
+    good, problems = [], []
+    for s, d, _ in device_files(folder):
+        if site and s != site:
+            continue
+        try:
+            merged = merge_device(folder, s, d)
+            validate(merged)
+        except ConfigError as exc:
+            problems += exc.problems
+        else:
+            good.append(merged)
+    return good, problems
+
+
+PUSH_FILE = "push.yaml"
+
+
+def _push_model():
+    from typing import Literal
+
+    from pydantic import Field
+
+    from .common import BrokerConnection, ConfigPath, Strict
+
+    class FleetPush(Strict):
+        """push.yaml beside the fleet: how the fleet account reaches the broker, and the signing key."""
+
+        kind: Literal["fleet"] = "fleet"
+        broker: BrokerConnection = Field(default_factory=BrokerConnection)
+        key: ConfigPath = Field(description="the province's private Ed25519 key (fleet.key)")
+        timeout_s: float = Field(30.0, ge=1, le=3600, description="how long to wait for the broker's PUBACKs")
+
+    return FleetPush
+
+
+def load_push_settings(path: Path):
+    from .loader import load
+
+    return load(path, model=_push_model())

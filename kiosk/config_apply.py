@@ -1,0 +1,174 @@
+"""Taking a config pushed by the fleet tool: check it, apply it, keep the previous one, roll back.
+
+Pure decisions over files and a clock passed in; the uplink hands over received ``config``
+messages and tells when the broker was reached, the app swaps the running config. A config is
+applied only if it is signed by a trusted fleet key, meant for this site and device, and valid
+against the same schema ``python -m config check`` uses. It is written beside the running file
+(``kiosk.yaml``; the one before it stays as ``kiosk.yaml.previous``); if the kiosk cannot reach a
+broker with it within ``rollback_after_s``, the previous file comes back and that config's hash is
+refused from then on, so a retained bad config cannot bring the kiosk down again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from broker.contract import ContractError, config_topic, decode
+from broker.fleet import ConfigRefused, verify
+from config.loader import ConfigError, load
+
+PREVIOUS_SUFFIX = ".previous"
+STATE_SUFFIX = ".push-state.json"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one received config. ``event`` is the durable event type to record
+    (``config_applied`` / ``config_rejected``) or None when there is nothing to say (a retained
+    config already running, seen again on reconnect)."""
+
+    event: Optional[str]
+    config_hash: Optional[str]
+    detail: str = ""
+    config: object = None  # the new KioskConfig to run, when one was applied or restored
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class ConfigTaker:
+    def __init__(self, config_path: Path, site: str, device: str, trusted_keys: Iterable,
+                 prefix: str, rollback_after_s: float = 300.0,
+                 hash_of: Callable[[Path], str] | None = None):
+        from config.loader import file_hash
+
+        self.path = Path(config_path)
+        self.site, self.device = site, device
+        self.keys = list(trusted_keys)
+        self.topic = config_topic(site, device, prefix)
+        self.rollback_after_s = rollback_after_s
+        self.hash_of = hash_of or file_hash
+        self.state_path = self.path.with_name(self.path.name + STATE_SUFFIX)
+        self.state = self._read_state()
+
+    # ------------------------------------------------------------ persisted state
+    def _read_state(self) -> dict:
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+        state.setdefault("refused", [])
+        state.setdefault("pending", None)
+        return state
+
+    def _save_state(self) -> None:
+        _write_atomic(self.state_path, json.dumps(self.state).encode("utf-8"))
+
+    @property
+    def config_error(self) -> Optional[str]:
+        return self.state.get("error")
+
+    # ------------------------------------------------------------ decisions
+    def offer(self, topic: str, payload: bytes, now: float) -> Outcome:
+        """A message arrived on this kiosk's config topic."""
+        # A retained config comes again on every reconnect: one refusal is said once.
+        seen_id = "p:" + hashlib.sha256(bytes(payload)).hexdigest()[:12]
+        if seen_id in self.state["refused"]:
+            return Outcome(None, None)
+        try:
+            push = decode(topic, payload, self.topic.rsplit("/", 3)[0])
+            if push.__class__.__name__ != "ConfigPush":
+                raise ContractError("bad_kind", "not a config message")
+            verify(push, self.site, self.device, self.keys)
+        except (ContractError, ConfigRefused) as exc:
+            return self._refuse(None, f"{exc.reason}: {exc.detail}".strip(": "), seen_id)
+        short = push.sha256[:12]
+        if short == self._running_hash():
+            return Outcome(None, short)
+        if short in self.state["refused"]:
+            return Outcome(None, short)  # refused or rolled back before: said so already
+        candidate = self.path.with_name(self.path.name + ".incoming")
+        _write_atomic(candidate, push.yaml.encode("utf-8"))
+        try:
+            cfg = load(candidate, kind="kiosk")
+        except ConfigError as exc:
+            candidate.unlink(missing_ok=True)
+            return self._refuse(short, "schema: " + "; ".join(exc.problems)[:400])
+        if (cfg.site, cfg.device) != (self.site, self.device):
+            candidate.unlink(missing_ok=True)
+            return self._refuse(short, f"wrong_device: the YAML says {cfg.site}/{cfg.device}")
+        previous = self.path.with_name(self.path.name + PREVIOUS_SUFFIX)
+        if self.path.exists():
+            _write_atomic(previous, self.path.read_bytes())
+        os.replace(candidate, self.path)
+        self.state.update(pending={"hash": short, "since": now}, error=None)
+        self._save_state()
+        return Outcome("config_applied", short, "waiting for the broker", cfg)
+
+    def broker_reached(self) -> Optional[str]:
+        """The uplink connected with the running config: a pending config is confirmed."""
+        pending = self.state.get("pending")
+        if pending and pending["hash"] == self._running_hash():
+            self.state["pending"] = None
+            self._save_state()
+            return pending["hash"]
+        return None
+
+    def tick(self, now: float) -> Optional[Outcome]:
+        """Call now and then: rolls back a pending config that never reached the broker."""
+        pending = self.state.get("pending")
+        if not pending:
+            return None
+        if now < pending["since"]:  # a restart: the monotonic clock began again; count from now
+            pending["since"] = now
+            self._save_state()
+        if now - pending["since"] < self.rollback_after_s:
+            return None
+        previous = self.path.with_name(self.path.name + PREVIOUS_SUFFIX)
+        self.state["pending"] = None
+        self.state["refused"] = (self.state["refused"] + [pending["hash"]])[-20:]
+        reason = (f"rolled back: no broker reached within {self.rollback_after_s:.0f} s "
+                  f"with config {pending['hash']}")
+        self.state["error"] = reason
+        if not previous.exists():
+            self._save_state()
+            return Outcome("config_rejected", pending["hash"], reason + " (no previous config kept)")
+        os.replace(previous, self.path)
+        self._save_state()
+        try:
+            cfg = load(self.path, kind="kiosk")
+        except ConfigError as exc:  # the previous one was valid when it ran; say so if it no longer is
+            return Outcome("config_rejected", pending["hash"], reason + "; previous config: " + exc.problems[0])
+        return Outcome("config_rejected", pending["hash"], reason, cfg)
+
+    # ------------------------------------------------------------ helpers
+    def _running_hash(self) -> Optional[str]:
+        try:
+            return self.hash_of(self.path)
+        except OSError:
+            return None
+
+    def _refuse(self, short: Optional[str], detail: str, seen_id: Optional[str] = None) -> Outcome:
+        self.state["error"] = detail[:400]
+        if short or seen_id:
+            self.state["refused"] = (self.state["refused"] + [short or seen_id])[-20:]
+        self._save_state()
+        return Outcome("config_rejected", short, detail[:400])

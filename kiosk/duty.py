@@ -1,0 +1,142 @@
+"""Who is on duty at this counter: officer sign-in with a personal PIN, lockout, sign-out by the
+officer, at closing time and after an idle spell. Pure: time comes in as arguments.
+
+Every change of duty returns the durable event to record (``sign_in``, ``sign_out``,
+``auto_sign_out``) so a shift is never lost offline; the screen only shows the officer's name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time as dtime
+from typing import Callable, Optional
+
+from config.pins import verify_pin
+
+MAX_TRIES = 5
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Officer:
+    key: str
+    name: str
+    pin_hash: str
+    services: tuple[str, ...] = ()
+    photo: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DutyChange:
+    event: str                    # sign_in / sign_out / auto_sign_out
+    officer: str
+    service: Optional[str]
+    detail: str = ""
+
+
+def parse_hours(spec: dict[str, list[str]]) -> dict[int, list[tuple[dtime, dtime]]]:
+    """``{"mon-fri": ["07:30-11:30", "13:30-17:00"], "sat": ["07:30-11:30"]}`` -> weekday -> intervals."""
+    out: dict[int, list[tuple[dtime, dtime]]] = {}
+    for days, spans in spec.items():
+        first, _, last = days.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise ValueError(f"{days!r}: use day names {', '.join(WEEKDAYS)} or a range like mon-fri")
+        a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        if b < a:
+            raise ValueError(f"{days!r}: the range must run forwards (mon-fri)")
+        parsed = []
+        for span in spans:
+            try:
+                start, end = (dtime.fromisoformat(p.strip()) for p in span.split("-"))
+            except ValueError:
+                raise ValueError(f"{span!r}: write opening hours like 07:30-11:30") from None
+            if end <= start:
+                raise ValueError(f"{span!r}: the end must be after the start")
+            parsed.append((start, end))
+        for d in range(a, b + 1):
+            out[d] = sorted(out.get(d, []) + parsed)
+    return out
+
+
+def closing_time(hours: dict[int, list[tuple[dtime, dtime]]], local: datetime) -> Optional[dtime]:
+    spans = hours.get(local.weekday())
+    return spans[-1][1] if spans else None
+
+
+@dataclass
+class Duty:
+    officers: dict[str, Officer]
+    hours: dict[int, list[tuple[dtime, dtime]]] = field(default_factory=dict)
+    idle_sign_out_s: float = 0.0          # 0: never for idleness
+    lockout_s: float = 300.0
+    verify: Callable[[str, str], bool] = verify_pin
+
+    officer: Optional[Officer] = None
+    service: Optional[str] = None
+    signed_in_at: float = 0.0
+    last_activity: float = 0.0
+    failures: int = 0                     # wrong PINs since the last lockout or success
+    lockouts: int = 0                     # lockouts in a row: each doubles the wait
+    locked_until: float = 0.0
+
+    # ------------------------------------------------------------ sign-in
+    def locked(self, now: float) -> float:
+        """Seconds left of a lockout, 0 when PINs may be tried."""
+        return max(0.0, self.locked_until - now)
+
+    def try_pin(self, officer_key: str, pin: str, now: float) -> str:
+        """``ok``, ``wrong`` or ``locked``; five wrong PINs in a row lock the entry (then double)."""
+        if self.locked(now):
+            return "locked"
+        officer = self.officers.get(officer_key)
+        if officer is not None and self.verify(pin, officer.pin_hash):
+            self.failures = self.lockouts = 0
+            return "ok"
+        self.failures += 1
+        if self.failures >= MAX_TRIES:
+            self.locked_until = now + self.lockout_s * 2 ** min(self.lockouts, 6)
+            self.failures, self.lockouts = 0, self.lockouts + 1
+            return "locked"
+        return "wrong"
+
+    def services_for(self, officer_key: str) -> tuple[str, ...]:
+        officer = self.officers.get(officer_key)
+        return officer.services if officer else ()
+
+    def sign_in(self, officer_key: str, service: Optional[str], now: float) -> list[DutyChange]:
+        """After ``try_pin`` said ok. Signing in over someone else signs them out first."""
+        changes = []
+        if self.officer is not None:
+            changes += self.sign_out(now, detail=f"replaced by {officer_key}")
+        officer = self.officers[officer_key]
+        if service is None and len(officer.services) == 1:
+            service = officer.services[0]
+        self.officer, self.service = officer, service
+        self.signed_in_at = self.last_activity = now
+        changes.append(DutyChange("sign_in", officer.key, service))
+        return changes
+
+    def sign_out(self, now: float, auto: bool = False, detail: str = "") -> list[DutyChange]:
+        if self.officer is None:
+            return []
+        change = DutyChange("auto_sign_out" if auto else "sign_out", self.officer.key, self.service, detail)
+        self.officer, self.service = None, None
+        return [change]
+
+    # ------------------------------------------------------------ the shift
+    def activity(self, now: float) -> None:
+        """A rating or a touch: the counter is in use."""
+        self.last_activity = now
+
+    def tick(self, now: float, local: datetime, signed_in_local: Optional[datetime] = None) -> list[DutyChange]:
+        """Sign out automatically at closing time and after ``idle_sign_out_s`` without activity."""
+        if self.officer is None:
+            return []
+        if self.idle_sign_out_s and now - self.last_activity >= self.idle_sign_out_s:
+            return self.sign_out(now, auto=True, detail="idle")
+        close = closing_time(self.hours, local)
+        if self.hours and (close is None or local.time() >= close):
+            # Closed all day (a Sunday), or past today's last opening span.
+            if signed_in_local is None or signed_in_local.date() != local.date() or close is None \
+                    or signed_in_local.time() < close:
+                return self.sign_out(now, auto=True, detail="closing time")
+        return []

@@ -1,0 +1,110 @@
+"""Fleet folders merge in layers and name the layer of each mistake; configs are signed and checked."""
+from pathlib import Path
+
+import pytest
+
+from broker import fleet as fleet_keys
+from broker.contract import config_topic, decode, encode
+from config import fleet
+from config.__main__ import main as config_main
+from config.loader import ConfigError
+
+DEFAULTS = """\
+broker:
+  host: mqtt.tinh.example
+  port: 8883
+  username: placeholder
+  password: {file: /etc/hailong/mqtt.pass}
+faces:
+  scale: 5
+followup:
+  reasons:
+    - key: waiting
+      texts: {vi: "Chờ đợi lâu", en: "Long wait"}
+"""
+
+
+def make_fleet(tmp_path: Path, site_layer: str = "faces:\n  scale: 4\n", device_layer: str = "") -> Path:
+    root = tmp_path / "fleet"
+    (root / "sites").mkdir(parents=True)
+    (root / "devices" / "xa-a").mkdir(parents=True)
+    (root / "devices" / "xa-b").mkdir(parents=True)
+    (root / "defaults.yaml").write_text(DEFAULTS, encoding="utf-8")
+    (root / "sites" / "xa-a.yaml").write_text(site_layer, encoding="utf-8")
+    (root / "devices" / "xa-a" / "quay-1.yaml").write_text(
+        "broker:\n  username: xa-a--quay-1\n" + device_layer, encoding="utf-8")
+    (root / "devices" / "xa-a" / "quay-2.yaml").write_text("broker:\n  username: xa-a--quay-2\n", encoding="utf-8")
+    (root / "devices" / "xa-b" / "quay-1.yaml").write_text("", encoding="utf-8")
+    return root
+
+
+def test_layers_merge_deeper_wins_and_lists_replace(tmp_path):
+    root = make_fleet(tmp_path, device_layer="followup:\n  reasons:\n    - key: slow\n      texts: {vi: Chậm}\n")
+    m = fleet.merge_device(root, "xa-a", "quay-1")
+    cfg = fleet.validate(m)
+    assert (cfg.site, cfg.device, cfg.faces.scale, cfg.broker.username, cfg.broker.host) == (
+        "xa-a", "quay-1", 4, "xa-a--quay-1", "mqtt.tinh.example")
+    assert [r.key for r in cfg.followup.reasons] == ["slow"]  # a list replaces, it does not append
+    other = fleet.validate(fleet.merge_device(root, "xa-b", "quay-1"))
+    assert other.faces.scale == 5 and other.broker.username == "placeholder"  # no site layer for xa-b
+    assert m.yaml_text() == fleet.merge_device(root, "xa-a", "quay-1").yaml_text()  # stable bytes, stable hash
+
+
+def test_a_mistake_names_the_layer_file_and_line_it_came_from(tmp_path):
+    root = make_fleet(tmp_path, site_layer="# commune A\nfaces:\n  scale: 9\n")
+    good, problems = fleet.check(root)
+    assert problems == ["sites/xa-a.yaml:3: faces.scale: 9 is not allowed; use 2 to 5 (device xa-a/quay-1)",
+                        "sites/xa-a.yaml:3: faces.scale: 9 is not allowed; use 2 to 5 (device xa-a/quay-2)"]
+    assert [(m.site, m.device) for m in good] == [("xa-b", "quay-1")]
+
+
+def test_a_device_file_cannot_claim_another_place(tmp_path):
+    root = make_fleet(tmp_path, device_layer="site: xa-z\n")
+    with pytest.raises(ConfigError) as e:
+        fleet.merge_device(root, "xa-a", "quay-1")
+    assert "devices/xa-a/quay-1.yaml:3: site: 'xa-z' disagrees" in e.value.problems[0]
+
+
+def test_inline_secrets_are_refused_in_any_layer(tmp_path):
+    root = make_fleet(tmp_path, device_layer="technician:\n  pin: '1234'\n")
+    _, problems = fleet.check(root, site="xa-a")
+    assert any(p.startswith("devices/xa-a/quay-1.yaml:4: technician.pin") for p in problems), problems
+
+
+def test_cli_check_and_show(tmp_path, capsys):
+    root = make_fleet(tmp_path)
+    assert config_main(["fleet", "check", str(root)]) == 0
+    assert "3 device(s) ok, 0 problem(s)" in capsys.readouterr().out
+    assert config_main(["fleet", "show", str(root), "xa-a", "quay-2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Merged from: defaults.yaml, sites/xa-a.yaml, devices/xa-a/quay-2.yaml")
+    assert "username: xa-a--quay-2" in out and "scale: 4" in out
+    (root / "sites" / "xa-a.yaml").write_text("faces: [\n", encoding="utf-8")
+    assert config_main(["fleet", "check", str(root)]) == 1
+    assert "sites/xa-a.yaml:2: not valid YAML" in capsys.readouterr().err
+
+
+def test_signed_config_round_trip_and_every_refusal(tmp_path):
+    priv, pub = fleet_keys.keygen(tmp_path / "keys")
+    assert oct(priv.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(fleet_keys.FleetKeyError):
+        fleet_keys.keygen(tmp_path / "keys")  # never replaced by accident
+    key, trusted = fleet_keys.load_private(priv), [fleet_keys.load_public(pub)]
+    push = fleet_keys.sign("site: xa-a\n", "xa-a", "quay-1", key)
+    back = decode(config_topic("xa-a", "quay-1"), encode(push))
+    fleet_keys.verify(back, "xa-a", "quay-1", trusted)  # accepted
+    with pytest.raises(fleet_keys.ConfigRefused) as e:
+        fleet_keys.verify(back, "xa-a", "quay-2", trusted)
+    assert e.value.reason == "wrong_device"
+    with pytest.raises(fleet_keys.ConfigRefused) as e:
+        fleet_keys.verify(back.model_copy(update={"yaml": "site: xa-a\nfaces: {scale: 2}\n"}), "xa-a", "quay-1", trusted)
+    assert e.value.reason == "bad_hash"
+    other_priv, _ = fleet_keys.keygen(tmp_path / "other")
+    forged = fleet_keys.sign("site: xa-a\n", "xa-a", "quay-1", fleet_keys.load_private(other_priv))
+    with pytest.raises(fleet_keys.ConfigRefused) as e:
+        fleet_keys.verify(forged, "xa-a", "quay-1", trusted)
+    assert e.value.reason == "unknown_key"
+    tampered = forged.model_copy(update={"key_id": push.key_id})
+    with pytest.raises(fleet_keys.ConfigRefused) as e:
+        fleet_keys.verify(tampered, "xa-a", "quay-1", trusted)
+    assert e.value.reason == "bad_signature"

@@ -1,0 +1,85 @@
+"""A kiosk takes a pushed config only when signed, meant for it and valid; it rolls back by itself."""
+from pathlib import Path
+
+import pytest
+
+from broker import fleet
+from broker.contract import encode
+from kiosk.config_apply import ConfigTaker
+
+BASE = """\
+kind: kiosk
+site: xa-a
+device: quay-1
+broker: {host: 127.0.0.1, port: 1883}
+followup:
+  reasons:
+    - key: waiting
+      texts: {vi: "Chờ đợi lâu"}
+"""
+TOPIC = "hailong/v1/xa-a/quay-1/config"
+
+
+@pytest.fixture()
+def setup(tmp_path: Path):
+    priv, pub = fleet.keygen(tmp_path / "keys")
+    cfg = tmp_path / "device" / "kiosk.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text(BASE, encoding="utf-8")
+    taker = ConfigTaker(cfg, "xa-a", "quay-1", [fleet.load_public(pub)], "hailong/v1", rollback_after_s=60)
+    return taker, fleet.load_private(priv), cfg, tmp_path
+
+
+def signed(key, yaml_text, site="xa-a", device="quay-1"):
+    return encode(fleet.sign(yaml_text, site, device, key))
+
+
+def test_a_signed_valid_config_is_applied_and_the_previous_kept(setup):
+    taker, key, cfg, _ = setup
+    new = BASE.replace("Chờ đợi lâu", "Phải chờ lâu")
+    out = taker.offer(TOPIC, signed(key, new), now=10.0)
+    assert out.event == "config_applied" and out.config.followup.reasons[0].texts["vi"] == "Phải chờ lâu"
+    assert cfg.read_text(encoding="utf-8") == new
+    assert cfg.with_name("kiosk.yaml.previous").read_text(encoding="utf-8") == BASE
+    assert taker.offer(TOPIC, signed(key, new), now=11.0).event is None  # the retained copy, seen again
+    assert taker.broker_reached() == out.config_hash
+    assert taker.tick(now=1000.0) is None  # confirmed: never rolled back
+
+
+@pytest.mark.parametrize("case", ["wrong_key", "other_device", "yaml_for_other", "schema", "garbage"])
+def test_refused_configs_leave_the_running_one_and_say_why_once(setup, case):
+    taker, key, cfg, tmp = setup
+    if case == "wrong_key":
+        other, _ = fleet.keygen(tmp / "other")
+        payload = signed(fleet.load_private(other), BASE)
+    elif case == "other_device":
+        payload = signed(key, BASE.replace("quay-1", "quay-2"), device="quay-2")
+    elif case == "yaml_for_other":  # signed for this device, but the YAML names another
+        payload = signed(key, BASE.replace("quay-1", "quay-2"))
+    elif case == "schema":
+        payload = signed(key, BASE + "faces: {scale: 9}\n")
+    else:
+        payload = b"\xff not json"
+    out = taker.offer(TOPIC, payload, now=1.0)
+    assert out.event == "config_rejected" and taker.config_error
+    assert cfg.read_text(encoding="utf-8") == BASE
+    assert taker.offer(TOPIC, payload, now=2.0).event is None  # retained redelivery: not reported again
+    expected = {"wrong_key": "unknown_key", "other_device": "topic_mismatch", "yaml_for_other": "wrong_device", "schema": "faces.scale",
+                "garbage": "bad_json"}[case]
+    assert expected in out.detail
+
+
+def test_a_config_that_never_reaches_the_broker_rolls_back_by_itself(setup):
+    taker, key, cfg, _ = setup
+    bad = BASE.replace("host: 127.0.0.1", "host: 127.0.0.9")
+    applied = taker.offer(TOPIC, signed(key, bad), now=100.0)
+    assert applied.event == "config_applied"
+    assert taker.tick(now=150.0) is None
+    back = taker.tick(now=161.0)
+    assert back.event == "config_rejected" and "rolled back" in back.detail
+    assert back.config.broker.host == "127.0.0.1" and cfg.read_text(encoding="utf-8") == BASE
+    # the same retained config is not taken again
+    assert taker.offer(TOPIC, signed(key, bad), now=200.0).event is None
+    # and the decision survives a restart of the kiosk
+    again = ConfigTaker(cfg, "xa-a", "quay-1", taker.keys, "hailong/v1")
+    assert again.offer(TOPIC, signed(key, bad), now=1.0).event is None and "rolled back" in again.config_error
