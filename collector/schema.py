@@ -5,10 +5,52 @@ rollup_hour  counts per UTC hour x site x device x officer x service x reason x 
              kept in the same transaction as the ratings so reports never scan millions of rows
 devices      the last status of each kiosk
 rejects      everything that did not follow the contract, with the reason
+accounts, sessions, api_tokens, audit
+             dashboard and API access: who may see which part of the hierarchy, and what they did
 """
 from __future__ import annotations
 
 from .db import Database
+
+# Dashboard accounts and API consumers (collector/accounts.py); self-contained: it touches no other table.
+ACCOUNT_TABLES = [
+    """CREATE TABLE accounts (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_ms BIGINT NOT NULL
+    )""",
+    """CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        client TEXT NOT NULL DEFAULT '',
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    )""",
+    "CREATE INDEX sessions_user ON sessions (username)",
+    """CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE audit (
+        id {serial},
+        ts_ms BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        scope TEXT NOT NULL
+    )""",
+]
 
 # Each migration: (version, statements). Types are chosen to mean the same in SQLite and PostgreSQL.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -66,6 +108,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         )""",
         "CREATE INDEX rejects_received ON rejects (received_at)",
     ]),
+    (2, ACCOUNT_TABLES),
 ]
 
 _TYPES = {

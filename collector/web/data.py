@@ -51,15 +51,19 @@ class DataSource:
         return rows
 
     def _run(self, job) -> list[list[ReportRow]]:
-        period, bys, only, lang = job
+        period, bys, only, lang, sites = job
         db = self._conns.get()
         try:
-            return run_reports(db, self.cfg, ReportSpec(period, lang=lang), bys, self.hierarchy, only, self._fetch)
+            spec = ReportSpec(period, lang=lang, sites=sorted(sites) if sites is not None else None)
+            if sites is not None and not sites:
+                spec.sites = ["\x00nothing"]  # a scope that covers no site sees no rating
+            return run_reports(db, self.cfg, spec, bys, self.hierarchy, only, self._fetch)
         finally:
             self._conns.put(db)
 
-    def reports(self, jobs: Sequence[tuple[Period, Sequence[tuple], Callable | None, str]]) -> list[list[list[ReportRow]]]:
-        """Each job is (period, groupings, row filter, language); jobs run in parallel, results in order."""
+    def reports(self, jobs: Sequence[tuple]) -> list[list[list[ReportRow]]]:
+        """Each job is (period, groupings, row filter, language, site slugs or None for all); jobs run in
+        parallel, results in order."""
         return list(self._pool.map(self._run, jobs))
 
     def close(self) -> None:

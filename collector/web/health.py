@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from html import escape
 
 from ..export import Table
 from ..report import Period, _zone
 from ..report_queries import devices as device_rows
 from .charts import pct
 from .i18n import t
-from .layout import Page, html_table
+from ..accounts import site_allowed
+from .layout import Page, table_view
 from .pages import Ctx
 
 HOUR_MS = 3_600_000
@@ -30,6 +30,8 @@ def device_status(ctx: Ctx) -> list[dict]:
     silent_after = timedelta(hours=ctx.cfg.alerts.device_silent_hours)
     out, seen = [], set()
     for d in device_rows(ctx.db):
+        if not site_allowed(d["site"], ctx.sites, ctx.hierarchy):
+            continue
         last = _parse(d["last_seen"])
         d["silent"] = last is None or ctx.now - last > silent_after
         d["last"] = last
@@ -37,7 +39,7 @@ def device_status(ctx: Ctx) -> list[dict]:
         seen.add((ctx.hierarchy.centre_of(d["site"]), d["device"]))
         out.append(d)
     for (centre, device), name in ctx.hierarchy.counters.items():
-        if (centre, device) not in seen:
+        if (centre, device) not in seen and site_allowed(centre, ctx.sites, ctx.hierarchy):
             out.append({"site": centre, "device": device, "state": None, "last": None, "silent": True,
                         "name": name, "outbox_depth": None, "clock_skew_s": None, "app_version": None})
     return out
@@ -63,8 +65,8 @@ def devices(ctx: Ctx) -> Page:
                   [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]), d["outbox_depth"],
                     d["clock_skew_s"], d["app_version"]] for d in rows])
     classes = ["bad" if d["silent"] else "" for d in rows]
-    body = html_table(table, classes, num_from=5, caption=False) if rows else f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
-    return Page("devices", t(lang, "devices"), body, [table], "devices")
+    values = {"table": table_view(table, classes, num_from=5, caption=False) if rows else None}
+    return Page("devices", t(lang, "devices"), "devices.html", values, [table], "devices")
 
 
 def alert_window(ctx: Ctx) -> Period:
@@ -95,9 +97,7 @@ def alerts(ctx: Ctx) -> Page:
     silent_table = Table(t(lang, "silent_devices", h=f'{cfg.alerts.device_silent_hours:g}'),
                          [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"), t(lang, "last_seen")],
                          [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent])
-    none = f'<p class="empty ok">{escape(t(lang, "no_alerts"))}</p>'
-    body = (f"<section><h2>{escape(low_table.title)}</h2>"
-            f"{html_table(low_table, ['bad'] * len(low), pct_cols=(3,), caption=False) if low else none}</section>"
-            f"<section><h2>{escape(silent_table.title)}</h2>"
-            f"{html_table(silent_table, ['bad'] * len(silent), caption=False) if silent else none}</section>")
-    return Page("alerts", t(lang, "alerts"), body, [low_table, silent_table], "alerts")
+    values = {"sections": [
+        (low_table.title, table_view(low_table, ["bad"] * len(low), pct_cols=(3,), caption=False) if low else None),
+        (silent_table.title, table_view(silent_table, ["bad"] * len(silent), caption=False) if silent else None)]}
+    return Page("alerts", t(lang, "alerts"), "alerts.html", values, [low_table, silent_table], "alerts")
