@@ -217,11 +217,14 @@ class Store:
         if not by.is_admin:
             raise AccountError("only admins manage accounts and tokens")
         if not within(by.scope, scope, self.hierarchy):
-            raise AccountError(f"scope {scope} is wider than or outside your own ({by.scope})")
+            raise AccountError(f"that scope is wider than or outside your own ({by.scope})")
 
     def _target(self, username: str, by: Account | None) -> Account:
+        """The account to change; to an admin, one outside its scope looks the same as one that does not exist."""
         account = self._row(username)
-        if account is None:
+        if account is None or (by is not None and not within(by.scope, account.scope, self.hierarchy)):
+            if by is not None:
+                raise AccountError("no such account within your scope")
             raise AccountError(f"no account {username!r} in the database (see: python -m collector users list)")
         self._may_manage(by, account.scope)
         return account
@@ -293,6 +296,8 @@ class Store:
         if not rows:
             raise AccountError("no such session (it may have ended already)")
         account = self.get(rows[0][1])
+        if not within(by.scope, account.scope if account else Scope("all"), self.hierarchy):
+            raise AccountError("no such session within your scope")
         self._may_manage(by, account.scope if account else Scope("all"))
         self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (rows[0][0],))
         return rows[0][1]
@@ -328,8 +333,8 @@ class Store:
 
     def revoke_token(self, token_id: str, by: Account | None) -> ApiToken:
         rows = self.db.query("SELECT name, scope FROM api_tokens WHERE id = ?", (token_id,))
-        if not rows:
-            raise AccountError(f"no API token {token_id!r}")
+        if not rows or (by is not None and not within(by.scope, Scope.parse(rows[0][1]), self.hierarchy)):
+            raise AccountError(f"no API token {token_id!r}" + (" within your scope" if by is not None else ""))
         scope = Scope.parse(rows[0][1])
         self._may_manage(by, scope)
         self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?", (token_id,))

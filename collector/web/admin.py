@@ -66,7 +66,7 @@ def routes(app, answering, read_form, session_of, shell_values, cross_site) -> l
 
     def page_html(session, lang, params, message="", error="", new_token=""):
         page = Page("admin", t(lang, "admin"), "admin.html", admin_values(app, session, lang))
-        values = shell_values(app, session, page, lang, params, "/admin")
+        values = shell_values(app, session, page, lang, {}, "/admin")
         return render("admin.html", lang, message=message, error=error, new_token=new_token, **values)
 
     @answering

@@ -84,12 +84,12 @@ def filter_sites(app, scope: Scope, params: dict) -> frozenset[str] | None:
         if slug:
             wanted = scope_sites(Scope(level, slug), app.hierarchy)
             if not wanted or (sites is not None and not wanted <= sites):
-                raise ApiError(403, f"{level}={slug!r} is not within this token's or account's scope")
+                raise ApiError(403, f"the {level} filter is not within this token's or account's scope")
             sites = wanted
     site = params.get("site")
     if site:
         if not site_allowed(site, sites, app.hierarchy):
-            raise ApiError(403, f"site={site!r} is not within this token's or account's scope")
+            raise ApiError(403, "the site filter is not within this token's or account's scope")
         sites = frozenset({site})
     return sites
 
@@ -116,7 +116,7 @@ def summary(app, scope: Scope, params: dict) -> dict:
     if only is not None and params.get("device"):
         site = params["device"].partition("/")[0]
         if not site_allowed(site, sites, app.hierarchy):
-            raise ApiError(403, f"device={params['device']!r} is not within this token's or account's scope")
+            raise ApiError(403, "the device filter is not within this token's or account's scope")
     lang = params.get("lang") if params.get("lang") in ("vi", "en") else app.cfg.dashboard.lang
     rows = app.data.reports([(period, [dims], only, lang, sites)])[0][0]
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},

@@ -41,6 +41,8 @@ VIEWS: dict[str, Callable] = {"/": pages.overview, "/overview": pages.overview, 
                               "/patterns": pages.patterns, "/devices": health.devices, "/alerts": health.alerts,
                               "/report": pages.printable}
 EXPORTS = ("csv", "xlsx")
+# What pages read from their URL; anything else is dropped (and never echoed into links).
+PAGE_PARAMS = ("period", "dim", "province", "commune", "centre", "site")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'",
@@ -351,8 +353,12 @@ def _start_session(app: Dashboard, account: Account, client: str) -> Session:
 def render_view(app: Dashboard, request: Request, session: Session, base: str, fmt: str | None, params: dict,
                 lang: str, set_cookies: list[str]) -> Response:
     view = VIEWS[base]
-    plain = {k: v for k, v in params.items() if k != "lang"}
-    ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), app.sites(session.account.scope))
+    plain = {k: v for k, v in params.items() if k in PAGE_PARAMS}
+    try:  # ?province= ?commune= ?centre= ?site= narrow a page within the account's scope, never beyond
+        sites = api.filter_sites(app, session.account.scope, plain)
+    except api.ApiError as exc:
+        return text(exc.status, str(exc))
+    ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites)
     page = view(ctx)
     if fmt:
         body = to_csv(page.tables) if fmt == "csv" else to_xlsx(page.tables)
@@ -360,7 +366,7 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
                         client=client_of(app, request), scope=session.account.scope)
         ctype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
         return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{page.export_name}.{fmt}")})
-    html = render(page.template, lang, **shell_values(app, session, page, lang, params, request.url.path))
+    html = render(page.template, lang, **shell_values(app, session, page, lang, plain, request.url.path))
     return answer(200, html, set_cookies=set_cookies)
 
 
