@@ -5,6 +5,10 @@ rollup_hour  counts per UTC hour x site x device x officer x service x reason x 
              kept in the same transaction as the ratings so reports never scan millions of rows
 devices      the last status of each kiosk
 rejects      everything that did not follow the contract, with the reason
+alert_state  per (alert rule, subject): ok, pending, firing or clearing, so a restart does not re-fire
+alerts       every alert that fired, when it cleared, who acknowledged it; alert_notes holds comments
+notifications  the durable outbox of e-mails and webhook calls, retried with backoff until delivered;
+             its unique key also records which scheduled reports went to whom
 accounts, sessions, api_tokens, audit
              dashboard and API access: who may see which part of the hierarchy, and what they did
 """
@@ -108,7 +112,60 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         )""",
         "CREATE INDEX rejects_received ON rejects (received_at)",
     ]),
-    (2, ACCOUNT_TABLES),
+    (2, [
+        """CREATE TABLE alert_state (
+            rule TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            status TEXT NOT NULL,
+            since TEXT NOT NULL,
+            alert_id BIGINT,
+            value REAL,
+            memo TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (rule, subject)
+        )""",
+        """CREATE TABLE alerts (
+            id {serial},
+            rule TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            subject_name TEXT NOT NULL,
+            place TEXT NOT NULL,
+            fired_at TEXT NOT NULL,
+            value REAL,
+            detail TEXT NOT NULL,
+            cleared_at TEXT,
+            clear_value REAL,
+            acked_at TEXT,
+            acked_by TEXT
+        )""",
+        "CREATE INDEX alerts_fired ON alerts (fired_at)",
+        """CREATE TABLE alert_notes (
+            id {serial},
+            alert_id BIGINT NOT NULL,
+            at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL
+        )""",
+        "CREATE INDEX alert_notes_alert ON alert_notes (alert_id)",
+        """CREATE TABLE notifications (
+            id {serial},
+            key TEXT NOT NULL UNIQUE,
+            channel TEXT NOT NULL,
+            target TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            payload {blob} NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            claimed_until TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )""",
+        "CREATE INDEX notifications_due ON notifications (status, next_try)",
+    ]),
+    (3, ACCOUNT_TABLES),
 ]
 
 _TYPES = {

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import date
 from typing import Annotated, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import BrokerConnection, Key, LangCode, Port, Secret, Slug, Strict
+from .common import BrokerConnection, ConfigPath, Key, LangCode, Port, Secret, Slug, Strict
 
 
 def _check_db_url(url: str) -> str:
@@ -94,10 +95,149 @@ class Dashboard(Strict):
         default_factory=list, description="reverse proxies whose X-Forwarded-For/-Proto headers are believed")
 
 
+# ------------------------------------------------------------------ pushed alerts, opening hours, reports
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Hhmm = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, 24-hour clock")]
+
+
+def _check_span(text: str) -> str:
+    start, sep, end = text.partition("-")
+    if not sep or not all(len(x) == 5 and x[2] == ":" and x.replace(":", "").isdigit() for x in (start, end)) \
+            or not start < end or int(end[:2]) > 24:
+        raise ValueError(f"{text!r} is not an opening span like '07:30-11:30'")
+    return text
+
+
+OpenSpan = Annotated[str, AfterValidator(_check_span)]
+
+
+class OpeningHours(Strict):
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], description="days the centre opens")
+    hours: list[OpenSpan] = Field(default_factory=lambda: ["07:00-11:30", "13:00-17:00"],
+                                  description="local opening spans, e.g. '07:30-11:30'")
+
+
+class Opening(Strict):
+    """When centres are open: alerts stay quiet outside these hours and on holidays."""
+
+    default: OpeningHours = Field(default_factory=OpeningHours)
+    centres: dict[Slug, OpeningHours] = Field(default_factory=dict, description="centre site slug -> its own hours")
+
+
+RuleKind = Literal["satisfaction_below", "negative_share", "device_offline", "outbox_growing", "rejects_spike"]
+RuleScope = Annotated[str, Field(pattern=r"^(all|[a-z0-9][a-z0-9-]*|device:[a-z0-9-]+/[a-z0-9-]+|officer:.+)$",
+                                 description="all, a province/commune/centre slug, device:SITE/DEVICE or officer:KEY")]
+
+
+class AlertRule(Strict):
+    """One condition watched per subject (a centre, a counter, an officer...) inside its scope."""
+
+    name: Key = Field(description="stable key: alert state and history are kept under it")
+    kind: RuleKind
+    scope: RuleScope = "all"
+    per: Optional[Literal["centre", "counter", "officer", "all"]] = Field(
+        None, description="rate rules: one alert per centre (default), counter, officer, or one for all")
+    threshold: Optional[Annotated[float, Field(ge=0)]] = Field(
+        None, description="satisfaction_below / negative_share: a rate 0..1; rejects_spike: a count")
+    clear_at: Optional[Annotated[float, Field(ge=0)]] = Field(
+        None, description="hysteresis: the alert clears only past this value (default: threshold -/+ 0.05)")
+    last_ratings: Optional[Annotated[int, Field(ge=1, le=100000)]] = Field(None, description="over the last N ratings")
+    hours: Optional[Annotated[float, Field(gt=0, le=24 * 92)]] = Field(None, description="over the last N hours")
+    minutes: Optional[Annotated[float, Field(gt=0, le=60 * 24 * 31)]] = Field(
+        None, description="device_offline: silent this long in opening hours; rejects_spike: the window")
+    min_ratings: Annotated[int, Field(ge=1)] = Field(10, description="fewer ratings than this decide nothing")
+    statuses: Annotated[int, Field(ge=2, le=50)] = Field(3, description="outbox_growing: rising over this many statuses")
+    min_depth: Annotated[int, Field(ge=0)] = Field(20, description="outbox_growing: and at least this many queued")
+    for_minutes: Annotated[float, Field(ge=0, le=60 * 24 * 7)] = Field(
+        0, description="the condition must hold this long before the alert fires (and be gone as long to clear)")
+    email: bool = Field(True, description="e-mail recipients whose scope covers the subject")
+    webhooks: Optional[list[Key]] = Field(None, description="webhook names to call (default: all)")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "AlertRule":
+        if self.kind in ("satisfaction_below", "negative_share"):
+            if self.threshold is None or self.threshold > 1:
+                raise ValueError(f"{self.kind} needs threshold: a rate between 0 and 1")
+            if (self.last_ratings is None) == (self.hours is None):
+                raise ValueError(f"{self.kind} needs exactly one of last_ratings: N or hours: N")
+        if self.per is not None and self.kind not in ("satisfaction_below", "negative_share"):
+            raise ValueError(f"{self.kind} is watched per kiosk (or for the whole system): remove per:")
+        if self.kind == "device_offline":
+            if self.minutes is None:
+                raise ValueError("device_offline needs minutes: how long a kiosk may be silent in opening hours")
+        elif self.kind == "rejects_spike":
+            if self.threshold is None or self.minutes is None:
+                raise ValueError("rejects_spike needs threshold: a count and minutes: the window")
+        return self
+
+
 class Alerts(Strict):
     satisfaction_below: Annotated[float, Field(ge=0, le=1, description="0 to 1")] = 0.7
     window_days: Annotated[int, Field(ge=1, le=366)] = 7
     device_silent_hours: Annotated[float, Field(ge=0.1, le=24 * 365)] = 24.0
+    rules: list[AlertRule] = Field(default_factory=list, description="alerts pushed by e-mail and webhook")
+    negative: dict[Annotated[int, Field(ge=2, le=5)], list[Annotated[int, Field(ge=1, le=5)]]] = Field(
+        default_factory=lambda: {2: [1], 3: [1], 4: [1], 5: [1, 2]},
+        description="per scale, which ratings count as negative answers")
+    every_s: Annotated[float, Field(ge=5, le=3600)] = Field(60, description="how often rules are evaluated")
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Alerts":
+        names = [r.name for r in self.rules]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"alert rule names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+
+class Smtp(Strict):
+    host: str
+    port: Port = 587
+    security: Literal["starttls", "ssl", "none"] = Field("starttls", description="starttls (587), ssl (465), none")
+    username: Optional[str] = None
+    password: Optional[Secret] = None
+    sender: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$|^.*<[^@\s]+@[^@\s]+>$")] = Field(
+        description="From: address, e.g. 'Hài lòng <hailong@example.gov.vn>'")
+    ca: Optional[ConfigPath] = Field(None, description="CA certificate to trust (default: the system's)")
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 30
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> "Smtp":
+        if self.password is not None and not self.username:
+            raise ValueError("password given without username")
+        return self
+
+
+class Webhook(Strict):
+    name: Key
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    scope: RuleScope = Field("all", description="only alerts inside this scope")
+    token: Optional[Secret] = Field(None, description="sent as 'Authorization: Bearer TOKEN'")
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10
+
+
+ReportKind = Literal["month", "quarter", "6m", "9m", "year"]
+
+
+class Recipient(Strict):
+    name: str
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+    lang: Literal["vi", "en"] = "vi"
+    scope: Annotated[str, Field(pattern=r"^(all|[a-z0-9][a-z0-9-]*)$")] = Field(
+        "all", description="all, or a province, commune or centre slug")
+    reports: list[ReportKind] = Field(default_factory=list, description="month, quarter, 6m, 9m, year")
+    alerts: bool = Field(True, description="receive alert e-mails inside the scope")
+
+
+class Notify(Strict):
+    smtp: Optional[Smtp] = None
+    webhooks: list[Webhook] = Field(default_factory=list)
+    recipients: list[Recipient] = Field(default_factory=list)
+    enabled: bool = Field(True, description="evaluate alerts and send reports inside 'collector serve'")
+    reports_at: Hhmm = Field("07:30", description="local time on the first working day to send reports")
+    retry_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(
+        72, description="a message not delivered after this long is marked failed (kept in the database)")
 
 
 class CollectorConfig(Strict):
@@ -114,6 +254,9 @@ class CollectorConfig(Strict):
     labels: Labels = Field(default_factory=Labels)
     dashboard: Dashboard = Field(default_factory=Dashboard)
     alerts: Alerts = Field(default_factory=Alerts)
+    opening: Opening = Field(default_factory=Opening)
+    holidays: list[date] = Field(default_factory=list, description="dates (YYYY-MM-DD) every centre is closed")
+    notify: Notify = Field(default_factory=Notify)
     log_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
 
     @model_validator(mode="after")
@@ -130,4 +273,21 @@ class CollectorConfig(Strict):
                         if slug in seen:
                             raise ValueError(f"site {slug!r} appears twice in sites ({seen[slug]} and {centre.site})")
                         seen[slug] = centre.site
+        need_smtp = any(r.email for r in self.alerts.rules) and any(r.alerts for r in self.notify.recipients)
+        if (need_smtp or any(r.reports for r in self.notify.recipients)) and self.notify.smtp is None:
+            raise ValueError("notify.recipients get e-mail, but notify.smtp is missing: add host, port, sender")
+        slugs = {"all"} | {p.slug for p in self.sites} | {c.slug for p in self.sites for c in p.communes} | set(seen)
+        if self.sites:  # scopes name places of the hierarchy; without one (a test set-up) anything goes
+            for where, scope in ([(f"notify.recipients ({r.email})", r.scope) for r in self.notify.recipients]
+                                 + [(f"notify.webhooks ({w.name})", w.scope) for w in self.notify.webhooks]
+                                 + [(f"alerts.rules ({r.name})", r.scope) for r in self.alerts.rules]):
+                slug = scope.split(":", 1)[1].split("/")[0] if scope.startswith("device:") else scope
+                if not scope.startswith("officer:") and slug not in slugs:
+                    raise ValueError(f"{where}: scope {scope!r} is not 'all' nor a province, commune or centre "
+                                     "slug of sites")
+        hooks = {w.name for w in self.notify.webhooks}
+        for rule in self.alerts.rules:
+            missing = sorted(set(rule.webhooks or ()) - hooks)
+            if missing:
+                raise ValueError(f"alert rule {rule.name!r} names webhooks not in notify.webhooks: {', '.join(missing)}")
         return self

@@ -443,11 +443,16 @@ def main(args) -> int:
         return 2
     server.start()
     print(f"dashboard on http://{host}:{server.server_address[1]}/ (Ctrl+C stops)", file=sys.stderr, flush=True)
+    from ..alerting.scheduler import start_notifier
+
+    notifier = start_notifier(cfg, args.db or cfg.database.url, db_password)  # alerts and scheduled reports
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if notifier is not None:
+            notifier.stop()
         server.shutdown()
         server.server_close()
         app.close()

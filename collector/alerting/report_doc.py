@@ -1,0 +1,111 @@
+"""One scope's report for one period, as the printable dashboard report lays it out: summary, then
+tables by commune, centre, counter, service and officer, and the reasons given for poor ratings.
+
+Figures come from ``report_queries.run_reports`` and ``export.report_table``, exactly as
+``python -m collector report`` computes them. ``SharedFetch`` reads the rollup once per period for a
+whole round and hands each scope its sites, so 500 recipients cost one query per period.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..export import DIM_NAMES, Table, report_table, to_xlsx
+from ..hierarchy import Hierarchy
+from ..report import Period, ReportRow, _zone, unsatisfied_only
+from ..report_queries import ReportSpec, fetch, run_reports
+from .recipients import scope_name
+
+ALL_NEEDS = {"site", "device", "officer", "service", "reason"}
+WORDS = {
+    "vi": {"title": "Báo cáo mức độ hài lòng", "summary": "Tổng hợp", "total": "Tổng cộng", "period": "Kỳ",
+           "scope": "Phạm vi", "generated": "Lập lúc", "ratings": "Số đánh giá", "rate": "Tỷ lệ hài lòng",
+           "score": "Điểm trung bình (0-100)", "flagged": "Bấm lặp (bị lọc)", "reasons": "Lý do chưa hài lòng",
+           "month": "Tháng {m}/{y}", "quarter": "Quý {q}/{y}", "6m": "6 tháng đầu năm {y}",
+           "9m": "9 tháng năm {y}", "year": "Năm {y}", "none": "Chưa có đánh giá trong kỳ này."},
+    "en": {"title": "Satisfaction report", "summary": "Summary", "total": "Total", "period": "Period",
+           "scope": "Scope", "generated": "Generated", "ratings": "Ratings", "rate": "Satisfied",
+           "score": "Mean score (0-100)", "flagged": "Repeat presses (flagged)", "reasons": "Reasons for poor ratings",
+           "month": "{month} {y}", "quarter": "Q{n} {y}", "6m": "First six months of {y}",
+           "9m": "First nine months of {y}", "year": "Year {y}", "none": "No ratings in this period."},
+}
+MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December"]
+ROMAN = ["I", "II", "III", "IV"]
+
+
+def period_words(kind: str, period: Period, lang: str) -> str:
+    y, m = period.start.year, period.start.month
+    q = (m - 1) // 3
+    return WORDS[lang][kind].format(y=y, m=m, month=MONTHS_EN[m - 1], q=ROMAN[q], n=q + 1)
+
+
+class SharedFetch:
+    """A ``fetcher`` for run_reports: one rollup query per period, filtered by site for each scope."""
+
+    def __init__(self):
+        self.cache: dict[tuple, list] = {}
+
+    def __call__(self, db, start_ms, end_ms, needs, *, tz, sites=None):
+        key = (start_ms, end_ms, tz)
+        rows = self.cache.get(key)
+        if rows is None:
+            rows = self.cache[key] = fetch(db, start_ms, end_ms, ALL_NEEDS, tz=tz)
+        if sites is None:
+            return rows
+        wanted = set(sites)
+        return [r for r in rows if r.site in wanted]
+
+
+@dataclass
+class ReportDoc:
+    title: str
+    label: str  # 2026-Q4
+    period_text: str  # Quý IV/2026
+    dates: str  # 2026-10-01 – 2026-12-31 (Asia/Ho_Chi_Minh)
+    scope: str
+    scope_name: str
+    lang: str
+    generated: str
+    total: ReportRow
+    tables: list[Table]  # summary first, then one per grouping; the XLSX has one sheet each
+    low: float = 0.7  # rates under this are printed in red (alerts.satisfaction_below)
+
+    def xlsx(self) -> bytes:
+        return to_xlsx(self.tables)
+
+    def pdf(self) -> bytes:
+        from .pdf import render
+
+        return render(self)
+
+
+def dims_for(scope: str, hierarchy: Hierarchy) -> tuple[str, ...]:
+    """Groupings worth a table: a commune table only when the scope holds several communes."""
+    communes = {p.commune for p in hierarchy.places.values()
+                if scope == "all" or scope in (p.province, p.commune, p.centre)}
+    return (("commune",) if len(communes) > 1 else ()) + ("centre", "counter", "service", "officer")
+
+
+def build(db, cfg, hierarchy: Hierarchy, kind: str, period: Period, scope: str, lang: str, now: datetime,
+          fetcher=None) -> ReportDoc:
+    fetcher = fetcher or SharedFetch()
+    w = WORDS[lang]
+    sites = None if scope == "all" else [scope]
+    dims = dims_for(scope, hierarchy)
+    spec = ReportSpec(period, (), sites, False, lang)
+    results = run_reports(db, cfg, spec, [(), *[(d,) for d in dims]], hierarchy, fetcher=fetcher)
+    reasons = run_reports(db, cfg, spec, [("reason",)], hierarchy, fetcher=fetcher,
+                          only=lambda rows: unsatisfied_only(rows, cfg.satisfied))[0]
+    total = results[0][0]
+    summary = report_table([total], "", lang, w["summary"])
+    summary.rows[0][:2] = [period.label, w["total"]]
+    tables = [summary] + [report_table(rows, d, lang, DIM_NAMES[lang][d]) for d, rows in zip(dims, results[1:])]
+    tables.append(report_table(reasons, "reason", lang, w["reasons"]))
+    last_day = (period.end - timedelta(days=1)).date()
+    return ReportDoc(
+        title=w["title"], label=period.label, period_text=period_words(kind, period, lang),
+        dates=f"{period.start.date().isoformat()} – {last_day.isoformat()} ({cfg.timezone})",
+        scope=scope, scope_name=scope_name(scope, hierarchy, lang), lang=lang,
+        generated=now.astimezone(_zone(cfg.timezone)).strftime("%Y-%m-%d %H:%M"), total=total, tables=tables,
+        low=cfg.alerts.satisfaction_below)

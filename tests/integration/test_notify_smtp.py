@@ -1,0 +1,190 @@
+"""Alerts reach people: a real SMTP server (STARTTLS + AUTH LOGIN) and a local webhook receiver get each
+alert once when it fires and once when it clears; a mail server that is down only delays delivery."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from collector.alerting.evaluate import Evaluator
+from collector.alerting.outbox import deliver_due
+from collector.db import connect
+from tests.alert_data import add_ratings, config, local
+from tests.smtp_server import PASSWORD, SmtpServer
+
+RULE = {"name": "low-sat", "kind": "satisfaction_below", "per": "centre", "threshold": 0.7, "last_ratings": 20,
+        "min_ratings": 10}
+RECIPIENTS = [{"name": "Sở Nội vụ", "email": "so@example.vn", "scope": "lang-son"},
+              {"name": "Tân Lập", "email": "tanlap@example.vn", "scope": "xa-tan-lap", "lang": "en"},
+              {"name": "Hòa Bình", "email": "hoabinh@example.vn", "scope": "xa-hoa-binh"}]
+
+
+@pytest.fixture
+def smtp(tmp_path, monkeypatch):
+    monkeypatch.setenv("HAILONG_TEST_SMTP_PASSWORD", PASSWORD)
+    server = SmtpServer(tmp_path)
+    yield server
+    server.stop()
+
+
+class Receiver:
+    """http.server on 127.0.0.1 recording POSTs; answers with the next code of ``codes`` (then 200)."""
+
+    def __init__(self, codes=()):
+        self.bodies, self.codes, self.auth = [], list(codes), []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                code = outer.codes.pop(0) if outer.codes else 200
+                if code == 200:
+                    outer.bodies.append(json.loads(body))
+                    outer.auth.append(self.headers.get("Authorization"))
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def setup(tmp_path, smtp, webhooks=(), url=None):
+    cfg = config(alerts={"rules": [RULE]},
+                 notify={"smtp": smtp.smtp_config(), "recipients": RECIPIENTS, "webhooks": list(webhooks)})
+    db = connect(url or f"sqlite:///{tmp_path / 'n.db'}")
+    add_ratings(db, "ubnd-tan-lap", "quay-01", local("2026-10-05 08:00"), [1] * 12 + [5] * 8)
+    return cfg, db
+
+
+def test_alert_mail_and_webhook_once_on_fire_and_once_on_clear(tmp_path, smtp, monkeypatch):
+    monkeypatch.setenv("HOOK_TOKEN", "t0ken")
+    hook = Receiver()
+    try:
+        cfg, db = setup(tmp_path, smtp, [{"name": "chat", "url": hook.url, "token": {"env": "HOOK_TOKEN"}}])
+        smtp.start()
+        ev = Evaluator(cfg, db)
+        now = local("2026-10-05 09:00")
+        assert ev.run(now) == [("low-sat", "centre:ubnd-tan-lap", "fire")]
+        assert deliver_due(db, cfg, now).sent == 3
+        ev.run(now + timedelta(minutes=1))
+        assert deliver_due(db, cfg, now + timedelta(minutes=1)).sent == 0  # nothing twice
+        add_ratings(db, "ubnd-tan-lap", "quay-01", local("2026-10-05 09:10"), [5] * 20)
+        later = local("2026-10-05 09:40")
+        assert ev.run(later) == [("low-sat", "centre:ubnd-tan-lap", "clear")]
+        assert deliver_due(db, cfg, later).sent == 3
+        assert deliver_due(db, cfg, later + timedelta(hours=2)).sent == 0
+
+        assert all(tls for _, _, tls, _ in smtp.inbox.messages)
+        got = [(rcpt, m["Subject"], login) for rcpt, m, _, login in smtp.inbox.messages]
+        assert got == [
+            (["so@example.vn"], "[Hài lòng] Cảnh báo: Bộ phận một cửa xã Tân Lập", "hailong"),
+            (["tanlap@example.vn"], "[Hài lòng] Alert: Bộ phận một cửa xã Tân Lập", "hailong"),
+            (["so@example.vn"], "[Hài lòng] Hết cảnh báo: Bộ phận một cửa xã Tân Lập", "hailong"),
+            (["tanlap@example.vn"], "[Hài lòng] Cleared: Bộ phận một cửa xã Tân Lập", "hailong")]
+        body = smtp.inbox.messages[0][1].get_content()
+        assert "tỷ lệ hài lòng 40.0 % dưới ngưỡng 70.0 % (20 đánh giá, 20 đánh giá gần nhất)" in body
+        assert [b["event"] for b in hook.bodies] == ["fire", "clear"]
+        assert hook.bodies[0]["alert"]["subject"] == "centre:ubnd-tan-lap" and hook.bodies[0]["alert"]["value"] == 0.4
+        assert hook.bodies[1]["alert"]["clear_value"] == 1.0 and hook.bodies[0]["text"]
+        assert hook.auth == ["Bearer t0ken", "Bearer t0ken"]
+    finally:
+        hook.close()
+
+
+def test_smtp_down_delays_delivery_with_backoff_and_loses_nothing(tmp_path, smtp, db_url):
+    cfg, db = setup(tmp_path, smtp, url=db_url)
+    now = local("2026-10-05 09:00")
+    Evaluator(cfg, db).run(now)
+    first = deliver_due(db, cfg, now)  # nobody listens on the port yet
+    assert first.sent == 0 and first.retry == 1 and first.left == 1  # one tried, the other not even tried
+    status = db.query("SELECT status, attempts, next_try, last_error FROM notifications ORDER BY id")
+    assert [s[:2] for s in status] == [("pending", 1), ("pending", 0)]
+    assert "cannot reach SMTP server 127.0.0.1" in status[0][3]
+    smtp.start()
+    # the failed one waits for its backoff (30 s); the untried one goes now
+    assert deliver_due(db, cfg, now + timedelta(seconds=5)).sent == 1
+    assert deliver_due(db, cfg, now + timedelta(seconds=31)).sent == 1
+    assert deliver_due(db, cfg, now + timedelta(hours=1)).sent == 0
+    assert sorted(r[0][0] for r in smtp.inbox.messages) == ["so@example.vn", "tanlap@example.vn"]
+    assert db.query("SELECT status FROM notifications") == [("sent",), ("sent",)]
+
+
+def test_wrong_smtp_password_is_retried_not_dropped(tmp_path, smtp, monkeypatch):
+    cfg, db = setup(tmp_path, smtp)
+    smtp.start()
+    monkeypatch.setenv("HAILONG_TEST_SMTP_PASSWORD", "wrong")
+    now = local("2026-10-05 09:00")
+    Evaluator(cfg, db).run(now)
+    r = deliver_due(db, cfg, now)
+    assert r.sent == 0 and r.retry == 1
+    assert "refused the login" in db.scalar("SELECT last_error FROM notifications WHERE attempts = 1")
+    monkeypatch.setenv("HAILONG_TEST_SMTP_PASSWORD", PASSWORD)
+    assert deliver_due(db, cfg, now + timedelta(minutes=1)).sent == 2
+
+
+def test_webhook_error_is_retried(tmp_path, smtp):
+    hook = Receiver(codes=[503])
+    try:
+        cfg, db = setup(tmp_path, smtp, [{"name": "chat", "url": hook.url}])
+        cfg.notify.recipients.clear()
+        now = local("2026-10-05 09:00")
+        Evaluator(cfg, db).run(now)
+        assert deliver_due(db, cfg, now).retry == 1 and hook.bodies == []
+        assert deliver_due(db, cfg, now + timedelta(seconds=31)).sent == 1
+        assert len(hook.bodies) == 1
+    finally:
+        hook.close()
+
+
+def test_collector_serve_runs_the_schedule_and_mails_an_alert(tmp_path, smtp):
+    """The real `python -m collector serve` process evaluates rules in its thread and delivers by SMTP."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    from broker.contract import format_ts
+    from collector.alerting.timefmt import utcnow
+    from tests.alert_data import SITES, TZ
+    from tests.smtp_server import free_port
+
+    smtp.start()
+    db_path = tmp_path / "serve.db"
+    cfg = {"kind": "collector", "timezone": TZ, "database": {"url": f"sqlite:///{db_path}"}, "sites": SITES,
+           "dashboard": {"password": {"env": "DASH_PW"}, "port": free_port()},
+           "opening": {"default": {"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": ["00:00-24:00"]}},
+           "alerts": {"every_s": 5, "rules": [{"name": "rejects", "kind": "rejects_spike", "threshold": 3, "minutes": 60}]},
+           "notify": {"smtp": smtp.smtp_config(), "recipients": [  # rejects concern the whole system: scope all
+               {"name": "Kỹ thuật", "email": "it@example.vn", "scope": "all"}]}}
+    path = tmp_path / "collector.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    db = connect(f"sqlite:///{db_path}")
+    for _ in range(3):
+        db.execute("INSERT INTO rejects (received_at, topic, reason, payload) VALUES (?, 't', 'not JSON', ?)",
+                   (format_ts(utcnow()), b"{"))
+    env = {**os.environ, "DASH_PW": "pw", "HAILONG_TEST_SMTP_PASSWORD": PASSWORD}
+    proc = subprocess.Popen([sys.executable, "-m", "collector", "serve", "--config", str(path)],
+                            cwd=Path(__file__).resolve().parents[2], env=env, stderr=open(tmp_path / "serve.log", "w"), text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not smtp.inbox.messages and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert [m["Subject"] for _, m, _, _ in smtp.inbox.messages] == ["[Hài lòng] Cảnh báo: Bản tin bị từ chối"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert db.query("SELECT status FROM notifications") == [("sent",)]
