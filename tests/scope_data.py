@@ -63,4 +63,12 @@ def seed(url: str):
         db.execute("INSERT INTO devices (site, device, state, status_ts, last_seen, app_version, outbox_depth, "
                    "last_rating_ts, config_hash, clock_skew_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (site, device, "online", ts, ts, "0.1.0", 7, ts, "abc", 0.5))
+    for place, name in (("ubnd-an-phu", "Một cửa xã An Phú"), ("ubnd-zebra-b", "Một cửa Zebra Bắc")):
+        db.execute("INSERT INTO alerts (rule, kind, subject, subject_name, place, fired_at, value, detail) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ("ti-le-thap", "satisfaction_below", place, name, place,
+                                                      "2026-10-27T02:00:00.000Z", 0.41, "{}"))
     return db
+
+
+def alert_id(db, place: str) -> int:
+    return int(db.scalar("SELECT id FROM alerts WHERE place = ?", (place,)))

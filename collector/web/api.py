@@ -149,7 +149,12 @@ def alerts(app, scope: Scope, params: dict) -> dict:
             "satisfied_rate": r.satisfied_rate} for dim, r in low_satisfaction(ctx)]
     out += [{"kind": "device_silent", "level": "counter", "group": f"{d['site']}/{d['device']}", "name": d["name"],
              "last_seen": d["last"].isoformat() if d["last"] else None} for d in device_status(ctx) if d["silent"]]
-    return {"scope": str(scope), "alerts": out}
+    from .alerts_view import pushed
+    sent = [{"id": a["id"], "rule": a["rule"], "kind": a["kind"], "subject": a["subject"], "name": a["subject_name"],
+             "place": a["place"], "fired_at": a["fired_at"], "cleared_at": a["cleared_at"], "value": a["value"],
+             "acked_at": a["acked_at"], "acked_by": a["acked_by"]}
+            for a in pushed(app.db, app.cfg.timezone, app.hierarchy, scope, sites)]
+    return {"scope": str(scope), "alerts": out, "pushed": sent}
 
 
 def to_csv_rows(kind: str, data: dict) -> list[list]:

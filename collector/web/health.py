@@ -86,7 +86,14 @@ def low_satisfaction(ctx: Ctx) -> list[tuple[str, object]]:
 
 
 def alerts(ctx: Ctx) -> Page:
+    from .alerts_view import pushed
+
     lang, cfg = ctx.lang, ctx.cfg
+    alerts_pushed = pushed(ctx.db, ctx.tz, ctx.hierarchy, ctx.scope, ctx.sites)
+    pushed_table = Table(t(lang, "pushed"), [t(lang, "fired"), t(lang, "kind"), t(lang, "name"), t(lang, "cleared"),
+                                             t(lang, "acked_by")],
+                         [[a["fired_local"], a["rule"], a["subject_name"], a["cleared_local"], a["acked_by"]]
+                          for a in alerts_pushed])
     low = low_satisfaction(ctx)
     few = cfg.dashboard.min_ratings
     low_table = Table(t(lang, "low_sat", p=pct(cfg.alerts.satisfaction_below), d=cfg.alerts.window_days),
@@ -97,7 +104,7 @@ def alerts(ctx: Ctx) -> Page:
     silent_table = Table(t(lang, "silent_devices", h=f'{cfg.alerts.device_silent_hours:g}'),
                          [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"), t(lang, "last_seen")],
                          [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent])
-    values = {"sections": [
+    values = {"pushed": alerts_pushed, "sections": [
         (low_table.title, table_view(low_table, ["bad"] * len(low), pct_cols=(3,), caption=False) if low else None),
         (silent_table.title, table_view(silent_table, ["bad"] * len(silent), caption=False) if silent else None)]}
-    return Page("alerts", t(lang, "alerts"), "alerts.html", values, [low_table, silent_table], "alerts")
+    return Page("alerts", t(lang, "alerts"), "alerts.html", values, [pushed_table, low_table, silent_table], "alerts")

@@ -35,6 +35,8 @@ TEXT = {
         "created_by": "Người tạo", "add_token": "Tạo khóa API", "revoked": "đã thu hồi",
         "token_once": "Khóa API mới (chỉ hiện một lần, hãy chép ngay):", "audit": "Nhật ký",
         "time": "Thời gian", "actor": "Người thực hiện", "action": "Hành động", "target": "Đối tượng",
+        "pushed": "Cảnh báo đã gửi", "fired": "Phát lúc", "cleared": "Hết lúc", "acked_by": "Đã xác nhận bởi",
+        "ack": "Xác nhận", "comment": "Ghi chú", "add_comment": "Thêm ghi chú", "no_pushed": "Chưa có cảnh báo nào được gửi.",
         "done": "Đã thực hiện.", "alert_rules": "Quy tắc cảnh báo", "viewer": "xem", "admin_role": "quản trị",
     },
     "en": {
@@ -68,6 +70,8 @@ TEXT = {
         "tokens": "API tokens", "token_name": "Name (the system using it)", "created_by": "Created by",
         "add_token": "Create an API token", "revoked": "revoked",
         "token_once": "New API token (shown once only: copy it now):", "audit": "Audit log", "time": "Time",
+        "pushed": "Alerts sent", "fired": "Fired", "cleared": "Cleared", "acked_by": "Acknowledged by",
+        "ack": "Acknowledge", "comment": "Comment", "add_comment": "Add a comment", "no_pushed": "No alert has been sent.",
         "actor": "Who", "action": "Action", "target": "What", "done": "Done.", "alert_rules": "Alert rules",
         "viewer": "viewer", "admin_role": "admin",
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..accounts import Scope
 from ..export import DIM_NAMES, Table, report_table
 from ..hierarchy import Hierarchy
 from ..report import WEEKDAYS, Period, ReportRow, combine, current_month, date_range, parse_period, unsatisfied_only
@@ -25,6 +26,7 @@ class Ctx:
     params: dict
     now: datetime  # aware, UTC
     sites: frozenset[str] | None = None  # stored site slugs of the account's scope; None: everything
+    scope: Scope = Scope("all")  # the account's scope (alerts are filed by place)
 
     @property
     def tz(self) -> str:

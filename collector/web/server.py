@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from ..accounts import Account, Scope, Session, Store, scope_sites
 from ..export import to_csv, to_xlsx
-from . import admin, api, guards, health, pages, proxy
+from . import admin, alerts_view, api, guards, health, pages, proxy
 from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
 from .connections import ServerThread, listening_socket, protocol_for
 from .data import DataSource
@@ -330,6 +330,7 @@ def build_app(app: Dashboard) -> Starlette:
                 routes.append(Route(f"{base}.{fmt}", view_handler(base, fmt), methods=["GET", "HEAD"]))
     routes += admin.routes(app, answering, read_form, session_of, shell_values, cross_site)
     routes += api.routes(app, answering, session_of)
+    routes += alerts_view.routes(app, answering, read_form, session_of, cross_site)
 
     async def not_found(request: Request, exc) -> Response:
         status = getattr(exc, "status_code", 404)
@@ -358,7 +359,7 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
         sites = api.filter_sites(app, session.account.scope, plain)
     except api.ApiError as exc:
         return text(exc.status, str(exc))
-    ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites)
+    ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, session.account.scope)
     page = view(ctx)
     if fmt:
         body = to_csv(page.tables) if fmt == "csv" else to_xlsx(page.tables)

@@ -19,7 +19,7 @@ from collector.report import DIMENSIONS
 from collector.web.api import TokenLimiter
 from collector.web.pages import RANK_DIMS
 from collector.web.server import Dashboard, start_in_thread
-from tests.scope_data import ADMIN_PASSWORD, B_SECRETS, CFG, NOW, PASSWORD, seed
+from tests.scope_data import ADMIN_PASSWORD, B_SECRETS, CFG, NOW, PASSWORD, alert_id, seed
 
 B_PARAMS = [("site", "ubnd-zebra-b"), ("site", "ubnd-zebra-cu"), ("centre", "ubnd-zebra-b"), ("commune", "xa-zebra-b"),
             ("province", "tinh-lam-dong"), ("device", "ubnd-zebra-b/quay-09"), ("officer", "can-bo-zebra"),
@@ -98,7 +98,8 @@ def test_seeded_b_is_visible_to_its_own_account(served):
     app, url, _ = served
     cookie = {"Cookie": "hl_session=" + login(url, "zebra-nhan-vien")}
     found = set()
-    for path in ("/", "/ranking?dim=officer&period=2026-10", "/devices", "/api/v1/summary?by=commune&period=2026"):
+    for path in ("/", "/ranking?dim=officer&period=2026-10", "/devices", "/api/v1/summary?by=commune&period=2026",
+                 "/alerts", "/api/v1/alerts"):
         status, headers, body = request(url, "GET", path, cookie)
         assert status == 200
         found |= set(leaks(readable(headers, body)))
@@ -161,3 +162,19 @@ def test_an_admin_of_commune_a_cannot_act_on_commune_b(served, action, form):
     b = app.store.get("zebra-nhan-vien")
     assert not b.disabled and app.store.verify("zebra-nhan-vien", PASSWORD) is not None
     assert [tk for tk in app.store.tokens(Scope("all")) if tk["name"] == "lấy trộm"] == []
+
+
+def test_an_alert_of_commune_b_cannot_be_acknowledged_from_commune_a(served):
+    app, url, _ = served
+    cookie = login(url, "vien-chuc-an-phu")
+    page = request(url, "GET", "/alerts", {"Cookie": "hl_session=" + cookie})[2].decode()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    theirs, mine = alert_id(app.db, "ubnd-zebra-b"), alert_id(app.db, "ubnd-an-phu")
+    for action in ("ack", "comment"):
+        status, _, body = request(url, "POST", f"/alerts/{action}", {"Cookie": "hl_session=" + cookie},
+                                  urlencode({"alert": theirs, "comment": "xem", "csrf": csrf}))
+        assert status == 404 and not leaks(readable({}, body))
+    assert app.db.scalar("SELECT acked_by FROM alerts WHERE id = ?", (theirs,)) is None
+    status, _, _ = request(url, "POST", "/alerts/ack", {"Cookie": "hl_session=" + cookie},
+                           urlencode({"alert": mine, "csrf": csrf}))
+    assert status == 303 and app.db.scalar("SELECT acked_by FROM alerts WHERE id = ?", (mine,)) == "vien-chuc-an-phu"
