@@ -65,7 +65,7 @@ def devices(ctx: Ctx) -> Page:
                   [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]), d["outbox_depth"],
                     d["clock_skew_s"], d["app_version"]] for d in rows])
     classes = ["bad" if d["silent"] else "" for d in rows]
-    values = {"table": table_view(table, classes, num_from=5, caption=False) if rows else None}
+    values = {"table": table_view(table, classes, num_from=5, caption=False, minor=(0, 1, 5, 6, 7)) if rows else None}
     return Page("devices", t(lang, "devices"), "devices.html", values, [table], "devices")
 
 

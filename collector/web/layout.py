@@ -34,8 +34,8 @@ class Page:
 @dataclass
 class TableView:
     caption: str
-    head: list[tuple[str, bool]]
-    rows: list[tuple[str, list[tuple[str, bool]]]]
+    head: list[tuple[str, str]]  # (text, CSS class)
+    rows: list[tuple[str, list[tuple[str, str]]]]
 
     def __bool__(self) -> bool:
         return bool(self.rows)
@@ -59,16 +59,21 @@ def cell_text(v, pct: bool) -> str:
 
 
 def table_view(table: Table, classes: list[str] | None = None, pct_cols: tuple[int, ...] = (),
-               num_from: int = 2, skip: tuple[int, ...] = (), caption: bool = True) -> TableView:
+               num_from: int = 2, skip: tuple[int, ...] = (), caption: bool = True,
+               minor: tuple[int, ...] = ()) -> TableView:
     """Display cells of a table; ``classes`` gives a CSS class per row (e.g. 'few', 'bad'); ``skip`` hides
-    columns that only the downloads need (slugs next to their display names)."""
+    columns that only the downloads need (slugs next to their display names); ``minor`` columns are left
+    out on a phone, so the names and the figures that matter fit its width."""
     numeric = {j for row in table.rows for j, v in enumerate(row)
                if j >= num_from and isinstance(v, (int, float)) and not isinstance(v, bool)}
-    head = [(str(h), j in numeric) for j, h in enumerate(table.headers) if j not in skip]
+
+    def css(j: int, num: bool) -> str:
+        return " ".join(c for c, on in (("num", num), ("minor", j in minor)) if on)
+    head = [(str(h), css(j, j in numeric)) for j, h in enumerate(table.headers) if j not in skip]
     rows = []
     for i, row in enumerate(table.rows):
         cls = classes[i] if classes and i < len(classes) else ""
-        rows.append((cls, [(cell_text(v, j in pct_cols), j >= num_from and isinstance(v, (int, float)))
+        rows.append((cls, [(cell_text(v, j in pct_cols), css(j, j >= num_from and isinstance(v, (int, float))))
                            for j, v in enumerate(row) if j not in skip]))
     return TableView(table.title if caption else "", head, rows)
 

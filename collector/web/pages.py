@@ -128,7 +128,8 @@ def ranking(ctx: Ctx) -> Page:
     tabs = [(d, "/ranking" + query(ctx.params, dim=d, lang=None), DIM_NAMES[lang][d]) for d in RANK_DIMS]
     same = all(row[1] == row[2] for row in table.rows)  # officers and services: the key is the name
     values = {"tabs": tabs, "dim": dim, "period": period, "error": error, "min_ratings": ctx.cfg.dashboard.min_ratings,
-              "table": table_view(table, classes, pct_cols=(4,), num_from=3, skip=(1,) if same else ())}
+              "table": table_view(table, classes, pct_cols=(4,), num_from=3, skip=(1,) if same else (),
+                                  minor=(1, 5, 6))}
     return Page("ranking", t(lang, "ranking"), "ranking.html", values, [table], f"ranking-{dim}-{period.label}")
 
 
@@ -166,6 +167,7 @@ def printable(ctx: Ctx) -> Page:
         tables.append(report_table(rows, dim, lang, DIM_NAMES[lang][dim]))
     values = {"period": period, "error": error, "tz": ctx.tz, "generated": ctx.local_now().strftime("%Y-%m-%d %H:%M"),
               "first_day": period.start.date().isoformat(), "last_day": (period.end - timedelta(days=1)).date().isoformat(),
-              "tables": [table_view(tb, pct_cols=(3,), skip=(0,)) for tb in tables]}
+              "tables": [table_view(tb, pct_cols=(3,), skip=(0,), minor=tuple(range(5, len(tb.headers))))
+                         for tb in tables]}
     return Page("report", f"{t(lang, 'report_title')} {period.label}", "report.html", values, tables,
                 f"report-{period.label}")
