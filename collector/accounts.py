@@ -203,7 +203,7 @@ class Store:
             raise AccountError(f"role {role!r}: use viewer or admin")
         check_scope(scope, self.hierarchy)
         self._may_manage(by, scope)
-        if self.get(username) is not None:
+        if self._row(username) is not None:  # the bootstrap name may be taken: the stored account then wins
             raise AccountError(f"account {username!r} exists already; use reset-password or pick another name")
         hashed = hash_password(password)
         self.db.execute("INSERT INTO accounts (username, password_hash, role, scope, disabled, created_ms) "
