@@ -65,9 +65,12 @@ def routes(app, answering, read_form, session_of, shell_values, cross_site) -> l
     from .server import answer, client_of, lang_of, params_of, redirect, text
 
     def page_html(session, lang, params, message="", error="", new_token=""):
-        page = Page("admin", t(lang, "admin"), "admin.html", admin_values(app, session, lang))
-        values = shell_values(app, session, page, lang, {}, "/admin")
-        return render("admin.html", lang, message=message, error=error, new_token=new_token, **values)
+        from markupsafe import Markup
+
+        page = Page("admin", t(lang, "admin"), "admin.html")
+        content = render("admin.html", lang, message=message, error=error, new_token=new_token, csrf=session.csrf,
+                         **admin_values(app, session, lang))
+        return render("shell.html", lang, content=Markup(content), **shell_values(app, session, page, lang, {}, "/admin"))
 
     @answering
     async def show(request: Request):

@@ -104,6 +104,7 @@ def row_filter(params: dict):
     def only(rows):
         return [r for r in rows if (not device or (r.site == site and r.device == dev))
                 and (officer is None or r.officer == officer) and (service is None or r.service == service)]
+    only.cache_key = ("api", device, officer, service)
     return only
 
 

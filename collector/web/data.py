@@ -33,6 +33,7 @@ class DataSource:
                 self._conns.put(extra)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dashboard-db")
         self._cache: dict[tuple, tuple[float, list]] = {}
+        self._results: dict[tuple, tuple[float, list]] = {}  # aggregated figures: callers must not change them
         self._lock = threading.Lock()
 
     def _fetch(self, db, start_ms, end_ms, needs, *, tz, sites=None):
@@ -51,7 +52,29 @@ class DataSource:
         return rows
 
     def _run(self, job) -> list[list[ReportRow]]:
+        """Figures of one job; the same job again within ``ttl_s`` (another manager of the same scope, the
+        same page reloaded) is answered from the cache. A row filter is cached only when it names itself
+        (``only.cache_key``), so two different filters never share an entry."""
         period, bys, only, lang, sites = job
+        key = None
+        if only is None or getattr(only, "cache_key", None) is not None:
+            key = ("result", period, tuple(tuple(b) for b in bys), getattr(only, "cache_key", None), lang,
+                   tuple(sorted(sites)) if sites is not None else None)
+            now = time.monotonic()
+            with self._lock:
+                hit = self._results.get(key)
+                if hit and hit[0] > now:
+                    return hit[1]
+        result = self._compute(period, bys, only, lang, sites)
+        if key is not None:
+            with self._lock:
+                if len(self._results) > 512:
+                    for k in [k for k, (exp, _) in self._results.items() if exp <= now] or list(self._results)[:256]:
+                        self._results.pop(k, None)
+                self._results[key] = (now + self.ttl_s, result)
+        return result
+
+    def _compute(self, period, bys, only, lang, sites) -> list[list[ReportRow]]:
         db = self._conns.get()
         try:
             spec = ReportSpec(period, lang=lang, sites=sorted(sites) if sites is not None else None)

@@ -137,6 +137,7 @@ def patterns(ctx: Ctx) -> Page:
     lang = ctx.lang
     period, error = ctx.period()
     unsatisfied = lambda rows: unsatisfied_only(rows, ctx.cfg.satisfied)  # noqa: E731
+    unsatisfied.cache_key = "unsatisfied"
     ((cells_rows,), (reasons,)) = ctx.many([(period, [("weekday", "hour")], None), (period, [("reason",)], unsatisfied)])
     cells = {(int(r.keys[0]), int(r.keys[1])): (r.satisfied_rate, r.count) for r in cells_rows}
     grid = Table(t(lang, "heatmap"), [t(lang, "weekday_hour"), *[f"{h}h" for h in range(24)]],

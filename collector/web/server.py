@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import functools
 import sys
+import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qsl, quote
 
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -33,7 +35,7 @@ from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
 from .connections import ServerThread, listening_socket, protocol_for
 from .data import DataSource
 from .i18n import t
-from .layout import NAV, PATHS, login_page, query, render
+from .layout import NAV, PATHS, Page, login_page, query, render
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
@@ -41,6 +43,7 @@ VIEWS: dict[str, Callable] = {"/": pages.overview, "/overview": pages.overview, 
                               "/patterns": pages.patterns, "/devices": health.devices, "/alerts": health.alerts,
                               "/report": pages.printable}
 EXPORTS = ("csv", "xlsx")
+UNCACHED = {"/alerts"}  # its forms carry the session's own token; and acknowledgements show at once
 # What pages read from their URL; anything else is dropped (and never echoed into links).
 PAGE_PARAMS = ("period", "dim", "province", "commune", "centre", "site")
 SECURITY_HEADERS = {
@@ -77,6 +80,7 @@ class Dashboard:
         self.check = self.store  # .verify(username, password) -> Account | None
         self.limiter = limiter or RateLimiter()
         self.api_limiter = api.TokenLimiter()
+        self.pages = PageCache(self.data.ttl_s)
         self.proxies = proxy.networks(cfg.dashboard.trusted_proxies)
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.asgi = build_app(self)
@@ -353,22 +357,53 @@ def _start_session(app: Dashboard, account: Account, client: str) -> Session:
 
 def render_view(app: Dashboard, request: Request, session: Session, base: str, fmt: str | None, params: dict,
                 lang: str, set_cookies: list[str]) -> Response:
-    view = VIEWS[base]
     plain = {k: v for k, v in params.items() if k in PAGE_PARAMS}
     try:  # ?province= ?commune= ?centre= ?site= narrow a page within the account's scope, never beyond
         sites = api.filter_sites(app, session.account.scope, plain)
     except api.ApiError as exc:
         return text(exc.status, str(exc))
-    ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, session.account.scope)
-    page = view(ctx)
-    if fmt:
-        body = to_csv(page.tables) if fmt == "csv" else to_xlsx(page.tables)
-        app.store.audit(session.account.username, "export", f"{page.export_name}.{fmt}",
-                        client=client_of(app, request), scope=session.account.scope)
-        ctype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
-        return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{page.export_name}.{fmt}")})
-    html = render(page.template, lang, **shell_values(app, session, page, lang, plain, request.url.path))
+    scope = session.account.scope
+    key = (base, VIEWS[base], tuple(sorted(plain.items())), lang, str(scope))
+    cached = None if fmt or base in UNCACHED else app.pages.get(key)
+    if cached is None:
+        ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
+        page = VIEWS[base](ctx)
+        if fmt:
+            body = to_csv(page.tables) if fmt == "csv" else to_xlsx(page.tables)
+            app.store.audit(session.account.username, "export", f"{page.export_name}.{fmt}",
+                            client=client_of(app, request), scope=scope)
+            ctype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
+            return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{page.export_name}.{fmt}")})
+        content = Markup(render(page.template, lang, csrf=session.csrf, **page.values))
+        cached = (Page(page.view, page.title, page.template, tables=page.tables), content)
+        if base not in UNCACHED:
+            app.pages.put(key, cached)
+    page, content = cached
+    html = render("shell.html", lang, content=content, **shell_values(app, session, page, lang, plain, request.url.path))
     return answer(200, html, set_cookies=set_cookies)
+
+
+class PageCache:
+    """The content of a page (without the header that names the account) for ``ttl_s``: managers of the
+    same scope opening the same page share it, as they share the figures behind it (data.py)."""
+
+    def __init__(self, ttl_s: float = 30.0, size: int = 512):
+        self.ttl_s, self.size = ttl_s, size
+        self._items: dict[tuple, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            hit = self._items.get(key)
+            return hit[1] if hit and hit[0] > time.monotonic() else None
+
+    def put(self, key: tuple, value) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._items) >= self.size:
+                for k in [k for k, (exp, _) in self._items.items() if exp <= now] or list(self._items)[: self.size // 2]:
+                    self._items.pop(k, None)
+            self._items[key] = (now + self.ttl_s, value)
 
 
 # ---------------------------------------------------------------------------------------- serving
