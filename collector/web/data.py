@@ -33,23 +33,41 @@ class DataSource:
                 self._conns.put(extra)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dashboard-db")
         self._cache: dict[tuple, tuple[float, list]] = {}
-        self._results: dict[tuple, tuple[float, list]] = {}  # aggregated figures: callers must not change them
+        self._results: dict[tuple, tuple[float, list]] = {}
+        self._flights: dict[tuple, threading.Lock] = {}  # aggregated figures: callers must not change them
         self._lock = threading.Lock()
 
     def _fetch(self, db, start_ms, end_ms, needs, *, tz, sites=None):
-        key = (start_ms, end_ms, frozenset(needs), tz, tuple(sites) if sites else None)
-        now = time.monotonic()
+        """Rollup rows of every site, fetched once and kept ``ttl_s``; a scope takes its own sites from them,
+        so fifty managers of fifty scopes cost one query per period and grouping, not fifty."""
+        if sites:
+            wanted = set(sites)
+            rows = self._fetch_all(db, start_ms, end_ms, frozenset(needs) | {"site"}, tz)
+            return [r for r in rows if r.site in wanted]
+        return self._fetch_all(db, start_ms, end_ms, frozenset(needs), tz)
+
+    def _fetch_all(self, db, start_ms, end_ms, needs: frozenset, tz):
+        key = (start_ms, end_ms, needs, tz)
         with self._lock:
-            hit = self._cache.get(key)
-            if hit and hit[0] > now:
-                return hit[1]
-        rows = fetch(db, start_ms, end_ms, needs, tz=tz, sites=sites)
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:  # the same rows asked for at once are fetched once; the others wait for them
+            now = time.monotonic()
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit and hit[0] > now:
+                    return hit[1]
+            rows = fetch(db, start_ms, end_ms, set(needs), tz=tz)
+            self._keep(key, rows, now)
+        with self._lock:
+            self._flights.pop(key, None)
+        return rows
+
+    def _keep(self, key, rows, now) -> None:
         with self._lock:
             if len(self._cache) > 128:  # small and bounded: drop everything expired, then the oldest
                 for k in [k for k, (exp, _) in self._cache.items() if exp <= now] or list(self._cache)[:64]:
                     self._cache.pop(k, None)
             self._cache[key] = (now + self.ttl_s, rows)
-        return rows
 
     def _run(self, job) -> list[list[ReportRow]]:
         """Figures of one job; the same job again within ``ttl_s`` (another manager of the same scope, the
