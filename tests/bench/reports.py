@@ -240,7 +240,7 @@ def time_managers(db, cfg, managers: int, rounds: int = 2) -> tuple[float, float
               f"p95 {p95(pages):.0f} ms, max {max(pages) * 1000:.0f} ms", flush=True)
         tokens = [app.store.add_token(f"bi-{i}", scope, None)[1] for i, scope in enumerate(scopes(10))]
 
-        def consumer(i: int) -> list[float]:
+        def consumer(i: int) -> list[tuple[str, float]]:
             times = []
             for r in range(4):
                 for k in range(len(API)):
@@ -252,10 +252,14 @@ def time_managers(db, cfg, managers: int, rounds: int = 2) -> tuple[float, float
                         assert resp.status == 200, body[:200]
                         if not API[(i + k) % len(API)].endswith("csv"):
                             json.loads(body)
-                    times.append(time.perf_counter() - t0)
+                    times.append((API[(i + k) % len(API)], time.perf_counter() - t0))
             return times
         t0 = time.perf_counter()
-        api = load(consumer, 10)
+        calls = load(consumer, 10)
+        api = [t for _, t in calls]
+        for path in API:
+            mine = [t for p, t in calls if p == path]
+            print(f"    {path:58} p50 {sorted(mine)[len(mine) // 2] * 1000:5.0f} ms, p95 {p95(mine):5.0f} ms", flush=True)
         print(f"  10 API consumers x {4 * len(API)} summaries: p50 {sorted(api)[len(api) // 2] * 1000:.0f} ms, "
               f"p95 {p95(api):.0f} ms, max {max(api) * 1000:.0f} ms", flush=True)
         return p95(pages), p95(api)
