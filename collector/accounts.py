@@ -258,6 +258,7 @@ class Store:
     def new_session(self, account: Account, client: str, lifetime_s: float = SESSION_LIFETIME_S) -> Session:
         token, csrf = secrets.token_urlsafe(32), secrets.token_hex(24)
         t = now_ms()
+        self.db.execute("DELETE FROM sessions WHERE expires_ms < ?", (t,))  # expired ones are only clutter
         self.db.execute("INSERT INTO sessions (token_hash, username, csrf, client, created_ms, expires_ms) "
                         "VALUES (?, ?, ?, ?, ?, ?)", (digest(token), account.username, csrf, client[:64], t,
                                                       t + int(lifetime_s * 1000)))
