@@ -374,7 +374,8 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
                             client=client_of(app, request), scope=scope)
             ctype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
             return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{page.export_name}.{fmt}")})
-        content = Markup(render(page.template, lang, csrf=session.csrf, **page.values))
+        content = Markup(render(page.template, lang, csrf=session.csrf, scope_name=app.scope_name(scope, lang),
+                                **page.values))
         cached = (Page(page.view, page.title, page.template, tables=page.tables), content)
         if base not in UNCACHED:
             app.pages.put(key, cached)

@@ -70,6 +70,8 @@ def test_a_commune_viewer_sees_only_its_commune_and_has_no_admin_page(browser, s
     assert page.locator("header nav a[href='/admin']").count() == 0
     page.goto(served.url + "/ranking?dim=officer&period=2026-10")
     assert "Zebra" not in page.inner_text("body")
+    page.goto(served.url + "/report?period=2026-10")
+    assert "Xã An Phú" in page.inner_text(".report-head")  # the printed report says whose it is
     response = page.goto(served.url + "/admin")
     assert response.status == 403
     context.close()
