@@ -170,9 +170,10 @@ class ApiToken:
 class Store:
     """Accounts, sessions, API tokens and the audit log in the collector's database."""
 
-    def __init__(self, db: Database, hierarchy: Hierarchy, bootstrap: tuple[str, "PasswordCheck"] | None = None):
+    def __init__(self, db: Database, hierarchy: Hierarchy, bootstrap: tuple | None = None):
         self.db, self.hierarchy = db, hierarchy
-        self.bootstrap = bootstrap  # (username, check of the configured password) or None
+        # (username, an object whose verify(username, password) checks the configured password) or None
+        self.bootstrap = bootstrap
 
     # -------------------------------------------------------------- accounts
     def _row(self, username: str) -> Account | None:

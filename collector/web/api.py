@@ -19,7 +19,6 @@ from starlette.routing import Route
 from ..accounts import LEVELS, Scope, scope_sites, site_allowed
 from ..export import csv_cell
 from ..report import DIMENSIONS, date_range, parse_period, current_month
-from ..report_queries import devices as device_rows
 
 MAX_DIMS = 3
 

@@ -9,11 +9,11 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Sequence
 
 from ..db import Database, connect
 from ..hierarchy import Hierarchy
-from ..report import Period, ReportRow
+from ..report import ReportRow
 from ..report_queries import ReportSpec, fetch, run_reports
 
 
