@@ -1,5 +1,6 @@
 """Command line: ``python -m kiosk [run] --config kiosk.yaml`` opens the terminal;
-``python -m kiosk simulate ...`` taps without a window."""
+``python -m kiosk simulate ...`` taps without a window; ``python -m kiosk outbox check|salvage PATH``
+examines or recovers an outbox file."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-COMMANDS = ("run", "simulate", "request")
+COMMANDS = ("run", "simulate", "request", "outbox")
 
 
 def mqtt_url(value: str) -> tuple[str, int]:
@@ -37,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
                "  python -m kiosk run --config kiosk.yaml --windowed 1280x800\n"
                "  python -m kiosk simulate --config kiosk.yaml --count 100 --rate 5 --mqtt-url mqtt://127.0.0.1:1883",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request}")
+    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request,outbox}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
     common.add_argument("--mqtt-url", type=mqtt_url, metavar="mqtt://HOST:PORT",
@@ -74,6 +75,15 @@ def parser() -> argparse.ArgumentParser:
     req.add_argument("--service", help="the procedure's key")
     req.add_argument("--officer", help="the officer's key")
     req.add_argument("--expires", type=int, default=600, metavar="SECONDS", help="give up after this long (default 600)")
+    box = sub.add_parser("outbox", help="check or salvage an outbox file (stop the kiosk first)",
+                         description="check: is the file sound, how many messages wait in it (exit 0 sound, "
+                                     "1 damaged, 2 cannot be read at all). salvage: move a damaged file aside "
+                                     "(kept) and copy every readable message into a new outbox (exit 0 all "
+                                     "saved, 1 some unreadable, 2 failed).")
+    box.add_argument("action", choices=("check", "salvage"))
+    box.add_argument("path", type=Path, help="the outbox file, e.g. /var/lib/hailong/outbox.db")
+    box.add_argument("--force", action="store_true", help="salvage even a file that checks sound")
+    box.add_argument("-v", "--verbose", action="store_true", help="log more")
     return ap
 
 
@@ -113,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return _request(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "outbox":
+        from .outbox_cli import outbox_command
+
+        return outbox_command(args.action, args.path, force=args.force)
     if args.command == "run":
         return start(args, argv)
     from config import ConfigError, file_hash, load

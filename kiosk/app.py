@@ -29,7 +29,7 @@ from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
 from .outbox import Outbox
-from .texts import Texts
+from .texts import FAULT_HINTS, Texts
 from .uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,12 @@ class FollowupScreen(KioskScreen):
 
 class ThanksScreen(KioskScreen):
     pass
+
+
+class OutOfOrderScreen(KioskScreen):
+    """Shown instead of a thank-you when a rating could not be made durable (a storage fault), and
+    for as long as the fault lasts: an honest "out of order, tell the counter" in every enabled
+    language, with a drawn warning sign that needs no reading."""
 
 
 class PinScreen(KioskScreen):
@@ -109,6 +115,8 @@ class KioskApp(App):
     pin_mask = StringProperty("")
     pin_wrong = BooleanProperty(False)
     tech_info = StringProperty("")
+    t_out_of_order = StringProperty("")   # every enabled language, one line each
+    t_out_of_order_detail = StringProperty("")
     config_notice = StringProperty("")  # set when running on the last good config or without a file
 
     def __init__(self, cfg: KioskConfig, config_path: Path | str, outbox_path: Path | str,
@@ -150,6 +158,8 @@ class KioskApp(App):
             root.add_widget(NoticeMarker(self.cfg.technician.corner if self.cfg.technician else "top-left"))
         self._render()
         Clock.schedule_interval(lambda _dt: self.flow.tick(time.monotonic()), 0.1)
+        # the outbox heals itself in the background: follow it (out of order <-> normal) without a touch
+        Clock.schedule_interval(lambda _dt: self._follow_fault(), 0.5)
         # systemd stops the service with SIGTERM: close cleanly (SDL would turn it into a close request)
         signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: self.stop()))
         if self.start_uplink:
@@ -199,13 +209,25 @@ class KioskApp(App):
 
     # ------------------------------------------------------------ events from the flow
     def _keep(self, rating) -> None:
-        self.outbox.add(rating, self.topic)  # committed before the thank-you screen is drawn
+        # Committed before the thank-you screen is drawn. If the disk refuses, the outbox keeps the
+        # rating in memory and names the fault; _render then shows "out of order" instead of thanks.
+        self.outbox.add(rating, self.topic)
+
+    @property
+    def out_of_order(self) -> bool:
+        """A storage fault: the next tap could not be made durable, so no face is offered."""
+        return self.outbox.fault is not None and self.flow.state not in (State.PIN, State.TECHNICIAN)
+
+    def _follow_fault(self) -> None:
+        if self.out_of_order != (self.sm.current == "outoforder"):
+            self._render()
 
     def _on_flow_event(self, event: str) -> None:
         if event == "changed":
             self._render()
         elif event.startswith("audio:"):
-            self._play(event.split(":", 1)[1])
+            if not self.out_of_order:  # no spoken thanks for a rating the disk refused
+                self._play(event.split(":", 1)[1])
         elif event == "exit":
             self.stop()
 
@@ -216,6 +238,9 @@ class KioskApp(App):
         self.t_skip = t.get(lang, "skip")
         self.t_thanks = t.get(lang, "thanks")
         self.t_thanks_detail = t.get(lang, "thanks_detail")
+        langs = [lang] + [c for c in self.cfg.languages.enabled if c != lang]
+        self.t_out_of_order = "\n".join(dict.fromkeys(t.get(c, "out_of_order") for c in langs))
+        self.t_out_of_order_detail = "\n".join(dict.fromkeys(t.get(c, "out_of_order_detail") for c in langs))
         for btn in self._screen("rating").ids.faces.children:
             btn.label = t.face(lang, btn.level)
         for btn in self._screen("rating").ids.langs.children:
@@ -225,7 +250,7 @@ class KioskApp(App):
             btn.text = t.reason(lang, reasons[btn.reason_key])
         self.pin_mask = "•" * len(self.flow.pin)
         self.pin_wrong = self.flow.state is State.PIN and self.flow.pin_failures > 0 and not self.flow.pin
-        state = self.flow.state.value
+        state = "outoforder" if self.out_of_order else self.flow.state.value
         if self.sm.current != state:
             self.sm.current = state
         if self.flow.state is State.TECHNICIAN:
@@ -253,12 +278,35 @@ class KioskApp(App):
         ]
         if up.last_error and up.state != "connected":
             lines.append(f"Last error: {up.last_error[:120]}")
+        lines += self._storage_lines()
         if self.config_notice:
             from kivy.utils import escape_markup
 
             lines += [f"[color=b35c00]{escape_markup(line[:160])}[/color]"
                       for line in self.config_notice.splitlines()[:6]]
         self.tech_info = "\n".join(lines)
+
+    def _storage_lines(self) -> list[str]:
+        from kivy.utils import escape_markup
+
+        box, red = self.outbox, "[color=c0392b][b]{}[/b][/color]"
+        lines = []
+        if box.fault:
+            held = f"; held in memory: {len(box.memory)}" if box.memory else ""
+            lines.append(red.format(f"Storage: {box.fault.upper()}") + f"{held} - {FAULT_HINTS.get(box.fault, '')}")
+        else:
+            lines.append(f"Storage: ok  (epoch {(box.epoch or '-')[:8]}, seq {box.seq_last})")
+        report = box.salvage
+        if report and "moved_to" in report:
+            lines.append(red.format("Outbox was corrupt") + f": {report['salvaged']} ratings salvaged, "
+                         f"{report['unreadable']} unreadable; damaged file kept as "
+                         f"{escape_markup(Path(report['moved_to']).name)}")
+        elif report:
+            known = report.get("at_last_stop")
+            lines.append(red.format("Outbox was missing or empty") + ": " +
+                         (f"{known} ratings waiting at the last stop are lost" if known is not None
+                          else "ratings waiting in it are lost") + "; a new outbox was started")
+        return lines
 
     def _play(self, kind: str) -> None:
         """Optional spoken prompt; a missing or broken file is logged once and otherwise ignored."""

@@ -16,6 +16,8 @@ SHIPPED: dict[str, dict] = {
         "skip": "Bỏ qua",
         "thanks": "Xin cảm ơn!",
         "thanks_detail": "Ý kiến của Ông/Bà đã được ghi nhận.",
+        "out_of_order": "Máy tạm ngừng hoạt động",
+        "out_of_order_detail": "Xin Ông/Bà vui lòng báo cho cán bộ tại quầy.",
     },
     "en": {
         "name": "English",
@@ -31,7 +33,18 @@ SHIPPED: dict[str, dict] = {
         "skip": "Skip",
         "thanks": "Thank you!",
         "thanks_detail": "Your opinion has been recorded.",
+        "out_of_order": "Out of order",
+        "out_of_order_detail": "Please tell the staff at the counter.",
     },
+}
+
+
+# What the technician view says about each storage fault, and what to do about it.
+FAULT_HINTS = {
+    "disk full": "the SD card is full: free space (old logs, journal) or use a larger card",
+    "read-only": "the SD card turned read-only, as a failing card does: replace the card",
+    "I/O error": "the SD card reports read/write errors: replace the card",
+    "outbox corrupt": "the outbox file is damaged: it is moved aside and salvaged at the next start",
 }
 
 

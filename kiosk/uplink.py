@@ -3,8 +3,17 @@
 A row is deleted only after the broker's PUBACK for it. Each connection attempt uses a fresh paho
 client and resends from the oldest row still in the outbox, so nothing paho kept in memory from a
 dead connection is ever sent twice by us; a rating whose PUBACK was lost is resent and the collector
-drops the copy by its id. At most WINDOW messages are in flight, so a 50,000-row backlog drains
-quickly without being loaded into memory. The UI thread only reads the small ``state`` snapshot.
+drops the copy by its id. A row acknowledged in this process is never sent again, even when the
+disk refuses to delete it (a full or read-only disk): its id is remembered until the delete works.
+
+Poor links (seconds of latency, connections that last a few seconds): once this broker has accepted
+the kiosk in this run, the first messages go out right behind CONNECT (MQTT allows it), so one round
+trip brings both CONNACK and their PUBACKs; until then, and after a connection that ended without
+CONNACK, the kiosk waits for CONNACK, so a refusal (a wrong password) is read and shown. The in-flight
+window starts small (WINDOW_START) and doubles each time a whole window is acknowledged, up to
+WINDOW_MAX; the next connection starts with what the last one proved the link can carry, so a
+connection cut every few seconds still moves the backlog forward instead of resending the same
+oldest window each time. The UI thread only reads the small ``state`` snapshot.
 """
 from __future__ import annotations
 
@@ -19,7 +28,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mqtt_client import apply_connection
-from broker.contract import Status, encode, status_topic, utcnow
+from broker.contract import Status, StatusV2, encode, event_topic, new_event_id, status_topic, utcnow
 from config.kiosk import KioskConfig
 
 from . import __version__
@@ -27,7 +36,10 @@ from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-WINDOW = 100              # messages in flight at once
+WINDOW_START = 5          # messages in flight on a new connection over an unproven link ...
+WINDOW_MAX = 100          # ... doubling on progress up to this (the broker's max_inflight_messages)
+WINDOW = WINDOW_MAX
+RETRY_DISK_S = 2.0        # while the outbox has a storage fault, try the disk this often
 DELETE_BATCH = 200        # PUBACKed rows deleted per transaction ...
 DELETE_EVERY_S = 0.2      # ... or at least this often
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 8.0
@@ -38,10 +50,28 @@ def client_id_for(cfg: KioskConfig) -> str:
     return cfg.broker.client_id or f"kiosk-{cfg.site}-{cfg.device}"[:64]
 
 
+def salvage_detail(body: dict) -> str:
+    """One line for an ``outbox_salvaged`` event: what was saved, what was lost, where the file is."""
+    if "moved_to" in body:
+        text = (f"outbox corrupt: {body.get('salvaged', 0)} salvaged, {body.get('unreadable', 0)} unreadable, "
+                f"previous epoch {body.get('previous_epoch')}, damaged file kept as {body.get('moved_to')}")
+    else:
+        text = (f"outbox missing or empty: {body.get('at_last_stop', 'unknown')} waiting at the last stop lost, "
+                f"previous epoch {body.get('previous_epoch')}")
+    return "".join(c for c in text if c.isprintable())[:500]
+
+
 class Uplink:
     def __init__(self, cfg: KioskConfig, outbox: Outbox, config_hash: Optional[str] = None,
-                 host: Optional[str] = None, port: Optional[int] = None):
+                 host: Optional[str] = None, port: Optional[int] = None, wire_v2: bool = False, clock=None):
         self.cfg = cfg
+        # contract v2: statuses carry epoch, seq_last and fault, and salvage reports become events
+        self.wire_v2 = wire_v2
+        if wire_v2 and clock is None:
+            from .clock import KioskClock
+
+            clock = KioskClock()
+        self.clock = clock
         self.outbox = outbox
         self.config_hash = config_hash
         self.host = host or cfg.broker.host
@@ -53,6 +83,15 @@ class Uplink:
         self.last_error: Optional[str] = None
         self.depth = outbox.depth()
         self.sent_total = 0
+        self.window = WINDOW_START       # in flight now
+        self._start_window = WINDOW_START
+        # ids the broker acknowledged whose delete has not reached the disk yet: never sent again
+        self._undeleted: set[str] = set()
+        self._acked: list[str] = []
+        self._acked_here = 0
+        self._pipeline = False  # send before CONNACK: only once this broker has accepted us in this run
+        self._inflight: dict[int, tuple[str, bool]] = {}  # mid -> (message id, held in memory)
+        self._inflight_ids: set[str] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -64,6 +103,8 @@ class Uplink:
 
     # ------------------------------------------------------------ public
     def start(self) -> "Uplink":
+        if self.wire_v2:
+            self.queue_reports()
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
         self._thread.start()
         return self
@@ -82,15 +123,51 @@ class Uplink:
     def over_warn_depth(self) -> bool:
         return self.depth > self.cfg.outbox.warn_depth
 
+    @property
+    def fault(self) -> Optional[str]:
+        """A short name of what is wrong with this kiosk's storage, for the status and the devices
+        page: "disk full", "read-only", "I/O error", "outbox corrupt" (now), "outbox salvaged" or
+        "outbox lost" (found at start, for the rest of this run), or None."""
+        if self.outbox.fault:
+            return self.outbox.fault
+        if self.outbox.salvage is not None:
+            return "outbox salvaged" if "moved_to" in self.outbox.salvage else "outbox lost"
+        return None
+
     # ------------------------------------------------------------ connection
     def _status(self, state: str) -> bytes:
         if self.over_warn_depth:
             log.warning("outbox holds %d ratings, above warn_depth %d: is the broker reachable?",
                         self.depth, self.cfg.outbox.warn_depth)
         last = self.outbox.last_rating_ts()
-        return encode(Status(site=self.cfg.site, device=self.cfg.device, state=state, ts=utcnow(),
-                             app_version=__version__, outbox_depth=self.depth, last_rating_ts=last,
-                             config_hash=self.config_hash))
+        fields = dict(site=self.cfg.site, device=self.cfg.device, state=state, ts=utcnow(),
+                      app_version=__version__, outbox_depth=self.depth, last_rating_ts=last,
+                      config_hash=self.config_hash)
+        if not self.wire_v2:  # contract v1 has no field for the fault: ``fault`` is on this object
+            return encode(Status(**fields))
+        stamp = self.clock.stamp(fields["ts"])
+        return encode(StatusV2(**fields, boot=stamp.boot, mono_ms=stamp.mono_ms, clock=stamp.clock,
+                               epoch=self.outbox.epoch or self.outbox.memory_epoch or new_event_id(),
+                               seq_last=self.outbox.seq_last, fault=self.fault))
+
+    def queue_reports(self) -> int:
+        """Turn the outbox's salvage and loss reports into durable ``outbox_salvaged`` events (v2),
+        numbered in the new epoch like any message; returns how many were queued."""
+        from .messages import event
+
+        topic = event_topic(self.cfg.site, self.cfg.device, self.cfg.broker.topic_prefix)
+        queued = 0
+        for n, _kind, body in self.outbox.reports():
+            stamp, event_id = self.clock.stamp(), new_event_id()
+
+            def build(epoch: str, seq: int, body=body, stamp=stamp, event_id=event_id) -> bytes:
+                return encode(event("outbox_salvaged", self.cfg.site, self.cfg.device, stamp, epoch, seq,
+                                    id=event_id, detail=salvage_detail(body)))
+
+            if self.outbox.add(build, topic, id=event_id) is not None:
+                self.outbox.mark_sent(n)
+                queued += 1
+        return queued
 
     def _client(self) -> mqtt.Client:
         b = self.cfg.broker
@@ -98,7 +175,7 @@ class Uplink:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id_for(self.cfg),
                              protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
                              **({} if v5 else {"clean_session": True}))
-        client.max_inflight_messages_set(WINDOW)
+        client.max_inflight_messages_set(WINDOW_MAX + 1)  # our own window is the limit; +1 for a status
         client.max_queued_messages_set(0)
         apply_connection(client, b)
         # The broker publishes this when the connection dies without a DISCONNECT (kill -9, power cut).
@@ -115,29 +192,56 @@ class Uplink:
             self._refused = True
         else:
             self._connected = True
+            if not self._pipeline:  # the first status goes out now; rows follow in _serve
+                client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+            self._pipeline = True  # accepted: later connections may send right behind CONNECT
+            receive_max = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
+            if receive_max:
+                self._receive_max = receive_max
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected = False
+        self._closed = True
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
-        seq = self._inflight.pop(mid, None)
-        if seq is None:
+        entry = self._inflight.pop(mid, None)
+        if entry is None:
             return  # a status message
+        msg_id, held = entry
+        self._inflight_ids.discard(msg_id)
         if reason_code.is_failure:  # e.g. not authorised: keep the row, it is resent on the next connection
             self.last_error = f"broker rejected a rating: {reason_code}"
             log.error("%s", self.last_error)
             self._rejected = True
             return
-        self._acked.append(seq)
+        if held:  # sent from memory during a disk fault: the broker's PUBACK is its durability
+            self.outbox.forget_memory([msg_id])
+        # a message from memory may have reached the disk meanwhile: its row is deleted (and never sent) too
+        self._acked.append(msg_id)
+        self._undeleted.add(msg_id)
+        self._acked_here += 1
+        if self._acked_here >= self._grow_at:  # a whole window acknowledged: the link carries more
+            self.window = min(self.window * 2, self._limit())
+            self._grow_at = self._acked_here + self.window
         self.last_sent = datetime.now(timezone.utc)
         self.sent_total += 1
 
+    def _limit(self) -> int:
+        return max(1, min(WINDOW_MAX, getattr(self, "_receive_max", WINDOW_MAX + 1) - 1))
+
     def _connect(self) -> Optional[mqtt.Client]:
+        """Open a connection and send the first window right behind CONNECT; None if no CONNACK came."""
         self._connected = False
+        self._closed = False
         self._refused = False
         self._rejected = False
-        self._inflight: dict[int, int] = {}
-        self._acked: list[int] = []
+        self._inflight = {}
+        self._inflight_ids = set()
+        self._acked_here = 0
+        self.window = min(self._start_window, self._limit())
+        self._grow_at = self.window
+        self._cursor = (self.outbox.generation, 0)
+        self._exhausted = False
         client = self._client()
         b = self.cfg.broker
         kwargs = {}
@@ -145,17 +249,89 @@ class Uplink:
             kwargs["clean_start"] = True
         self.state = "connecting"
         client.connect(self.host, self.port, keepalive=b.keepalive_s, **kwargs)
+        self.depth = self.outbox.depth()
+        if self._pipeline:  # on a slow link this saves a whole round trip per connection
+            client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+            self._fill(client)
         deadline = time.monotonic() + CONNACK_TIMEOUT_S
-        while not self._connected and not self._refused and time.monotonic() < deadline and not self._stop.is_set():
+        while not self._connected and not self._refused and not self._closed \
+                and time.monotonic() < deadline and not self._stop.is_set():
             if client.loop(0.1) != mqtt.MQTT_ERR_SUCCESS:
                 break
         if not self._connected:
+            if self._pipeline and not self._refused:  # the broker may have refused us behind our back
+                self.last_error = self.last_error or "the broker closed the connection before accepting it"
+            self._pipeline = False  # the next attempt waits for CONNACK and so reads any refusal
+            self._end_connection()
             try:
                 client.socket() and client.socket().close()
             except OSError:
                 pass
             return None
         return client
+
+    def _end_connection(self) -> None:
+        """Carry what this connection proved about the link to the next one."""
+        acked, start = self._acked_here, self._start_window
+        if acked >= start:
+            self._start_window = min(WINDOW_MAX, max(start * 2, acked))
+        else:
+            self._start_window = max(WINDOW_START, acked)
+        self._inflight = {}
+        self._inflight_ids = set()
+
+    # ------------------------------------------------------------ sending
+    def _fill(self, client: mqtt.Client) -> None:
+        """Keep the window full: oldest rows first, then messages held in memory during a disk fault."""
+        if self._wake.is_set():
+            self._wake.clear()
+            self._exhausted = False
+        if self._exhausted or self._rejected:
+            return
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return
+        generation, after = self._cursor
+        if generation != self.outbox.generation:  # the outbox was salvaged into a new file
+            generation, after = self.outbox.generation, 0
+        sent_any = False
+        while room > 0:
+            rows = self.outbox.peek(after, room)
+            if not rows:
+                break
+            for row in rows:
+                after = row.seq
+                if row.id in self._undeleted or row.id in self._inflight_ids:
+                    continue  # acknowledged already (only its delete is pending), or on its way: never twice
+                self._send(client, row.topic, row.payload, row.id, False)
+                sent_any = True
+                room -= 1
+                if self._exhausted:  # the connection is gone
+                    return
+        self._cursor = (generation, after)
+        if room > 0 and self.outbox.memory:
+            for row in self.outbox.memory_rows():
+                if room <= 0:
+                    break
+                if row.id in self._inflight_ids or row.id in self._undeleted:
+                    continue
+                self._send(client, row.topic, row.payload, row.id, True)
+                sent_any = True
+                room -= 1
+        if room > 0 and not sent_any:
+            self._exhausted = True
+
+    def _send(self, client: mqtt.Client, topic: str, payload: bytes, msg_id: str, held: bool) -> None:
+        info = client.publish(topic, payload, qos=1)
+        if info.rc == mqtt.MQTT_ERR_CONN_LOST:
+            # the broker closed the connection (e.g. refused it, right behind our CONNECT): the loop
+            # reads why; the row stays in the outbox for the next connection
+            self._exhausted = True
+            return
+        if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+            raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
+        self._inflight[info.mid] = (msg_id, held)
+        self._inflight_ids.add(msg_id)
 
     # ------------------------------------------------------------ the thread
     def _run(self) -> None:
@@ -169,51 +345,51 @@ class Uplink:
                     self.state = "connected"
                     log.info("connected to %s:%s", self.host, self.port)
                     self._serve(client)
+                    self._end_connection()
             except Exception as exc:  # network errors, TLS errors, a bad secret: retry, never die
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("uplink: %s", self.last_error)
             finally:
-                if client is not None:
-                    self._flush_deletes()
+                self._flush_deletes()
             if self._stop.is_set():
                 break
             self.state = "disconnected"
-            self._stop.wait(backoff * random.uniform(0.8, 1.2))
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            # a connection that made progress was cut: come back at once, the link works
+            wait = 0.1 if client is not None and self._acked_here else backoff * random.uniform(0.8, 1.2)
+            if client is None or not self._acked_here:
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            end = time.monotonic() + wait
+            while not self._stop.is_set() and time.monotonic() < end:
+                self._heal_disk()
+                self._stop.wait(min(RETRY_DISK_S, max(0.0, end - time.monotonic())))
         self.state = "stopped"
 
+    def _heal_disk(self) -> None:
+        """Deletes the disk refused are tried again once it writes (the outbox retries the disk itself)."""
+        now = time.monotonic()
+        if self._undeleted and not self._acked and not self.outbox.fault and now >= getattr(self, "_next_heal", 0):
+            self._next_heal = now + RETRY_DISK_S
+            self._acked = list(self._undeleted)
+            self._flush_deletes()
+
     def _serve(self, client: mqtt.Client) -> None:
-        """One connected session: publish status, keep the window full, delete acked rows."""
+        """One connected session: keep the window full, delete acked rows, publish status."""
         interval = self.cfg.status_interval_s
-        self.depth = self.outbox.depth()
-        client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
         next_status = time.monotonic() + interval
         last_delete = time.monotonic()
-        sent_seq = 0  # highest seq published on this connection
-        exhausted = False  # the last peek found nothing more
         while not self._stop.is_set() and self._connected:
-            if self._wake.is_set():
-                self._wake.clear()
-                exhausted = False
-            if not exhausted and not self._rejected and len(self._inflight) < WINDOW:
-                rows = self.outbox.peek(sent_seq, WINDOW - len(self._inflight))
-                exhausted = not rows
-                for row in rows:
-                    info = client.publish(row.topic, row.payload, qos=1)
-                    if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
-                        raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
-                    self._inflight[info.mid] = row.seq
-                    sent_seq = row.seq
+            self._fill(client)
             now = time.monotonic()
             if len(self._acked) >= DELETE_BATCH or (self._acked and now - last_delete >= DELETE_EVERY_S):
                 self._flush_deletes()
                 last_delete = now
+            self._heal_disk()
             if now >= next_status:
                 self.depth = self.outbox.depth()
                 client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
                 next_status = now + interval
             # short select while sending, longer when idle (the outbox wakes us via the event)
-            rc = client.loop(0.01 if self._inflight or not exhausted else 0.05)
+            rc = client.loop(0.01 if self._inflight or not self._exhausted else 0.05)
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 break
         if self._stop.is_set() and self._connected:
@@ -236,7 +412,9 @@ class Uplink:
         client.loop(0.1)
 
     def _flush_deletes(self) -> None:
-        acked, self._acked = getattr(self, "_acked", []), []
-        if acked:
-            self.outbox.delete(acked)
+        acked, self._acked = self._acked, []
+        if acked and self.outbox.delete_ids(acked):
+            self._undeleted.difference_update(acked)
+        # else: the disk refused (full, read-only): the ids stay in _undeleted, are never resent,
+        # and the delete is tried again when the disk heals
         self.depth = self.outbox.depth()

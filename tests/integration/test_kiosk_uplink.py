@@ -55,7 +55,7 @@ class Subscriber:
 
 
 def kiosk_cfg(port: int, protocol: str = "5", **over) -> KioskConfig:
-    return KioskConfig.model_validate({"site": SITE, "device": DEVICE, "repeat_window_s": 0,
+    return KioskConfig.model_validate({"site": SITE, "device": over.pop("device", DEVICE), "repeat_window_s": 0,
                                        "broker": {"host": "127.0.0.1", "port": port, "protocol": protocol,
                                                   "keepalive_s": 5}, **over})
 
@@ -145,3 +145,43 @@ def test_status_is_retained_and_last_will_says_offline_after_kill9(mosquitto, tm
             proc.kill()
             proc.wait()
         watcher.close()
+
+
+def test_a_delete_the_disk_refuses_after_puback_is_never_a_resend(mosquitto, tmp_path, monkeypatch):
+    """Was: deleting acknowledged rows failed ("database or disk is full"), the uplink reconnected and
+    sent the same rows again and again (4,587 copies of 146 ratings in 20 s). The failure is injected
+    at the DELETE (tests/integration/test_kiosk_storage_faults.py fills a real disk)."""
+    from collections import Counter
+
+    from tests.unit.test_kiosk_outbox import FlakyConn
+
+    faults: dict = {}
+    real = __import__("sqlite3").connect
+    monkeypatch.setattr("kiosk.outbox.sqlite3.connect", lambda *a, **k: FlakyConn(real(*a, **k), faults))
+    monkeypatch.setattr("kiosk.outbox.RETRY_S", 0.2)
+    topic = rating_topic(SITE, "quay-del")
+    sub = Subscriber(mosquitto.port, topic, client_id="del-watch")
+    cfg = kiosk_cfg(mosquitto.port, device="quay-del")
+    outbox = Outbox(tmp_path / "outbox.db")
+    flow = Flow(cfg, lambda r: outbox.add(r, topic))
+    made = []
+    for i in range(150):
+        made.append(flow.tap_face(5, now=i * 10.0).id)
+        flow.tick(i * 10.0 + 5)
+    faults["commit"] = "database or disk is full"  # the disk is full now: no write commits, deletes neither
+    uplink = Uplink(cfg, outbox).start()
+    try:
+        assert wait_for(lambda: len(sub.messages) >= 150, 15)
+        time.sleep(3)  # a resend loop would pile up copies now
+        copies = Counter(decode(t, p).id for t, p, _ in sub.messages)
+        assert set(copies) == set(made) and max(copies.values()) == 1, f"{len(sub.messages)} copies"
+        assert outbox.depth() == 150 and outbox.fault == "disk full"  # nothing could be deleted ...
+        assert uplink.state == "connected"                            # ... and the link stayed up
+        faults.clear()  # space returns: the deletes go through, still nothing sent twice
+        assert wait_for(lambda: outbox.depth() == 0, 10)
+        time.sleep(0.5)
+        assert len(sub.messages) == 150
+    finally:
+        uplink.stop()
+        outbox.close()
+        sub.close()
