@@ -79,7 +79,7 @@ class Dashboard:
         self.store = Store(self._store_db, self.hierarchy, bootstrap)
         self.check = self.store  # .verify(username, password) -> Account | None
         self.limiter = limiter or RateLimiter()
-        self.api_limiter = api.TokenLimiter()
+        self.api_limiter = api.TokenLimiter(cfg.dashboard.api_burst, cfg.dashboard.api_per_minute / 60)
         self.pages = PageCache(self.data.ttl_s)
         self.proxies = proxy.networks(cfg.dashboard.trusted_proxies)
         self.now = now or (lambda: datetime.now(timezone.utc))
@@ -350,7 +350,7 @@ def _audit_failure(app: Dashboard, username: str, client: str) -> None:
 
 
 def _start_session(app: Dashboard, account: Account, client: str) -> Session:
-    session = app.store.new_session(account, client)
+    session = app.store.new_session(account, client, app.cfg.dashboard.session_hours * 3600)
     app.store.audit(account.username, "login", client=client, scope=account.scope)
     return session
 
