@@ -127,6 +127,8 @@ def test_commune_a_gets_nothing_of_commune_b_from_any_url(served):
                 seen_a |= b"An Ph" in text or b"ubnd-an-phu" in text
     assert not problems, problems[:20]
     assert seen_a and checked > 500, checked
+    exports = app.db.query("SELECT actor, target, scope FROM audit WHERE action = 'export' AND actor = 'vien-chuc-an-phu'")
+    assert exports and {scope for _, _, scope in exports} == {"commune:xa-an-phu"}  # every download is in the log
 
 
 def test_api_filters_outside_the_scope_are_refused(served):

@@ -62,6 +62,7 @@ def test_add_list_disable_reset_and_log_in(tmp_path):
         assert log_in("mat-khau-chu-tich-1") == 401 and log_in("mat-khau-moi-2026") == 303
         actions = [r[0] for r in db.query("SELECT action FROM audit ORDER BY id")]
         assert actions[:1] == ["account-added"] and "account-disabled" in actions and "password-reset" in actions
+        assert actions.count("login") == 2 and actions.count("login-failed") == 2  # the disabled and the old password
     finally:
         server.shutdown()
         server.server_close()
