@@ -28,7 +28,10 @@ from config.kiosk import KioskConfig
 from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
+from .clock import KioskClock
 from .outbox import Outbox
+from .recorder import Recorder
+from .requests import Requests
 from .texts import FAULT_HINTS, Texts
 from .uplink import Uplink
 
@@ -129,7 +132,13 @@ class KioskApp(App):
         self.texts = Texts(cfg)
         self.outbox = Outbox(outbox_path)
         self.topic = rating_topic(cfg.site, cfg.device, cfg.broker.topic_prefix)
-        self.uplink = Uplink(cfg, self.outbox, config_hash=config_hash, host=host, port=port)
+        # Contract v2: every rating and event carries the tap's boot and monotonic time and the
+        # outbox's epoch and seq; a request from the desk attaches its dossier and ticket.
+        self.clock = KioskClock()
+        self.requests = Requests("open")
+        self.recorder = Recorder(cfg, self.outbox, self.clock, requests=self.requests)
+        self.uplink = Uplink(cfg, self.outbox, config_hash=config_hash, host=host, port=port, wire_v2=True,
+                             clock=self.clock, inbound=self._inbound, status_extra=self._status_extra)
         self.start_uplink = start_uplink
         self.flow = Flow(cfg, self._keep, self._on_flow_event, now=time.monotonic())
         self._sounds: dict[tuple[str, str], object] = {}
@@ -158,6 +167,7 @@ class KioskApp(App):
             root.add_widget(NoticeMarker(self.cfg.technician.corner if self.cfg.technician else "top-left"))
         self._render()
         Clock.schedule_interval(lambda _dt: self.flow.tick(time.monotonic()), 0.1)
+        Clock.schedule_interval(lambda _dt: self._expire_requests(), 1.0)
         # the outbox heals itself in the background: follow it (out of order <-> normal) without a touch
         Clock.schedule_interval(lambda _dt: self._follow_fault(), 0.5)
         # systemd stops the service with SIGTERM: close cleanly (SDL would turn it into a close request)
@@ -211,7 +221,38 @@ class KioskApp(App):
     def _keep(self, rating) -> None:
         # Committed before the thank-you screen is drawn. If the disk refuses, the outbox keeps the
         # rating in memory and names the fault; _render then shows "out of order" instead of thanks.
-        self.outbox.add(rating, self.topic)
+        self.recorder.rating(rating)
+
+    # ------------------------------------------------------------ messages to the kiosk (v2)
+    def _inbound(self, kind: str, topic: str, payload: bytes) -> None:
+        """On the uplink thread: decode here, act on the Kivy thread."""
+        from broker.contract import ContractError, Request, decode
+
+        if kind != "request":
+            return
+        try:
+            req = decode(topic, payload, self.cfg.broker.topic_prefix)
+        except ContractError as exc:
+            log.warning("ignored a request that does not follow the contract: %s", exc)
+            return
+        if isinstance(req, Request):
+            Clock.schedule_once(lambda _dt: self._take_request(req), 0)
+
+    def _take_request(self, req) -> None:
+        for gone in self.requests.offer(req, time.monotonic()):
+            self._request_expired(gone, "replaced by a newer request")
+
+    def _request_expired(self, req, detail: str) -> None:
+        self.recorder.event("request_expired", request=req.id, dossier=req.dossier, ticket=req.ticket,
+                            service=req.service, officer=req.officer, detail=detail)
+
+    def _expire_requests(self) -> None:
+        for gone in self.requests.expire(time.monotonic()):
+            self._request_expired(gone, "nobody answered in time")
+
+    def _status_extra(self) -> dict:
+        notice = " ".join("".join(c if c.isprintable() else " " for c in self.config_notice).split())
+        return {"config_error": notice[:500] or None}
 
     @property
     def out_of_order(self) -> bool:

@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from broker.contract import rating_topic
 from config.kiosk import KioskConfig
 
+from .clock import KioskClock
 from .flow import Flow, State
 from .outbox import Outbox
+from .recorder import Recorder
 from .uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,10 @@ def simulate(cfg: KioskConfig, count: int, rate: float, outbox_path: Path, host:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     outbox = Outbox(outbox_path, journal=journal)
-    topic = rating_topic(cfg.site, cfg.device, cfg.broker.topic_prefix)
-    uplink = Uplink(cfg, outbox, config_hash=config_hash, host=host, port=port).start()
-    flow = Flow(cfg, lambda r: outbox.add(r, topic))
+    clock = KioskClock()
+    recorder = Recorder(cfg, outbox, clock)
+    uplink = Uplink(cfg, outbox, config_hash=config_hash, host=host, port=port, wire_v2=True, clock=clock).start()
+    flow = Flow(cfg, recorder.rating)
     tapped = outbox.journal_count() if journal else 0
     if tapped:
         print(f"simulate: resuming, {tapped} of {count} already tapped into {outbox_path}", flush=True)

@@ -22,13 +22,16 @@ import random
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Callable, Optional
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mqtt_client import apply_connection
-from broker.contract import Status, StatusV2, encode, event_topic, new_event_id, status_topic, utcnow
+from broker.contract import (
+    Status, StatusV2, config_topic, encode, event_topic, new_event_id, rating_topic, request_topic, status_topic,
+    utcnow,
+)
 from config.kiosk import KioskConfig
 
 from . import __version__
@@ -63,8 +66,14 @@ def salvage_detail(body: dict) -> str:
 
 class Uplink:
     def __init__(self, cfg: KioskConfig, outbox: Outbox, config_hash: Optional[str] = None,
-                 host: Optional[str] = None, port: Optional[int] = None, wire_v2: bool = False, clock=None):
+                 host: Optional[str] = None, port: Optional[int] = None, wire_v2: bool = False, clock=None,
+                 inbound: Optional[Callable[[str, str, bytes], None]] = None,
+                 status_extra: Optional[Callable[[], dict]] = None):
         self.cfg = cfg
+        # contract v2 messages TO the kiosk (request, config): ``inbound(kind, topic, payload)`` is
+        # called on the uplink thread; the caller hands them to its own thread
+        self.inbound = inbound
+        self.status_extra = status_extra  # v2 status fields the app knows (officer, config_error)
         # contract v2: statuses carry epoch, seq_last and fault, and salvage reports become events
         self.wire_v2 = wire_v2
         if wire_v2 and clock is None:
@@ -76,8 +85,15 @@ class Uplink:
         self.config_hash = config_hash
         self.host = host or cfg.broker.host
         self.port = port or cfg.broker.port
-        self.status_topic = status_topic(cfg.site, cfg.device, cfg.broker.topic_prefix)
-        # What the technician view shows; written by the uplink thread, read by anyone.
+        prefix = cfg.broker.topic_prefix
+        self.status_topic = status_topic(cfg.site, cfg.device, prefix)
+        # Only this kiosk's own topics are ever published. A row for another device (an outbox kept
+        # when a kiosk was re-set up as another counter) would be refused by the broker, and on MQTT
+        # 3.1.1 a refused publish still gets a PUBACK, so the row would be deleted: it is kept instead.
+        self.own_topics = {rating_topic(cfg.site, cfg.device, prefix), event_topic(cfg.site, cfg.device, prefix)}
+        self.inbound_topics = {request_topic(cfg.site, cfg.device, prefix): "request",
+                               config_topic(cfg.site, cfg.device, prefix): "config"}
+        self.foreign_rows = 0        # What the technician view shows; written by the uplink thread, read by anyone.
         self.state = "not started"       # connecting / connected / disconnected / stopped
         self.last_sent: Optional[datetime] = None
         self.last_error: Optional[str] = None
@@ -146,9 +162,10 @@ class Uplink:
         if not self.wire_v2:  # contract v1 has no field for the fault: ``fault`` is on this object
             return encode(Status(**fields))
         stamp = self.clock.stamp(fields["ts"])
+        extra = self.status_extra() if self.status_extra else {}
         return encode(StatusV2(**fields, boot=stamp.boot, mono_ms=stamp.mono_ms, clock=stamp.clock,
                                epoch=self.outbox.epoch or self.outbox.memory_epoch or new_event_id(),
-                               seq_last=self.outbox.seq_last, fault=self.fault))
+                               seq_last=self.outbox.seq_last, fault=self.fault, **extra))
 
     def queue_reports(self) -> int:
         """Turn the outbox's salvage and loss reports into durable ``outbox_salvaged`` events (v2),
@@ -183,7 +200,17 @@ class Uplink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
+
+    def _on_message(self, client, userdata, message):
+        kind = self.inbound_topics.get(message.topic)
+        if kind is None or self.inbound is None:
+            return
+        try:
+            self.inbound(kind, message.topic, bytes(message.payload))
+        except Exception as exc:  # a bad message must never stop the uplink
+            log.error("handling a %s message failed: %s", kind, exc)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -192,6 +219,9 @@ class Uplink:
             self._refused = True
         else:
             self._connected = True
+            if self.wire_v2 and self.inbound is not None:  # requests from the desk, configs from the fleet
+                for topic in self.inbound_topics:
+                    client.subscribe(topic, qos=1)
             if not self._pipeline:  # the first status goes out now; rows follow in _serve
                 client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
             self._pipeline = True  # accepted: later connections may send right behind CONNECT
@@ -303,6 +333,9 @@ class Uplink:
                 after = row.seq
                 if row.id in self._undeleted or row.id in self._inflight_ids:
                     continue  # acknowledged already (only its delete is pending), or on its way: never twice
+                if row.topic not in self.own_topics:
+                    self._foreign(row.topic)
+                    continue
                 self._send(client, row.topic, row.payload, row.id, False)
                 sent_any = True
                 room -= 1
@@ -320,6 +353,13 @@ class Uplink:
                 room -= 1
         if room > 0 and not sent_any:
             self._exhausted = True
+
+    def _foreign(self, topic: str) -> None:
+        self.foreign_rows += 1
+        self.last_error = (f"the outbox holds messages for {topic}, not this kiosk's topics; they are kept, "
+                           f"not sent (was this kiosk set up as another counter?)")
+        if self.foreign_rows == 1:
+            log.error("%s", self.last_error)
 
     def _send(self, client: mqtt.Client, topic: str, payload: bytes, msg_id: str, held: bool) -> None:
         info = client.publish(topic, payload, qos=1)
