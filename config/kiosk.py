@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .common import BrokerConnection, ConfigPath, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
+from .common import BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
 
 # The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
 FACE_LEVELS = ("very_unhappy", "unhappy", "neutral", "happy", "very_happy")
@@ -112,6 +112,13 @@ class Display(Strict):
     size: Optional[Annotated[str, Field(pattern=r"^\d{3,5}x\d{3,5}$", description="WIDTHxHEIGHT like 1280x800")]] = None
 
 
+class Fleet(Strict):
+    """Configs pushed from the province's fleet tool, signed with its Ed25519 key."""
+
+    public_key: InputFile = Field(description="fleet.pub from the province, the public half of its signing key")
+    rollback_after_s: Annotated[float, Field(ge=30, le=86400, description="30 to 86400 seconds")] = 300.0
+
+
 class KioskConfig(Strict):
     kind: Literal["kiosk"] = "kiosk"
     site: Slug = Field(description="the centre's slug, lower-case letters, digits and '-'")
@@ -136,6 +143,7 @@ class KioskConfig(Strict):
         default_factory=dict, description="spoken prompts; a missing file is reported and the kiosk runs silent")
     status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
     display: Display = Field(default_factory=Display)
+    fleet: Optional[Fleet] = Field(None, description="take configs pushed by the fleet tool (python -m broker fleet push)")
 
     @model_validator(mode="after")
     def _people_known(self) -> "KioskConfig":

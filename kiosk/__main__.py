@@ -202,9 +202,11 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
 
             watch_for_fix(app, args.config, lambda: (fixed.append(True), app.stop()))
 
+    from .app import RESTART
+
     rc = run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=file_hash(boot.source),
                  config_notice=boot.notice(), on_start=started)
-    if fixed:
+    if fixed or rc == RESTART:
         restart(argv)
     return rc
 
