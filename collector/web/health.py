@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from .. import completeness_view
+from ..accounts import site_allowed
 from ..export import Table
 from ..report import Period, _zone
 from ..report_queries import devices as device_rows
 from .charts import pct
 from .i18n import t
-from ..accounts import site_allowed
 from .layout import Page, table_view
 from .pages import Ctx
 
@@ -60,12 +61,17 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 def devices(ctx: Ctx) -> Page:
     lang = ctx.lang
     rows = device_status(ctx)
+    complete = completeness_view.device_cells(ctx.db, ctx.tz)
     table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
-                                       t(lang, "last_seen"), t(lang, "backlog"), t(lang, "skew"), t(lang, "version")],
+                                       t(lang, "last_seen"), t(lang, "backlog"), t(lang, "skew"), t(lang, "version"),
+                                       completeness_view.header(lang, "complete"),
+                                       completeness_view.header(lang, "missing")],
                   [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]), d["outbox_depth"],
-                    d["clock_skew_s"], d["app_version"]] for d in rows])
+                    d["clock_skew_s"], d["app_version"], *complete.get((d["site"], d["device"]), (None, ""))]
+                   for d in rows])
     classes = ["bad" if d["silent"] else "" for d in rows]
-    values = {"table": table_view(table, classes, num_from=5, caption=False, minor=(0, 1, 5, 6, 7)) if rows else None}
+    values = {"table": table_view(table, classes, num_from=5, pct_cols=(8,), caption=False,
+                                  minor=(0, 1, 5, 6, 7, 9)) if rows else None}
     return Page("devices", t(lang, "devices"), "devices.html", values, [table], "devices")
 
 
@@ -104,7 +110,15 @@ def alerts(ctx: Ctx) -> Page:
     silent_table = Table(t(lang, "silent_devices", h=f'{cfg.alerts.device_silent_hours:g}'),
                          [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"), t(lang, "last_seen")],
                          [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent])
+    gap_min = cfg.completeness.gap_alert_after_min
+    gaps = [g for g in completeness_view.gap_rows(ctx.db, ctx.now, gap_min)
+            if site_allowed(g[0], ctx.sites, ctx.hierarchy)]
+    gap_table = Table(completeness_view.header(lang, "gaps", m=f"{gap_min:g}"),
+                      [t(lang, "site"), t(lang, "device"), completeness_view.header(lang, "epoch"),
+                       completeness_view.header(lang, "seqs"), completeness_view.header(lang, "since")], gaps)
     values = {"pushed": alerts_pushed, "sections": [
         (low_table.title, table_view(low_table, ["bad"] * len(low), pct_cols=(3,), caption=False) if low else None),
-        (silent_table.title, table_view(silent_table, ["bad"] * len(silent), caption=False) if silent else None)]}
-    return Page("alerts", t(lang, "alerts"), "alerts.html", values, [pushed_table, low_table, silent_table], "alerts")
+        (silent_table.title, table_view(silent_table, ["bad"] * len(silent), caption=False) if silent else None),
+        (gap_table.title, table_view(gap_table, ["bad"] * len(gaps), caption=False) if gaps else None)]}
+    return Page("alerts", t(lang, "alerts"), "alerts.html", values, [pushed_table, low_table, silent_table, gap_table],
+                "alerts")
