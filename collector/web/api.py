@@ -128,14 +128,18 @@ def device_health(app, scope: Scope, params: dict) -> dict:
     from .health import device_status
     from .pages import Ctx
 
+    from .. import completeness_view
+
     sites = filter_sites(app, scope, params)
     ctx = Ctx(app.data, app.cfg, app.hierarchy, app.cfg.dashboard.lang, {}, app.now(), sites)
+    complete = completeness_view.device_cells(app.db, app.cfg.timezone)
     out = []
     for d in device_status(ctx):
+        rate, missing = complete.get((d["site"], d["device"]), (None, ""))
         out.append({"site": d["site"], "device": d["device"], "name": d["name"], "state": d["state"],
                     "silent": d["silent"], "last_seen": d["last"].isoformat() if d["last"] else None,
                     "outbox_depth": d["outbox_depth"], "clock_skew_s": d["clock_skew_s"],
-                    "app_version": d["app_version"]})
+                    "app_version": d["app_version"], "complete_rate": rate, "missing": missing})
     return {"scope": str(scope), "devices": out}
 
 
@@ -149,7 +153,14 @@ def alerts(app, scope: Scope, params: dict) -> dict:
             "satisfied_rate": r.satisfied_rate} for dim, r in low_satisfaction(ctx)]
     out += [{"kind": "device_silent", "level": "counter", "group": f"{d['site']}/{d['device']}", "name": d["name"],
              "last_seen": d["last"].isoformat() if d["last"] else None} for d in device_status(ctx) if d["silent"]]
+    from .. import completeness_view
     from .alerts_view import pushed
+
+    out += [{"kind": "messages_missing", "level": "counter", "group": f"{site}/{device}", "epoch": epoch,
+             "seqs": seqs, "since": str(since)}
+            for site, device, epoch, seqs, since in completeness_view.gap_rows(
+                app.db, app.now(), app.cfg.completeness.gap_alert_after_min)
+            if site_allowed(site, sites, app.hierarchy)]
     sent = [{"id": a["id"], "rule": a["rule"], "kind": a["kind"], "subject": a["subject"], "name": a["subject_name"],
              "place": a["place"], "fired_at": a["fired_at"], "cleared_at": a["cleared_at"], "value": a["value"],
              "acked_at": a["acked_at"], "acked_by": a["acked_by"]}

@@ -21,6 +21,7 @@ _ROW = {"type": "object", "properties": {
     "keys": {"type": "array", "items": _STR}, "group": _STR, "name": _STR, "count": {"type": "integer"},
     "satisfied": {"type": "integer"}, "satisfied_rate": {"type": ["number", "null"]},
     "mean_score": {"type": ["number", "null"]}, "flagged": {"type": "integer"},
+    "time_unverified": {"type": "integer"},
     "levels": {"type": "object", "additionalProperties": {"type": "integer"}}}}
 
 
@@ -59,11 +60,12 @@ def document() -> dict:
                     "period": {"type": "object"}, "by": {"type": "array", "items": _STR}, "scope": _STR,
                     "rows": {"type": "array", "items": _ROW}}})}},
             "/api/v1/devices": {"get": {
-                "summary": "Last known state of every kiosk", "operationId": "devices", "parameters": _FILTERS,
+                "summary": "Last known state of every kiosk, with the share of its messages received", "operationId": "devices", "parameters": _FILTERS,
                 "responses": _answers({"type": "object", "properties": {
                     "scope": _STR, "devices": {"type": "array", "items": {"type": "object"}}}})}},
             "/api/v1/alerts": {"get": {
-                "summary": "Centres and counters below the satisfaction threshold, silent kiosks",
+                "summary": "Centres and counters below the satisfaction threshold, silent kiosks, missing messages, "
+                           "pushed alerts",
                 "operationId": "alerts", "parameters": _FILTERS,
                 "responses": _answers({"type": "object", "properties": {
                     "scope": _STR, "alerts": {"type": "array", "items": {"type": "object"}}}})}},
