@@ -475,8 +475,11 @@ def main(args) -> int:
         db_password = cfg.database.password.resolve() if cfg.database.password else None
         app = Dashboard(cfg, db, password, db_password=db_password)
         server = make_server(app, host, port)
-    except (OSError, ValueError, DatabaseError) as exc:
-        print(f"serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"serve: cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port", file=sys.stderr)
+        return 2
+    except (ValueError, DatabaseError) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
         return 2
     server.start()
     print(f"dashboard on http://{host}:{server.server_address[1]}/ (Ctrl+C stops)", file=sys.stderr, flush=True)
