@@ -18,7 +18,7 @@ clock_corrections  per kiosk boot: ratings and events placed more than a minute 
 Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts`` stays as evidence), and
 ``time_unverified``; reports and the hourly rollup are by ``at_ms`` from schema v3 on.
 
-accounts, sessions, api_tokens, audit   (schema v4)
+accounts, sessions, api_tokens, audit   (schema v5)
              dashboard and API access: who may see which part of the hierarchy, and what they did
 """
 from __future__ import annotations
@@ -250,7 +250,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "received_ms BIGINT", "live INTEGER", "boot TEXT", "clock TEXT", "epoch TEXT", "seq_last BIGINT",
             "officer TEXT", "config_error TEXT", "fault TEXT")],
     ]),
-    (4, ACCOUNT_TABLES),
+    (4, [
+        # Ratings and events waiting for their boot's first live status (time_unverified): found by boot
+        # when it comes, to be placed then. Partial: placed rows, nearly all of them, cost nothing.
+        "CREATE INDEX ratings_waiting ON ratings (site, device, boot) WHERE time_unverified = 1",
+        "CREATE INDEX events_waiting ON events (site, device, boot) WHERE time_unverified = 1",
+    ]),
+    (5, ACCOUNT_TABLES),
 ]
 
 _TYPES = {
