@@ -50,14 +50,15 @@ def test_a_kiosk_publishes_its_own_topics_and_subscribes_only_to_its_inbound_one
         ("publishClientSend", "p/v1/s/d/rating"), ("publishClientSend", "p/v1/s/d/status"),
         ("publishClientSend", "p/v1/s/d/event"),
         ("subscribePattern", "p/v1/s/d/request"), ("publishClientReceive", "p/v1/s/d/request"),
-        ("subscribePattern", "p/v1/s/d/config"), ("publishClientReceive", "p/v1/s/d/config")}
+        ("subscribePattern", "p/v1/s/d/config"), ("publishClientReceive", "p/v1/s/d/config"),
+        ("subscribePattern", "p/v1/time"), ("publishClientReceive", "p/v1/time")}
 
 
-def test_a_collector_subscribes_plain_or_shared_and_publishes_nothing():
+def test_a_collector_subscribes_plain_or_shared_and_publishes_only_the_time():
     rules = rule_pairs("collector")
     assert {t for a, t in rules if a == "subscribePattern"} == {
         f for k in ("rating", "status", "event") for f in (f"p/v1/+/+/{k}", f"$share/+/p/v1/+/+/{k}")}
-    assert not [r for r in rules if r[0] == "publishClientSend"]
+    assert [r for r in rules if r[0] == "publishClientSend"] == [("publishClientSend", "p/v1/time")]
 
 
 def test_desk_fleet_and_bridge_rights():

@@ -157,12 +157,12 @@ def test_a_client_certificate_is_issued_on_request_and_named_in_the_block(folder
     assert (folder / "clients" / "tan-lap--quay-1.key").stat().st_mode & 0o777 == 0o600
 
 
-def test_a_collector_subscribes_to_what_kiosks_send_and_publishes_nothing(folder):
+def test_a_collector_subscribes_to_what_kiosks_send_and_publishes_only_the_time(folder):
     issued = setup.add_collector(folder, "main")
     assert issued.username == "collector-main"
     rules = acls(folder, "collector-main")
     assert ("subscribePattern", "$share/+/hailong/v1/+/+/rating") in rules
-    assert not [r for r in rules if r[0] == "publishClientSend"]
+    assert [r for r in rules if r[0] == "publishClientSend"] == [("publishClientSend", "hailong/v1/time")]
 
 
 def test_desk_and_fleet_accounts_get_their_own_names_and_rights(folder):
