@@ -125,3 +125,58 @@ def test_officer_sign_in_rate_sign_out_by_touch(tmp_path, artifacts):
                  "rating-officer-en"):
         assert (artifacts / f"{name}.png").stat().st_size > 10_000
         shutil.copyfile(artifacts / f"{name}.png", img / f"kiosk-{name}.png")
+
+
+@pytest.mark.mosquitto
+def test_on_request_kiosk_waits_then_rates_the_desks_dossier(mosquitto, tmp_path, artifacts):
+    """A calm waiting screen until the desk asks through a real Mosquitto; the next tap carries the
+    dossier and ticket; a request nobody answers becomes a request_expired event."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    cfg = tmp_path / "kiosk.yaml"
+    cfg.write_text("""kind: kiosk
+site: ubnd-xa-tan-lap
+device: quay-03
+requests: {mode: on_request}
+timeouts: {thank_you_s: 1}
+repeat_window_s: 0
+settle_s: 0
+""", encoding="utf-8")
+    desk = tmp_path / "desk.yaml"
+    desk.write_text(f"kind: desk\nbroker: {{host: 127.0.0.1, port: {mosquitto.port}}}\n", encoding="utf-8")
+    got: list = []
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    sub.on_message = lambda _c, _u, m: got.append(decode(m.topic, m.payload))
+    sub.connect("127.0.0.1", mosquitto.port)
+    sub.subscribe("hailong/v1/ubnd-xa-tan-lap/quay-03/+", qos=1)
+    sub.loop_start()
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(tmp_path / "kh"),
+           "SDL_AUDIODRIVER": "dummy"}
+    if not env.get("DISPLAY"):
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    result = tmp_path / "result.json"
+    try:
+        out = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "request_driver.py"), str(cfg),
+                              str(tmp_path / "outbox.db"), str(mosquitto.port), str(desk), str(artifacts), str(result)],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        import time
+        time.sleep(0.5)
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+    assert out.returncode == 0 and result.exists(), out.stdout[-3000:] + out.stderr[-3000:]
+    data = json.loads(result.read_text(encoding="utf-8"))
+    assert not data["errors"], data["errors"]
+    assert all(c["rc"] == 0 for c in data["cli"]), data["cli"]
+    steps = {s["step"]: s for s in data["steps"]}
+    assert steps["idle"]["screen"] == "waiting" and "Xin chào!" in steps["idle"]["texts"]
+    assert steps["asked"]["screen"] == "rating" and steps["after"]["screen"] == "waiting"
+    assert steps["expired"]["screen"] == "waiting" and data["depth"] == 0
+
+    ratings = [m for m in got if isinstance(m, RatingV2)]
+    events = [m for m in got if isinstance(m, Event)]
+    assert [(r.rating, r.dossier, r.ticket, r.service) for r in ratings] == [(5, "H56.22-261126-0007", "A015", "ho-tich")]
+    assert ratings[0].request is not None
+    assert [(e.type, e.dossier) for e in events] == [("request_expired", "H56.22-261126-0008")]
+    shutil.copyfile(artifacts / "waiting-vi.png", ROOT / "docs" / "img" / "kiosk-waiting-vi.png")
