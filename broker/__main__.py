@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device")
     _dir(p)
     p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
+    p.add_argument("--enrol-bundle", type=Path, metavar="OUT.tar",
+                   help="also write one file with everything the kiosk needs (kiosk.yaml, CA, password, "
+                        "fleet.pub); on the device: python -m kiosk enrol OUT.tar. It holds a password.")
+    p.add_argument("--fleet-pub", type=Path, metavar="fleet.pub",
+                   help="the fleet's public key to put in the bundle, so the kiosk takes pushed configs")
 
     p = sub.add_parser("remove-device", help="revoke a kiosk's credentials",
                        description="Revoke one kiosk's credentials, disconnect it from a running broker and clear "
@@ -164,7 +169,19 @@ def dispatch(args: argparse.Namespace) -> int:
             print(note)
         print(f"wrote {args.dir.resolve() / 'mosquitto.conf'}; next: add-device, add-collector, then run")
     elif args.command == "add-device":
-        _print_issued(setup.add_device(args.dir, args.site, args.device, args.client_cert))
+        if args.fleet_pub and not args.fleet_pub.is_file():
+            raise SetupError(f"--fleet-pub {args.fleet_pub}: no such file; give the fleet.pub made by "
+                             f"`python -m broker fleet keygen`")
+        if args.fleet_pub and not args.enrol_bundle:
+            raise SetupError("--fleet-pub goes with --enrol-bundle")
+        issued = setup.add_device(args.dir, args.site, args.device, args.client_cert)
+        _print_issued(issued)
+        if args.enrol_bundle:
+            from .enrol import make_bundle
+
+            out = make_bundle(args.dir, args.site, args.device, issued, args.enrol_bundle, args.fleet_pub)
+            print(f"# enrolment bundle: {out} (holds the password: hand it over like one); "
+                  f"on the kiosk: python -m kiosk enrol {out.name}", file=sys.stderr)
     elif args.command == "add-collector":
         _print_issued(setup.add_collector(args.dir, args.name, args.client_cert))
     elif args.command == "add-bridge-user":

@@ -27,7 +27,7 @@ def _name(cn: str) -> x509.Name:
 # A kiosk without a battery-backed clock boots after a power cut at some date in the past (often
 # 1970 or the image's build date) and may stay there until NTP answers. Certificates valid from
 # long ago let it open TLS anyway; the expiry still counts from today.
-VALID_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
+VALID_FROM = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the earliest a clock without a battery can say
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key, days: int) -> x509.CertificateBuilder:

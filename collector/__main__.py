@@ -1,4 +1,4 @@
-"""python -m collector run|report|serve|reports: each subcommand lives in the module named for its job."""
+"""python -m collector run|report|serve|reports|audit: each subcommand lives in the module named for its job."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ COMMANDS = {
     "report": ("collector.report_cli", "satisfaction report by site, counter, officer, service, time"),
     "serve": ("collector.web.server", "read-only web dashboard for managers"),
     "reports": ("collector.alerting.reports_cli", "e-mail scheduled reports: reports send --period 2026-Q4"),
+    "audit": ("collector.audit_cli", "reconcile what each kiosk's outbox created with what arrived (exit 1 if missing)"),
 }
 
 

@@ -1,8 +1,12 @@
 """Pure ingest logic: received MQTT messages in, a classified batch out. No I/O, no clock reads.
 
-Every message ends up in exactly one bucket of the batch (a new rating row, a duplicate inside the
-batch, a device status, an ignored retained clear, or a reject), and every message's ``mid`` is
-listed so the caller acknowledges all of them once the batch is committed.
+Every message ends up in exactly one bucket of the batch (a new rating row, a new event row, a
+duplicate inside the batch, a device status, an ignored retained clear, or a reject), and every
+message's ``mid`` is listed so the caller acknowledges all of them once the batch is committed.
+
+Statuses are handled before ratings and events inside a batch: a kiosk publishes a live status on
+connect before it drains its outbox, and that status anchors its boot's monotonic clock on real time
+(``collector.placement``). A rating or event that arrives retained is not a live tap: rejected.
 """
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from datetime import datetime, timezone
 from typing import NamedTuple, Sequence
 
 from broker.contract import (
-    DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, ContractError, Rating, Status, decode, format_ts, parse_topic,
+    DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, ContractError, Event, Rating, Status, StatusV2, decode, format_ts,
+    parse_topic,
 )
-from collector.records import RatingRow, rating_row
+from collector.placement import Anchors, status_offset
+from collector.records import EventRow, RatingRow, event_row, rating_row
 
 MAX_TOPIC_CHARS = 1024  # a reject keeps at most this much of a hostile topic
 
@@ -47,6 +53,37 @@ class DeviceRow(NamedTuple):
     last_rating_ts: str | None
     config_hash: str | None
     clock_skew_s: float | None  # collector receive time minus kiosk status ts; None for retained replays
+    # Order of device updates: the collector's receive time, not the kiosk's clock; a retained replay
+    # (live = 0) never overrides a row made from a live status.
+    received_ms: int = 0
+    live: int = 1
+    boot: str | None = None  # v2 status fields; None from a v1 status
+    clock: str | None = None
+    epoch: str | None = None
+    seq_last: int | None = None
+    officer: str | None = None
+    config_error: str | None = None
+    fault: str | None = None
+
+
+class AnchorRow(NamedTuple):
+    """A live status's estimate of where its boot's monotonic clock sits on real time."""
+
+    site: str
+    device: str
+    boot: str
+    offset_ms: int
+    seen_at: str
+
+
+class EpochStatus(NamedTuple):
+    """A v2 status's word on how far its outbox's numbering has gone."""
+
+    site: str
+    device: str
+    epoch: str
+    seq_last: int
+    seen_at: str
 
 
 class RejectRow(NamedTuple):
@@ -59,6 +96,9 @@ class RejectRow(NamedTuple):
 @dataclass
 class Batch:
     rows: list[RatingRow] = field(default_factory=list)  # unique ids within the batch
+    events: list[EventRow] = field(default_factory=list)  # unique ids within the batch
+    anchors: list[AnchorRow] = field(default_factory=list)  # from live v2 statuses
+    epoch_status: list[EpochStatus] = field(default_factory=list)  # from v2 statuses
     devices: list[DeviceRow] = field(default_factory=list)  # newest status per device, sorted by key
     rejects: list[RejectRow] = field(default_factory=list)
     duplicates: int = 0  # same id seen twice in this batch
@@ -103,23 +143,43 @@ def _topic_text(topic: bytes | str) -> str:
     return _clean(topic[:MAX_TOPIC_CHARS])
 
 
-def _device_row(s: Status, m: Message, received_at: str) -> DeviceRow:
+def _device_row(s: Status, m: Message, received_at: str, received_ms: int) -> DeviceRow:
     status_ts = format_ts(s.ts)
-    # A retained status replayed on subscribe says nothing about now: last seen is its own ts, no skew.
+    # A retained status replayed on subscribe says nothing about now: last seen is its own ts (never later
+    # than its receipt: a status dated 2199 must not keep a device "seen" forever), no skew.
     if m.retain:
-        last_seen, skew = status_ts, None
+        last_seen, skew = min(status_ts, received_at), None
     else:
         last_seen, skew = received_at, round(m.received - s.ts.timestamp(), 3)
     last_rating = format_ts(s.last_rating_ts) if s.last_rating_ts else None
-    return DeviceRow(s.site, s.device, s.state, status_ts, last_seen, s.app_version, s.outbox_depth,
-                     last_rating, s.config_hash, skew)
+    row = DeviceRow(s.site, s.device, s.state, status_ts, last_seen, s.app_version, s.outbox_depth,
+                    last_rating, s.config_hash, skew, received_ms, 0 if m.retain else 1)
+    if isinstance(s, StatusV2):
+        row = row._replace(boot=s.boot, clock=s.clock, epoch=s.epoch, seq_last=s.seq_last, officer=s.officer,
+                           config_error=s.config_error, fault=s.fault)
+    return row
 
 
-def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX) -> Batch:
-    """Decode and sort a batch of messages; never raises on any input."""
+def _text_ok(msg) -> bool:
+    if isinstance(msg, Rating):
+        return _storable(msg.officer, msg.service)
+    if isinstance(msg, Event):
+        return _storable(msg.officer, msg.service, msg.detail)
+    if isinstance(msg, StatusV2):
+        return _storable(msg.app_version, msg.config_hash, msg.officer, msg.config_error, msg.fault)
+    return _storable(msg.app_version, msg.config_hash)
+
+
+def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors: Anchors | None = None) -> Batch:
+    """Decode and sort a batch of messages; never raises on any input.
+
+    ``anchors`` holds what earlier batches learned about boots; live statuses of this batch are added to
+    it before any rating or event of the batch is placed."""
     batch = Batch()
+    anchors = anchors if anchors is not None else Anchors()
     seen: set[str] = set()
     devices: dict[tuple[str, str], DeviceRow] = {}
+    durable: list[tuple] = []  # v2 (message, received_at, received_ms), placed once all statuses are in
     stamp_cache: dict[int, str] = {}  # one ISO string per received millisecond, shared by its messages
     for m in messages:
         batch.acks.append((m.mid, m.qos, m.conn))
@@ -136,23 +196,43 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX) -> Batch
                     batch.ignored += 1
                     continue
             msg = decode(topic, m.payload, prefix)
-            if not (_storable(msg.officer, msg.service) if isinstance(msg, Rating)
-                    else _storable(msg.app_version, msg.config_hash)):
+            if not (_storable(msg.officer, msg.service) if type(msg) is Rating else _text_ok(msg)):
                 raise ContractError("bad_text", "NUL or a lone surrogate in a text field")
+            if m.retain and not isinstance(msg, Status):
+                # Kept by the broker and replayed to every subscriber: not a tap made now, maybe not at all.
+                raise ContractError("retained", "ratings and events are never published retained")
         except ContractError as exc:
             batch.rejects.append(RejectRow(received_at, _topic_text(m.topic), _clean(exc.reason[:200]),
                                            bytes(m.payload[:MAX_PAYLOAD_BYTES])))
             continue
-        if isinstance(msg, Rating):
+        if isinstance(msg, (Rating, Event)):
             if msg.id in seen:
                 batch.duplicates += 1
                 continue
             seen.add(msg.id)
-            batch.rows.append(rating_row(msg, received_at))
+            if msg.v == 1:  # nothing to place: stored as it came (the hot path of a v1 fleet)
+                batch.rows.append(rating_row(msg, received_at, key))
+            else:
+                durable.append((msg, received_at, key))
+            continue
+        row = _device_row(msg, m, received_at, key)
+        dkey = (row.site, row.device)
+        old = devices.get(dkey)
+        # Later in the batch is later received; a replay never replaces a live status.
+        if old is None or row.live >= old.live:
+            devices[dkey] = row
+        if isinstance(msg, StatusV2):
+            batch.epoch_status.append(EpochStatus(msg.site, msg.device, msg.epoch, msg.seq_last, received_at))
+            if not m.retain:
+                offset = status_offset(key, int(msg.ts.timestamp() * 1000), msg.mono_ms, msg.clock)
+                anchors.observe((msg.site, msg.device, msg.boot), offset)
+                batch.anchors.append(AnchorRow(msg.site, msg.device, msg.boot, offset, received_at))
+    get = anchors.get
+    for msg, received_at, received_ms in durable:
+        offset = get((msg.site, msg.device, msg.boot))
+        if isinstance(msg, Rating):
+            batch.rows.append(rating_row(msg, received_at, received_ms, offset))
         else:
-            row = _device_row(msg, m, received_at)
-            old = devices.get((row.site, row.device))
-            if old is None or row.status_ts >= old.status_ts:
-                devices[(row.site, row.device)] = row
+            batch.events.append(event_row(msg, received_at, received_ms, offset))
     batch.devices = [devices[k] for k in sorted(devices)]
     return batch

@@ -20,9 +20,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from broker.mqtt_client import apply_connection
-from broker.contract import subscription
+from broker.contract import INBOUND_KINDS, subscription
 from collector.ingest import Message, clip
 from config.common import BrokerConnection
 
@@ -106,7 +107,7 @@ class MqttSource:
         self.out = out
         self.client_id = client_id
         self.v5 = broker.protocol == "5"
-        self.filters = [subscription(kind, broker.topic_prefix, share_group) for kind in ("rating", "status")]
+        self.filters = [subscription(kind, broker.topic_prefix, share_group) for kind in INBOUND_KINDS]
         self.session_expiry_s = session_expiry_s
         self.receive_maximum = max(1, min(65535, receive_maximum))
         self._lock = threading.Lock()
@@ -173,7 +174,24 @@ class MqttSource:
         self._down_since = None
         log.info("connected to broker %s:%s%s (session present: %s); subscribing to %s", self.broker.host,
                  self.broker.port, down, flags.session_present, ", ".join(self.filters))
-        client.subscribe([(f, 1) for f in self.filters])
+        client.subscribe(self.subscriptions())
+
+    def subscriptions(self) -> list[tuple]:
+        """QoS 1 everywhere. On MQTT 5, ratings and events keep their retain flag on live delivery
+        (retain-as-published), so a rating someone published retained is recognised and rejected, not
+        stored as a tap; the broker replays retained ones only to a new subscription, not at every
+        reconnect. Statuses are subscribed plainly: there the flag marks a replay, which says nothing
+        about now. MQTT 3.1.1 has no such options: only replays on subscribe carry the flag."""
+        if not self.v5:
+            return [(f, 1) for f in self.filters]
+        out = []
+        for f in self.filters:
+            if f.endswith("/status"):
+                out.append((f, SubscribeOptions(qos=1)))
+            else:
+                out.append((f, SubscribeOptions(qos=1, retainAsPublished=True,
+                                                retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)))
+        return out
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         bad = [str(rc) for rc in reason_codes if rc.is_failure]

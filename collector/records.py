@@ -1,13 +1,17 @@
-"""Turning contract ratings into database rows and hourly rollup increments (pure, no I/O but `apply`)."""
+"""Turning contract ratings and events into database rows and hourly rollup increments (pure, no I/O but `apply`)."""
 from __future__ import annotations
 
 from collections import Counter
 from typing import Iterable, NamedTuple
 
-from broker.contract import Rating, format_ts
+from broker.contract import Event, Rating, format_ts
+from collector.placement import FUTURE_TOLERANCE_MS, place
 
 RATING_COLUMNS = ("id", "v", "site", "device", "ts", "ts_ms", "rating", "scale", "reason", "lang",
-                  "officer", "service", "flags", "received_at")
+                  "officer", "service", "flags", "received_at",
+                  # contract v2 and time placement (schema v3); None for v1 ratings
+                  "at_ms", "time_unverified", "epoch", "seq", "boot", "mono_ms", "clock", "request", "dossier",
+                  "ticket")
 INSERT_RATING_SQL = (f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) "
                      f"VALUES ({', '.join('?' * len(RATING_COLUMNS))}) ON CONFLICT (id) DO NOTHING")
 
@@ -17,7 +21,7 @@ class RatingRow(NamedTuple):
     v: int
     site: str
     device: str
-    ts: str
+    ts: str  # the kiosk's own time, kept as evidence
     ts_ms: int
     rating: int
     scale: int
@@ -27,16 +31,80 @@ class RatingRow(NamedTuple):
     service: str | None
     flags: str  # comma-separated, '' when none
     received_at: str
+    at_ms: int = 0  # the time reports use: the kiosk's ts, or corrected (see collector.placement)
+    time_unverified: int = 0  # 1 when neither the kiosk clock nor a live status vouches for at_ms
+    epoch: str | None = None
+    seq: int | None = None
+    boot: str | None = None
+    mono_ms: int | None = None
+    clock: str | None = None
+    request: str | None = None
+    dossier: str | None = None
+    ticket: str | None = None
 
 
-def rating_row(r: Rating, received_at: str) -> RatingRow:
+def rating_row(r: Rating, received_at: str, received_ms: int | None = None,
+               offset_ms: int | None = None) -> RatingRow:
+    """``received_ms`` enables the future-time check; ``offset_ms`` is the live anchor of a v2 rating's boot."""
     ts_ms = int(r.ts.timestamp() * 1000)
+    if r.v == 1:
+        if received_ms is not None and ts_ms > received_ms + FUTURE_TOLERANCE_MS:
+            at, unverified = received_ms, 1
+        else:
+            at, unverified = ts_ms, 0
+        return RatingRow(r.id, 1, r.site, r.device, format_ts(r.ts), ts_ms, r.rating, r.scale, r.reason, r.lang,
+                         r.officer, r.service, ",".join(r.flags), received_at, at, unverified)
+    p = place(ts_ms, received_ms, mono_ms=r.mono_ms, clock=r.clock, offset_ms=offset_ms)
     return RatingRow(r.id, r.v, r.site, r.device, format_ts(r.ts), ts_ms, r.rating, r.scale, r.reason, r.lang,
-                     r.officer, r.service, ",".join(r.flags), received_at)
+                     r.officer, r.service, ",".join(r.flags), received_at, p.at_ms, int(p.unverified), r.epoch,
+                     r.seq, r.boot, r.mono_ms, r.clock, r.request, r.dossier, r.ticket)
+
+
+EVENT_COLUMNS = ("id", "v", "site", "device", "type", "ts", "ts_ms", "at_ms", "time_unverified", "epoch", "seq",
+                 "boot", "mono_ms", "clock", "officer", "service", "request", "dossier", "ticket", "config_hash",
+                 "detail", "received_at")
+
+
+class EventRow(NamedTuple):
+    id: str
+    v: int
+    site: str
+    device: str
+    type: str
+    ts: str
+    ts_ms: int
+    at_ms: int
+    time_unverified: int
+    epoch: str
+    seq: int
+    boot: str
+    mono_ms: int
+    clock: str
+    officer: str | None
+    service: str | None
+    request: str | None
+    dossier: str | None
+    ticket: str | None
+    config_hash: str | None
+    detail: str | None
+    received_at: str
+
+
+def event_row(e: Event, received_at: str, received_ms: int | None = None, offset_ms: int | None = None) -> EventRow:
+    ts_ms = int(e.ts.timestamp() * 1000)
+    p = place(ts_ms, received_ms, mono_ms=e.mono_ms, clock=e.clock, offset_ms=offset_ms)
+    return EventRow(e.id, e.v, e.site, e.device, e.type, format_ts(e.ts), ts_ms, p.at_ms, int(p.unverified),
+                    e.epoch, e.seq, e.boot, e.mono_ms, e.clock, e.officer, e.service, e.request, e.dossier,
+                    e.ticket, e.config_hash, e.detail, received_at)
+
+
+# Bits of the rollup's flagged column: FLAG_PRESS, the kiosk flagged the press (e.g. rapid_repeat);
+# FLAG_TIME, time_unverified (the hour it is counted in is the kiosk's word only).
+from collector.report import FLAG_PRESS, FLAG_TIME  # noqa: E402  (defined beside the reports that read them)
 
 
 class RollupKey(NamedTuple):
-    hour: int  # UTC hours since the epoch
+    hour: int  # UTC hours since the epoch, of the placed time (at_ms)
     site: str
     device: str
     officer: str
@@ -44,12 +112,13 @@ class RollupKey(NamedTuple):
     reason: str
     scale: int
     rating: int
-    flagged: int  # 1 when any flag (e.g. rapid_repeat) was set on the kiosk
+    flagged: int  # bits: FLAG_PRESS when any kiosk flag was set, FLAG_TIME when the time is unverified
 
 
 def rollup_key(row: RatingRow) -> RollupKey:
-    return RollupKey(row.ts_ms // 3_600_000, row.site, row.device, row.officer or "", row.service or "",
-                     row.reason or "", row.scale, row.rating, 1 if row.flags else 0)
+    return RollupKey(row.at_ms // 3_600_000, row.site, row.device, row.officer or "", row.service or "",
+                     row.reason or "", row.scale, row.rating,
+                     (FLAG_PRESS if row.flags else 0) | (FLAG_TIME if row.time_unverified else 0))
 
 
 def increments(rows: Iterable[RatingRow]) -> Counter:

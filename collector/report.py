@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 
 from .hierarchy import Hierarchy
 
+# Bits of the rollup's ``flagged`` column (collector.records): a kiosk-flagged press, an unverified time.
+FLAG_PRESS, FLAG_TIME = 1, 2
+
 TIME_DIMS = ("day", "week", "month", "hour", "weekday")
 PLACE_DIMS = ("province", "commune", "centre", "counter")
 PLAIN_DIMS = ("site", "device", "officer", "service", "reason")
@@ -53,6 +56,7 @@ class ReportRow:
     count: int = 0  # ratings in the figures (flagged ones only with include_flagged)
     satisfied: int = 0
     flagged: int = 0  # flagged by the repeated-press filter, always counted here
+    unverified: int = 0  # time_unverified: placed by the kiosk's word only, always counted here
     levels: Counter = field(default_factory=Counter)  # (scale, rating) -> count
     score_units: int = 0
     keys: tuple = ()
@@ -72,7 +76,7 @@ class ReportRow:
     def to_dict(self) -> dict:
         return {"group": self.group, "name": self.name, "count": self.count, "satisfied": self.satisfied,
                 "satisfied_rate": self.satisfied_rate, "mean_score": self.mean_score, "flagged": self.flagged,
-                "levels": self.level_dict()}
+                "time_unverified": self.unverified, "levels": self.level_dict()}
 
 
 @lru_cache(maxsize=256)
@@ -145,8 +149,11 @@ def _sort_key(dims: Sequence[str], hierarchy: Hierarchy):
 
 def aggregate(rows: Iterable[RollupRow], by: str | Sequence[str] | None, *, satisfied: dict[int, list[int]],
               tz: str, hierarchy: Hierarchy | None = None, include_flagged: bool = False,
-              lang: str = "vi") -> list[ReportRow]:
-    """One ReportRow per group (``by`` None: a single total row), sorted in a natural order."""
+              lang: str = "vi", include_unverified: bool = False) -> list[ReportRow]:
+    """One ReportRow per group (``by`` None: a single total row), sorted in a natural order.
+
+    Flagged presses and ratings whose time is unverified are counted apart (``flagged``, ``unverified``)
+    and left out of the figures unless ``include_flagged`` / ``include_unverified``."""
     dims = (by,) if isinstance(by, str) else tuple(by or ())
     for dim in dims:
         if dim not in DIMENSIONS:
@@ -163,8 +170,12 @@ def aggregate(rows: Iterable[RollupRow], by: str | Sequence[str] | None, *, sati
             out = groups[key] = ReportRow(" · ".join(keys) if dims else "total",
                                           " · ".join(n for _, n in key) if dims else "total", keys=keys)
         if row.flagged:
-            out.flagged += row.n
-            if not include_flagged:
+            press, unsure = row.flagged & FLAG_PRESS, row.flagged & FLAG_TIME
+            if press:
+                out.flagged += row.n
+            if unsure:
+                out.unverified += row.n
+            if (press and not include_flagged) or (unsure and not include_unverified):
                 continue
         out.count += row.n
         out.levels[(row.scale, row.rating)] += row.n
@@ -172,7 +183,7 @@ def aggregate(rows: Iterable[RollupRow], by: str | Sequence[str] | None, *, sati
             out.satisfied += row.n
         out.score_units += row.n * (row.rating - 1) * (_SCORE_UNIT // (row.scale - 1))
     result = list(groups.values())
-    # Groups whose ratings were all flagged still appear, so the flagged count is never hidden.
+    # Groups whose ratings were all flagged (or unverified) still appear, so those counts are never hidden.
     result.sort(key=_sort_key(dims, hierarchy))
     if not dims and not result:
         result = [ReportRow("total", "total")]
@@ -186,6 +197,7 @@ def combine(rows: Iterable[ReportRow], group: str = "total", name: str = "total"
         out.count += r.count
         out.satisfied += r.satisfied
         out.flagged += r.flagged
+        out.unverified += r.unverified
         out.score_units += r.score_units
         out.levels.update(r.levels)
     return out

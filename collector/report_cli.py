@@ -10,6 +10,7 @@ from . import export
 from .hierarchy import Hierarchy
 from .report import DIMENSIONS, Period, current_month, date_range, parse_period
 from .report_queries import ReportSpec, run_report
+from .completeness_report import completeness_table
 
 TITLE = {"vi": "Mức độ hài lòng", "en": "Satisfaction"}
 BY_WORD = {"vi": "theo", "en": "by"}
@@ -45,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=("vi", "en"), help="language of headers and names (default: dashboard.lang, vi)")
     p.add_argument("--include-flagged", action="store_true",
                    help="count ratings flagged by the repeated-press filter in the figures (always shown apart)")
+    p.add_argument("--include-unverified", action="store_true",
+                   help="count ratings whose time could not be verified in the figures (always shown apart)")
 
 
 def resolve_period(args, tz: str) -> Period:
@@ -85,9 +88,11 @@ def main(args) -> int:
         return 2
     try:
         hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
-        spec = ReportSpec(period, (args.by,), args.site, args.include_flagged, lang)
+        spec = ReportSpec(period, (args.by,), args.site, args.include_flagged, lang, args.include_unverified)
         rows = run_report(db, cfg, spec, hierarchy)
-        total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang), hierarchy)[0]
+        total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang,
+                                               args.include_unverified), hierarchy)[0]
+        complete = completeness_table(db, period, sorted(hierarchy.expand(args.site)) if args.site else None, lang)
     finally:
         db.close()
     title = f"{TITLE[lang]} {period.label} {BY_WORD[lang]} {export.DIM_NAMES[lang][args.by]}"
@@ -95,11 +100,11 @@ def main(args) -> int:
     if args.format == "json":
         out: bytes | str = export.to_json(rows) + "\n"
     elif args.format == "csv":
-        out = export.to_csv([table])
+        out = export.to_csv([table])  # one table: what a script reading the CSV expects
     elif args.format == "xlsx":
-        out = export.to_xlsx([table])
+        out = export.to_xlsx([table, complete])
     else:
-        out = export.to_text(table)
+        out = export.to_text(table) + "\n" + complete.title + "\n"
     if args.output:
         data = out.encode("utf-8") if isinstance(out, str) else out
         Path(args.output).write_bytes(data)

@@ -18,7 +18,7 @@ FALLBACK_BUCKET_MS = 900_000
 
 _ROLLUP_COLS = {"start": "hour * 3600000", "site": "site", "device": "device", "officer": "officer",
                 "service": "service", "reason": "reason"}
-_RATING_COLS = {"start": f"(ts_ms / {FALLBACK_BUCKET_MS}) * {FALLBACK_BUCKET_MS}", "site": "site",
+_RATING_COLS = {"start": f"(at_ms / {FALLBACK_BUCKET_MS}) * {FALLBACK_BUCKET_MS}", "site": "site",
                 "device": "device", "officer": "COALESCE(officer, '')", "service": "COALESCE(service, '')",
                 "reason": "COALESCE(reason, '')"}
 _ORDER = ("start", "site", "device", "officer", "service", "reason")
@@ -57,8 +57,9 @@ def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
         count, where, params = "CAST(SUM(n) AS BIGINT)", "hour >= ? AND hour < ?", [start_ms // HOUR_MS, end_ms // HOUR_MS]
     else:
         cols, table = _RATING_COLS, "ratings"
-        scale_cols = "scale, rating, CASE WHEN flags <> '' THEN 1 ELSE 0 END"
-        count, where, params = "COUNT(*)", "ts_ms >= ? AND ts_ms < ?", [start_ms, end_ms]
+        # The same flag bits as the rollup (collector.records.rollup_key), by the placed time.
+        scale_cols = "scale, rating, CASE WHEN flags <> '' THEN 1 ELSE 0 END + 2 * time_unverified"
+        count, where, params = "COUNT(*)", "at_ms >= ? AND at_ms < ?", [start_ms, end_ms]
     if sites is not None:
         if not sites:
             return []
@@ -78,6 +79,7 @@ class ReportSpec:
     sites: Sequence[str] | None = None  # any province, commune, centre or site slugs
     include_flagged: bool = False
     lang: str = "vi"
+    include_unverified: bool = False
 
 
 def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ...]],
@@ -93,7 +95,8 @@ def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ..
     if only is not None:
         rows = only(rows)
     return [aggregate(rows, by or None, satisfied=cfg.satisfied, tz=cfg.timezone, hierarchy=hierarchy,
-                      include_flagged=spec.include_flagged, lang=spec.lang) for by in bys]
+                      include_flagged=spec.include_flagged, lang=spec.lang,
+                      include_unverified=spec.include_unverified) for by in bys]
 
 
 def run_report(db: Database, cfg, spec: ReportSpec, hierarchy: Hierarchy | None = None,
@@ -103,7 +106,8 @@ def run_report(db: Database, cfg, spec: ReportSpec, hierarchy: Hierarchy | None 
 
 
 DEVICE_COLUMNS = ("site", "device", "state", "status_ts", "last_seen", "app_version", "outbox_depth",
-                  "last_rating_ts", "config_hash", "clock_skew_s")
+                  "last_rating_ts", "config_hash", "clock_skew_s", "boot", "clock", "epoch", "seq_last", "officer",
+                  "config_error", "fault")
 
 
 def devices(db: Database) -> list[dict]:

@@ -3,12 +3,20 @@
 ratings      one row per rating, keyed by the event id from the kiosk (deduplication)
 rollup_hour  counts per UTC hour x site x device x officer x service x reason x scale x rating x flagged,
              kept in the same transaction as the ratings so reports never scan millions of rows
-devices      the last status of each kiosk
+devices      the last status of each kiosk (ordered by the collector's receive time)
 rejects      everything that did not follow the contract, with the reason
 alert_state  per (alert rule, subject): ok, pending, firing or clearing, so a restart does not re-fire
 alerts       every alert that fired, when it cleared, who acknowledged it; alert_notes holds comments
 notifications  the durable outbox of e-mails and webhook calls, retried with backoff until delivered;
              its unique key also records which scheduled reports went to whom
+events       durable non-rating kiosk events (v2), keyed by their id like ratings     (schema v3)
+epochs       per kiosk outbox (site, device, epoch): how many messages arrived, the highest seq seen
+             and the status's seq_last, kept in the batch transaction for completeness
+boots        per kiosk boot: where its monotonic clock sits on real time (smallest offset seen live)
+clock_corrections  per kiosk boot: ratings and events placed more than a minute from the kiosk's ts
+
+Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts`` stays as evidence), and
+``time_unverified``; reports and the hourly rollup are by ``at_ms`` from schema v3 on.
 """
 from __future__ import annotations
 
@@ -122,6 +130,82 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             sent_at TEXT
         )""",
         "CREATE INDEX notifications_due ON notifications (status, next_try)",
+    ]),
+    (3, [
+        *[f"ALTER TABLE ratings ADD COLUMN {col}" for col in (
+            "at_ms BIGINT", "time_unverified INTEGER NOT NULL DEFAULT 0", "epoch TEXT", "seq INTEGER", "boot TEXT",
+            "mono_ms BIGINT", "clock TEXT", "request TEXT", "dossier TEXT", "ticket TEXT")],
+        "UPDATE ratings SET at_ms = ts_ms",
+        # Reports read by the placed time now; the kiosk's ts_ms stays as evidence, without an index.
+        "DROP INDEX ratings_ts",
+        "DROP INDEX ratings_site_ts",
+        "CREATE INDEX ratings_at ON ratings (at_ms)",
+        "CREATE INDEX ratings_site_at ON ratings (site, at_ms)",
+        # Only v2 ratings are numbered: a partial index costs v1 ingest nothing.
+        "CREATE INDEX ratings_epoch_seq ON ratings (epoch, seq) WHERE epoch IS NOT NULL",
+        """CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            v INTEGER NOT NULL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            type TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            ts_ms BIGINT NOT NULL,
+            at_ms BIGINT NOT NULL,
+            time_unverified INTEGER NOT NULL DEFAULT 0,
+            epoch TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            boot TEXT NOT NULL,
+            mono_ms BIGINT NOT NULL,
+            clock TEXT NOT NULL,
+            officer TEXT,
+            service TEXT,
+            request TEXT,
+            dossier TEXT,
+            ticket TEXT,
+            config_hash TEXT,
+            detail TEXT,
+            received_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_epoch_seq ON events (epoch, seq)",
+        "CREATE INDEX events_site_at ON events (site, at_ms)",
+        """CREATE TABLE epochs (
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            epoch TEXT NOT NULL,
+            received BIGINT NOT NULL DEFAULT 0,
+            max_seq BIGINT NOT NULL DEFAULT 0,
+            seq_last BIGINT NOT NULL DEFAULT 0,
+            seq_last_at TEXT,
+            first_ms BIGINT,
+            last_ms BIGINT,
+            first_seen TEXT,
+            last_seen TEXT,
+            PRIMARY KEY (site, device, epoch)
+        )""",
+        """CREATE TABLE boots (
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            boot TEXT NOT NULL,
+            offset_ms BIGINT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (site, device, boot)
+        )""",
+        "CREATE INDEX boots_seen ON boots (seen_at)",
+        """CREATE TABLE clock_corrections (
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            boot TEXT NOT NULL,
+            n BIGINT NOT NULL,
+            min_delta_ms BIGINT NOT NULL,
+            max_delta_ms BIGINT NOT NULL,
+            first_ms BIGINT NOT NULL,
+            last_ms BIGINT NOT NULL,
+            PRIMARY KEY (site, device, boot)
+        )""",
+        *[f"ALTER TABLE devices ADD COLUMN {col}" for col in (
+            "received_ms BIGINT", "live INTEGER", "boot TEXT", "clock TEXT", "epoch TEXT", "seq_last BIGINT",
+            "officer TEXT", "config_error TEXT", "fault TEXT")],
     ]),
 ]
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from collector.db import DatabaseError, connect
 from collector.ingest import Batch, Message, RejectRow, classify
 from collector.mqtt_source import MqttSource, default_client_id
+from collector.placement import Anchors
 from collector.store import Store
 from config import ConfigError, load
 
@@ -124,7 +125,14 @@ class Writer:
                  stats_file: str | None):
         self.cfg, self.source, self.q, self.stats, self.stop = cfg, source, q, stats, stop
         self.store_factory = store_factory
-        self.store = store_factory()
+        # Where each kiosk boot's monotonic clock sits on real time: learned by the batcher from live
+        # statuses, shared with the committer, and reloaded from the database at start.
+        self.anchors = Anchors()
+        self.store = self._open_store()
+        try:
+            self.anchors.update(self.store.load_anchors())
+        except Exception as exc:  # an older schema in a test double, a read error: learn them again live
+            log.warning("could not load known kiosk boots: %s", exc)
         self.stats_file = stats_file
         self.max_size = cfg.batch.max_size
         self.max_wait = cfg.batch.max_wait_ms / 1000
@@ -132,6 +140,11 @@ class Writer:
         self._ready: queue.Queue = queue.Queue(maxsize=1)  # validated batches for the committer; None ends it
         self._committed_all = True  # False once the committer gave up on a batch (stopped while the db failed)
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
+
+    def _open_store(self):
+        store = self.store_factory()
+        store.anchors = self.anchors
+        return store
 
     # ------------------------------------------------------------ committer thread
     def _commit_loop(self) -> None:
@@ -148,7 +161,7 @@ class Writer:
     def commit(self, pending: list[Message], batch: Batch | None = None) -> bool:
         """Write and ack one batch, retrying the database until it works; False if told to stop first."""
         if batch is None:
-            batch = classify(pending, self.prefix)
+            batch = classify(pending, self.prefix, self.anchors)
         delay, failures = 0.5, 0
         while True:
             t0 = time.perf_counter()
@@ -167,7 +180,7 @@ class Writer:
                 delay = min(delay * 2, 30)
                 try:
                     self.store.db.close()
-                    self.store = self.store_factory()
+                    self.store = self._open_store()
                 except Exception as exc2:
                     log.error("database still unreachable: %s", str(exc2).strip().splitlines()[0])
         self.source.ack(batch.acks)
@@ -179,7 +192,7 @@ class Writer:
         missed): store the messages one by one, and a refused one as a reject. False if even a reject
         cannot be written: then the database itself is the problem and the whole batch is retried."""
         for m in pending:
-            one = classify([m], self.prefix)
+            one = classify([m], self.prefix, self.anchors)
             try:
                 result = self.store.write(one)
             except Exception as exc:
@@ -209,7 +222,7 @@ class Writer:
 
     def _submit(self, chunk: list[Message]) -> bool:
         """Validate a batch here and queue it for the committer; False if the committer has ended."""
-        return self._hand_over((chunk, classify(chunk, self.prefix)))
+        return self._hand_over((chunk, classify(chunk, self.prefix, self.anchors)))
 
     def _finish(self) -> bool:
         """Let the committer write what it was given, then end it."""

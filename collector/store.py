@@ -1,4 +1,5 @@
-"""Write one classified batch in one transaction: new ratings, their rollups, devices, rejects.
+"""Write one classified batch in one transaction: new ratings and events, their rollups, outbox
+completeness counters, boot anchors, clock corrections, devices, rejects.
 
 The rating ``id`` is the key: a rating already stored (a redelivery after a crash, a kiosk resend)
 is counted as a duplicate and adds nothing to the hourly rollup. Knowing which rows were new:
@@ -12,39 +13,82 @@ each re-acquisition can wait a whole switch interval (measured: 300 to 2,000 row
 """
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 from collector import records
+from collector.completeness import EpochRow, epoch_increments, epoch_rows
 from collector.db import Database
 from collector.ingest import Batch
+from collector.placement import Anchors, correction_increments, place
 
 _SQLITE_IN_CHUNK = 900  # bound on host parameters per SELECT ... IN (...)
 
 _MAX_PARAMS = 30000  # per statement; SQLite allows 32766, PostgreSQL 65535
 
-DEVICE_COLUMNS = "site, device, state, status_ts, last_seen, app_version, outbox_depth, last_rating_ts, " \
-                 "config_hash, clock_skew_s"
+DEVICE_COLUMNS = ("site, device, state, status_ts, last_seen, app_version, outbox_depth, last_rating_ts, "
+                  "config_hash, clock_skew_s, received_ms, live, boot, clock, epoch, seq_last, officer, config_error, "
+                  "fault")
+_DEVICE_SET = ", ".join(f"{c} = excluded.{c}" for c in (
+    "state", "status_ts", "app_version", "outbox_depth", "last_rating_ts", "config_hash", "received_ms", "live",
+    "boot", "clock", "epoch", "seq_last", "officer", "config_error", "fault"))
 UPSERT_DEVICE_TAIL = (
-    " ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, status_ts = excluded.status_ts, "
+    f" ON CONFLICT (site, device) DO UPDATE SET {_DEVICE_SET}, "
     "last_seen = CASE WHEN excluded.last_seen > devices.last_seen THEN excluded.last_seen ELSE devices.last_seen END, "
-    "app_version = excluded.app_version, outbox_depth = excluded.outbox_depth, "
-    "last_rating_ts = excluded.last_rating_ts, config_hash = excluded.config_hash, "
     "clock_skew_s = COALESCE(excluded.clock_skew_s, devices.clock_skew_s) "
-    # An older status (a late retained replay, a delayed message) never overwrites a newer one.
-    "WHERE devices.status_ts IS NULL OR excluded.status_ts >= devices.status_ts")
+    # Ordered by the collector's receive time, never the kiosk's clock: a kiosk whose clock jumped back
+    # (or says 2199) still moves its row, its last will included. A retained replay (live = 0) never
+    # overrides a row made from a live status.
+    "WHERE devices.received_ms IS NULL "
+    "OR (excluded.live = 1 AND excluded.received_ms >= devices.received_ms) "
+    "OR (excluded.live = 0 AND devices.live = 0 AND excluded.received_ms >= devices.received_ms)")
+_EPOCH_COLUMNS = ", ".join(EpochRow._fields)
+_EPOCH_TAIL = (
+    " ON CONFLICT (site, device, epoch) DO UPDATE SET received = epochs.received + excluded.received, "
+    "max_seq = CASE WHEN excluded.max_seq > epochs.max_seq THEN excluded.max_seq ELSE epochs.max_seq END, "
+    # SET reads the old row everywhere, so seq_last_at compares with the seq_last before this update.
+    "seq_last_at = CASE WHEN excluded.seq_last > epochs.seq_last THEN excluded.seq_last_at ELSE epochs.seq_last_at END, "
+    "seq_last = CASE WHEN excluded.seq_last > epochs.seq_last THEN excluded.seq_last ELSE epochs.seq_last END, "
+    "first_ms = CASE WHEN epochs.first_ms IS NULL OR excluded.first_ms < epochs.first_ms "
+    "THEN excluded.first_ms ELSE epochs.first_ms END, "
+    "last_ms = CASE WHEN epochs.last_ms IS NULL OR excluded.last_ms > epochs.last_ms "
+    "THEN excluded.last_ms ELSE epochs.last_ms END, "
+    "first_seen = CASE WHEN epochs.first_seen IS NULL OR excluded.first_seen < epochs.first_seen "
+    "THEN excluded.first_seen ELSE epochs.first_seen END, "
+    "last_seen = CASE WHEN epochs.last_seen IS NULL OR excluded.last_seen > epochs.last_seen "
+    "THEN excluded.last_seen ELSE epochs.last_seen END")
+_BOOT_TAIL = (" ON CONFLICT (site, device, boot) DO UPDATE SET "
+              "offset_ms = CASE WHEN excluded.offset_ms < boots.offset_ms THEN excluded.offset_ms "
+              "ELSE boots.offset_ms END, seen_at = excluded.seen_at")
+_CORRECTION_COLUMNS = "site, device, boot, n, min_delta_ms, max_delta_ms, first_ms, last_ms"
+_CORRECTION_TAIL = (
+    " ON CONFLICT (site, device, boot) DO UPDATE SET n = clock_corrections.n + excluded.n, "
+    "min_delta_ms = CASE WHEN excluded.min_delta_ms < clock_corrections.min_delta_ms "
+    "THEN excluded.min_delta_ms ELSE clock_corrections.min_delta_ms END, "
+    "max_delta_ms = CASE WHEN excluded.max_delta_ms > clock_corrections.max_delta_ms "
+    "THEN excluded.max_delta_ms ELSE clock_corrections.max_delta_ms END, "
+    "first_ms = CASE WHEN excluded.first_ms < clock_corrections.first_ms "
+    "THEN excluded.first_ms ELSE clock_corrections.first_ms END, "
+    "last_ms = CASE WHEN excluded.last_ms > clock_corrections.last_ms "
+    "THEN excluded.last_ms ELSE clock_corrections.last_ms END")
+_EVENT_COLS = ", ".join(records.EVENT_COLUMNS)
 _COLS = ", ".join(records.RATING_COLUMNS)
+_V1_WIDTH = records.RATING_COLUMNS.index("time_unverified") + 1  # the v1 fields, at_ms, time_unverified
+_V1_COLS = ", ".join(records.RATING_COLUMNS[:_V1_WIDTH])
 
 
 class WriteResult(NamedTuple):
-    inserted: int
+    inserted: int  # ratings and events newly stored
     duplicates: int  # already in the database (duplicates inside the batch are counted by ingest)
     rejects: int
     devices: int
 
 
 class Store:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, anchors: Anchors | None = None):
         self.db = db
+        self.anchors = anchors  # learns boots other collectors anchored (see _anchor_from_db)
         if db.dialect == "sqlite":
             # Rating ids are random UUIDs, so every batch dirties pages all over the id index. A larger
             # page cache and fewer, larger WAL checkpoints write each such page less often: validating
@@ -60,18 +104,88 @@ class Store:
     def write(self, batch: Batch) -> WriteResult:
         """Commit the batch or raise (nothing written); the caller acks only after this returns."""
         with self.db.transaction():
+            self._anchor_from_db(batch)
             new = self._insert_sqlite(batch) if self.db.dialect == "sqlite" else self._insert_postgres(batch)
+            new_events = self._insert_events(batch.events)
             self._values("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(records.increments(new)),
                          records.ROLLUP_CONFLICT)
+            # One upsert of epoch counters from both the new messages and the statuses, one row per epoch
+            # in key order: collectors on PostgreSQL lock these rows in one order (no deadlock).
+            durable = [*new, *new_events] if new_events else new
+            self._values("epochs", _EPOCH_COLUMNS, epoch_rows(epoch_increments(durable), batch.epoch_status),
+                         _EPOCH_TAIL)
+            # A v1 rating moved from the future is a correction too.
+            self._values("clock_corrections", _CORRECTION_COLUMNS, correction_increments(durable), _CORRECTION_TAIL)
+            if batch.anchors:
+                best_a: dict[tuple, tuple] = {}
+                for a in batch.anchors:
+                    k = (a.site, a.device, a.boot)
+                    if k not in best_a or a.offset_ms < best_a[k][3]:
+                        best_a[k] = (*k, a.offset_ms, a.seen_at)
+                self._values("boots", "site, device, boot, offset_ms, seen_at", [best_a[k] for k in sorted(best_a)],
+                             _BOOT_TAIL)
             self._values("devices", DEVICE_COLUMNS, batch.devices, UPSERT_DEVICE_TAIL)  # unique keys (ingest)
             self._values("rejects", "received_at, topic, reason, payload", batch.rejects)
-        return WriteResult(len(new), len(batch.rows) - len(new), len(batch.rejects), len(batch.devices))
+        return WriteResult(len(new) + len(new_events), len(batch.rows) + len(batch.events) - len(new) - len(new_events),
+                           len(batch.rejects), len(batch.devices))
 
-    def _values(self, table: str, columns: str, rows: list, tail: str = "") -> None:
-        """INSERT rows with as few statements as the parameter limit allows."""
+    def load_anchors(self, days: int = 7, limit: int = 20_000) -> list[tuple[tuple, int]]:
+        """The boots seen live most recently, for a collector that starts. Older ones are looked up in the
+        database when a message of theirs arrives (``_anchor_from_db``), so this only saves queries."""
+        since = datetime.fromtimestamp(time.time() - days * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        rows = self.db.query("SELECT site, device, boot, offset_ms FROM boots WHERE seen_at >= ? "
+                             "ORDER BY seen_at DESC LIMIT ?", (since, limit))
+        return [((site, device, boot), int(offset)) for site, device, boot, offset in rows]
+
+    def _anchor_from_db(self, batch: Batch) -> None:
+        """Place again the v2 messages whose boot this collector has not seen live, if another collector
+        (or an earlier run) did: with several collectors, a kiosk's status and ratings may be split."""
+        todo = [r for r in (*batch.rows, *batch.events) if r.time_unverified and r.boot is not None]
+        if not todo:
+            return
+        keys = sorted({(r.site, r.device, r.boot) for r in todo})[:_SQLITE_IN_CHUNK // 3]
+        # By the whole primary key, so the lookup stays an index probe however many boots are stored.
+        found = {(s, d, b): int(o) for s, d, b, o in self.db.query(
+            "SELECT site, device, boot, offset_ms FROM boots WHERE "
+            + " OR ".join(["(site = ? AND device = ? AND boot = ?)"] * len(keys)), [v for k in keys for v in k])}
+        if not found:
+            return
+        if self.anchors is not None:
+            self.anchors.update(found.items())
+
+        def fix(r):
+            offset = found.get((r.site, r.device, r.boot))
+            if offset is None:
+                return r
+            received_ms = int(datetime.fromisoformat(r.received_at.replace("Z", "+00:00")).timestamp() * 1000)
+            p = place(r.ts_ms, received_ms, mono_ms=r.mono_ms, clock=r.clock, offset_ms=offset)
+            return r._replace(at_ms=p.at_ms, time_unverified=int(p.unverified))
+
+        batch.rows = [fix(r) if r.time_unverified and r.boot is not None else r for r in batch.rows]
+        batch.events = [fix(r) if r.time_unverified else r for r in batch.events]
+
+    def _insert_events(self, rows: list) -> list:
+        """Events are few: one INSERT ... RETURNING per chunk tells which ids were new, on both databases."""
+        if not rows:
+            return []
+        inserted: set[str] = set()
+        width = len(records.EVENT_COLUMNS)
+        one = "(" + ", ".join("?" * width) + ")"
+        per = max(1, _MAX_PARAMS // width)
+        for i in range(0, len(rows), per):
+            chunk = sorted(rows[i:i + per])  # id order: concurrent collectors lock in one order
+            sql = (f"INSERT INTO events ({_EVENT_COLS}) VALUES {', '.join([one] * len(chunk))} "
+                   f"ON CONFLICT (id) DO NOTHING RETURNING id")
+            inserted.update(r[0] for r in self.db.query(sql, [v for row in chunk for v in row]))
+        return [r for r in rows if r.id in inserted]
+
+    def _values(self, table: str, columns: str, rows: list, tail: str = "", width: int = 0) -> None:
+        """INSERT rows with as few statements as the parameter limit allows; ``width`` > 0 takes only the
+        first ``width`` fields of each row."""
         if not rows:
             return
-        width = len(rows[0])
+        cut = width
+        width = width or len(rows[0])
         per = max(1, _MAX_PARAMS // width)
         one = "(" + ", ".join("?" * width) + ")"
         i = 0
@@ -82,7 +196,7 @@ class Store:
             k = 1 << (k.bit_length() - 1)
             chunk, i = rows[i:i + k], i + k
             sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * k)}{tail}"
-            self.db.execute(sql, [v for row in chunk for v in row])
+            self.db.execute(sql, [v for row in chunk for v in row[:cut]] if cut else [v for row in chunk for v in row])
 
     def _insert_sqlite(self, batch: Batch) -> list:
         rows = batch.rows
@@ -96,7 +210,14 @@ class Store:
             present.update(r[0] for r in self.db.conn.execute(f"SELECT id FROM ratings WHERE id IN ({marks})", chunk))
         new = [r for r in rows if r.id not in present] if present else rows
         # ON CONFLICT stays: the ids were checked under the write lock, this is a second guard.
-        self._values("ratings", _COLS, new, " ON CONFLICT (id) DO NOTHING")
+        v1 = [r for r in new if r.epoch is None]
+        if len(v1) == len(new):
+            # v1 ratings leave the v2 columns NULL: binding only the columns they fill keeps their
+            # ingest as fast as before those columns existed.
+            self._values("ratings", _V1_COLS, new, " ON CONFLICT (id) DO NOTHING", _V1_WIDTH)
+        else:
+            self._values("ratings", _V1_COLS, v1, " ON CONFLICT (id) DO NOTHING", _V1_WIDTH)
+            self._values("ratings", _COLS, [r for r in new if r.epoch is not None], " ON CONFLICT (id) DO NOTHING")
         return new
 
     def _insert_postgres(self, batch: Batch) -> list:

@@ -240,6 +240,12 @@ class Notify(Strict):
         72, description="a message not delivered after this long is marked failed (kept in the database)")
 
 
+class Completeness(Strict):
+    gap_alert_after_min: Annotated[float, Field(ge=1, le=60 * 24 * 366, description="1 to 527040 minutes")] = Field(
+        60.0, description="alert when missing outbox messages stay missing this long (a kiosk's backlog "
+                          "normally drains within minutes of reconnecting)")
+
+
 class CollectorConfig(Strict):
     kind: Literal["collector"] = "collector"
     broker: BrokerConnection = Field(default_factory=BrokerConnection)
@@ -257,6 +263,7 @@ class CollectorConfig(Strict):
     opening: Opening = Field(default_factory=Opening)
     holidays: list[date] = Field(default_factory=list, description="dates (YYYY-MM-DD) every centre is closed")
     notify: Notify = Field(default_factory=Notify)
+    completeness: Completeness = Field(default_factory=Completeness)
     log_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
 
     @model_validator(mode="after")

@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from .common import BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
 from .staff import StaffInclude, StaffMember, load_staff, unique_keys
-from .common import BrokerConnection, ConfigPath, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
 
 # The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
 FACE_LEVELS = ("very_unhappy", "unhappy", "neutral", "happy", "very_happy")
@@ -113,6 +113,7 @@ class Display(Strict):
     size: Optional[Annotated[str, Field(pattern=r"^\d{3,5}x\d{3,5}$", description="WIDTHxHEIGHT like 1280x800")]] = None
 
 
+<<<<<<< HEAD
 class Duty(Strict):
     """Officers on duty: opening hours end a shift that nobody closed, and so does an idle spell."""
 
@@ -135,6 +136,13 @@ class Duty(Strict):
 class RequestsCfg(Strict):
     mode: Literal["open", "on_request"] = Field(
         "open", description="open: faces always; on_request: only while a request from the desk is pending")
+
+
+class Fleet(Strict):
+    """Configs pushed from the province's fleet tool, signed with its Ed25519 key."""
+
+    public_key: InputFile = Field(description="fleet.pub from the province, the public half of its signing key")
+    rollback_after_s: Annotated[float, Field(ge=30, le=86400, description="30 to 86400 seconds")] = 300.0
 
 
 class KioskConfig(Strict):
@@ -165,6 +173,7 @@ class KioskConfig(Strict):
         default_factory=dict, description="spoken prompts; a missing file is reported and the kiosk runs silent")
     status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
     display: Display = Field(default_factory=Display)
+    fleet: Optional[Fleet] = Field(None, description="take configs pushed by the fleet tool (python -m broker fleet push)")
 
     @field_validator("staff", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-COMMANDS = ("run", "simulate", "request", "outbox")
+COMMANDS = ("run", "simulate", "request", "outbox", "enrol")
 
 
 def mqtt_url(value: str) -> tuple[str, int]:
@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
                "  python -m kiosk run --config kiosk.yaml --windowed 1280x800\n"
                "  python -m kiosk simulate --config kiosk.yaml --count 100 --rate 5 --mqtt-url mqtt://127.0.0.1:1883",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request,outbox}")
+    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request,outbox,enrol}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
     common.add_argument("--mqtt-url", type=mqtt_url, metavar="mqtt://HOST:PORT",
@@ -84,7 +84,51 @@ def parser() -> argparse.ArgumentParser:
     box.add_argument("path", type=Path, help="the outbox file, e.g. /var/lib/hailong/outbox.db")
     box.add_argument("--force", action="store_true", help="salvage even a file that checks sound")
     box.add_argument("-v", "--verbose", action="store_true", help="log more")
+    en = sub.add_parser("enrol", help="set this kiosk up from the enrolment bundle the province made",
+                        description="Put the bundle's kiosk.yaml, CA, password and fleet key in place (an existing "
+                                    "kiosk.yaml is kept as kiosk.yaml.before-enrol), check the config and try the "
+                                    "broker. Exit 0 ready, 1 the bundle cannot be used, 2 the config has problems, "
+                                    "3 written but the broker could not be reached (the kiosk keeps trying).",
+                        epilog="Example: python -m kiosk enrol /media/usb/ubnd-xa-tan-lap--quay-01.tar --dir /etc/hailong")
+    en.add_argument("bundle", type=Path, help="the .tar made by `python -m broker add-device ... --enrol-bundle`")
+    en.add_argument("--dir", type=Path, default=Path("/etc/hailong"), help="where kiosk.yaml goes (default /etc/hailong)")
+    en.add_argument("--no-connect", action="store_true", help="do not try the broker now")
     return ap
+
+
+def _enrol(args) -> int:
+    from config import ConfigError, load
+
+    from .enrol import BundleError, check_broker, install
+
+    try:
+        done = install(args.bundle, args.dir)
+    except BundleError as exc:
+        print(f"kiosk enrol: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"kiosk enrol: cannot write {args.dir}: {exc.strerror} (run it as the kiosk's user or root)",
+              file=sys.stderr)
+        return 1
+    print(f"enrolled {done.site}/{done.device}: wrote {', '.join(done.written)} in {done.folder}")
+    if done.kept:
+        print(f"the previous kiosk.yaml is kept as {done.kept}")
+    try:
+        cfg = load(done.folder / "kiosk.yaml", kind="kiosk")
+    except ConfigError as exc:
+        print("kiosk enrol: the config has problems:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    if args.no_connect:
+        return 0
+    verdict = check_broker(cfg)
+    print(f"broker {cfg.broker.host}:{cfg.broker.port}: {verdict}")
+    if verdict != "connected":
+        print("kiosk enrol: the files are in place and the kiosk will keep trying; check the network and the "
+              "broker address with the province", file=sys.stderr)
+        return 3
+    print(f"ready: start the kiosk (systemctl restart hailong-kiosk, or python -m kiosk --config "
+          f"{done.folder / 'kiosk.yaml'})")
+    return 0
 
 
 def _request(args) -> int:
@@ -121,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "request":
         return _request(args)
+    if args.command == "enrol":
+        return _enrol(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "outbox":
@@ -202,9 +248,11 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
 
             watch_for_fix(app, args.config, lambda: (fixed.append(True), app.stop()))
 
+    from .app import RESTART
+
     rc = run_app(cfg, args.config, outbox, host, port, windowed=windowed, config_hash=file_hash(boot.source),
                  config_notice=boot.notice(), on_start=started)
-    if fixed:
+    if fixed or rc == RESTART:
         restart(argv)
     return rc
 

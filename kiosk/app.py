@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 KV = Path(__file__).with_name("kiosk.kv")
 CORNER_FRACTION = 0.14  # the hidden technician corner: this share of the shorter screen side
 KEY_ESCAPE, KEY_BACK = 27, 1001
+RESTART = 75  # run_app's answer when the kiosk stopped to start again on a new kiosk.yaml
+CONFIG_CALM_S = 5.0  # a pushed config takes effect only after the screen was untouched this long
 
 
 class FaceButton(ButtonBehavior, BoxLayout):
@@ -209,6 +211,9 @@ class KioskApp(App):
         self.uplink = Uplink(cfg, self.outbox, config_hash=config_hash, host=host, port=port, wire_v2=True,
                              clock=self.clock, inbound=self._inbound, status_extra=self._status_extra)
         self.start_uplink = start_uplink
+        self.config_taker = self._config_taker(cfg)
+        self.restart_for_config = False  # a pushed config was applied (or rolled back): restart when calm
+        self.restarting = False          # stopped to restart: run_app returns RESTART
         self.flow = Flow(cfg, self._keep, self._on_flow_event, now=time.monotonic())
         self._sounds: dict[tuple[str, str], object] = {}
         self._tech_clock = None
@@ -240,6 +245,7 @@ class KioskApp(App):
         Clock.schedule_interval(lambda _dt: self.flow.tick(time.monotonic()), 0.1)
         Clock.schedule_interval(lambda _dt: self._expire_requests(), 1.0)
         Clock.schedule_interval(lambda _dt: self._duty_tick(), 0.5)
+        Clock.schedule_interval(lambda _dt: self._follow_config(), 1.0)
         # the outbox heals itself in the background: follow it (out of order <-> normal) without a touch
         Clock.schedule_interval(lambda _dt: self._follow_fault(), 0.5)
         # systemd stops the service with SIGTERM: close cleanly (SDL would turn it into a close request)
@@ -325,6 +331,9 @@ class KioskApp(App):
         """On the uplink thread: decode here, act on the Kivy thread."""
         from broker.contract import ContractError, Request, decode
 
+        if kind == "config":
+            Clock.schedule_once(lambda _dt: self._take_config(topic, payload), 0)
+            return
         if kind != "request":
             return
         try:
@@ -353,7 +362,8 @@ class KioskApp(App):
             self._render()
 
     def _status_extra(self) -> dict:
-        notice = " ".join("".join(c if c.isprintable() else " " for c in self.config_notice).split())
+        problem = self.config_notice or (self.config_taker.config_error if self.config_taker else "") or ""
+        notice = " ".join("".join(c if c.isprintable() else " " for c in problem).split())
         officer = self.duty.officer  # read on the uplink thread: one attribute read, never half-changed
         return {"config_error": notice[:500] or None, "officer": officer.key if officer else None}
 
@@ -369,6 +379,50 @@ class KioskApp(App):
         self.entry.tick(time.monotonic(), self.local_now())
         if before != state() or self.entry.screen == OFFICER_PIN:  # the lockout countdown moves
             self._render()
+
+    # ------------------------------------------------------------ configs pushed by the fleet tool
+    def _config_taker(self, cfg):
+        if cfg.fleet is None:
+            return None
+        from broker.fleet import FleetKeyError, load_public
+
+        from .config_apply import ConfigTaker
+
+        try:
+            key = load_public(cfg.fleet.public_key)
+        except FleetKeyError as exc:
+            log.error("pushed configs are refused: %s", exc)
+            return None
+        return ConfigTaker(Path(self.config_path), cfg.site, cfg.device, [key], cfg.broker.topic_prefix,
+                           rollback_after_s=cfg.fleet.rollback_after_s)
+
+    def _take_config(self, topic: str, payload: bytes) -> None:
+        if self.config_taker is None:
+            return
+        self._config_outcome(self.config_taker.offer(topic, payload, time.monotonic()))
+
+    def _config_outcome(self, outcome) -> None:
+        if outcome is None or outcome.event is None:
+            return
+        self.recorder.event(outcome.event, config_hash=outcome.config_hash,
+                            detail=" ".join(outcome.detail.split())[:500] or None)
+        if outcome.config is not None:  # a new config (or the previous one back): restart on it when calm
+            self.restart_for_config = True
+
+    def _follow_config(self) -> None:
+        """Every second: confirm a new config once the broker is reached, roll back one that never
+        reaches it, and restart on a changed kiosk.yaml at a calm moment (the rating screen, nobody
+        touching it), so no visit is cut and every tap is already in the outbox."""
+        taker = self.config_taker
+        if taker is not None:
+            if self.uplink.connected:
+                taker.broker_reached()
+            self._config_outcome(taker.tick(time.monotonic()))
+        if self.restart_for_config and self.flow.state is State.RATING \
+                and time.monotonic() - self.flow.last_touch >= CONFIG_CALM_S:
+            log.warning("a new kiosk.yaml was applied: restarting on it")
+            self.restarting = True
+            self.stop()
 
     @property
     def out_of_order(self) -> bool:
@@ -604,4 +658,4 @@ def run_app(cfg: KioskConfig, config_path, outbox_path, host=None, port=None, wi
     if on_start is not None:
         app.bind(on_start=on_start)
     app.run()
-    return 0
+    return RESTART if app.restarting else 0

@@ -115,6 +115,10 @@ class ConfigTaker:
         if (cfg.site, cfg.device) != (self.site, self.device):
             candidate.unlink(missing_ok=True)
             return self._refuse(short, f"wrong_device: the YAML says {cfg.site}/{cfg.device}")
+        if cfg.fleet is None:  # applying it would leave the kiosk unable to take the next push
+            candidate.unlink(missing_ok=True)
+            return self._refuse(short, "no_fleet: the pushed config has no fleet: public_key; keep it in the "
+                                       "fleet's defaults.yaml")
         previous = self.path.with_name(self.path.name + PREVIOUS_SUFFIX)
         if self.path.exists():
             _write_atomic(previous, self.path.read_bytes())

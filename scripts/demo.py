@@ -125,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                 p.kill()
         print("demo: stopped")
 
+    def wait_log(path: Path, text: str, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if path.exists() and text in path.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        print(f"demo: {path.name} does not say {text!r} yet; starting the kiosks anyway", flush=True)
+
     try:
         broker, broker_name, protocol = start_broker(work, broker_port, args.embedded)
         procs.append(("broker", broker))
@@ -139,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
         spawn("collector", "-m", "collector", "run", "--config", str(collector_yaml))
         spawn("dashboard", "-m", "collector", "serve", "--config", str(collector_yaml))
+        # Kiosks come after the collector's subscription, as in the field: then the broker queues their
+        # ratings for it, and the collector sees each kiosk's first status live, which places its
+        # ratings on real time (a status it only finds retained says nothing about when it was sent).
+        wait_log(work / "collector.log", "subscribed:", 30)
         window = bool(os.environ.get("DISPLAY")) and not args.headless
         if window:
             spawn("kiosk-window", "-m", "kiosk", "--config", str(kiosk_yamls[0]), "--windowed", "1280x800")

@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Mosquitto and PostgreSQL for the tests and the demo, Xvfb + Mesa (libgl1, libegl1) for the Kivy
-# window, Chromium, a font and poppler (PDF to text/PNG) for the dashboard tests.
+# window, Chromium, a font and poppler (PDF to text/PNG) for the dashboard tests, faketime for the
+# tests of kiosks whose clock is wrong.
 APT_PACKAGES=(mosquitto mosquitto-clients postgresql xvfb xauth libgl1 libegl1 libgl1-mesa-dri libmtdev1
-              chromium fonts-dejavu-core poppler-utils)
+              chromium fonts-dejavu-core poppler-utils faketime)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 

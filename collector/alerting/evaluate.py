@@ -243,8 +243,9 @@ class Evaluator:
             if sc.officer and per != "officer":
                 where += " AND officer = ?"
                 params = [*params, sc.officer]
-            rows = self.db.query(f"SELECT scale, rating FROM ratings WHERE ts_ms >= ? AND flags = '' AND {where} "
-                                 f"ORDER BY ts_ms DESC LIMIT ?", [since_ms, *params, rule.last_ratings])
+            rows = self.db.query(f"SELECT scale, rating FROM ratings WHERE at_ms >= ? AND flags = '' "
+                                 f"AND time_unverified = 0 AND {where} ORDER BY at_ms DESC LIMIT ?",
+                                 [since_ms, *params, rule.last_ratings])
             satisfied = sum(1 for scale, rating in rows if rating in self._happy.get(scale, ()))
             negative = sum(1 for scale, rating in rows if rating in self._negative.get(scale, ()))
             out.append((key, name, len(rows), satisfied, negative))

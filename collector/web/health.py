@@ -7,6 +7,7 @@ from html import escape
 from ..export import Table
 from ..report import Period, _zone
 from ..report_queries import devices as device_rows
+from .. import completeness_view
 from .charts import pct
 from .i18n import t
 from .layout import Page, html_table
@@ -58,12 +59,16 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 def devices(ctx: Ctx) -> Page:
     lang = ctx.lang
     rows = device_status(ctx)
+    complete = completeness_view.device_cells(ctx.db, ctx.tz)
     table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
-                                       t(lang, "last_seen"), t(lang, "backlog"), t(lang, "skew"), t(lang, "version")],
+                                       t(lang, "last_seen"), t(lang, "backlog"), t(lang, "skew"), t(lang, "version"),
+                                       completeness_view.header(lang, "complete"),
+                                       completeness_view.header(lang, "missing")],
                   [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]), d["outbox_depth"],
-                    d["clock_skew_s"], d["app_version"]] for d in rows])
+                    d["clock_skew_s"], d["app_version"], *complete.get((d["site"], d["device"]), (None, ""))]
+                   for d in rows])
     classes = ["bad" if d["silent"] else "" for d in rows]
-    body = html_table(table, classes, num_from=5, caption=False) if rows else f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
+    body = html_table(table, classes, num_from=5, pct_cols=(8,), caption=False) if rows else f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
     return Page("devices", t(lang, "devices"), body, [table], "devices")
 
 
@@ -95,9 +100,16 @@ def alerts(ctx: Ctx) -> Page:
     silent_table = Table(t(lang, "silent_devices", h=f'{cfg.alerts.device_silent_hours:g}'),
                          [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"), t(lang, "last_seen")],
                          [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent])
+    gap_min = cfg.completeness.gap_alert_after_min
+    gaps = completeness_view.gap_rows(ctx.db, ctx.now, gap_min)
+    gap_table = Table(completeness_view.header(lang, "gaps", m=f"{gap_min:g}"),
+                      [t(lang, "site"), t(lang, "device"), completeness_view.header(lang, "epoch"),
+                       completeness_view.header(lang, "seqs"), completeness_view.header(lang, "since")], gaps)
     none = f'<p class="empty ok">{escape(t(lang, "no_alerts"))}</p>'
     body = (f"<section><h2>{escape(low_table.title)}</h2>"
             f"{html_table(low_table, ['bad'] * len(low), pct_cols=(3,), caption=False) if low else none}</section>"
             f"<section><h2>{escape(silent_table.title)}</h2>"
-            f"{html_table(silent_table, ['bad'] * len(silent), caption=False) if silent else none}</section>")
-    return Page("alerts", t(lang, "alerts"), body, [low_table, silent_table], "alerts")
+            f"{html_table(silent_table, ['bad'] * len(silent), caption=False) if silent else none}</section>"
+            f"<section><h2>{escape(gap_table.title)}</h2>"
+            f"{html_table(gap_table, ['bad'] * len(gaps), caption=False) if gaps else none}</section>")
+    return Page("alerts", t(lang, "alerts"), body, [low_table, silent_table, gap_table], "alerts")

@@ -75,7 +75,7 @@ def test_status_keeps_the_device_current_and_a_retained_clear_is_ignored(mosquit
         db = connect(sqlite_url, migrate=False)
         row = db.query("SELECT state, status_ts, app_version, outbox_depth, last_rating_ts, config_hash, "
                        "clock_skew_s, last_seen FROM devices WHERE site='ubnd-a' AND device='quay-02'")
-        assert row and row[0][:6] == ("online", "2026-11-23T08:15:00.000Z", "1.2.0", 3, "2026-11-23T08:14:00.000Z",
+        assert row and row[0][:6] == ("offline", "2026-11-23T07:00:00.000Z", "1.2.0", 3, "2026-11-23T08:14:00.000Z",
                                       "abc")
         assert row[0][6] > 0  # the kiosk clock is behind the collector: positive skew in seconds
         assert row[0][7] > "2026-11-23T08:15:00.000Z"

@@ -29,6 +29,7 @@ def make_fleet(tmp_path: Path, port: int, n_devices: int = 3) -> Path:
     (root / "devices" / "xa-a").mkdir(parents=True)
     (root / "defaults.yaml").write_text(
         f"broker: {{host: 127.0.0.1, port: {port}}}\n"
+        "fleet: {public_key: fleet.pub}\n"
         "followup:\n  reasons:\n    - key: waiting\n      texts: {vi: \"Chờ đợi lâu\"}\n", encoding="utf-8")
     for i in range(1, n_devices + 1):
         (root / "devices" / "xa-a" / f"quay-{i}.yaml").write_text("", encoding="utf-8")
@@ -65,6 +66,7 @@ def test_push_publishes_signed_retained_configs_that_kiosks_accept(mosquitto, tm
     device_dir = tmp_path / "quay-2"
     device_dir.mkdir()
     cfg = device_dir / "kiosk.yaml"
+    (device_dir / "fleet.pub").write_bytes((tmp_path / "keys" / "fleet.pub").read_bytes())
     cfg.write_text("kind: kiosk\nsite: xa-a\ndevice: quay-2\n", encoding="utf-8")
     taker = ConfigTaker(cfg, "xa-a", "quay-2", [fleet.load_public(tmp_path / "keys" / "fleet.pub")], "hailong/v1")
     push = got["hailong/v1/xa-a/quay-2/config"]

@@ -50,14 +50,17 @@ def test_a_zero_length_status_is_an_ignored_clear_but_an_empty_rating_is_rejecte
     assert b.ignored == 1 and [r.reason for r in b.rejects] == ["empty"] and len(b.acks) == 2
 
 
-def test_the_newest_status_per_device_wins_and_skew_is_receive_minus_status_time():
+def test_the_last_received_status_per_device_wins_whatever_its_kiosk_time_and_skew_is_receive_minus_status_time():
     def status(ts: str, state: str) -> bytes:
         return json.dumps({"v": 1, "site": "ubnd-a", "device": "quay-01", "state": state, "ts": ts,
                            "app_version": "1.0", "outbox_depth": 2}).encode()
     t = "hailong/v1/ubnd-a/quay-01/status"
-    b = classify([msg(t, status("2026-11-18T11:06:30Z", "online")), msg(t, status("2026-11-18T10:00:00Z", "offline"))])
+    # The kiosk clock jumped back between the two: the second (its last will) still wins.
+    b = classify([msg(t, status("2026-11-18T11:06:30Z", "online")),
+                  msg(t, status("2026-11-18T10:00:00Z", "offline"), received=T0 + 1)])
     [d] = b.devices
-    assert (d.state, d.outbox_depth, d.clock_skew_s, d.last_seen) == ("online", 2, 10.0, "2026-11-18T11:06:40.000Z")
+    assert (d.state, d.outbox_depth, d.clock_skew_s, d.last_seen) == ("offline", 2, 4001.0, "2026-11-18T11:06:41.000Z")
+    assert d.received_ms == int((T0 + 1) * 1000) and d.live == 1
     replay = classify([msg(t, status("2026-11-18T11:06:30Z", "online"), retain=True)]).devices[0]
     assert replay.clock_skew_s is None and replay.last_seen == "2026-11-18T11:06:30.000Z"
 

@@ -54,16 +54,26 @@ def test_rollups_count_only_rows_actually_inserted(store):
     assert store.db.scalar("SELECT SUM(n) FROM rollup_hour WHERE officer = 'Lan' AND rating = 4") == 1500
 
 
-def test_devices_keep_the_newest_status(store):
+def test_devices_follow_the_collectors_receive_order_not_the_kiosk_clock(store):
     def status(ts, state, depth):
         return json.dumps({"v": 1, "site": "ubnd-a", "device": "quay-01", "state": state, "ts": ts,
                            "app_version": "1.0", "outbox_depth": depth}).encode()
-    store.write(batch((S, status("2026-11-23T08:00:00Z", "online", 5))))
-    store.write(batch((S, status("2026-11-23T07:00:00Z", "offline", 9))))  # late, older: ignored
-    assert store.db.query("SELECT state, outbox_depth FROM devices") == [("online", 5)]
-    store.write(batch((S, status("2026-11-23T09:00:00Z", "offline", 0))))
+
+    def at(received, payload, retain=False):
+        return classify([Message(S, payload, 1, 1, retain, received)])
+    store.write(at(1_795_000_010.0, status("2026-11-23T08:00:00Z", "online", 5)))
+    # Received later although the kiosk's clock jumped back an hour: it is the newer word (a last will).
+    store.write(at(1_795_000_020.0, status("2026-11-23T07:00:00Z", "offline", 9)))
+    assert store.db.query("SELECT state, outbox_depth FROM devices") == [("offline", 9)]
+    # Received earlier than what is stored (another collector was slower to commit it): ignored.
+    store.write(at(1_795_000_015.0, status("2026-11-23T09:00:00Z", "online", 1)))
+    assert store.db.query("SELECT state, outbox_depth FROM devices") == [("offline", 9)]
+    # A retained replay (on every re-subscribe) never overrides a row made from a live status, even dated 2199.
+    store.write(at(1_795_000_030.0, status("2199-01-01T00:00:00Z", "online", 3), retain=True))
+    assert store.db.query("SELECT state, outbox_depth, live FROM devices") == [("offline", 9, 1)]
+    store.write(at(1_795_000_040.0, status("2026-11-23T07:05:00Z", "online", 0)))
     assert store.db.query("SELECT state, outbox_depth, status_ts FROM devices") == [
-        ("offline", 0, "2026-11-23T09:00:00.000Z")]
+        ("online", 0, "2026-11-23T07:05:00.000Z")]
 
 
 def test_rejects_keep_topic_reason_and_at_most_4_kib_of_payload(store):

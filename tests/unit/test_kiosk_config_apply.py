@@ -12,6 +12,7 @@ kind: kiosk
 site: xa-a
 device: quay-1
 broker: {host: 127.0.0.1, port: 1883}
+fleet: {public_key: fleet.pub}
 followup:
   reasons:
     - key: waiting
@@ -25,6 +26,7 @@ def setup(tmp_path: Path):
     priv, pub = fleet.keygen(tmp_path / "keys")
     cfg = tmp_path / "device" / "kiosk.yaml"
     cfg.parent.mkdir()
+    (cfg.parent / "fleet.pub").write_bytes(pub.read_bytes())
     cfg.write_text(BASE, encoding="utf-8")
     taker = ConfigTaker(cfg, "xa-a", "quay-1", [fleet.load_public(pub)], "hailong/v1", rollback_after_s=60)
     return taker, fleet.load_private(priv), cfg, tmp_path
@@ -46,7 +48,7 @@ def test_a_signed_valid_config_is_applied_and_the_previous_kept(setup):
     assert taker.tick(now=1000.0) is None  # confirmed: never rolled back
 
 
-@pytest.mark.parametrize("case", ["wrong_key", "other_device", "yaml_for_other", "schema", "garbage"])
+@pytest.mark.parametrize("case", ["wrong_key", "other_device", "yaml_for_other", "schema", "garbage", "no_fleet"])
 def test_refused_configs_leave_the_running_one_and_say_why_once(setup, case):
     taker, key, cfg, tmp = setup
     if case == "wrong_key":
@@ -56,6 +58,8 @@ def test_refused_configs_leave_the_running_one_and_say_why_once(setup, case):
         payload = signed(key, BASE.replace("quay-1", "quay-2"), device="quay-2")
     elif case == "yaml_for_other":  # signed for this device, but the YAML names another
         payload = signed(key, BASE.replace("quay-1", "quay-2"))
+    elif case == "no_fleet":  # would leave the kiosk unable to take the next push
+        payload = signed(key, BASE.replace("fleet: {public_key: fleet.pub}\n", ""))
     elif case == "schema":
         payload = signed(key, BASE + "faces: {scale: 9}\n")
     else:
@@ -65,7 +69,7 @@ def test_refused_configs_leave_the_running_one_and_say_why_once(setup, case):
     assert cfg.read_text(encoding="utf-8") == BASE
     assert taker.offer(TOPIC, payload, now=2.0).event is None  # retained redelivery: not reported again
     expected = {"wrong_key": "unknown_key", "other_device": "topic_mismatch", "yaml_for_other": "wrong_device", "schema": "faces.scale",
-                "garbage": "bad_json"}[case]
+                "garbage": "bad_json", "no_fleet": "no_fleet"}[case]
     assert expected in out.detail
 
 

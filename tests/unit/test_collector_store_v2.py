@@ -1,0 +1,87 @@
+"""Storage of v2 messages on SQLite and PostgreSQL: events once, outbox counters that a redelivery does
+not move, the highest seq_last kept, the smallest boot offset kept, v2 status fields on the device."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from broker.contract import Event, RatingV2, StatusV2, encode
+from collector.db import connect
+from collector.ingest import Message, classify
+from collector.placement import Anchors
+from collector.store import Store
+
+EPOCH = "44444444-4444-4444-8444-444444444444"
+T0 = 1_795_000_000.0
+AT = datetime.fromtimestamp(T0, timezone.utc)
+
+
+@pytest.fixture
+def store(db_url):
+    db = connect(db_url)
+    yield Store(db)
+    db.close()
+
+
+def rating(seq: int, rid: str | None = None) -> tuple[str, bytes]:
+    return "hailong/v1/s/d/rating", encode(RatingV2(
+        id=rid or str(uuid.uuid4()), site="s", device="d", ts=AT - timedelta(days=3), rating=5, scale=5, lang="vi",
+        epoch=EPOCH, seq=seq, boot="b1", mono_ms=60_000, clock="unsynced"))
+
+
+def event(seq: int, eid: str) -> tuple[str, bytes]:
+    return "hailong/v1/s/d/event", encode(Event(
+        id=eid, site="s", device="d", ts=AT, type="sign_in", epoch=EPOCH, seq=seq, boot="b1", mono_ms=60_000,
+        clock="unsynced", officer="Lan"))
+
+
+def status(seq_last: int, mono_ms: int) -> tuple[str, bytes]:
+    return "hailong/v1/s/d/status", encode(StatusV2(
+        site="s", device="d", state="online", ts=AT, app_version="2", outbox_depth=1, boot="b1", mono_ms=mono_ms,
+        clock="unsynced", epoch=EPOCH, seq_last=seq_last, officer="Lan", fault="disk full"))
+
+
+def batch(*items, at=T0, anchors=None):
+    return classify([Message(t, p, i + 1, 1, False, at) for i, (t, p) in enumerate(items)], anchors=anchors)
+
+
+def epoch_row(db):
+    return db.query("SELECT received, max_seq, seq_last FROM epochs WHERE epoch = ?", (EPOCH,))[0]
+
+
+def test_counters_move_only_for_new_messages_and_keep_the_highest_seq_last(store):
+    r2, eid = rating(2), str(uuid.uuid4())
+    res = store.write(batch(status(5, 120_000), rating(1), r2, event(3, eid), rating(4)))
+    assert (res.inserted, res.duplicates) == (4, 0)
+    assert epoch_row(store.db) == (4, 4, 5)
+    res = store.write(batch(r2, event(3, eid), status(3, 100_000)))  # a redelivery and an older, slower word
+    assert (res.inserted, res.duplicates) == (0, 2)
+    assert epoch_row(store.db) == (4, 4, 5)
+    assert store.db.query("SELECT type, officer, seq FROM events") == [("sign_in", "Lan", 3)]
+    assert store.db.query("SELECT officer, fault, seq_last, boot FROM devices") == [("Lan", "disk full", 3, "b1")]
+    # The first status put the boot at T0 - 120 s; the second says T0 - 100 s (more delay): the first is kept.
+    assert store.db.query("SELECT offset_ms FROM boots") == [(int(T0 * 1000) - 120_000,)]
+    placed = store.db.query("SELECT DISTINCT at_ms, time_unverified FROM ratings")
+    assert placed == [(int(T0 * 1000) - 60_000, 0)]
+
+
+def test_a_boot_anchored_by_another_collector_places_this_ones_ratings(store):
+    store.write(batch(status(0, 120_000)))  # seen live by "another" collector: only the database knows
+    anchors = Anchors()
+    store.anchors = anchors
+    b = batch(rating(1), at=T0 + 60, anchors=Anchors())
+    assert b.rows[0].time_unverified == 1
+    store.write(b)
+    assert store.db.query("SELECT at_ms, time_unverified FROM ratings") == [(int(T0 * 1000) - 60_000, 0)]
+    assert anchors.get(("s", "d", "b1")) == int(T0 * 1000) - 120_000
+
+
+def test_a_restarted_collector_reloads_the_boots_seen_recently(store):
+    import time as _time
+    now = _time.time()
+    store.write(classify([Message(*status(0, 120_000), 1, 1, False, now)]))
+    assert store.load_anchors() == [(("s", "d", "b1"), int(now * 1000) - 120_000)]
+    store.db.execute("UPDATE boots SET seen_at = '2020-01-01T00:00:00.000Z'")  # a boot of long ago
+    assert store.load_anchors() == []
