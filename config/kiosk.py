@@ -113,7 +113,6 @@ class Display(Strict):
     size: Optional[Annotated[str, Field(pattern=r"^\d{3,5}x\d{3,5}$", description="WIDTHxHEIGHT like 1280x800")]] = None
 
 
-<<<<<<< HEAD
 class Duty(Strict):
     """Officers on duty: opening hours end a shift that nobody closed, and so does an idle spell."""
 
