@@ -4,7 +4,8 @@ figures out; the SQL is in collector/officer_report.py.
 Hours on duty come from the kiosks' ``sign_in`` / ``sign_out`` / ``auto_sign_out`` events, per
 counter in the order the counter made them. A shift whose end never came (a kiosk switched off
 mid-shift) closes at the end of that day's opening hours, or at the counter's next shift event if that
-is earlier; signed in after closing, it closes at local midnight. Shifts are clipped to the period.
+is earlier; signed in after closing, it closes at local midnight. A sign-out the officer or the kiosk
+made is taken as it is. Shifts are clipped to the period.
 
 A figure that could reveal one citizen's choice is never shown: below ``min_ratings`` ratings in the
 period the satisfied rate, reasons, grade and rank of that officer are suppressed (None).
@@ -117,7 +118,7 @@ def shifts(events: Iterable[OEvent], tz: str,
             start = datetime.fromtimestamp(open_.at_ms / 1000, zone)
             limit = closing_of(hours_for, site, start.date(), zone, start)
             limit_ms = int(limit.timestamp() * 1000)
-            if at_ms is None or at_ms > limit_ms:
+            if how in ("", "next_event") and (at_ms is None or at_ms > limit_ms):  # the end never came
                 at_ms, how = limit_ms, ("closing_time" if limit.time() != dtime(0) else "midnight")
             out.append(Shift(site, device, open_.officer, open_.at_ms, max(at_ms, open_.at_ms), how))
 
