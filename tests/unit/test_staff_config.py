@@ -122,3 +122,11 @@ def test_closing_time_and_idle_officer_screens():
     e.open(300)
     e.tick(331, datetime(2026, 11, 27, 8, 0))  # left open: closes itself after idle_s
     assert e.screen is None
+
+
+def test_the_example_kiosk_includes_the_example_staff_file():
+    from pathlib import Path
+
+    cfg = load(Path(__file__).resolve().parents[2] / "config" / "examples" / "kiosk.yaml")
+    assert [m.key for m in cfg.staff] == ["nguyen-van-an", "tran-thi-binh"]
+    assert cfg.requests.mode == "open" and cfg.duty.idle_sign_out_s == 3600
