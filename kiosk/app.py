@@ -150,6 +150,7 @@ class KioskRoot(FloatLayout):
         if app.entry.active:  # the officer's screens: not a citizen's visit, no technician corner
             app.entry.last_touch = now
             return super().on_touch_down(touch)
+        app.duty.activity(now)  # the counter is in use: no idle sign-out
         app.flow.touch(now)
         if self._in_corner(touch):
             touch.ud["kiosk_corner"] = True
@@ -647,6 +648,9 @@ class KioskApp(App):
         return self.flow.state is not State.TECHNICIAN  # True keeps the window open
 
     def on_stop(self):
+        # A shift must not run on in the reports after the kiosk stopped: end it while the outbox is open.
+        for change in self.duty.sign_out(time.monotonic(), auto=True, detail="kiosk stopped"):
+            self._record_duty(change)
         self.uplink.stop()
         self.outbox.close()
 

@@ -171,8 +171,23 @@ def script():
     yield lambda: not app.t_officer
     yield 0.1
     seen("after_closing")
-    # five wrong PINs lock the entry, and the screen says for how long
     LOCAL["now"] = datetime(2026, 11, 27, 8, 0)
+    # signed in when the kiosk stops: the shift is ended with the stop
+    yield 0.2
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.2
+    tap(name_button("tran-thi-binh"))
+    yield on("officer_pin")
+    yield 0.1
+    pin("1357")
+    yield on("officer_service")
+    yield 0.2
+    tap([b for b in app.sm.get_screen("officer_service").ids.services.children if b.service_key == "ho-tich"][0])
+    yield on("rating")
+    seen("before_stop")
+    # five wrong PINs lock the entry, and the screen says for how long
     t = hold_badge()
     yield on("officer_pick")
     t.touch_up()

@@ -116,7 +116,9 @@ def test_officer_sign_in_rate_sign_out_by_touch(tmp_path, artifacts):
         (5, "tran-thi-binh", "dat-dai"), (2, "tran-thi-binh", "dat-dai"), (5, "co-dinh", None)]
     assert [(e.type, e.officer, e.service, e.detail) for e in events] == [
         ("sign_in", "tran-thi-binh", "dat-dai", None), ("sign_out", "tran-thi-binh", "dat-dai", None),
-        ("sign_in", "le-van-cuong", "ho-tich", None), ("auto_sign_out", "le-van-cuong", "ho-tich", "closing time")]
+        ("sign_in", "le-van-cuong", "ho-tich", None), ("auto_sign_out", "le-van-cuong", "ho-tich", "closing time"),
+        ("sign_in", "tran-thi-binh", "ho-tich", None), ("auto_sign_out", "tran-thi-binh", "ho-tich", "kiosk stopped")]
+    assert steps["before_stop"]["status"]["officer"] == "tran-thi-binh"
     assert [m.seq for m in msgs] == list(range(1, len(msgs) + 1))  # one gap-free sequence, shifts included
 
     img = ROOT / "docs" / "img"
