@@ -43,10 +43,11 @@ def rules(account: Account, prefix: str) -> list[Rule]:
         # A kiosk speaks only for its own counter, and listens only to what is addressed to it.
         base = f"{prefix}/{account.site}/{account.device}"
         return ([Rule(PUBLISH, f"{base}/{k}") for k in COLLECTED]
-                + _read(f"{base}/request") + _read(f"{base}/config"))
+                + _read(f"{base}/request") + _read(f"{base}/config") + _read(f"{prefix}/time"))
     if kind == "collector":
-        # Plain or shared subscriptions to what kiosks send; it publishes nothing.
-        out: list[Rule] = []
+        # Plain or shared subscriptions to what kiosks send; it publishes only the time (its clock is
+        # kept by NTP at the centre), so kiosks without NTP can tell how far off theirs is.
+        out: list[Rule] = [Rule(PUBLISH, f"{prefix}/time")]
         for k in COLLECTED:
             flt = f"{prefix}/+/+/{k}"
             out += [Rule(SUBSCRIBE, flt), Rule(SUBSCRIBE, f"$share/+/{flt}"), Rule(RECEIVE, flt)]

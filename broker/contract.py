@@ -108,6 +108,12 @@ def config_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
     return _topic(prefix, site, device, "config")
 
 
+def time_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """Where collectors say what time it is (v2): a kiosk without NTP learns how wrong its clock is."""
+    check_prefix(prefix)
+    return f"{prefix}/time"
+
+
 def subscription(kind: str = "+", prefix: str = DEFAULT_PREFIX, share_group: str | None = None) -> str:
     """Topic filter for all sites and devices; ``$share/<group>/...`` when a group is given."""
     check_prefix(prefix)
@@ -335,6 +341,24 @@ class ConfigPush(_Message):
         return f"hailong-config\n{self.site}\n{self.device}\n{format_ts(self.ts)}\n{self.sha256}".encode()
 
 
+class TimeSignal(_Message):
+    """A collector's clock (kept by NTP at the centre), published every half minute on ``<prefix>/time``
+    (QoS 0, not retained: a stale time is worse than none). Kiosks show how far off their own is."""
+
+    v: V2 = 2
+    ts: UtcTimestamp
+
+
+def decode_time(payload: bytes) -> TimeSignal:
+    """Validate a time signal; raises only ContractError."""
+    if not isinstance(payload, (bytes, bytearray)) or len(payload) > 256:
+        raise ContractError("too_large", "a time signal is a few dozen bytes")
+    try:
+        return TimeSignal.model_validate_json(payload)
+    except ValueError as exc:
+        raise ContractError("bad_time", str(exc)[:200]) from None
+
+
 Message = Union[Rating, Status, Event, Request, ConfigPush]
 # (kind, v) -> model
 _MODELS = {("rating", 1): Rating, ("rating", 2): RatingV2, ("status", 1): Status, ("status", 2): StatusV2,
@@ -438,14 +462,15 @@ def json_schema() -> dict:
             "Topics: <prefix>/<site>/<device>/<kind>. rating (QoS 1, not retained, kiosk -> collector), "
             "status (QoS 1, retained; the last will says offline), event (v2, QoS 1, not retained, kiosk -> "
             "collector), request (v2, QoS 1, not retained, desk -> kiosk), config (v2, QoS 1, retained, fleet "
-            f"-> kiosk, Ed25519-signed). Default prefix {DEFAULT_PREFIX}. Payloads are UTF-8 JSON objects of "
+            "-> kiosk, Ed25519-signed); and <prefix>/time (v2, QoS 0, collector -> kiosks, TimeSignal). "
+            f"Default prefix {DEFAULT_PREFIX}. Payloads are UTF-8 JSON objects of "
             f"at most {MAX_PAYLOAD_BYTES} bytes ({MAX_CONFIG_PAYLOAD_BYTES} for config); the field v says the "
             "version, and a collector accepts v1 and v2 on the same topics."
         ),
         "$defs": {"Rating": Rating.model_json_schema(), "Status": Status.model_json_schema(),
                   "RatingV2": RatingV2.model_json_schema(), "StatusV2": StatusV2.model_json_schema(),
                   "Event": Event.model_json_schema(), "Request": Request.model_json_schema(),
-                  "ConfigPush": ConfigPush.model_json_schema()},
+                  "ConfigPush": ConfigPush.model_json_schema(), "TimeSignal": TimeSignal.model_json_schema()},
     }
 
 

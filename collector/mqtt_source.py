@@ -23,11 +23,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from broker.mqtt_client import apply_connection
-from broker.contract import INBOUND_KINDS, subscription
+from broker.contract import INBOUND_KINDS, TimeSignal, encode, subscription, time_topic, utcnow
 from collector.ingest import Message, clip
 from config.common import BrokerConnection
 
 log = logging.getLogger("collector.mqtt")
+TIME_EVERY_S = 30.0  # how often kiosks hear the collector's time
 _PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id (MQTT 5: reason 0 may be omitted)
 _READ_CHUNK = 65536
 
@@ -116,6 +117,8 @@ class MqttSource:
         self._down_since: float | None = None
         self._stopping = False
         self._gone = threading.Event()
+        self._quit = threading.Event()  # stops the time signal
+        self._time_now = threading.Event()  # a connection came up: say the time soon, not in 30 s
         self.connects = 0
         self.client = self._make_client()
 
@@ -148,9 +151,26 @@ class MqttSource:
         # connect_async + loop_start: the network thread retries the first connection too.
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s, **kw)
         self.client.loop_start()
+        threading.Thread(target=self._say_time, name="time", daemon=True).start()
+
+    def _say_time(self) -> None:
+        """Every TIME_EVERY_S, this collector's clock (kept by NTP at the centre) on <prefix>/time, QoS 0:
+        kiosks without NTP show the technician how far off their own clock is."""
+        topic = time_topic(self.broker.topic_prefix)
+        due = 0.0
+        while not self._quit.wait(1.0):
+            if not self._connected or (time.monotonic() < due and not self._time_now.is_set()):
+                continue
+            self._time_now.clear()
+            due = time.monotonic() + TIME_EVERY_S
+            try:
+                self.client.publish(topic, encode(TimeSignal(ts=utcnow())), qos=0)
+            except Exception as exc:  # never let the time stop the collector
+                log.debug("time signal not sent: %s", exc)
 
     def stop(self) -> None:
         """Disconnect after the PUBACKs already queued are sent; the session stays on the broker."""
+        self._quit.set()
         with self._lock:
             self._connected = False
             self._stopping = True
@@ -199,6 +219,7 @@ class MqttSource:
             log.error("broker refused the subscription: %s (check the ACL for %r)", ", ".join(bad), self.client_id)
         else:
             log.info("subscribed: the broker now queues ratings for this collector's session")
+            self._time_now.set()
 
     def _on_connect_fail(self, client, userdata):
         if self._down_since is None:

@@ -14,6 +14,7 @@ each re-acquisition can wait a whole switch interval (measured: 300 to 2,000 row
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -85,6 +86,19 @@ class WriteResult(NamedTuple):
     devices: int
 
 
+class _PlacedEvent(NamedTuple):
+    id: str
+    site: str
+    device: str
+    boot: str
+    ts_ms: int
+    at_ms: int
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
 class Store:
     def __init__(self, db: Database, anchors: Anchors | None = None):
         self.db = db
@@ -122,8 +136,11 @@ class Store:
                     k = (a.site, a.device, a.boot)
                     if k not in best_a or a.offset_ms < best_a[k][3]:
                         best_a[k] = (*k, a.offset_ms, a.seen_at)
+                first_seen = self._unknown_boots(sorted(best_a))
                 self._values("boots", "site, device, boot, offset_ms, seen_at", [best_a[k] for k in sorted(best_a)],
                              _BOOT_TAIL)
+                if first_seen:
+                    self._place_waiting({k: best_a[k][3] for k in first_seen})
             self._values("devices", DEVICE_COLUMNS, batch.devices, UPSERT_DEVICE_TAIL)  # unique keys (ingest)
             self._values("rejects", "received_at, topic, reason, payload", batch.rejects)
         return WriteResult(len(new) + len(new_events), len(batch.rows) + len(batch.events) - len(new) - len(new_events),
@@ -163,6 +180,52 @@ class Store:
 
         batch.rows = [fix(r) if r.time_unverified and r.boot is not None else r for r in batch.rows]
         batch.events = [fix(r) if r.time_unverified else r for r in batch.events]
+
+    def _unknown_boots(self, keys: list[tuple]) -> list[tuple]:
+        """The boots of ``keys`` no live status had anchored before (checked by primary key)."""
+        known: set[tuple] = set()
+        step = _SQLITE_IN_CHUNK // 3
+        for i in range(0, len(keys), step):
+            chunk = keys[i:i + step]
+            known.update((s, d, b) for s, d, b in self.db.query(
+                "SELECT site, device, boot FROM boots WHERE "
+                + " OR ".join(["(site = ? AND device = ? AND boot = ?)"] * len(chunk)), [v for k in chunk for v in k]))
+        return [k for k in keys if k not in known]
+
+    def _place_waiting(self, offsets: dict[tuple, int]) -> None:
+        """A boot seen live for the first time: the ratings and events of it stored before (flagged
+        time_unverified: they came while this boot's status was only seen retained, or not yet) are
+        placed on real time now, and the hourly rollup moves their counts to the hour they belong to.
+        A boot never seen live keeps its ratings flagged, where the kiosk's clock put them."""
+        cols = ", ".join(records.RATING_COLUMNS)
+        moved: list[tuple] = []
+        events: list[tuple] = []
+        for (site, device, boot), offset in sorted(offsets.items()):
+            for r in self.db.query(f"SELECT {cols} FROM ratings WHERE site = ? AND device = ? AND boot = ? "
+                                   "AND time_unverified = 1", (site, device, boot)):
+                old = records.RatingRow(*r)
+                p = place(old.ts_ms, _ms(old.received_at), mono_ms=old.mono_ms, clock=old.clock, offset_ms=offset)
+                if not p.unverified:
+                    moved.append((old, old._replace(at_ms=p.at_ms, time_unverified=0)))
+            for eid, ts_ms, mono_ms, clock, received_at in self.db.query(
+                    "SELECT id, ts_ms, mono_ms, clock, received_at FROM events WHERE site = ? AND device = ? "
+                    "AND boot = ? AND time_unverified = 1", (site, device, boot)):
+                p = place(ts_ms, _ms(received_at), mono_ms=mono_ms, clock=clock, offset_ms=offset)
+                if not p.unverified:
+                    events.append(_PlacedEvent(eid, site, device, boot, ts_ms, p.at_ms))
+        if events:
+            self.db.executemany("UPDATE events SET at_ms = ?, time_unverified = 0 WHERE id = ?",
+                                [(e.at_ms, e.id) for e in events])
+        self._values("clock_corrections", _CORRECTION_COLUMNS,
+                     correction_increments([new for _, new in moved] + events), _CORRECTION_TAIL)
+        if not moved:
+            return
+        counts = records.increments(new for _, new in moved)
+        counts.subtract(records.increments(old for old, _ in moved))
+        self._values("rollup_hour", records.ROLLUP_COLUMNS,
+                     records.rollup_rows(Counter({k: n for k, n in counts.items() if n})), records.ROLLUP_CONFLICT)
+        self.db.executemany("UPDATE ratings SET at_ms = ?, time_unverified = 0 WHERE id = ?",
+                            [(new.at_ms, new.id) for _, new in moved])
 
     def _insert_events(self, rows: list) -> list:
         """Events are few: one INSERT ... RETURNING per chunk tells which ids were new, on both databases."""

@@ -29,7 +29,7 @@ from config.kiosk import KioskConfig
 from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
-from .clock import KioskClock
+from .clock import KioskClock, clock_wrong_text
 from .duty import Duty, DutyChange, Officer, parse_hours
 from .officer_ui import ON_DUTY, PIN as OFFICER_PIN, SERVICE as OFFICER_SERVICE, OfficerEntry
 from .outbox import Outbox
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 KV = Path(__file__).with_name("kiosk.kv")
 CORNER_FRACTION = 0.14  # the hidden technician corner: this share of the shorter screen side
 KEY_ESCAPE, KEY_BACK = 27, 1001
+CLOCK_WARN_S = 60.0  # the technician view calls the clock wrong past this
+
+
 RESTART = 75  # run_app's answer when the kiosk stopped to start again on a new kiosk.yaml
 CONFIG_CALM_S = 5.0  # a pushed config takes effect only after the screen was untouched this long
 
@@ -520,6 +523,7 @@ class KioskApp(App):
             f"Outbox: {depth} waiting" + ("  [color=c0392b][b]WARNING: above warn_depth "
                                           f"{self.cfg.outbox.warn_depth}[/b][/color]" if warn else ""),
             f"Last sent: {last}",
+            self._clock_line(),
         ]
         if up.last_error and up.state != "connected":
             lines.append(f"Last error: {up.last_error[:120]}")
@@ -530,6 +534,15 @@ class KioskApp(App):
             lines += [f"[color=b35c00]{escape_markup(line[:160])}[/color]"
                       for line in self.config_notice.splitlines()[:6]]
         self.tech_info = "\n".join(lines)
+
+    def _clock_line(self) -> str:
+        """How far this kiosk's clock is from the collector's (heard on <prefix>/time)."""
+        off = self.uplink.clock_offset_s
+        synced = "NTP synced" if self.clock.is_synced() else "no NTP"
+        if off is None:
+            return f"Clock: {synced}; the collector's time not heard yet"
+        return (f"Clock: {synced}; " + (clock_wrong_text(off) if abs(off) >= CLOCK_WARN_S else "right (within a minute)")
+                + f"  (this kiosk says {datetime.now().astimezone().strftime('%Y-%m-%d %H:%M')})")
 
     def _storage_lines(self) -> list[str]:
         from kivy.utils import escape_markup

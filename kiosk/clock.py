@@ -82,3 +82,11 @@ class KioskClock:
 
     def stamp(self, ts: datetime | None = None) -> Stamp:
         return Stamp(ts or self._utc(), self.boot, self.mono_ms(), "synced" if self.is_synced() else "unsynced")
+
+
+def clock_wrong_text(offset_s: float) -> str:
+    """'clock wrong by 3 d 2 h (behind)' for an offset of the collector's clock minus ours (Kivy markup)."""
+    a = abs(offset_s)
+    d, h, m = int(a // 86400), int(a % 86400 // 3600), int(a % 3600 // 60)
+    amount = " ".join(p for p in (f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m and not d else "") if p)
+    return f"[color=c0392b][b]clock wrong by {amount or '1 min'}[/b][/color] ({'behind' if offset_s > 0 else 'ahead'})"

@@ -29,8 +29,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mqtt_client import apply_connection
 from broker.contract import (
-    Status, StatusV2, config_topic, encode, event_topic, new_event_id, rating_topic, request_topic, status_topic,
-    utcnow,
+    ContractError, Status, StatusV2, config_topic, decode_time, encode, event_topic, new_event_id, rating_topic, request_topic, status_topic,
+    time_topic, utcnow,
 )
 from config.kiosk import KioskConfig
 
@@ -92,8 +92,11 @@ class Uplink:
         # 3.1.1 a refused publish still gets a PUBACK, so the row would be deleted: it is kept instead.
         self.own_topics = {rating_topic(cfg.site, cfg.device, prefix), event_topic(cfg.site, cfg.device, prefix)}
         self.inbound_topics = {request_topic(cfg.site, cfg.device, prefix): "request",
-                               config_topic(cfg.site, cfg.device, prefix): "config"}
-        self.foreign_rows = 0        # What the technician view shows; written by the uplink thread, read by anyone.
+                               config_topic(cfg.site, cfg.device, prefix): "config",
+                               time_topic(prefix): "time"}
+        self.foreign_rows = 0
+        self.clock_offset_s: Optional[float] = None  # a collector's clock minus ours, once heard (v2)
+        # What the technician view shows; written by the uplink thread, read by anyone.
         self.state = "not started"       # connecting / connected / disconnected / stopped
         self.last_sent: Optional[datetime] = None
         self.last_error: Optional[str] = None
@@ -205,6 +208,9 @@ class Uplink:
 
     def _on_message(self, client, userdata, message):
         kind = self.inbound_topics.get(message.topic)
+        if kind == "time":
+            self._heard_time(bytes(message.payload))
+            return
         if kind is None or self.inbound is None:
             return
         try:
@@ -219,9 +225,12 @@ class Uplink:
             self._refused = True
         else:
             self._connected = True
-            if self.wire_v2 and self.inbound is not None:  # requests from the desk, configs from the fleet
-                for topic in self.inbound_topics:
-                    client.subscribe(topic, qos=1)
+            if self.wire_v2:  # the collectors' time; requests from the desk and configs from the fleet
+                for topic, kind in self.inbound_topics.items():
+                    if kind == "time":
+                        client.subscribe(topic, qos=0)
+                    elif self.inbound is not None:
+                        client.subscribe(topic, qos=1)
             if not self._pipeline:  # the first status goes out now; rows follow in _serve
                 client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
             self._pipeline = True  # accepted: later connections may send right behind CONNECT
@@ -353,6 +362,14 @@ class Uplink:
                 room -= 1
         if room > 0 and not sent_any:
             self._exhausted = True
+
+    def _heard_time(self, payload: bytes) -> None:
+        """A collector's clock: how far off ours is (the technician view shows it)."""
+        try:
+            said = decode_time(payload)
+        except ContractError:
+            return
+        self.clock_offset_s = (said.ts - self.clock.stamp().ts).total_seconds()
 
     def _foreign(self, topic: str) -> None:
         self.foreign_rows += 1

@@ -141,7 +141,7 @@ def test_a_kiosk_cannot_change_accounts_through_the_control_topic(site):
     intruder.c.loop_stop()
 
 
-def test_a_collector_publishes_nothing(site):
+def test_a_collector_publishes_nothing_but_the_time(site):
     folder, port = site
     collector = up(folder, port, "collector-main")
     try:
@@ -152,6 +152,14 @@ def test_a_collector_publishes_nothing(site):
         assert collector.messages == []
     finally:
         collector.close()
+    assert accepted(publish_as(folder, port, "collector-main", "hailong/v1/time", b'{"v":2,"ts":"2026-11-23T08:00:00Z"}'))
+    # a kiosk reads the time but cannot say it
+    kiosk = up(folder, port, "tan-lap--quay-1")
+    try:
+        assert not refused(kiosk.subscribe("hailong/v1/time"))
+    finally:
+        kiosk.close()
+    assert not accepted(publish_as(folder, port, "tan-lap--quay-1", "hailong/v1/time", b'{"v":2,"ts":"1970-01-01T00:00:00Z"}'))
 
 
 def test_a_kiosk_reusing_the_collectors_client_id_destroys_nothing(site):

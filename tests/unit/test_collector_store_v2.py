@@ -85,3 +85,31 @@ def test_a_restarted_collector_reloads_the_boots_seen_recently(store):
     assert store.load_anchors() == [(("s", "d", "b1"), int(now * 1000) - 120_000)]
     store.db.execute("UPDATE boots SET seen_at = '2020-01-01T00:00:00.000Z'")  # a boot of long ago
     assert store.load_anchors() == []
+
+
+def test_ratings_that_came_before_their_boots_first_live_status_are_placed_when_it_comes(store):
+    # A kiosk connected before the collector subscribed: its status was only seen retained, so its
+    # first ratings (kiosk clock 3 days behind, unsynced) wait flagged where the kiosk put them.
+    anchors = Anchors()
+    eid = str(uuid.uuid4())
+    early = batch(rating(1), rating(2), event(3, eid), at=T0 + 5, anchors=anchors)
+    store.write(early)
+    rows = store.db.query("SELECT time_unverified, at_ms = ts_ms FROM ratings")
+    assert rows == [(1, 1), (1, 1)]
+    hours = lambda: store.db.query("SELECT hour, flagged, SUM(n) FROM rollup_hour GROUP BY hour, flagged "  # noqa: E731
+                                   "HAVING SUM(n) != 0 ORDER BY hour")
+    three_days_early = int((T0 - 3 * 86400) // 3600)
+    assert hours() == [(three_days_early, 2, 2)]  # FLAG_TIME: counted apart, at the kiosk's hour
+    # 60 s later the boot's live status (mono 120 s): the boot's clock started at T0 + 65 - 120
+    store.write(batch(status(3, 120_000), at=T0 + 65, anchors=anchors))
+    placed = store.db.query("SELECT time_unverified, at_ms FROM ratings")
+    want = int((T0 + 65 - 120 + 60) * 1000)  # offset + mono_ms of the tap (60 s)
+    assert placed == [(0, want), (0, want)]
+    assert store.db.query("SELECT time_unverified, at_ms FROM events") == [(0, want)]
+    assert hours() == [(want // 3_600_000, 0, 2)]  # moved to the true hour, no longer apart
+    # the move is counted as a clock correction of that boot (the two ratings 3 days off; the event's
+    # own clock was only seconds off)
+    assert store.db.query("SELECT n FROM clock_corrections WHERE boot = 'b1'") == [(2,)]
+    # a later status of the same boot moves nothing again
+    store.write(batch(status(3, 180_000), at=T0 + 125, anchors=anchors))
+    assert hours() == [(want // 3_600_000, 0, 2)]

@@ -3,7 +3,7 @@ import json
 from datetime import datetime, timezone
 
 from broker.contract import Rating, RatingV2, decode, encode, event_topic, new_event_id, rating_topic
-from kiosk.clock import KioskClock, read_boot_id
+from kiosk.clock import KioskClock, clock_wrong_text, read_boot_id
 from kiosk.messages import event, rating_v2
 
 T0 = datetime(1970, 1, 1, 0, 5, tzinfo=timezone.utc)  # a Pi without a real-time clock after a power cut
@@ -53,3 +53,9 @@ def test_events_are_durable_v2_messages():
               officer="can-bo-a", service="ho-tich")
     back = decode(event_topic("xa-a", "quay-1"), encode(e))
     assert back.type == "sign_in" and back.seq == 9 and back.clock == "synced" and back.officer == "can-bo-a"
+
+
+def test_the_technician_reads_how_wrong_the_clock_is():
+    assert "clock wrong by 3 d 2 h" in clock_wrong_text(3 * 86400 + 7200 + 5) and "(behind)" in clock_wrong_text(5)
+    assert "clock wrong by 5 h" in clock_wrong_text(-5 * 3600) and "(ahead)" in clock_wrong_text(-5 * 3600)
+    assert "clock wrong by 1 min" in clock_wrong_text(90)

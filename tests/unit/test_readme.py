@@ -30,7 +30,13 @@ def test_readme_has_the_test_and_demo_commands():
 def test_readme_command_matches_the_code(command):
     tokens = shlex.split(command)
     module = tokens[2]
-    sub = [t for t in tokens[3:4] if not t.startswith("-")]
+    # every word before the first option: nested subcommands (`fleet push`) and their positionals,
+    # after which argparse prints the innermost subcommand's help
+    sub = []
+    for t in tokens[3:]:
+        if t.startswith("-"):
+            break
+        sub.append(t)
     helped = run(["-m", module, *sub, "--help"])
     assert helped.returncode == 0, helped.stderr
     for option in (t.split("=")[0] for t in tokens if t.startswith("--")):
