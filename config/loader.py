@@ -16,6 +16,7 @@ KINDS: dict[str, str] = {
     "kiosk": "config.kiosk:KioskConfig",
     "collector": "config.collector:CollectorConfig",
     "broker": "config.broker:BrokerConfig",
+    "staff": "config.staff:StaffFile",  # a centre's officers, included by its kiosks
 }
 M = TypeVar("M", bound=BaseModel)
 
