@@ -3,7 +3,7 @@ the figures from collector/officers.py, the tables written by collector/export.p
 formula-like and control characters in every cell)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, time as dtime
 from typing import Sequence
 
 from .export import HEADERS, Table, terminal_text
