@@ -130,3 +130,29 @@ def test_the_example_kiosk_includes_the_example_staff_file():
     cfg = load(Path(__file__).resolve().parents[2] / "config" / "examples" / "kiosk.yaml")
     assert [m.key for m in cfg.staff] == ["nguyen-van-an", "tran-thi-binh"]
     assert cfg.requests.mode == "open" and cfg.duty.idle_sign_out_s == 3600
+
+
+def test_the_officer_on_duty_changes_service_and_is_signed_out_when_idle():
+    e, rec = entry()
+    e.duty.idle_sign_out_s = 600
+    day = datetime(2026, 11, 26, 9, 0)
+    e.open(0)
+    e.pick("an", 0)
+    for d in "1357":
+        e.digit(d, 0)
+    e.submit(0, day)
+    e.pick_service("ho-tich", 1, day)
+    e.open(2)
+    e.pick("an", 2)
+    for d in "1357":
+        e.digit(d, 2)
+    e.submit(3, day)
+    e.change_service(4)
+    assert e.screen == SERVICE
+    e.pick_service("dat-dai", 5, day)
+    # changing service is a new shift on the same counter: the old one ends where the new one begins
+    assert [(c.event, c.service) for c in rec] == [("sign_in", "ho-tich"), ("sign_out", "ho-tich"), ("sign_in", "dat-dai")]
+    e.duty.activity(300)
+    assert e.tick(899, day) == []
+    [change] = e.tick(900, day)
+    assert (change.event, change.officer, change.detail) == ("auto_sign_out", "an", "idle")
