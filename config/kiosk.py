@@ -141,7 +141,7 @@ class Fleet(Strict):
     """Configs pushed from the province's fleet tool, signed with its Ed25519 key."""
 
     public_key: InputFile = Field(description="fleet.pub from the province, the public half of its signing key")
-    rollback_after_s: Annotated[float, Field(ge=30, le=86400, description="30 to 86400 seconds")] = 300.0
+    rollback_after_s: Annotated[float, Field(ge=5, le=86400, description="5 to 86400 seconds")] = 300.0
 
 
 class KioskConfig(Strict):

@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
                      help="keep every id created in the outbox file; a restart continues the count")
     sim.add_argument("--no-wait", action="store_true", help="exit after tapping, without waiting for the broker")
     sim.add_argument("--seed", type=int, help="random seed, for repeatable runs")
+    sim.add_argument("--stay", action="store_true",
+                     help="keep running after the last tap (sending status, taking pushed configs) until stopped")
     req = sub.add_parser("request", help="ask a counter's kiosk to rate now (for the officer's PC or a queue system)",
                          description="Publish a rating request to one kiosk with the centre's desk account. The "
                                      "next rating at that counter carries its dossier and ticket; a request nobody "
@@ -192,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             print("kiosk: --count must be 0 or more", file=sys.stderr)
             return 2
         return simulate(cfg, args.count, args.rate, outbox, host, port, journal=args.journal,
-                        wait=not args.no_wait, seed=args.seed, config_hash=chash)
+                        wait=not args.no_wait, seed=args.seed, config_hash=chash, config_path=args.config,
+                        stay=args.stay)
     raise AssertionError(args.command)
 
 

@@ -419,7 +419,8 @@ class KioskApp(App):
         touching it), so no visit is cut and every tap is already in the outbox."""
         taker = self.config_taker
         if taker is not None:
-            if self.uplink.connected:
+            # Confirmed by a connection made with the new config: after the restart onto it, not before.
+            if self.uplink.connected and not self.restart_for_config:
                 taker.broker_reached()
             self._config_outcome(taker.tick(time.monotonic()))
         if self.restart_for_config and self.flow.state is State.RATING \

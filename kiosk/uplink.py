@@ -95,6 +95,7 @@ class Uplink:
                                config_topic(cfg.site, cfg.device, prefix): "config",
                                time_topic(prefix): "time"}
         self.foreign_rows = 0
+        self.connections = 0  # connections the broker accepted: a new config counts only those after it
         self.clock_offset_s: Optional[float] = None  # a collector's clock minus ours, once heard (v2)
         # What the technician view shows; written by the uplink thread, read by anyone.
         self.state = "not started"       # connecting / connected / disconnected / stopped
@@ -112,6 +113,9 @@ class Uplink:
         self._inflight: dict[int, tuple[str, bool]] = {}  # mid -> (message id, held in memory)
         self._inflight_ids: set[str] = set()
         self._wake = threading.Event()
+        self._status_now = threading.Event()
+        self._retarget = threading.Event()
+        self._fixed_host, self._fixed_port = host, port  # given on the command line: kept on retarget
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         outbox.listeners.append(self._on_added)
@@ -133,6 +137,23 @@ class Uplink:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def status_now(self) -> None:
+        """Publish the status at once (e.g. a new config hash), not at the next interval."""
+        self._status_now.set()
+        self._wake.set()
+
+    def retarget(self, cfg: KioskConfig, config_hash: Optional[str]) -> bool:
+        """Run with a new kiosk config (pushed by the fleet): a new status at once, and a new
+        connection when the broker settings changed (then True)."""
+        changed = cfg.broker != self.cfg.broker
+        self.cfg, self.config_hash = cfg, config_hash
+        self.host = self._fixed_host or cfg.broker.host
+        self.port = self._fixed_port or cfg.broker.port
+        if changed:
+            self._retarget.set()
+        self.status_now()
+        return changed
 
     @property
     def connected(self) -> bool:
@@ -225,6 +246,7 @@ class Uplink:
             self._refused = True
         else:
             self._connected = True
+            self.connections += 1
             if self.wire_v2:  # the collectors' time; requests from the desk and configs from the fleet
                 for topic, kind in self.inbound_topics.items():
                     if kind == "time":
@@ -270,6 +292,7 @@ class Uplink:
 
     def _connect(self) -> Optional[mqtt.Client]:
         """Open a connection and send the first window right behind CONNECT; None if no CONNACK came."""
+        self._retarget.clear()  # this connection uses the settings as they are now
         self._connected = False
         self._closed = False
         self._refused = False
@@ -441,7 +464,11 @@ class Uplink:
                 self._flush_deletes()
                 last_delete = now
             self._heal_disk()
-            if now >= next_status:
+            if self._retarget.is_set():  # new broker settings: this connection ends, the next uses them
+                self._retarget.clear()
+                break
+            if now >= next_status or self._status_now.is_set():
+                self._status_now.clear()
                 self.depth = self.outbox.depth()
                 client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
                 next_status = now + interval
