@@ -64,3 +64,72 @@ def test_offline_shift_arrives_once_and_hours_and_ratings_per_hour_are_right(pai
     assert rows[0][:3] == ["Mã hồ sơ", "Số thứ tự", "Mức đánh giá"]
     assert sorted((r[0], r[2], r[5]) for r in rows[1:]) == [("H56-2611-0000", 5, "tran-thi-binh"),
                                                              ("H56-2611-0001", 5, "tran-thi-binh")]
+
+
+def test_a_real_kiosk_offline_for_a_shift_delivers_it_once_on_reconnect(pair, tmp_path):
+    """The kiosk's own parts (flow, recorder, duty, outbox, uplink) with the time of a shift played
+    through their clock seams: signed in 6 h ago, six taps, signed out 2 h ago, all while no uplink
+    ran; then the uplink connects, and a second connection resends nothing."""
+    import time as _time
+
+    from config.kiosk import KioskConfig
+    from config.pins import hash_pin
+    from kiosk.clock import KioskClock
+    from kiosk.duty import Duty, Officer
+    from kiosk.flow import Flow
+    from kiosk.outbox import Outbox
+    from kiosk.recorder import Recorder
+    from kiosk.requests import Requests
+    from kiosk.uplink import Uplink
+
+    prefix, cols, _c = pair
+    port = int(cols[0].config.read_text().split("port: ")[1].split(",")[0])
+    cfg = KioskConfig.model_validate({"site": "ubnd-c", "device": "quay-07", "repeat_window_s": 0, "settle_s": 0,
+                                      "broker": {"host": "127.0.0.1", "port": port, "topic_prefix": prefix}})
+    boot_wall = datetime.now(timezone.utc) - timedelta(hours=7)
+    t = {"s": 0.0}  # seconds since the kiosk booted, 7 h ago
+    mono = lambda: t["s"]  # noqa: E731
+    utc = lambda: boot_wall + timedelta(seconds=t["s"])  # noqa: E731
+    clock = KioskClock(boot="p-offline-shift", monotonic=mono, utc=utc, synced=lambda: True)
+    box = Outbox(tmp_path / "outbox.db")
+    duty = Duty({"le-thi-dung": Officer("le-thi-dung", "Lê Thị Dung", hash_pin("4321", log2_n=10), ("ho-tich",))})
+    rec = Recorder(cfg, box, clock, requests=Requests("open"), duty=duty, monotonic=mono)
+    flow = Flow(cfg, rec.rating, utc=utc)
+
+    t["s"] = 3600.0  # 6 h ago
+    for change in duty.sign_in("le-thi-dung", None, t["s"]):
+        rec.event(change.event, officer=change.officer, service=change.service)
+    for i, value in enumerate([5, 4, 5, 3, 5, 5]):  # 5 of 6 satisfied
+        t["s"] = 3600.0 + 1800.0 * (i + 1)
+        flow.tap_face(value, t["s"])
+        flow.tick(t["s"] + 60)  # the thank-you ends
+    t["s"] = 5 * 3600.0  # 2 h ago: 4 h on duty
+    for change in duty.sign_out(t["s"]):
+        rec.event(change.event, officer=change.officer, service=change.service)
+    assert box.depth() == 8
+
+    t["s"] = 7 * 3600.0  # now: the link is back
+    for _ in range(2):  # the second connection finds nothing left to send
+        up = Uplink(cfg, box, wire_v2=True, clock=clock).start()
+        deadline = _time.monotonic() + 20
+        while box.depth() and _time.monotonic() < deadline:
+            _time.sleep(0.05)
+        _time.sleep(0.3)
+        up.stop()
+    assert box.depth() == 0
+    box.close()
+    now = datetime.now(ZoneInfo(TZ))
+    window = ["--since", (now - timedelta(days=1)).date().isoformat(), "--until", now.date().isoformat()]
+    results = []
+    for col in cols:
+        wait_for(col.db_url, "SELECT COUNT(*) FROM ratings WHERE site = 'ubnd-c'", 6)
+        wait_for(col.db_url, "SELECT COUNT(*) FROM events WHERE site = 'ubnd-c'", 2)
+        res = cli("report", col, *window, "--by", "officer-evaluation", "--format", "json", "--lang", "en",
+                  "--site", "ubnd-c")
+        assert res.returncode == 0, res.stderr
+        results.append(json.loads(res.stdout))
+    assert results[0] == results[1]
+    [row] = [dict(zip(results[0][0]["headers"], r)) for r in results[0][0]["rows"]]
+    assert (row["Officer key"], row["Ratings"], row["Hours on duty"], row["Ratings per hour"]) == \
+        ("le-thi-dung", 6, 4.0, 1.5)
+    assert row["Satisfied"] == round(5 / 6, 4)
