@@ -1,4 +1,4 @@
-"""python -m collector run|report|serve|reports|audit: each subcommand lives in the module named for its job."""
+"""python -m collector run|report|serve|users|reports|audit: each subcommand lives in the module named for its job."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,8 @@ import sys
 COMMANDS = {
     "run": ("collector.service", "subscribe to the broker and store every rating exactly once"),
     "report": ("collector.report_cli", "satisfaction report by site, counter, officer, service, time"),
-    "serve": ("collector.web.server", "read-only web dashboard for managers"),
+    "serve": ("collector.web.server", "web dashboard for managers and the read-only API"),
+    "users": ("collector.users_cli", "dashboard accounts: add, list, disable, enable, reset-password"),
     "reports": ("collector.alerting.reports_cli", "e-mail scheduled reports: reports send --period 2026-Q4"),
     "audit": ("collector.audit_cli", "reconcile what each kiosk's outbox created with what arrived (exit 1 if missing)"),
 }

@@ -17,10 +17,53 @@ clock_corrections  per kiosk boot: ratings and events placed more than a minute 
 
 Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts`` stays as evidence), and
 ``time_unverified``; reports and the hourly rollup are by ``at_ms`` from schema v3 on.
+
+accounts, sessions, api_tokens, audit   (schema v5)
+             dashboard and API access: who may see which part of the hierarchy, and what they did
 """
 from __future__ import annotations
 
 from .db import Database
+
+# Dashboard accounts and API consumers (collector/accounts.py); self-contained: it touches no other table.
+ACCOUNT_TABLES = [
+    """CREATE TABLE accounts (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_ms BIGINT NOT NULL
+    )""",
+    """CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        client TEXT NOT NULL DEFAULT '',
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    )""",
+    "CREATE INDEX sessions_user ON sessions (username)",
+    """CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE audit (
+        id {serial},
+        ts_ms BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        scope TEXT NOT NULL
+    )""",
+]
 
 # Each migration: (version, statements). Types are chosen to mean the same in SQLite and PostgreSQL.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -213,6 +256,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX ratings_waiting ON ratings (site, device, boot) WHERE time_unverified = 1",
         "CREATE INDEX events_waiting ON events (site, device, boot) WHERE time_unverified = 1",
     ]),
+    (5, ACCOUNT_TABLES),
 ]
 
 _TYPES = {

@@ -88,11 +88,17 @@ class Dashboard(Strict):
     host: str = "127.0.0.1"
     port: Port = 8080
     username: str = "admin"
-    password: Optional[Secret] = Field(None, description="{env: NAME} or {file: PATH}; required to serve")
+    password: Optional[Secret] = Field(
+        None, description="{env: NAME} or {file: PATH}: the bootstrap admin (scope all); optional once the "
+                          "database holds an admin account")
     min_ratings: Annotated[int, Field(ge=1)] = Field(30, description="fewer ratings than this are marked as not meaningful")
     lang: Literal["vi", "en"] = "vi"
     trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(
         default_factory=list, description="reverse proxies whose X-Forwarded-For/-Proto headers are believed")
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(12, description="a log-in lasts this long")
+    api_burst: Annotated[int, Field(ge=1, le=100000)] = Field(60, description="API requests a token may make at once")
+    api_per_minute: Annotated[float, Field(gt=0, le=600000)] = Field(
+        120, description="API requests a token may make per minute after its burst")
 
 
 # ------------------------------------------------------------------ pushed alerts, opening hours, reports

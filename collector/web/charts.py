@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from html import escape
+
+from markupsafe import Markup
 from typing import Sequence
 
 
@@ -23,6 +25,9 @@ def pct(rate: float | None) -> str:
     return "–" if rate is None else f"{rate * 100:.0f} %"
 
 
+# On a narrow screen a chart keeps at least its drawn width (its card scrolls), so text stays at its CSS size.
+
+
 def line_chart(points: Sequence[tuple[str, float | None, int]], title: str, width: int = 720, height: int = 220,
                threshold: float | None = None) -> str:
     """Satisfaction per day (0..1) as a line with dots; days without ratings leave a gap."""
@@ -31,7 +36,7 @@ def line_chart(points: Sequence[tuple[str, float | None, int]], title: str, widt
     n = max(1, len(points) - 1)
     x = lambda i: left + w * i / n  # noqa: E731
     y = lambda v: top + h * (1 - v)  # noqa: E731
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+    out = [f'<svg class="chart w{width}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
            f"<title>{escape(title)}</title>"]
     for v in (0, 0.25, 0.5, 0.75, 1):
         out.append(f'<line x1="{left}" x2="{left + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e7eb"/>'
@@ -59,7 +64,7 @@ def line_chart(points: Sequence[tuple[str, float | None, int]], title: str, widt
             anchor = "end" if i == len(points) - 1 else "middle"
             out.append(f'<text x="{x(i):.1f}" y="{height - 10}" text-anchor="{anchor}" class="axis">{escape(label[5:])}</text>')
     out.append("</svg>")
-    return "".join(out)
+    return Markup("".join(out))  # built here, every text in it escaped
 
 
 def bar_chart(items: Sequence[tuple[str, float | None, int]], title: str, width: int = 720,
@@ -68,7 +73,7 @@ def bar_chart(items: Sequence[tuple[str, float | None, int]], title: str, width:
     label_w, bar_h, gap = 230, 22, 8
     height = max(1, len(items)) * (bar_h + gap) + gap
     w = width - label_w - 110
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+    out = [f'<svg class="chart w{width}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
            f"<title>{escape(title)}</title>"]
     for i, (label, rate, count) in enumerate(items):
         y0 = gap + i * (bar_h + gap)
@@ -83,7 +88,7 @@ def bar_chart(items: Sequence[tuple[str, float | None, int]], title: str, width:
         tx = label_w + w * threshold
         out.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="0" y2="{height}" stroke="#b91c1c" stroke-dasharray="4 4"/>')
     out.append("</svg>")
-    return "".join(out)
+    return Markup("".join(out))  # built here, every text in it escaped
 
 
 def heatmap(cells: dict[tuple[int, int], tuple[float | None, int]], row_names: Sequence[str], title: str,
@@ -93,7 +98,7 @@ def heatmap(cells: dict[tuple[int, int], tuple[float | None, int]], row_names: S
     cw = (width - label_w) / 24
     ch = 30
     height = top + 7 * ch + 4
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+    out = [f'<svg class="chart w{width}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
            f"<title>{escape(title)}</title>"]
     for hour in range(24):
         out.append(f'<text x="{label_w + hour * cw + cw / 2:.1f}" y="15" text-anchor="middle" class="axis">{hour}</text>')
@@ -111,4 +116,4 @@ def heatmap(cells: dict[tuple[int, int], tuple[float | None, int]], row_names: S
                 out.append(f'<text x="{x0 + cw / 2:.1f}" y="{y0 + 19}" text-anchor="middle" class="cell" '
                            f'fill="{fg}">{count if count < 1000 else f"{count // 1000}k"}</text>')
     out.append("</svg>")
-    return "".join(out)
+    return Markup("".join(out))  # built here, every text in it escaped

@@ -1,68 +1,129 @@
-"""Time and count limits on the dashboard's connections, so idle or slow clients cannot hold it.
+"""Time and count limits on the dashboard's connections, on top of uvicorn's HTTP/1.1 (h11) protocol.
 
-A socket timeout alone ends only connections that go fully quiet: one byte every few seconds keeps
-it alive forever. ``DeadlineReader`` also gives each request a total time to arrive in, and
-``LimitedServer`` answers 503 instead of starting yet another thread once enough connections are open.
+uvicorn closes a connection that stays idle after an answer, and answers 503 past ``limit_concurrency``,
+but it waits for request headers for ever: one byte every few seconds would hold a connection open.
+``GuardedH11Protocol`` gives the headers of each request ``request_timeout_s`` to arrive in total and
+closes a connection silent for ``idle_timeout_s`` while waiting for them; the body has the same budget,
+enforced by the application so it can answer 408. An answer the client does not read within
+``write_timeout_s`` (a download it stalls) closes the connection too.
 """
 from __future__ import annotations
 
-import io
+import asyncio
 import socket
 import threading
 import time
-from http.server import ThreadingHTTPServer
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
-class DeadlineReader(io.RawIOBase):
-    """Socket reads that fail with TimeoutError after ``idle_s`` of silence or past ``deadline``."""
+class GuardedH11Protocol(H11Protocol):
+    idle_timeout_s = 15.0
+    request_timeout_s = 30.0
+    write_timeout_s = 120.0
 
-    def __init__(self, sock: socket.socket, idle_s: float):
-        self.sock, self.idle_s = sock, idle_s
-        self.deadline = time.monotonic() + idle_s
+    def connection_made(self, transport) -> None:
+        self._deadline_task = self._idle_task = self._write_task = None
+        self._cycle_seen = None
+        super().connection_made(transport)
+        self._await_request()
 
-    def start_request(self, total_s: float) -> None:
-        """The next request (counting the wait for it) must have arrived within ``total_s``."""
-        self.deadline = time.monotonic() + total_s
+    # ------------------------------------------------------------- waiting for a request's headers
+    def _await_request(self) -> None:
+        self._cancel("_deadline_task")
+        self._deadline_task = self.loop.call_later(self.request_timeout_s, self._give_up)
+        self._arm_idle()
 
-    def readable(self) -> bool:
-        return True
+    def _arm_idle(self) -> None:
+        self._cancel("_idle_task")
+        self._idle_task = self.loop.call_later(self.idle_timeout_s, self._give_up)
 
-    def readinto(self, buffer) -> int:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the request took too long to arrive")
-        self.sock.settimeout(min(self.idle_s, left))
-        return self.sock.recv_into(buffer)
+    def _cancel(self, name: str) -> None:
+        task = getattr(self, name, None)
+        if task is not None:
+            task.cancel()
+            setattr(self, name, None)
+
+    def _give_up(self) -> None:
+        self._cancel("_deadline_task")
+        self._cancel("_idle_task")
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.cycle is not None and self.cycle is not self._cycle_seen and not self.cycle.response_complete:
+            # the headers are in: the application now has the request (and enforces the body's time)
+            self._cycle_seen = self.cycle
+            self._cancel("_deadline_task")
+            self._cancel("_idle_task")
+        elif self._deadline_task is not None:
+            self._arm_idle()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_request()
+
+    def connection_lost(self, exc) -> None:
+        for name in ("_deadline_task", "_idle_task", "_write_task"):
+            self._cancel(name)
+        super().connection_lost(exc)
+
+    # ------------------------------------------------------------- a client that does not read its answer
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._cancel("_write_task")
+        self._write_task = self.loop.call_later(self.write_timeout_s, self.transport.abort)
+
+    def resume_writing(self) -> None:
+        self._cancel("_write_task")
+        super().resume_writing()
 
 
-class LimitedServer(ThreadingHTTPServer):
-    daemon_threads = True
-    max_connections = 64
-    request_queue_size = 128  # connections waiting to be accepted (socketserver's default is 5)
-    busy_text = b"too many connections; try again later\n"
-    busy_answer = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                   b"Content-Length: %d\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s" % (len(busy_text), busy_text))
+def protocol_for(idle_s: float, request_s: float, write_s: float) -> type[GuardedH11Protocol]:
+    return type("DashboardProtocol", (GuardedH11Protocol,),
+                {"idle_timeout_s": idle_s, "request_timeout_s": request_s, "write_timeout_s": write_s})
 
-    def server_activate(self) -> None:
-        super().server_activate()
-        self._slots = threading.BoundedSemaphore(self.max_connections)
 
-    def process_request(self, request, client_address) -> None:
-        if not self._slots.acquire(blocking=False):
-            try:
-                request.sendall(self.busy_answer)
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
+def listening_socket(host: str, port: int, backlog: int = 128) -> socket.socket:
+    """Bound and listening before the server starts, so port 0 gives a known free port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+class ServerThread:
+    """A uvicorn server running in a background thread (tests, benchmarks, ``collector serve``)."""
+
+    def __init__(self, server, sock: socket.socket):
+        self.server, self.sock = server, sock
+        self.server_address = sock.getsockname()[:2]
+        self.thread = threading.Thread(target=self._run, daemon=True, name="dashboard-http")
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def start(self) -> "ServerThread":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def serve_forever(self) -> None:
+        self.thread.join()
+
+    def shutdown(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def server_close(self) -> None:
         try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+            self.sock.close()
+        except OSError:
+            pass

@@ -77,3 +77,10 @@ def attachment(filename: str) -> str:
 def header_safe(value: str) -> bool:
     """No character that could end a header line or fail to encode."""
     return all(" " <= c <= "~" or c == "\t" for c in value)
+
+
+def same_token(expected: str | None, sent: str | None) -> bool:
+    """A form token compared in constant time; a missing one never matches."""
+    import hmac
+
+    return bool(expected and sent) and hmac.compare_digest(expected.encode("utf-8"), sent.encode("utf-8"))

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from html import escape
 
+from .. import completeness_view
+from ..accounts import site_allowed
 from ..export import Table
 from ..report import Period, _zone
 from ..report_queries import devices as device_rows
-from .. import completeness_view
 from .charts import pct
 from .i18n import t
-from .layout import Page, html_table
+from .layout import Page, table_view
 from .pages import Ctx
 
 HOUR_MS = 3_600_000
@@ -31,6 +31,8 @@ def device_status(ctx: Ctx) -> list[dict]:
     silent_after = timedelta(hours=ctx.cfg.alerts.device_silent_hours)
     out, seen = [], set()
     for d in device_rows(ctx.db):
+        if not site_allowed(d["site"], ctx.sites, ctx.hierarchy):
+            continue
         last = _parse(d["last_seen"])
         d["silent"] = last is None or ctx.now - last > silent_after
         d["last"] = last
@@ -38,7 +40,7 @@ def device_status(ctx: Ctx) -> list[dict]:
         seen.add((ctx.hierarchy.centre_of(d["site"]), d["device"]))
         out.append(d)
     for (centre, device), name in ctx.hierarchy.counters.items():
-        if (centre, device) not in seen:
+        if (centre, device) not in seen and site_allowed(centre, ctx.sites, ctx.hierarchy):
             out.append({"site": centre, "device": device, "state": None, "last": None, "silent": True,
                         "name": name, "outbox_depth": None, "clock_skew_s": None, "app_version": None})
     return out
@@ -68,8 +70,9 @@ def devices(ctx: Ctx) -> Page:
                     d["clock_skew_s"], d["app_version"], *complete.get((d["site"], d["device"]), (None, ""))]
                    for d in rows])
     classes = ["bad" if d["silent"] else "" for d in rows]
-    body = html_table(table, classes, num_from=5, pct_cols=(8,), caption=False) if rows else f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
-    return Page("devices", t(lang, "devices"), body, [table], "devices")
+    values = {"table": table_view(table, classes, num_from=5, pct_cols=(8,), caption=False,
+                                  minor=(0, 1, 5, 6, 7, 9)) if rows else None}
+    return Page("devices", t(lang, "devices"), "devices.html", values, [table], "devices")
 
 
 def alert_window(ctx: Ctx) -> Period:
@@ -89,7 +92,14 @@ def low_satisfaction(ctx: Ctx) -> list[tuple[str, object]]:
 
 
 def alerts(ctx: Ctx) -> Page:
+    from .alerts_view import pushed
+
     lang, cfg = ctx.lang, ctx.cfg
+    alerts_pushed = pushed(ctx.db, ctx.tz, ctx.hierarchy, ctx.scope, ctx.sites)
+    pushed_table = Table(t(lang, "pushed"), [t(lang, "fired"), t(lang, "kind"), t(lang, "name"), t(lang, "cleared"),
+                                             t(lang, "acked_by")],
+                         [[a["fired_local"], a["rule"], a["subject_name"], a["cleared_local"], a["acked_by"]]
+                          for a in alerts_pushed])
     low = low_satisfaction(ctx)
     few = cfg.dashboard.min_ratings
     low_table = Table(t(lang, "low_sat", p=pct(cfg.alerts.satisfaction_below), d=cfg.alerts.window_days),
@@ -101,15 +111,14 @@ def alerts(ctx: Ctx) -> Page:
                          [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"), t(lang, "last_seen")],
                          [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent])
     gap_min = cfg.completeness.gap_alert_after_min
-    gaps = completeness_view.gap_rows(ctx.db, ctx.now, gap_min)
+    gaps = [g for g in completeness_view.gap_rows(ctx.db, ctx.now, gap_min)
+            if site_allowed(g[0], ctx.sites, ctx.hierarchy)]
     gap_table = Table(completeness_view.header(lang, "gaps", m=f"{gap_min:g}"),
                       [t(lang, "site"), t(lang, "device"), completeness_view.header(lang, "epoch"),
                        completeness_view.header(lang, "seqs"), completeness_view.header(lang, "since")], gaps)
-    none = f'<p class="empty ok">{escape(t(lang, "no_alerts"))}</p>'
-    body = (f"<section><h2>{escape(low_table.title)}</h2>"
-            f"{html_table(low_table, ['bad'] * len(low), pct_cols=(3,), caption=False) if low else none}</section>"
-            f"<section><h2>{escape(silent_table.title)}</h2>"
-            f"{html_table(silent_table, ['bad'] * len(silent), caption=False) if silent else none}</section>"
-            f"<section><h2>{escape(gap_table.title)}</h2>"
-            f"{html_table(gap_table, ['bad'] * len(gaps), caption=False) if gaps else none}</section>")
-    return Page("alerts", t(lang, "alerts"), body, [low_table, silent_table, gap_table], "alerts")
+    values = {"pushed": alerts_pushed, "sections": [
+        (low_table.title, table_view(low_table, ["bad"] * len(low), pct_cols=(3,), caption=False) if low else None),
+        (silent_table.title, table_view(silent_table, ["bad"] * len(silent), caption=False) if silent else None),
+        (gap_table.title, table_view(gap_table, ["bad"] * len(gaps), caption=False) if gaps else None)]}
+    return Page("alerts", t(lang, "alerts"), "alerts.html", values, [pushed_table, low_table, silent_table, gap_table],
+                "alerts")

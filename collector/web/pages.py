@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 
+from ..accounts import Scope
 from ..export import DIM_NAMES, Table, report_table
 from ..hierarchy import Hierarchy
 from ..report import WEEKDAYS, Period, ReportRow, combine, current_month, date_range, parse_period, unsatisfied_only
 from .charts import bar_chart, heatmap, line_chart, pct
 from .data import DataSource
 from .i18n import t
-from .layout import Page, html_table, query
+from .layout import Page, query, table_view
 
 RANK_DIMS = ("centre", "counter", "officer", "service")
 
@@ -25,6 +25,8 @@ class Ctx:
     lang: str
     params: dict
     now: datetime  # aware, UTC
+    sites: frozenset[str] | None = None  # stored site slugs of the account's scope; None: everything
+    scope: Scope = Scope("all")  # the account's scope (alerts are filed by place)
 
     @property
     def tz(self) -> str:
@@ -40,7 +42,7 @@ class Ctx:
 
     def many(self, jobs: list[tuple]) -> list[list[list[ReportRow]]]:
         """Jobs (period, [grouping, ...], row filter or None) run side by side; one query per job."""
-        return self.data.reports([(period, bys, only, self.lang) for period, bys, only in jobs])
+        return self.data.reports([(period, bys, only, self.lang, self.sites) for period, bys, only in jobs])
 
     def report(self, period: Period, by: tuple = (), only=None) -> list[ReportRow]:
         return self.many([(period, [by], only)])[0][0]
@@ -61,24 +63,14 @@ class Ctx:
         return this, error
 
 
-def _period_form(ctx: Ctx, period: Period, error: str, extra: dict | None = None) -> str:
-    hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in (extra or {}).items())
-    err = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
-    return (f'<form class="period" method="get">{hidden}<label>{escape(t(ctx.lang, "period"))} '
-            f'<input name="period" value="{escape(period.label)}" size="9" title="{escape(t(ctx.lang, "period_help"))}">'
-            f'</label><button type="submit">{escape(t(ctx.lang, "show"))}</button></form>{err}')
-
-
-def _card(label: str, row: ReportRow, lang: str, compare: ReportRow | None = None) -> str:
-    delta = ""
+def _card(label: str, row: ReportRow, lang: str, compare: ReportRow | None = None) -> dict:
+    card = {"label": label, "value": pct(row.satisfied_rate), "count": f"{row.count:,}".replace(",", chr(0x202f)),
+            "delta": "", "delta_class": ""}
     if compare is not None and compare.satisfied_rate is not None and row.satisfied_rate is not None:
         d = (row.satisfied_rate - compare.satisfied_rate) * 100
-        delta = f'<div class="delta {"up" if d >= 0 else "down"}">{d:+.1f} điểm %</div>' if lang == "vi" else \
-            f'<div class="delta {"up" if d >= 0 else "down"}">{d:+.1f} pts</div>'
-    return (f'<div class="card"><div class="card-label">{escape(label)}</div>'
-            f'<div class="card-value">{pct(row.satisfied_rate)}</div>'
-            f'<div class="card-sub">{f"{row.count:,}".replace(",", chr(0x202f))} {escape(t(lang, "ratings"))}</div>'
-            f'{delta}</div>')
+        card["delta"] = f"{d:+.1f} điểm %" if lang == "vi" else f"{d:+.1f} pts"
+        card["delta_class"] = "up" if d >= 0 else "down"
+    return card
 
 
 def overview(ctx: Ctx) -> Page:
@@ -97,20 +89,20 @@ def overview(ctx: Ctx) -> Page:
     dates = [(first + timedelta(days=i)).isoformat() for i in range(30)]
     trend = [(d, by_day[d].satisfied_rate if d in by_day else None, by_day[d].count if d in by_day else 0) for d in dates]
     threshold = ctx.cfg.alerts.satisfaction_below
-    cards = (_card(t(lang, "today"), totals["today"], lang) + _card(t(lang, "this_month"), totals["this_month"], lang,
-             totals["last_month"]) + _card(t(lang, "last_month"), totals["last_month"], lang))
+    cards = [_card(t(lang, "today"), totals["today"], lang),
+             _card(t(lang, "this_month"), totals["this_month"], lang, totals["last_month"]),
+             _card(t(lang, "last_month"), totals["last_month"], lang)]
     summary = Table(t(lang, "summary"), [t(lang, "period"), t(lang, "count"), t(lang, "rate"), t(lang, "score"),
                                          t(lang, "flagged")],
                     [[t(lang, k), r.count, r.satisfied_rate, r.mean_score, r.flagged] for k, r in totals.items()])
     trend_table = Table(t(lang, "trend"), [t(lang, "day"), t(lang, "count"), t(lang, "rate")],
                         [[d, c, r] for d, r, c in trend])
     centre_table = report_table(centres, "centre", lang, t(lang, "by_site"))
-    body = (f'<section class="cards">{cards}</section>'
-            f'<section><h2>{escape(t(lang, "trend"))}</h2>{line_chart(trend, t(lang, "trend"), threshold=threshold)}</section>'
-            f'<section><h2>{escape(t(lang, "by_site"))}</h2>'
-            + (bar_chart([(r.name, r.satisfied_rate, r.count) for r in centres], t(lang, "by_site"), threshold=threshold)
-               if centres else f'<p class="empty">{escape(t(lang, "no_data"))}</p>') + "</section>")
-    return Page("overview", t(lang, "overview"), body, [summary, trend_table, centre_table], f"overview-{this.label}")
+    values = {"cards": cards, "trend_chart": line_chart(trend, t(lang, "trend"), threshold=threshold),
+              "site_chart": bar_chart([(r.name, r.satisfied_rate, r.count) for r in centres], t(lang, "by_site"),
+                                      threshold=threshold) if centres else ""}
+    return Page("overview", t(lang, "overview"), "overview.html", values, [summary, trend_table, centre_table],
+                f"overview-{this.label}")
 
 
 def rank_table(rows: list[ReportRow], dim: str, lang: str, min_ratings: int, title: str) -> tuple[Table, list[str]]:
@@ -133,21 +125,19 @@ def ranking(ctx: Ctx) -> Page:
     period, error = ctx.period()
     title = f"{t(lang, 'ranking')}: {DIM_NAMES[lang][dim]} · {period.label}"
     table, classes = rank_table(ctx.report(period, (dim,)), dim, lang, ctx.cfg.dashboard.min_ratings, title)
-    tabs = "".join(f'<a href="/ranking{escape(query(ctx.params, dim=d, lang=None))}"'
-                   f'{" aria-current=page" if d == dim else ""}>{escape(DIM_NAMES[lang][d])}</a>' for d in RANK_DIMS)
-    note = escape(t(lang, "few_note", n=ctx.cfg.dashboard.min_ratings))
+    tabs = [(d, "/ranking" + query(ctx.params, dim=d, lang=None), DIM_NAMES[lang][d]) for d in RANK_DIMS]
     same = all(row[1] == row[2] for row in table.rows)  # officers and services: the key is the name
-    content = html_table(table, classes, pct_cols=(4,), num_from=3, skip=(1,) if same else ()) if table.rows else \
-        f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
-    body = (f'<nav class="tabs">{tabs}</nav>{_period_form(ctx, period, error, {"dim": dim})}'
-            f'<p class="note">{note}</p>{content}')
-    return Page("ranking", t(lang, "ranking"), body, [table], f"ranking-{dim}-{period.label}")
+    values = {"tabs": tabs, "dim": dim, "period": period, "error": error, "min_ratings": ctx.cfg.dashboard.min_ratings,
+              "table": table_view(table, classes, pct_cols=(4,), num_from=3, skip=(1,) if same else (),
+                                  minor=(1, 5, 6))}
+    return Page("ranking", t(lang, "ranking"), "ranking.html", values, [table], f"ranking-{dim}-{period.label}")
 
 
 def patterns(ctx: Ctx) -> Page:
     lang = ctx.lang
     period, error = ctx.period()
     unsatisfied = lambda rows: unsatisfied_only(rows, ctx.cfg.satisfied)  # noqa: E731
+    unsatisfied.cache_key = "unsatisfied"
     ((cells_rows,), (reasons,)) = ctx.many([(period, [("weekday", "hour")], None), (period, [("reason",)], unsatisfied)])
     cells = {(int(r.keys[0]), int(r.keys[1])): (r.satisfied_rate, r.count) for r in cells_rows}
     grid = Table(t(lang, "heatmap"), [t(lang, "weekday_hour"), *[f"{h}h" for h in range(24)]],
@@ -156,14 +146,10 @@ def patterns(ctx: Ctx) -> Page:
     total = sum(r.count for r in given) or 1
     reason_table = Table(t(lang, "reasons"), [t(lang, "reason"), t(lang, "count"), t(lang, "share")],
                          [[r.name, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)])
-    reason_html = html_table(reason_table, pct_cols=(2,), num_from=1, caption=False) if given else \
-        f'<p class="empty">{escape(t(lang, "no_data"))}</p>'
-    body = (f"{_period_form(ctx, period, error)}<section><h2>{escape(t(lang, 'heatmap'))}</h2>"
-            f"{heatmap(cells, WEEKDAYS[lang], t(lang, 'heatmap')) if cells else ''}"
-            f"{'<p class=note>' + escape(t(lang, 'heatmap_legend')) + '</p>' if cells else ''}"
-            f"{'' if cells else '<p class=empty>' + escape(t(lang, 'no_data')) + '</p>'}</section>"
-            f"<section><h2>{escape(t(lang, 'reasons'))}</h2>{reason_html}</section>")
-    return Page("patterns", t(lang, "patterns"), body, [grid, reason_table], f"patterns-{period.label}")
+    values = {"period": period, "error": error,
+              "heatmap": heatmap(cells, WEEKDAYS[lang], t(lang, "heatmap")) if cells else "",
+              "reasons": table_view(reason_table, pct_cols=(2,), num_from=1, caption=False) if given else None}
+    return Page("patterns", t(lang, "patterns"), "patterns.html", values, [grid, reason_table], f"patterns-{period.label}")
 
 
 def printable(ctx: Ctx) -> Page:
@@ -180,11 +166,9 @@ def printable(ctx: Ctx) -> Page:
     for dim, rows in zip(("commune", "centre", "counter", "service", "officer", "weekday"),
                          [*places[1:], *people, weekdays]):
         tables.append(report_table(rows, dim, lang, DIM_NAMES[lang][dim]))
-    generated = ctx.local_now().strftime("%Y-%m-%d %H:%M")
-    head = (f'<div class="report-head"><p><strong>{escape(t(lang, "period"))}:</strong> {escape(period.label)} '
-            f'({period.start.date().isoformat()} – {(period.end - timedelta(days=1)).date().isoformat()}, {escape(ctx.tz)})'
-            f' · <strong>{escape(t(lang, "generated"))}:</strong> {generated}</p>'
-            f'<button type="button" class="print-button">{escape(t(lang, "print"))}</button></div>')
-    body = _period_form(ctx, period, error) + head + "".join(
-        f"<section class='report-section'>{html_table(tb, pct_cols=(3,), skip=(0,))}</section>" for tb in tables)
-    return Page("report", f"{t(lang, 'report_title')} {period.label}", body, tables, f"report-{period.label}")
+    values = {"period": period, "error": error, "tz": ctx.tz, "generated": ctx.local_now().strftime("%Y-%m-%d %H:%M"),
+              "first_day": period.start.date().isoformat(), "last_day": (period.end - timedelta(days=1)).date().isoformat(),
+              "tables": [table_view(tb, pct_cols=(3,), skip=(0,), minor=tuple(range(5, len(tb.headers))))
+                         for tb in tables]}
+    return Page("report", f"{t(lang, 'report_title')} {period.label}", "report.html", values, tables,
+                f"report-{period.label}")

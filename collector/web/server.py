@@ -1,39 +1,51 @@
-"""python -m collector serve: the read-only dashboard over HTTP (standard library only).
+"""python -m collector serve: the dashboard and the read-only API, a Starlette application on uvicorn.
 
 Every page needs a login; the session cookie is HttpOnly and SameSite=Strict, so another site cannot
-use it, and Secure when the dashboard is reached over HTTPS. Pages read the hourly rollups, never the
-raw ratings, so they stay fast on large databases. Every request gets an answer, within time limits.
+use it, and Secure when the dashboard is reached over HTTPS. Sessions live in the database (they survive
+a restart and can be revoked); each account sees only its scope of the site hierarchy. Pages read the
+hourly rollups, never the raw ratings, so they stay fast on large databases. Every request gets an
+answer, within time limits (connections.py).
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
-import io
-import ssl
 import sys
 import threading
+import time
 import traceback
 from datetime import datetime, timezone
-from http import HTTPStatus
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..accounts import Account, Scope, Session, Store, scope_sites
 from ..export import to_csv, to_xlsx
-from . import guards, health, pages, proxy
-from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter, Sessions
-from .connections import DeadlineReader, LimitedServer
+from . import admin, alerts_view, api, guards, health, pages, proxy
+from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
+from .connections import ServerThread, listening_socket, protocol_for
 from .data import DataSource
 from .i18n import t
-from .layout import login_page, shell
+from .layout import NAV, PATHS, Page, login_page, query, render
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 VIEWS: dict[str, Callable] = {"/": pages.overview, "/overview": pages.overview, "/ranking": pages.ranking,
                               "/patterns": pages.patterns, "/devices": health.devices, "/alerts": health.alerts,
                               "/report": pages.printable}
+EXPORTS = ("csv", "xlsx")
+UNCACHED = {"/alerts"}  # its forms carry the session's own token; and acknowledgements show at once
+# What pages read from their URL; anything else is dropped (and never echoed into links).
+PAGE_PARAMS = ("period", "dim", "province", "commune", "centre", "site")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'",
@@ -43,250 +55,383 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class Dashboard:
-    """Everything a request needs; ``now`` is replaceable so tests can pin the clock."""
+    """Everything a request needs; ``now`` is replaceable so tests can pin the clock.
+
+    ``password`` is dashboard.password of collector.yaml: the bootstrap admin (dashboard.username, scope
+    all) that logs in as long as no stored account has that name. None: only stored accounts log in.
+    """
 
     idle_timeout_s = 15.0  # a connection silent this long is closed
     request_timeout_s = 30.0  # a whole request (line, headers, body) must arrive within this
     write_timeout_s = 120.0  # an answer (a download, say) must be taken by the client within this
     max_connections = 64  # more open connections than this get 503 at once
 
-    def __init__(self, cfg, db, password: str, now: Callable[[], datetime] | None = None,
+    def __init__(self, cfg, db, password: str | None, now: Callable[[], datetime] | None = None,
                  limiter: RateLimiter | None = None, db_password: str | None = None, workers: int = 3):
         self.cfg, self.db = cfg, db
         self.data = DataSource(cfg, db, db_password, workers)
         self.hierarchy = self.data.hierarchy
-        self.check = PasswordCheck(cfg.dashboard.username, password)
-        self.sessions = Sessions()
+        bootstrap = (cfg.dashboard.username, PasswordCheck(cfg.dashboard.username, password)) if password else None
+        self._store_db = db
+        if not db.url.endswith(":memory:"):
+            from ..db import connect
+            self._store_db = connect(db.url, db_password, migrate=False)
+        self.store = Store(self._store_db, self.hierarchy, bootstrap)
+        self.check = self.store  # .verify(username, password) -> Account | None
         self.limiter = limiter or RateLimiter()
+        self.api_limiter = api.TokenLimiter(cfg.dashboard.api_burst, cfg.dashboard.api_per_minute / 60)
+        self.pages = PageCache(self.data.ttl_s)
         self.proxies = proxy.networks(cfg.dashboard.trusted_proxies)
         self.now = now or (lambda: datetime.now(timezone.utc))
+        self.asgi = build_app(self)
+
+    def sites(self, scope: Scope) -> frozenset[str] | None:
+        return scope_sites(scope, self.hierarchy)
+
+    def scope_name(self, scope: Scope, lang: str) -> str:
+        if scope.is_all:
+            return t(lang, "scope_all")
+        for p in self.hierarchy.places.values():
+            if getattr(p, scope.level) == scope.slug:
+                return getattr(p, scope.level + "_name")
+        return str(scope)
 
     def close(self) -> None:
         self.data.close()
+        if self._store_db is not self.db:
+            self._store_db.close()
 
 
-def _answering(method):
+# ---------------------------------------------------------------------------------------- request helpers
+class _Headers:
+    """Starlette headers as guards.body_length reads them (``get`` and ``get_all``)."""
+
+    def __init__(self, headers):
+        self._h = headers
+
+    def get(self, name, default=None):
+        return self._h.get(name, default)
+
+    def get_all(self, name):
+        return self._h.getlist(name)
+
+
+def cookies(request: Request) -> dict[str, str]:
+    jar = SimpleCookie()
+    try:
+        jar.load(request.headers.get("cookie", ""))
+    except Exception:
+        return {}
+    return {k: m.value for k, m in jar.items()}
+
+
+def params_of(request: Request) -> dict[str, str]:
+    return dict(parse_qsl(request.url.query))
+
+
+def peer(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def client_of(app: Dashboard, request: Request) -> str:
+    return proxy.client_of(peer(request), request.headers.get("x-forwarded-for"), app.proxies)
+
+
+def https(app: Dashboard, request: Request) -> bool:
+    return proxy.is_https(peer(request), request.headers.get("x-forwarded-proto"), app.proxies,
+                          tls=request.url.scheme == "https")
+
+
+def cookie(app: Dashboard, request: Request, name: str, value: str, max_age: int | None = None,
+           http_only: bool = True) -> str:
+    """Cookies only for this site's pages; Secure when the browser came over HTTPS."""
+    parts = [f"{name}={value}", "Path=/", "SameSite=Strict"]
+    if http_only:
+        parts.append("HttpOnly")
+    if https(app, request):
+        parts.append("Secure")
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    return "; ".join(parts)
+
+
+def answer(status: int, body: bytes | str, ctype: str = "text/html; charset=utf-8", headers: dict | None = None,
+           set_cookies: list[str] = ()) -> Response:
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    h = {"Cache-Control": "no-store" if not ctype.startswith(("text/css", "image/")) else "max-age=3600",
+         **SECURITY_HEADERS, **(headers or {})}
+    for k, v in h.items():
+        if not guards.header_safe(str(v)):
+            raise ValueError(f"refusing header {k}: {v!r} (line break or non-ASCII character)")
+    response = Response(body, status, headers=h, media_type=ctype)
+    for c in set_cookies:
+        response.headers.append("set-cookie", c)
+    return response
+
+
+def text(status: int, message: str, headers: dict | None = None) -> Response:
+    return answer(status, message + "\n", "text/plain; charset=utf-8", headers)
+
+
+def redirect(location: str, set_cookies: list[str] = ()) -> Response:
+    response = Response(b"", 303, headers={"Location": guards.safe_redirect(location)})
+    for c in set_cookies:
+        response.headers.append("set-cookie", c)
+    return response
+
+
+def lang_of(app: Dashboard, request: Request, params: dict) -> tuple[str, list[str]]:
+    """?lang= switches and is remembered in a cookie; otherwise the cookie, otherwise the config."""
+    wanted = params.get("lang")
+    if wanted in ("vi", "en"):
+        return wanted, [cookie(app, request, "hl_lang", wanted, 31536000, http_only=False)]
+    remembered = cookies(request).get("hl_lang")
+    return (remembered if remembered in ("vi", "en") else app.cfg.dashboard.lang), []
+
+
+async def read_form(app: Dashboard, request: Request) -> dict[str, str]:
+    """The url-encoded form of a POST: bounded in size (guards.body_length) and in time (408)."""
+    length = guards.body_length(_Headers(request.headers))
+    deadline = time.monotonic() + app.request_timeout_s
+    body = b""
+    receive = request.receive
+    while len(body) < length:
+        left = deadline - time.monotonic()
+        try:
+            message = await asyncio.wait_for(receive(), timeout=max(0.01, min(app.idle_timeout_s, left)))
+        except asyncio.TimeoutError:
+            raise guards.BodyError(408, f"the {length}-byte body did not arrive in time") from None
+        if message["type"] == "http.disconnect":
+            raise guards.BodyError(400, f"the connection closed after {len(body)} of {length} body bytes")
+        body += message.get("body", b"")
+        if len(body) > length:
+            raise guards.BodyError(400, "more body bytes than Content-Length announced")
+        if not message.get("more_body", False) and len(body) < length:
+            raise guards.BodyError(400, f"the body ended after {len(body)} of {length} bytes")
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def answering(handler):
     """Whatever goes wrong inside, the client gets an answer (500) and the trace goes to stderr."""
 
-    @functools.wraps(method)
-    def run(self):
-        self._answered = False
+    @functools.wraps(handler)
+    async def run(request: Request) -> Response:
         try:
-            method(self)
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
+            return await handler(request)
+        except guards.BodyError as exc:  # what is left of the body is not read
+            return text(exc.status, str(exc), {"Connection": "close"})
         except Exception:
-            self.close_connection = True
-            print(f"dashboard: {self.command} {self.path[:200]!r} failed:\n{traceback.format_exc()}", file=sys.stderr)
-            if not self._answered:  # headers half-built when it failed are dropped
-                self._headers_buffer = []
-                self._send(500, b"internal error; the details are in the dashboard's log\n", "text/plain; charset=utf-8")
+            print(f"dashboard: {request.method} {str(request.url.path)[:200]!r} failed:\n{traceback.format_exc()}",
+                  file=sys.stderr)
+            return text(500, "internal error; the details are in the dashboard's log", {"Connection": "close"})
     return run
 
 
-class Handler(BaseHTTPRequestHandler):
-    app: Dashboard  # set on the subclass made by make_server
-    server_version = "hailong-dashboard"
-    sys_version = ""
+def session_of(app: Dashboard, request: Request) -> Session | None:
+    return app.store.session(cookies(request).get(SESSION_COOKIE))
 
-    def setup(self):
-        super().setup()
-        self._reader = DeadlineReader(self.connection, self.app.idle_timeout_s)
-        self.rfile = io.BufferedReader(self._reader)
 
-    def handle_one_request(self):
-        self._reader.start_request(self.app.request_timeout_s)
-        super().handle_one_request()
+def cross_site(request: Request) -> bool:
+    """A form posted from another site (browsers say so in Sec-Fetch-Site)."""
+    return request.headers.get("sec-fetch-site", "same-origin") == "cross-site"
 
-    def log_message(self, fmt, *args):  # quiet by default; errors still go to stderr
-        pass
 
-    def end_headers(self):
-        self._answered = True
-        self.connection.settimeout(self.app.write_timeout_s)  # reads left it at what remained of theirs
-        super().end_headers()
+def nav_for(account: Account) -> list[tuple[str, str]]:
+    links = [(v, PATHS[v]) for v in NAV]
+    if account.is_admin:
+        links.append(("admin", PATHS["admin"]))
+    return links
 
-    def send_header(self, keyword, value):
-        if not guards.header_safe(str(value)):
-            raise ValueError(f"refusing header {keyword}: {value!r} (line break or non-ASCII character)")
-        super().send_header(keyword, value)
 
-    # ------------------------------------------------------------------ helpers
-    def _cookies(self) -> dict[str, str]:
-        jar = SimpleCookie()
-        try:
-            jar.load(self.headers.get("Cookie", ""))
-        except Exception:
-            return {}
-        return {k: m.value for k, m in jar.items()}
+def shell_values(app: Dashboard, session: Session, page, lang: str, params: dict, path: str) -> dict:
+    """What every signed-in page shows around its content."""
+    other = "en" if lang == "vi" else "vi"
+    plain = {k: v for k, v in params.items() if k != "lang"}
+    return {"page": page, "account": session.account, "csrf": session.csrf, "nav": nav_for(session.account),
+            "scope_name": app.scope_name(session.account.scope, lang),
+            "lang_href": path + query(params, lang=other), "export_base": "/overview" if path == "/" else path,
+            "export_query": query(plain), "title": f"{page.title} · {t(lang, 'app')}",
+            "page_class": f"view-{page.view}", **page.values}
 
-    def _peer(self) -> str:
-        return self.client_address[0]
 
-    def _client(self) -> str:
-        return proxy.client_of(self._peer(), self.headers.get("X-Forwarded-For"), self.app.proxies)
-
-    def _https(self) -> bool:
-        return proxy.is_https(self._peer(), self.headers.get("X-Forwarded-Proto"), self.app.proxies,
-                              tls=isinstance(self.connection, ssl.SSLSocket))
-
-    def _cookie(self, name: str, value: str, max_age: int | None = None, http_only: bool = True) -> str:
-        """Cookies only for this site's pages; Secure when the browser came over HTTPS."""
-        parts = [f"{name}={value}", "Path=/", "SameSite=Strict"]
-        if http_only:
-            parts.append("HttpOnly")
-        if self._https():
-            parts.append("Secure")
-        if max_age is not None:
-            parts.append(f"Max-Age={max_age}")
-        return "; ".join(parts)
-
-    def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
-              headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store" if not ctype.startswith(("text/css", "image/")) else "max-age=3600")
-        for k, v in {**SECURITY_HEADERS, **(headers or {})}.items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _text(self, status: int, message: str, headers: dict | None = None) -> None:
-        self._send(status, (message + "\n").encode("utf-8"), "text/plain; charset=utf-8", headers)
-
-    def _redirect(self, location: str, cookies: list[str] = ()) -> None:
-        self.send_response(HTTPStatus.SEE_OTHER)
-        self.send_header("Location", guards.safe_redirect(location))
-        self.send_header("Content-Length", "0")
-        for c in cookies:
-            self.send_header("Set-Cookie", c)
-        self.end_headers()
-
-    def _lang(self, params: dict) -> tuple[str, list[str]]:
-        """?lang= switches and is remembered in a cookie; otherwise the cookie, otherwise the config."""
-        wanted = params.get("lang")
-        if wanted in ("vi", "en"):
-            return wanted, [self._cookie("hl_lang", wanted, 31536000, http_only=False)]
-        cookie = self._cookies().get("hl_lang")
-        return (cookie if cookie in ("vi", "en") else self.app.cfg.dashboard.lang), []
-
-    def _session(self) -> str | None:
-        """The session token of the request when it is a live session."""
-        token = self._cookies().get(SESSION_COOKIE)
-        return token if self.app.sessions.valid(token) else None
-
-    # ------------------------------------------------------------------ verbs
-    def do_HEAD(self):
-        self.do_GET()
-
-    @_answering
-    def do_GET(self):
-        url = urlsplit(self.path)
-        params = dict(parse_qsl(url.query))
-        lang, set_cookies = self._lang(params)
-        path = url.path
-        if path.startswith("/static/"):
-            return self._static(path[len("/static/"):])
-        if path == "/login":
-            nxt = guards.safe_redirect(params.get("next"))
-            if self._session():
-                return self._redirect(nxt)
-            return self._send(200, login_page(lang, next_path=nxt).encode(), headers=_cookie_headers(set_cookies))
-        base, fmt = path, None
-        for ext in (".csv", ".xlsx"):
-            if path.endswith(ext):
-                base, fmt = path[: -len(ext)], ext[1:]
-        view = VIEWS.get(base)
-        if view is None:
-            return self._text(404, "not found")
-        session = self._session()
-        if not session:
-            return self._redirect("/login?next=" + quote(self.path, safe="/?=&"), set_cookies)
-        ctx = pages.Ctx(self.app.data, self.app.cfg, self.app.hierarchy, lang,
-                        {k: v for k, v in params.items() if k != "lang"}, self.app.now())
-        page = view(ctx)
-        if fmt == "csv":
-            return self._download(to_csv(page.tables), "text/csv; charset=utf-8", f"{page.export_name}.csv")
-        if fmt == "xlsx":
-            return self._download(to_xlsx(page.tables), XLSX_TYPE, f"{page.export_name}.xlsx")
-        html = shell(page, lang, {k: v for k, v in params.items() if k != "lang"}, path,
-                     self.app.sessions.form_token(session))
-        self._send(200, html.encode("utf-8"), headers=_cookie_headers(set_cookies))
-
-    @_answering
-    def do_POST(self):
-        url = urlsplit(self.path)
-        try:
-            body = guards.read_body(self.rfile, self.headers)
-        except guards.BodyError as exc:
-            self.close_connection = True  # what is left of the body is not read
-            return self._text(exc.status, str(exc), {"Connection": "close"})
-        form = dict(parse_qsl(body.decode("utf-8", "replace")))
-        lang, _ = self._lang({})
-        if url.path == "/logout":
-            return self._logout(form)
-        if url.path != "/login":
-            return self._text(404, "not found")
-        nxt = guards.safe_redirect(form.get("next"))
-        client, account = self._client(), form.get("username", "")
-        attempt = self.app.limiter.acquire(client, account)
-        if attempt is None:
-            wait = self.app.limiter.retry_after(client, account)
-            return self._send(429, login_page(lang, t(lang, "too_many", s=wait), nxt).encode(),
-                              headers={"Retry-After": str(wait)})
-        if not self.app.check.verify(form.get("username", ""), form.get("password", "")):
-            return self._send(401, login_page(lang, t(lang, "wrong_login"), nxt).encode())
-        self.app.limiter.release(attempt)
-        token = self.app.sessions.create()
-        self._redirect(nxt, [self._cookie(SESSION_COOKIE, token)])
-
-    def _logout(self, form: dict) -> None:
-        """Only the dashboard's own logout button (it carries the session's form token) ends a session:
-        another page, even one on this host, cannot log the manager out."""
-        token = self._cookies().get(SESSION_COOKIE)
-        if not self.app.sessions.valid(token):
-            return self._redirect("/login")  # nothing to end; the cookie is left alone
-        if not self.app.sessions.form_ok(token, form.get("csrf")):
-            return self._text(403, "logout refused: use the Log out button of the dashboard")
-        self.app.sessions.end(token)
-        self._redirect("/login", [self._cookie(SESSION_COOKIE, "", 0)])
-
-    def _static(self, name: str) -> None:
+# ---------------------------------------------------------------------------------------- routes
+def build_app(app: Dashboard) -> Starlette:
+    @answering
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
         file = (STATIC / name).resolve()
         try:
             if file.parent != STATIC.resolve() or not file.is_file() or file.suffix not in STATIC_TYPES:
-                return self._text(404, "not found")
+                return text(404, "not found")
             body = file.read_bytes()
-        except OSError:  # e.g. a name longer than the file system allows
-            return self._text(404, "not found")
-        self._send(200, body, STATIC_TYPES[file.suffix])
+        except (OSError, ValueError):  # e.g. a name longer than the file system allows
+            return text(404, "not found")
+        return answer(200, body, STATIC_TYPES[file.suffix])
 
-    def _download(self, body: bytes, ctype: str, filename: str) -> None:
-        self._send(200, body, ctype, {"Content-Disposition": guards.attachment(filename)})
+    @answering
+    async def login(request: Request) -> Response:
+        params = params_of(request)
+        lang, set_cookies = lang_of(app, request, params)
+        if request.method in ("GET", "HEAD"):
+            nxt = guards.safe_redirect(params.get("next"))
+            if await run_in_threadpool(session_of, app, request):
+                return redirect(nxt)
+            return answer(200, login_page(lang, next_path=nxt), set_cookies=set_cookies)
+        form = await read_form(app, request)
+        nxt = guards.safe_redirect(form.get("next"))
+        if cross_site(request):
+            return text(403, "log in from the dashboard's own page")
+        client, username = client_of(app, request), form.get("username", "")
+        attempt = app.limiter.acquire(client, username)
+        if attempt is None:
+            wait = app.limiter.retry_after(client, username)
+            return answer(429, login_page(lang, t(lang, "too_many", s=wait), nxt), headers={"Retry-After": str(wait)})
+        account = await run_in_threadpool(app.check.verify, username, form.get("password", ""))
+        if not account:
+            await run_in_threadpool(_audit_failure, app, username, client)
+            return answer(401, login_page(lang, t(lang, "wrong_login"), nxt))
+        app.limiter.release(attempt)
+        session = await run_in_threadpool(_start_session, app, account, client)
+        return redirect(nxt, [cookie(app, request, SESSION_COOKIE, session.token)])
+
+    @answering
+    async def logout(request: Request) -> Response:
+        """Only the dashboard's own logout button (it carries the session's form token) ends a session:
+        another page, even one on this host, cannot log the manager out."""
+        if request.method != "POST":
+            return text(404, "not found")
+        form = await read_form(app, request)
+        session = await run_in_threadpool(session_of, app, request)
+        if session is None:
+            return redirect("/login")  # nothing to end; the cookie is left alone
+        if not guards.same_token(session.csrf, form.get("csrf")):
+            return text(403, "logout refused: use the Log out button of the dashboard")
+        await run_in_threadpool(app.store.end_session, session.token)
+        return redirect("/login", [cookie(app, request, SESSION_COOKIE, "", 0)])
+
+    def view_handler(base: str, fmt: str | None):
+        @answering
+        async def handle(request: Request) -> Response:
+            if request.method == "POST":
+                return text(405, "pages are read with GET", {"Allow": "GET, HEAD"})
+            params = params_of(request)
+            lang, set_cookies = lang_of(app, request, params)
+            session = await run_in_threadpool(session_of, app, request)
+            if session is None:
+                target = request.url.path + (("?" + request.url.query) if request.url.query else "")
+                return redirect("/login?next=" + quote(target, safe="/?=&"), set_cookies)
+            return await run_in_threadpool(render_view, app, request, session, base, fmt, params, lang, set_cookies)
+        return handle
+
+    routes = [Route("/static/{name:path}", static, methods=["GET", "HEAD"]),
+              Route("/login", login, methods=["GET", "HEAD", "POST"]),
+              Route("/logout", logout, methods=["GET", "HEAD", "POST"])]
+    for base in VIEWS:
+        routes.append(Route(base, view_handler(base, None), methods=["GET", "HEAD", "POST"]))
+        if base != "/":
+            for fmt in EXPORTS:
+                routes.append(Route(f"{base}.{fmt}", view_handler(base, fmt), methods=["GET", "HEAD"]))
+    routes += admin.routes(app, answering, read_form, session_of, shell_values, cross_site)
+    routes += api.routes(app, answering, session_of)
+    routes += alerts_view.routes(app, answering, read_form, session_of, cross_site)
+
+    async def not_found(request: Request, exc) -> Response:
+        status = getattr(exc, "status_code", 404)
+        return text(status, "not found" if status == 404 else "method not allowed")
+
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
 
 
-def _cookie_headers(cookies: list[str]) -> dict:
-    return {"Set-Cookie": cookies[0]} if cookies else {}
+def _audit_failure(app: Dashboard, username: str, client: str) -> None:
+    from ..accounts import scope_of_login
+    app.store.audit(username[:64] or "(empty)", "login-failed", client=client,
+                    scope=scope_of_login(app.store, username))
 
 
-def make_server(app: Dashboard, host: str, port: int) -> LimitedServer:
-    handler = type("DashboardHandler", (Handler,), {"app": app})
-    server_class = type("DashboardServer", (LimitedServer,), {"max_connections": app.max_connections})
-    return server_class((host, port), handler)
+def _start_session(app: Dashboard, account: Account, client: str) -> Session:
+    session = app.store.new_session(account, client, app.cfg.dashboard.session_hours * 3600)
+    app.store.audit(account.username, "login", client=client, scope=account.scope)
+    return session
 
 
-def start_in_thread(app: Dashboard, host: str = "127.0.0.1", port: int = 0) -> tuple[LimitedServer, str]:
+def render_view(app: Dashboard, request: Request, session: Session, base: str, fmt: str | None, params: dict,
+                lang: str, set_cookies: list[str]) -> Response:
+    plain = {k: v for k, v in params.items() if k in PAGE_PARAMS}
+    try:  # ?province= ?commune= ?centre= ?site= narrow a page within the account's scope, never beyond
+        sites = api.filter_sites(app, session.account.scope, plain)
+    except api.ApiError as exc:
+        return text(exc.status, str(exc))
+    scope = session.account.scope
+    key = (base, VIEWS[base], tuple(sorted(plain.items())), lang, str(scope))
+    cached = None if fmt or base in UNCACHED else app.pages.get(key)
+    if cached is None:
+        ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
+        page = VIEWS[base](ctx)
+        if fmt:
+            body = to_csv(page.tables) if fmt == "csv" else to_xlsx(page.tables)
+            app.store.audit(session.account.username, "export", f"{page.export_name}.{fmt}",
+                            client=client_of(app, request), scope=scope)
+            ctype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
+            return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{page.export_name}.{fmt}")})
+        content = Markup(render(page.template, lang, csrf=session.csrf, scope_name=app.scope_name(scope, lang),
+                                **page.values))
+        cached = (Page(page.view, page.title, page.template, tables=page.tables), content)
+        if base not in UNCACHED:
+            app.pages.put(key, cached)
+    page, content = cached
+    html = render("shell.html", lang, content=content, **shell_values(app, session, page, lang, plain, request.url.path))
+    return answer(200, html, set_cookies=set_cookies)
+
+
+class PageCache:
+    """The content of a page (without the header that names the account) for ``ttl_s``: managers of the
+    same scope opening the same page share it, as they share the figures behind it (data.py)."""
+
+    def __init__(self, ttl_s: float = 30.0, size: int = 512):
+        self.ttl_s, self.size = ttl_s, size
+        self._items: dict[tuple, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            hit = self._items.get(key)
+            return hit[1] if hit and hit[0] > time.monotonic() else None
+
+    def put(self, key: tuple, value) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._items) >= self.size:
+                for k in [k for k, (exp, _) in self._items.items() if exp <= now] or list(self._items)[: self.size // 2]:
+                    self._items.pop(k, None)
+            self._items[key] = (now + self.ttl_s, value)
+
+
+# ---------------------------------------------------------------------------------------- serving
+def make_server(app: Dashboard, host: str, port: int) -> ServerThread:
+    import uvicorn
+
+    config = uvicorn.Config(app.asgi, http=protocol_for(app.idle_timeout_s, app.request_timeout_s, app.write_timeout_s),
+                            lifespan="off", access_log=False, log_level="warning", server_header=False,
+                            date_header=True, timeout_keep_alive=max(1, int(app.idle_timeout_s)),
+                            limit_concurrency=app.max_connections + 1,  # uvicorn counts the asking one too
+                            backlog=128, h11_max_incomplete_event_size=16 * 1024,
+                            proxy_headers=False)  # X-Forwarded-* are believed only from trusted proxies (proxy.py)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  (not the main thread in tests)
+    return ServerThread(server, listening_socket(host, port))
+
+
+def start_in_thread(app: Dashboard, host: str = "127.0.0.1", port: int = 0) -> tuple[ServerThread, str]:
     """Serve in a background thread (tests, benchmarks); returns the server and its base URL."""
-    server = make_server(app, host, port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = make_server(app, host, port).start()
     return server, f"http://{host}:{server.server_address[1]}"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = ("The password comes from dashboard.password in collector.yaml, e.g. "
-                "'password: {env: HAILONG_DASHBOARD_PASSWORD}'. Example: "
+    p.epilog = ("The bootstrap admin's password comes from dashboard.password in collector.yaml, e.g. "
+                "'password: {env: HAILONG_DASHBOARD_PASSWORD}'; managers' own accounts are made with "
+                "'python -m collector users add'. Example: "
                 "HAILONG_DASHBOARD_PASSWORD=... python -m collector serve --config collector.yaml")
     p.add_argument("--config", required=True, metavar="FILE", help="collector.yaml")
     p.add_argument("--db", metavar="URL", help="database URL (default: database.url of the config)")
@@ -304,22 +449,26 @@ def main(args) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    if cfg.dashboard.password is None:
-        print(f"serve: no dashboard password in {args.config}: add 'password: {{env: HAILONG_DASHBOARD_PASSWORD}}' "
-              "under 'dashboard:' and set that variable", file=sys.stderr)
-        return 2
-    try:
-        password = cfg.dashboard.password.resolve()
-    except ValueError as exc:
-        print(f"serve: dashboard password: {exc}; set it before starting the dashboard", file=sys.stderr)
-        return 2
-    if not password:
-        print("serve: the dashboard password is empty; set a non-empty one", file=sys.stderr)
-        return 2
+    password = None
+    if cfg.dashboard.password is not None:
+        try:
+            password = cfg.dashboard.password.resolve()
+        except ValueError as exc:
+            print(f"serve: dashboard password: {exc}; set it before starting the dashboard", file=sys.stderr)
+            return 2
+        if not password:
+            print("serve: the dashboard password is empty; set a non-empty one", file=sys.stderr)
+            return 2
     try:
         db = open_db(cfg, args.db)
     except (ValueError, DatabaseError) as exc:
         print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    if password is None and not db.scalar("SELECT COUNT(*) FROM accounts WHERE role = 'admin' AND disabled = 0"):
+        print(f"serve: no dashboard password in {args.config} and no admin account in the database: add "
+              "'password: {env: HAILONG_DASHBOARD_PASSWORD}' under 'dashboard:' and set that variable, or create "
+              "one with 'python -m collector users add NAME --role admin --scope all'", file=sys.stderr)
+        db.close()
         return 2
     host, port = args.host or cfg.dashboard.host, args.port or cfg.dashboard.port
     try:
@@ -327,8 +476,12 @@ def main(args) -> int:
         app = Dashboard(cfg, db, password, db_password=db_password)
         server = make_server(app, host, port)
     except OSError as exc:
-        print(f"serve: cannot listen on {host}:{port}: {exc.strerror}; choose another --port", file=sys.stderr)
+        print(f"serve: cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port", file=sys.stderr)
         return 2
+    except (ValueError, DatabaseError) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    server.start()
     print(f"dashboard on http://{host}:{server.server_address[1]}/ (Ctrl+C stops)", file=sys.stderr, flush=True)
     from ..alerting.scheduler import start_notifier
 
@@ -340,6 +493,7 @@ def main(args) -> int:
     finally:
         if notifier is not None:
             notifier.stop()
+        server.shutdown()
         server.server_close()
         app.close()
         db.close()

@@ -4,14 +4,20 @@ The database gets hourly rollup rows consistent with N ratings (100 kiosks at 20
 working hours) written directly, the same rows ingest would have built one rating at a time; the raw
 ratings table stays empty because reports never read it in a whole-hour time zone.
 
-    .venv/bin/python tests/bench/reports.py [--rows N] [--db FILE] [--keep]
+    .venv/bin/python tests/bench/reports.py [--rows N] [--db FILE] [--keep] [--managers 50]
 
-Last line: RESULT month_report_s=<x> dashboard_p95_ms=<x> rows=<n>
+Then 50 managers of different scopes (whole system, provinces, communes, centres), each signed in with
+an account of its own, open the dashboard pages at the same time; and API consumers with tokens of
+different scopes pull summaries.
+
+Last line: RESULT month_report_s=<x> dashboard_p95_ms=<x> managers_p95_ms=<x> api_p95_ms=<x> rows=<n>
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import http.cookiejar
+import json
 import os
 import random
 import sys
@@ -25,7 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from collector.accounts import Scope  # noqa: E402
 from collector.db import connect  # noqa: E402
+from collector.web.api import TokenLimiter  # noqa: E402
 from collector.report import parse_period  # noqa: E402
 from collector.report_queries import ReportSpec, run_report  # noqa: E402
 from collector.web.server import Dashboard, start_in_thread  # noqa: E402
@@ -136,8 +144,7 @@ def time_dashboard(db, cfg) -> float:
         form = urllib.parse.urlencode({"username": "admin", "password": PASSWORD, "next": "/devices"}).encode()
         opener.open(url + "/login", data=form).read()
         assert any(c.name == "hl_session" for c in jar), "login failed"
-        paths = ["/", "/ranking", "/ranking?dim=counter", "/ranking?dim=officer", "/ranking?dim=service",
-                 "/patterns", "/devices", "/alerts", f"/report?period={MONTH}"]
+        paths = PAGES
         times: list[float] = []
         for round_ in range(3):
             for path in paths:
@@ -152,7 +159,115 @@ def time_dashboard(db, cfg) -> float:
         print(f"  first visits (nothing cached): max {cold[-1] * 1000:.0f} ms; "
               f"visits 2 and 3 reuse rows cached for 30 s", flush=True)
         times.sort()
-        return times[max(0, int(len(times) * 0.95 + 0.5) - 1)] * 1000
+        return p95(times)
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.close()
+
+
+PAGES = ["/", "/ranking", "/ranking?dim=counter", "/ranking?dim=officer", "/patterns", "/devices", "/alerts",
+         f"/report?period={MONTH}"]
+API = ["/api/v1/summary?by=centre&period=" + MONTH, "/api/v1/summary?by=officer&period=" + MONTH,
+       "/api/v1/summary?by=day&period=" + MONTH, "/api/v1/summary?by=commune,month&period=2026",
+       "/api/v1/summary?by=counter&period=2026-Q4&format=csv"]
+
+
+def scopes(n: int) -> list[Scope]:
+    """n scopes spread over every level: the whole system, both provinces, communes and centres."""
+    levels = [Scope("all"), Scope("province", "tinh-a"), Scope("province", "tinh-b")]
+    levels += [Scope("commune", f"xa-{c:02d}") for c in range(SITES // 2)]
+    levels += [Scope("centre", f"site-{s:02d}") for s in range(SITES)]
+    return [levels[i % len(levels)] for i in range(n)]
+
+
+def p95(times: list[float]) -> float:
+    times = sorted(times)
+    return times[max(0, int(len(times) * 0.95 + 0.5) - 1)] * 1000
+
+
+def load(client, n: int, processes: int = 5) -> list[float]:
+    """Run ``client(i)`` for i < n all at once, from ``processes`` forked processes (threads inside), so the
+    clients' own Python does not compete with the dashboard's for one interpreter lock."""
+    import multiprocessing
+
+    def part(k: int) -> list[float]:
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            return [t for ts in pool.map(client, range(k, n, processes)) for t in ts]
+    global _PART
+    _PART = part  # set before the fork: the children inherit it
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return [t for ts in pool.map(_run_part, range(min(processes, n))) for t in ts]
+
+
+_PART = None
+
+
+def _run_part(k: int) -> list[float]:
+    return _PART(k)
+
+
+def time_managers(db, cfg, managers: int, rounds: int = 2) -> tuple[float, float]:
+    """p95 of page loads by ``managers`` signed-in accounts at once, and of API summaries by tokens."""
+    # behind a reverse proxy, as in production: each manager signs in from an address of its own
+    cfg = cfg.model_copy(update={"dashboard": cfg.dashboard.model_copy(update={"trusted_proxies": ["127.0.0.1"]})})
+    app = Dashboard(cfg, db, PASSWORD, now=lambda: NOW)
+    app.api_limiter = TokenLimiter(burst=10_000, per_s=1000)
+    server, url = start_in_thread(app)
+    try:
+        for i, scope in enumerate(scopes(managers)):
+            if app.store.get(f"manager-{i:02d}") is None:
+                app.store.add(f"manager-{i:02d}", PASSWORD, "viewer", scope)
+        def manager(i: int) -> list[float]:
+            jar = http.cookiejar.CookieJar()
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+            opener.addheaders = [("X-Forwarded-For", f"198.51.100.{i + 1}")]
+            form = urllib.parse.urlencode({"username": f"manager-{i:02d}", "password": PASSWORD}).encode()
+            opener.open(url + "/login", data=form).read()
+            times = []
+            for r in range(rounds):
+                for k in range(len(PAGES)):
+                    path = PAGES[(i + k) % len(PAGES)]  # managers spread over the pages
+                    t0 = time.perf_counter()
+                    with opener.open(url + path) as resp:
+                        assert resp.status == 200 and b"<main>" in resp.read(), path
+                    times.append((r, time.perf_counter() - t0))
+            return times
+        t0 = time.perf_counter()
+        loads = load(manager, managers)
+        pages = [t for _, t in loads]
+        print(f"  {managers} managers x {rounds * len(PAGES)} pages: {len(pages)} loads in "
+              f"{time.perf_counter() - t0:.1f} s, p50 {sorted(pages)[len(pages) // 2] * 1000:.0f} ms, "
+              f"p95 {p95(pages):.0f} ms, max {max(pages) * 1000:.0f} ms", flush=True)
+        for r in range(rounds):
+            mine = [t for k, t in loads if k == r]
+            print(f"    round {r + 1} ({'figures fetched cold' if r == 0 else 'figures of the last 30 s'}): "
+                  f"p50 {sorted(mine)[len(mine) // 2] * 1000:.0f} ms, p95 {p95(mine):.0f} ms", flush=True)
+        tokens = [app.store.add_token(f"bi-{i}", scope, None)[1] for i, scope in enumerate(scopes(10))]
+
+        def consumer(i: int) -> list[tuple[str, float]]:
+            times = []
+            for r in range(4):
+                for k in range(len(API)):
+                    req = urllib.request.Request(url + API[(i + k) % len(API)],
+                                                 headers={"Authorization": "Bearer " + tokens[i]})
+                    t0 = time.perf_counter()
+                    with urllib.request.urlopen(req) as resp:
+                        body = resp.read()
+                        assert resp.status == 200, body[:200]
+                        if not API[(i + k) % len(API)].endswith("csv"):
+                            json.loads(body)
+                    times.append((API[(i + k) % len(API)], time.perf_counter() - t0))
+            return times
+        t0 = time.perf_counter()
+        calls = load(consumer, 10)
+        api = [t for _, t in calls]
+        for path in API:
+            mine = [t for p, t in calls if p == path]
+            print(f"    {path:58} p50 {sorted(mine)[len(mine) // 2] * 1000:5.0f} ms, p95 {p95(mine):5.0f} ms", flush=True)
+        print(f"  10 API consumers x {4 * len(API)} summaries: p50 {sorted(api)[len(api) // 2] * 1000:.0f} ms, "
+              f"p95 {p95(api):.0f} ms, max {max(api) * 1000:.0f} ms", flush=True)
+        return p95(pages), p95(api)
     finally:
         server.shutdown()
         server.server_close()
@@ -164,6 +279,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=10_000_000, help="ratings to represent (default 10,000,000)")
     ap.add_argument("--db", help="SQLite file to use (default: a temporary file, deleted afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the database (reused when --db holds --rows already)")
+    ap.add_argument("--managers", type=int, default=50, help="signed-in managers at once (default 50)")
     args = ap.parse_args()
     tmp = None
     if args.db:
@@ -190,14 +306,17 @@ def main() -> int:
         print(f"month report ({MONTH}: total, by site, by device, by hour):", flush=True)
         month_s = time_month_report(db, cfg)
         print("dashboard pages (first round shown; p95 over 3 rounds):", flush=True)
-        p95 = time_dashboard(db, cfg)
+        p95_one = time_dashboard(db, cfg)
+        print(f"{args.managers} managers of different scopes at once, then API consumers:", flush=True)
+        managers_ms, api_ms = time_managers(db, cfg, args.managers)
     finally:
         db.close()
         if tmp and not args.keep:
             for f in Path(tmp).iterdir():
                 f.unlink()
             os.rmdir(tmp)
-    print(f"RESULT month_report_s={month_s:.3f} dashboard_p95_ms={p95:.0f} rows={args.rows}")
+    print(f"RESULT month_report_s={month_s:.3f} dashboard_p95_ms={p95_one:.0f} managers_p95_ms={managers_ms:.0f} "
+          f"api_p95_ms={api_ms:.0f} rows={args.rows}")
     return 0
 
 

@@ -1,0 +1,373 @@
+"""Manager accounts, their scopes and roles, sessions, API tokens and the audit log, kept in the database.
+
+A scope is the part of the site hierarchy an account (or token) may see: ``all``, ``province:SLUG``,
+``commune:SLUG`` or ``centre:SLUG``. It becomes the list of stored site slugs (merged communes included)
+that every query of that account is limited to. Passwords are hashed with argon2id (memory-hard);
+session and API tokens are long random strings, so the database keeps only their SHA-256.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+from .db import Database
+from .hierarchy import Hierarchy
+
+LEVELS = ("province", "commune", "centre")
+ROLES = ("viewer", "admin")
+SESSION_LIFETIME_S = 12 * 3600
+BOOTSTRAP_NOTE = "dashboard.username/password of collector.yaml"
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done, with a message a person can act on."""
+
+
+# ------------------------------------------------------------------ scopes (pure)
+@dataclass(frozen=True)
+class Scope:
+    level: str  # "all" or one of LEVELS
+    slug: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Scope":
+        text = (text or "").strip()
+        if text == "all":
+            return cls("all")
+        level, _, slug = text.partition(":")
+        if level not in LEVELS or not slug:
+            raise AccountError(f"scope {text!r}: use all, province:SLUG, commune:SLUG or centre:SLUG")
+        return cls(level, slug)
+
+    def __str__(self) -> str:
+        return "all" if self.level == "all" else f"{self.level}:{self.slug}"
+
+    @property
+    def is_all(self) -> bool:
+        return self.level == "all"
+
+
+def check_scope(scope: Scope, hierarchy: Hierarchy) -> Scope:
+    """The scope, if its slug names a place of that level in collector.yaml."""
+    if scope.is_all:
+        return scope
+    known = {getattr(p, scope.level) for p in hierarchy.places.values()}
+    if scope.slug not in known:
+        choices = ", ".join(sorted(known)) or "(none configured under sites:)"
+        raise AccountError(f"no {scope.level} {scope.slug!r} in collector.yaml sites; known: {choices}")
+    return scope
+
+
+def scope_sites(scope: Scope, hierarchy: Hierarchy) -> frozenset[str] | None:
+    """Stored site slugs the scope covers (old slugs of merged communes too); None means everything."""
+    if scope.is_all:
+        return None
+    return frozenset(site for site, p in hierarchy.places.items() if getattr(p, scope.level) == scope.slug)
+
+
+def ancestors(scope: Scope, hierarchy: Hierarchy) -> set[tuple[str, str]]:
+    """(level, slug) of the scope itself and every place above it."""
+    out = {(scope.level, scope.slug)}
+    for p in hierarchy.places.values():
+        if getattr(p, scope.level, None) == scope.slug:
+            for level in LEVELS[:LEVELS.index(scope.level)]:
+                out.add((level, getattr(p, level)))
+    return out
+
+
+def within(outer: Scope, inner: Scope, hierarchy: Hierarchy) -> bool:
+    """True when everything ``inner`` covers is also covered by ``outer``."""
+    if outer.is_all:
+        return True
+    if inner.is_all:
+        return False
+    return (outer.level, outer.slug) in ancestors(inner, hierarchy)
+
+
+def site_allowed(site: str, sites: frozenset[str] | None, hierarchy: Hierarchy) -> bool:
+    return sites is None or site in sites or hierarchy.centre_of(site) in sites
+
+
+# ------------------------------------------------------------------ secrets
+def _hasher():
+    from argon2 import PasswordHasher
+
+    # argon2id, 19 MiB, 2 passes: the OWASP minimum; ~30 ms here
+    return PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+_running = threading.BoundedSemaphore(2)  # each check takes 19 MiB: bound the memory of a login storm
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 10:
+        raise AccountError("passwords need at least 10 characters")
+    with _running:
+        return _hasher().hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    with _running:
+        try:
+            return _hasher().verify(stored or _dummy_hash(), password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """Checked against when the user name is unknown, so timing does not tell which names exist."""
+    if not _dummy:
+        _dummy.append(_hasher().hash(secrets.token_hex(16)))
+    return _dummy[0]
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ------------------------------------------------------------------ records
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: str
+    scope: Scope
+    disabled: bool = False
+    bootstrap: bool = False  # the dashboard.username of collector.yaml, not stored
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    account: Account
+    csrf: str
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: str
+    name: str
+    scope: Scope
+
+
+class Store:
+    """Accounts, sessions, API tokens and the audit log in the collector's database."""
+
+    def __init__(self, db: Database, hierarchy: Hierarchy, bootstrap: tuple | None = None):
+        self.db, self.hierarchy = db, hierarchy
+        # (username, an object whose verify(username, password) checks the configured password) or None
+        self.bootstrap = bootstrap
+
+    # -------------------------------------------------------------- accounts
+    def _row(self, username: str) -> Account | None:
+        rows = self.db.query("SELECT username, role, scope, disabled FROM accounts WHERE username = ?", (username,))
+        if not rows:
+            return None
+        u, role, scope, disabled = rows[0]
+        return Account(u, role, Scope.parse(scope), bool(disabled))
+
+    def get(self, username: str) -> Account | None:
+        account = self._row(username)
+        if account is None and self.bootstrap and username == self.bootstrap[0]:
+            return Account(username, "admin", Scope("all"), bootstrap=True)
+        return account
+
+    def list(self, within_scope: Scope | None = None) -> list[Account]:
+        rows = self.db.query("SELECT username, role, scope, disabled FROM accounts ORDER BY username")
+        out = [Account(u, r, Scope.parse(s), bool(d)) for u, r, s, d in rows]
+        if within_scope is not None:
+            out = [a for a in out if within(within_scope, a.scope, self.hierarchy)]
+        return out
+
+    def add(self, username: str, password: str, role: str, scope: Scope, by: Account | None = None) -> Account:
+        username = username.strip()
+        if not username or len(username) > 64 or not username.isprintable() or " " in username:
+            raise AccountError("user names are 1 to 64 printable characters without spaces")
+        if role not in ROLES:
+            raise AccountError(f"role {role!r}: use viewer or admin")
+        check_scope(scope, self.hierarchy)
+        self._may_manage(by, scope)
+        if self._row(username) is not None:  # the bootstrap name may be taken: the stored account then wins
+            raise AccountError(f"account {username!r} exists already; use reset-password or pick another name")
+        hashed = hash_password(password)
+        self.db.execute("INSERT INTO accounts (username, password_hash, role, scope, disabled, created_ms) "
+                        "VALUES (?, ?, ?, ?, 0, ?)", (username, hashed, role, str(scope), now_ms()))
+        return Account(username, role, scope)
+
+    def _may_manage(self, by: Account | None, scope: Scope) -> None:
+        """An admin manages accounts and tokens only inside its own scope (``by`` None: the command line)."""
+        if by is None:
+            return
+        if not by.is_admin:
+            raise AccountError("only admins manage accounts and tokens")
+        if not within(by.scope, scope, self.hierarchy):
+            raise AccountError(f"that scope is wider than or outside your own ({by.scope})")
+
+    def _target(self, username: str, by: Account | None) -> Account:
+        """The account to change; to an admin, one outside its scope looks the same as one that does not exist."""
+        account = self._row(username)
+        if account is None or (by is not None and not within(by.scope, account.scope, self.hierarchy)):
+            if by is not None:
+                raise AccountError("no such account within your scope")
+            raise AccountError(f"no account {username!r} in the database (see: python -m collector users list)")
+        self._may_manage(by, account.scope)
+        return account
+
+    def set_disabled(self, username: str, disabled: bool, by: Account | None = None) -> Account:
+        account = self._target(username, by)
+        with self.db.transaction():
+            self.db.execute("UPDATE accounts SET disabled = ? WHERE username = ?", (int(disabled), username))
+            if disabled:
+                self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        return account
+
+    def reset_password(self, username: str, password: str, by: Account | None = None) -> Account:
+        account = self._target(username, by)
+        hashed = hash_password(password)
+        with self.db.transaction():
+            self.db.execute("UPDATE accounts SET password_hash = ? WHERE username = ?", (hashed, username))
+            self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        return account
+
+    def verify(self, username: str, password: str) -> Account | None:
+        """The account when the password is right and the account enabled; a hash is computed either way."""
+        rows = self.db.query("SELECT password_hash FROM accounts WHERE username = ?", (username,))
+        if not rows and self.bootstrap and username == self.bootstrap[0]:
+            return self.get(username) if self.bootstrap[1].verify(username, password) else None
+        ok = verify_password(rows[0][0] if rows else None, password)
+        account = self._row(username) if ok else None
+        return account if account and not account.disabled else None
+
+    # -------------------------------------------------------------- sessions
+    def new_session(self, account: Account, client: str, lifetime_s: float = SESSION_LIFETIME_S) -> Session:
+        token, csrf = secrets.token_urlsafe(32), secrets.token_hex(24)
+        t = now_ms()
+        self.db.execute("DELETE FROM sessions WHERE expires_ms < ?", (t,))  # expired ones are only clutter
+        self.db.execute("INSERT INTO sessions (token_hash, username, csrf, client, created_ms, expires_ms) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", (digest(token), account.username, csrf, client[:64], t,
+                                                      t + int(lifetime_s * 1000)))
+        return Session(token, account, csrf)
+
+    def session(self, token: str | None) -> Session | None:
+        if not token or len(token) > 200:
+            return None
+        rows = self.db.query("SELECT username, csrf, expires_ms FROM sessions WHERE token_hash = ?", (digest(token),))
+        if not rows or rows[0][2] < now_ms():
+            return None
+        account = self.get(rows[0][0])
+        if account is None or account.disabled:
+            return None
+        return Session(token, account, rows[0][1])
+
+    def end_session(self, token: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest(token),))
+
+    def sessions(self, within_scope: Scope) -> list[dict]:
+        rows = self.db.query("SELECT token_hash, username, client, created_ms, expires_ms FROM sessions "
+                             "WHERE expires_ms > ? ORDER BY created_ms DESC", (now_ms(),))
+        out = []
+        for h, user, client, created, expires in rows:
+            account = self.get(user)
+            if account and within(within_scope, account.scope, self.hierarchy):
+                out.append({"id": h[:16], "username": user, "client": client, "created_ms": created,
+                            "expires_ms": expires})
+        return out
+
+    def revoke_session(self, session_id: str, by: Account) -> str:
+        """Ends the session whose id (the start of its hash) is given; returns its account name."""
+        if len(session_id) != 16 or not all(c in "0123456789abcdef" for c in session_id):
+            raise AccountError("no such session")
+        rows = self.db.query("SELECT token_hash, username FROM sessions WHERE token_hash LIKE ?", (session_id + "%",))
+        if not rows:
+            raise AccountError("no such session (it may have ended already)")
+        account = self.get(rows[0][1])
+        if not within(by.scope, account.scope if account else Scope("all"), self.hierarchy):
+            raise AccountError("no such session within your scope")
+        self._may_manage(by, account.scope if account else Scope("all"))
+        self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (rows[0][0],))
+        return rows[0][1]
+
+    # -------------------------------------------------------------- API tokens
+    def add_token(self, name: str, scope: Scope, by: Account | None) -> tuple[ApiToken, str]:
+        """A new token; the secret is returned once and only its hash is kept."""
+        name = name.strip()
+        if not name or len(name) > 80 or not name.isprintable():
+            raise AccountError("give the token a name of 1 to 80 printable characters (who uses it)")
+        check_scope(scope, self.hierarchy)
+        self._may_manage(by, scope)
+        token_id = secrets.token_hex(6)
+        secret = f"hl_{token_id}_{secrets.token_urlsafe(32)}"
+        self.db.execute("INSERT INTO api_tokens (id, name, token_hash, scope, created_by, created_ms, revoked) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 0)", (token_id, name, digest(secret), str(scope),
+                                                          by.username if by else "(command line)", now_ms()))
+        return ApiToken(token_id, name, scope), secret
+
+    def token(self, secret: str | None) -> ApiToken | None:
+        if not secret or not secret.startswith("hl_") or len(secret) > 200:
+            return None
+        token_id = secret[3:15]
+        rows = self.db.query("SELECT token_hash, name, scope, revoked FROM api_tokens WHERE id = ?", (token_id,))
+        if not rows or rows[0][3] or not hmac.compare_digest(rows[0][0], digest(secret)):
+            return None
+        return ApiToken(token_id, rows[0][1], Scope.parse(rows[0][2]))
+
+    def tokens(self, within_scope: Scope) -> list[dict]:
+        rows = self.db.query("SELECT id, name, scope, created_by, created_ms, revoked FROM api_tokens ORDER BY created_ms")
+        return [{"id": i, "name": n, "scope": s, "created_by": c, "created_ms": t, "revoked": bool(r)}
+                for i, n, s, c, t, r in rows if within(within_scope, Scope.parse(s), self.hierarchy)]
+
+    def revoke_token(self, token_id: str, by: Account | None) -> ApiToken:
+        rows = self.db.query("SELECT name, scope FROM api_tokens WHERE id = ?", (token_id,))
+        if not rows or (by is not None and not within(by.scope, Scope.parse(rows[0][1]), self.hierarchy)):
+            raise AccountError(f"no API token {token_id!r}" + (" within your scope" if by is not None else ""))
+        scope = Scope.parse(rows[0][1])
+        self._may_manage(by, scope)
+        self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?", (token_id,))
+        return ApiToken(token_id, rows[0][0], scope)
+
+    # -------------------------------------------------------------- audit log
+    def audit(self, actor: str, action: str, target: str = "", detail: str = "", client: str = "",
+              scope: Scope | None = None) -> None:
+        """``scope``: whose business the entry is (admins read the entries within their own scope)."""
+        self.db.execute("INSERT INTO audit (ts_ms, actor, action, target, detail, client, scope) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?)", (now_ms(), actor[:64], action, target[:200], detail[:500],
+                                                  client[:64], str(scope or Scope("all"))))
+
+    def audit_log(self, within_scope: Scope, limit: int = 200) -> list[dict]:
+        rows = self.db.query("SELECT ts_ms, actor, action, target, detail, client, scope FROM audit "
+                             "ORDER BY id DESC LIMIT ?", (limit * 5,))
+        out = []
+        for ts, actor, action, target, detail, client, scope in rows:
+            if within(within_scope, Scope.parse(scope), self.hierarchy):
+                out.append({"ts_ms": ts, "actor": actor, "action": action, "target": target, "detail": detail,
+                            "client": client, "scope": scope})
+            if len(out) >= limit:
+                break
+        return out
+
+
+def scope_of_login(store: Store, username: str) -> Scope:
+    """Whose business a (failed) log-in is: the account's scope, or everything for an unknown name."""
+    account = store.get(username)
+    return account.scope if account else Scope("all")
+
+
+def names(accounts: Iterable[Account]) -> list[str]:
+    return [a.username for a in accounts]

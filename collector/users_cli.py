@@ -1,0 +1,96 @@
+"""python -m collector users add|list|disable|enable|reset-password: dashboard accounts from the command line.
+
+The command line acts with full rights (whoever can run it can read the database anyway); admins on the
+dashboard manage only accounts within their own scope. Every change is written to the audit log.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from .accounts import ROLES, AccountError, Scope, Store
+from .hierarchy import Hierarchy
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = ("Scopes: all, province:SLUG, commune:SLUG or centre:SLUG (slugs of 'sites:' in collector.yaml). "
+                "Example: python -m collector users add chu-tich-tan-lap --role viewer --scope commune:xa-tan-lap "
+                "--config collector.yaml")
+    p.add_argument("--config", required=True, metavar="FILE", help="collector.yaml")
+    p.add_argument("--db", metavar="URL", help="database URL (default: database.url of the config)")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--role", choices=ROLES, default="viewer", help="viewer (default) or admin")
+    add.add_argument("--scope", required=True, help="all, province:SLUG, commune:SLUG or centre:SLUG")
+    _password_options(add)
+    sub.add_parser("list", help="every account with its role, scope and state")
+    for name, text in (("disable", "lock an account out and end its sessions"), ("enable", "let it log in again")):
+        sub.add_parser(name, help=text).add_argument("username")
+    reset = sub.add_parser("reset-password", help="set a new password and end the account's sessions")
+    reset.add_argument("username")
+    _password_options(reset)
+
+
+def _password_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password-env", metavar="NAME",
+                   help="read the password from this environment variable instead of asking")
+
+
+def _password(args) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise AccountError(f"environment variable {args.password_env} is empty or not set")
+        return value
+    first = getpass.getpass("Password (10 characters or more): ")
+    if getpass.getpass("Again: ") != first:
+        raise AccountError("the two passwords differ; nothing was changed")
+    return first
+
+
+def main(args) -> int:
+    from config import ConfigError, load
+    from .db import DatabaseError
+    from .report_cli import open_db
+
+    try:
+        cfg = load(args.config, kind="collector")
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
+        db = open_db(cfg, args.db)
+    except (ValueError, DatabaseError) as exc:
+        print(f"users: {exc}", file=sys.stderr)
+        return 2
+    store = Store(db, Hierarchy.from_config(cfg.sites, cfg.labels))
+    actor = f"(command line: {getpass.getuser()})"
+    try:
+        if args.action == "list":
+            accounts = store.list()
+            print(f"{'USER':<24} {'ROLE':<7} {'STATE':<9} SCOPE")
+            for a in accounts:
+                print(f"{a.username:<24} {a.role:<7} {'disabled' if a.disabled else 'active':<9} {a.scope}")
+            print(f"bootstrap admin (scope all): {cfg.dashboard.username!r} with dashboard.password of "
+                  f"{args.config}" + ("" if cfg.dashboard.password else " (not set: disabled)"))
+        elif args.action == "add":
+            account = store.add(args.username, _password(args), args.role, Scope.parse(args.scope))
+            store.audit(actor, "account-added", account.username, f"{account.role} {account.scope}", "", account.scope)
+            print(f"users: added {account.username} ({account.role}, scope {account.scope})", file=sys.stderr)
+        elif args.action in ("disable", "enable"):
+            account = store.set_disabled(args.username, args.action == "disable")
+            store.audit(actor, f"account-{args.action}d", account.username, "", "", account.scope)
+            print(f"users: {args.action}d {account.username}", file=sys.stderr)
+        elif args.action == "reset-password":
+            account = store.reset_password(args.username, _password(args))
+            store.audit(actor, "password-reset", account.username, "", "", account.scope)
+            print(f"users: new password set for {account.username}; its sessions were ended", file=sys.stderr)
+    except AccountError as exc:
+        print(f"users: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    return 0

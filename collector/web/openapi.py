@@ -1,0 +1,77 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from ..report import DIMENSIONS
+
+_STR = {"type": "string"}
+_FILTERS = [
+    {"name": "province", "in": "query", "schema": _STR, "description": "only this province (within the scope)"},
+    {"name": "commune", "in": "query", "schema": _STR, "description": "only this commune (within the scope)"},
+    {"name": "centre", "in": "query", "schema": _STR, "description": "only this centre (within the scope)"},
+    {"name": "site", "in": "query", "schema": _STR, "description": "only this stored site slug"},
+    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}},
+]
+_PERIOD = [
+    {"name": "period", "in": "query", "schema": _STR,
+     "description": "a month (2026-10), a quarter (2026-Q4) or a year (2026), local time; default this month"},
+    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "first day"},
+    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "last day"},
+]
+_ROW = {"type": "object", "properties": {
+    "keys": {"type": "array", "items": _STR}, "group": _STR, "name": _STR, "count": {"type": "integer"},
+    "satisfied": {"type": "integer"}, "satisfied_rate": {"type": ["number", "null"]},
+    "mean_score": {"type": ["number", "null"]}, "flagged": {"type": "integer"},
+    "time_unverified": {"type": "integer"},
+    "levels": {"type": "object", "additionalProperties": {"type": "integer"}}}}
+
+
+def _answers(schema: dict) -> dict:
+    return {
+        "200": {"description": "the figures, within the caller's scope",
+                "content": {"application/json": {"schema": schema}, "text/csv": {"schema": _STR}}},
+        "400": {"description": "a parameter that cannot be read"},
+        "401": {"description": "no token, or a revoked or unknown one"},
+        "403": {"description": "a filter outside the caller's scope"},
+        "429": {"description": "this token's request budget is spent; see Retry-After"},
+    }
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Hài lòng read-only API", "version": "1.0.0",
+                 "description": "Citizen satisfaction figures, kiosk health and alerts, limited to the scope "
+                                "of the token (or signed-in account) that asks."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                        "description": "a token created on the admin page"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/summary": {"get": {
+                "summary": "Satisfaction figures grouped by up to three report dimensions",
+                "operationId": "summary",
+                "parameters": [{"name": "by", "in": "query", "schema": _STR,
+                                "description": "comma-separated, from: " + ", ".join(DIMENSIONS)},
+                               *_PERIOD, *_FILTERS,
+                               {"name": "device", "in": "query", "schema": _STR, "description": "SITE/DEVICE"},
+                               {"name": "officer", "in": "query", "schema": _STR},
+                               {"name": "service", "in": "query", "schema": _STR},
+                               {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}}],
+                "responses": _answers({"type": "object", "properties": {
+                    "period": {"type": "object"}, "by": {"type": "array", "items": _STR}, "scope": _STR,
+                    "rows": {"type": "array", "items": _ROW}}})}},
+            "/api/v1/devices": {"get": {
+                "summary": "Last known state of every kiosk, with the share of its messages received", "operationId": "devices", "parameters": _FILTERS,
+                "responses": _answers({"type": "object", "properties": {
+                    "scope": _STR, "devices": {"type": "array", "items": {"type": "object"}}}})}},
+            "/api/v1/alerts": {"get": {
+                "summary": "Centres and counters below the satisfaction threshold, silent kiosks, missing messages, "
+                           "pushed alerts",
+                "operationId": "alerts", "parameters": _FILTERS,
+                "responses": _answers({"type": "object", "properties": {
+                    "scope": _STR, "alerts": {"type": "array", "items": {"type": "object"}}}})}},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This description", "operationId": "openapi", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        },
+    }
