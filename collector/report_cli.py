@@ -13,6 +13,7 @@ from .report_queries import ReportSpec, run_report
 from .completeness_report import completeness_table
 
 TITLE = {"vi": "Mức độ hài lòng", "en": "Satisfaction"}
+OFFICER_SHEETS = ("officer-evaluation", "dossier")
 BY_WORD = {"vi": "theo", "en": "by"}
 
 
@@ -36,12 +37,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", metavar="P", help="a month 2026-10, a quarter 2026-Q4 or a year 2026 (local time)")
     p.add_argument("--since", type=_date, metavar="DATE", help="first day, e.g. 2026-10-01 (included)")
     p.add_argument("--until", type=_date, metavar="DATE", help="last day, e.g. 2026-10-31 (included)")
-    p.add_argument("--by", choices=DIMENSIONS, default="centre", metavar="DIM",
-                   help=f"group by one of: {', '.join(DIMENSIONS)} (default: centre)")
+    p.add_argument("--by", choices=(*DIMENSIONS, *OFFICER_SHEETS), default="centre", metavar="DIM",
+                   help=f"group by one of: {', '.join(DIMENSIONS)} (default: centre); or officer-evaluation "
+                        "(the officer evaluation sheet) or dossier (one row per rated dossier)")
     p.add_argument("--site", nargs="+", metavar="SLUG",
                    help="only these provinces, communes, centres or sites (slugs from collector.yaml)")
-    p.add_argument("--format", choices=("table", "csv", "json", "xlsx"), default="table",
-                   help="table (default, for a terminal), csv, json or xlsx (xlsx needs --output)")
+    p.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html"), default="table",
+                   help="table (default, for a terminal), csv, json or xlsx (xlsx needs --output); "
+                        "html (printable) for officer-evaluation and dossier")
     p.add_argument("--output", metavar="FILE", help="write to this file instead of the terminal")
     p.add_argument("--lang", choices=("vi", "en"), help="language of headers and names (default: dashboard.lang, vi)")
     p.add_argument("--include-flagged", action="store_true",
@@ -86,6 +89,12 @@ def main(args) -> int:
     except (ValueError, DatabaseError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
+    if args.by in OFFICER_SHEETS:
+        return _officer_sheet(args, cfg, db, period, lang)
+    if args.format == "html":
+        db.close()
+        print("report: --format html is for --by officer-evaluation or dossier", file=sys.stderr)
+        return 2
     try:
         hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
         spec = ReportSpec(period, (args.by,), args.site, args.include_flagged, lang, args.include_unverified)
@@ -109,6 +118,41 @@ def main(args) -> int:
         data = out.encode("utf-8") if isinstance(out, str) else out
         Path(args.output).write_bytes(data)
         print(f"report: wrote {len(rows)} groups to {args.output}", file=sys.stderr)
+    elif isinstance(out, bytes):
+        sys.stdout.buffer.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def _officer_sheet(args, cfg, db, period, lang: str) -> int:
+    """--by officer-evaluation (figures per officer, grades, data quality) or --by dossier."""
+    from .officer_report import dossier_table, evaluation_tables, for_text, to_html
+
+    try:
+        hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
+        if args.by == "dossier":
+            tables = [dossier_table(db, cfg, period, hierarchy, lang, args.site)]
+        else:
+            tables = evaluation_tables(db, cfg, period, hierarchy, lang, args.site)
+    finally:
+        db.close()
+    if args.format == "json":
+        import json
+
+        out: bytes | str = json.dumps([{"title": t.title, "headers": t.headers, "rows": t.rows} for t in tables],
+                                      ensure_ascii=False, indent=1) + "\n"
+    elif args.format == "csv":
+        out = export.to_csv(tables)
+    elif args.format == "xlsx":
+        out = export.to_xlsx(tables)
+    elif args.format == "html":
+        out = to_html(tables, lang)
+    else:
+        out = "\n".join(export.to_text(t) for t in for_text(tables, lang))
+    if args.output:
+        Path(args.output).write_bytes(out.encode("utf-8") if isinstance(out, str) else out)
+        print(f"report: wrote {len(tables[0].rows)} rows to {args.output}", file=sys.stderr)
     elif isinstance(out, bytes):
         sys.stdout.buffer.write(out)
     else:

@@ -252,6 +252,36 @@ class Completeness(Strict):
                           "normally drains within minutes of reconnecting)")
 
 
+class GradeBand(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    min_satisfied: Annotated[float, Field(ge=0, le=1, description="lowest satisfied rate of this grade, 0 to 1")]
+
+
+def _default_grades() -> list[GradeBand]:
+    return [GradeBand(name=n, min_satisfied=m) for n, m in
+            (("Xuất sắc", 0.95), ("Tốt", 0.85), ("Khá", 0.70), ("Trung bình", 0.50), ("Yếu", 0.0))]
+
+
+class Evaluation(Strict):
+    """The officer evaluation sheet: grade bands by satisfied rate, and how few ratings say nothing."""
+
+    min_ratings: Annotated[int, Field(ge=1, le=1000)] = Field(
+        5, description="an officer with fewer ratings in a period has rate, reasons, rank and grade suppressed")
+    grade_min_ratings: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        30, description="fewer ratings than this in the period: no grade given")
+    grades: list[GradeBand] = Field(default_factory=_default_grades, min_length=1, max_length=10,
+                                    description="best first; an officer gets the first band whose minimum they reach")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Evaluation":
+        mins = [g.min_satisfied for g in self.grades]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("evaluation.grades: list the bands best first, each min_satisfied lower than the one before")
+        if self.grade_min_ratings < self.min_ratings:
+            raise ValueError("evaluation.grade_min_ratings must be at least evaluation.min_ratings")
+        return self
+
+
 class CollectorConfig(Strict):
     kind: Literal["collector"] = "collector"
     broker: BrokerConnection = Field(default_factory=BrokerConnection)
@@ -271,6 +301,7 @@ class CollectorConfig(Strict):
     notify: Notify = Field(default_factory=Notify)
     completeness: Completeness = Field(default_factory=Completeness)
     log_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
+    evaluation: Evaluation = Field(default_factory=Evaluation)
 
     @model_validator(mode="after")
     def _checks(self) -> "CollectorConfig":

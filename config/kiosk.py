@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .common import BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
+from .staff import StaffInclude, StaffMember, load_staff, unique_keys
 
 # The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
 FACE_LEVELS = ("very_unhappy", "unhappy", "neutral", "happy", "very_happy")
@@ -112,6 +113,30 @@ class Display(Strict):
     size: Optional[Annotated[str, Field(pattern=r"^\d{3,5}x\d{3,5}$", description="WIDTHxHEIGHT like 1280x800")]] = None
 
 
+class Duty(Strict):
+    """Officers on duty: opening hours end a shift that nobody closed, and so does an idle spell."""
+
+    opening_hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {"mon-fri": ["07:00-11:30", "13:00-17:00"]},
+        description="day or day range (mon-fri) -> local spans like 07:30-11:30; signed out after the last")
+    idle_sign_out_s: Annotated[float, Field(ge=0, le=86_400, description="0 (never) to 86400 seconds")] = 3600.0
+    lockout_s: Annotated[float, Field(ge=30, le=3600, description="30 to 3600 seconds")] = 300.0
+    hold_s: Annotated[float, Field(ge=1, le=10, description="press on the officer badge this long to open")] = 2.0
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, spec: dict[str, list[str]]) -> dict[str, list[str]]:
+        from kiosk.duty import parse_hours
+
+        parse_hours(spec)
+        return spec
+
+
+class RequestsCfg(Strict):
+    mode: Literal["open", "on_request"] = Field(
+        "open", description="open: faces always; on_request: only while a request from the desk is pending")
+
+
 class Fleet(Strict):
     """Configs pushed from the province's fleet tool, signed with its Ed25519 key."""
 
@@ -131,6 +156,10 @@ class KioskConfig(Strict):
     service: Optional[Key] = Field(None, description="key of the procedure served here")
     officers: list[Person] = Field(default_factory=list)
     services: list[Person] = Field(default_factory=list)
+    staff: list[StaffMember] = Field(
+        default_factory=list, description="officers who sign in here, inline or {file: staff.yaml} of the centre")
+    duty: Duty = Field(default_factory=Duty)
+    requests: RequestsCfg = Field(default_factory=RequestsCfg)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     # A visit whose first touch comes within repeat_window_s of the last touch (any kind, the thank-you
     # screen included), or a face tapped in a burst of touches, is flagged rapid_repeat; 0 flags nothing.
@@ -145,12 +174,32 @@ class KioskConfig(Strict):
     display: Display = Field(default_factory=Display)
     fleet: Optional[Fleet] = Field(None, description="take configs pushed by the fleet tool (python -m broker fleet push)")
 
+    @field_validator("staff", mode="before")
+    @classmethod
+    def _include_staff(cls, value, info: ValidationInfo):
+        if isinstance(value, dict):
+            include = StaffInclude.model_validate(value)
+            base = (info.context or {}).get("base_dir") or Path.cwd()
+            return load_staff(include, Path(base))
+        return value
+
+    @field_validator("staff")
+    @classmethod
+    def _unique_staff(cls, staff: list[StaffMember]) -> list[StaffMember]:
+        return unique_keys(staff)
+
     @model_validator(mode="after")
     def _people_known(self) -> "KioskConfig":
         if self.officer and self.officers and self.officer not in {p.key for p in self.officers}:
             raise ValueError(f"officer {self.officer!r} is not in officers")
         if self.service and self.services and self.service not in {p.key for p in self.services}:
             raise ValueError(f"service {self.service!r} is not in services")
+        if self.services:
+            known = {p.key for p in self.services}
+            for member in self.staff:
+                unknown = sorted(set(member.services) - known)
+                if unknown:
+                    raise ValueError(f"staff {member.key!r}: services {unknown} are not in services")
         if self.followup.ask_at_or_below >= self.faces.scale:
             raise ValueError(f"followup.ask_at_or_below ({self.followup.ask_at_or_below}) must be below "
                              f"faces.scale ({self.faces.scale})")

@@ -16,6 +16,7 @@ KINDS: dict[str, str] = {
     "kiosk": "config.kiosk:KioskConfig",
     "collector": "config.collector:CollectorConfig",
     "broker": "config.broker:BrokerConfig",
+    "staff": "config.staff:StaffFile",  # a centre's officers, included by its kiosks
 }
 M = TypeVar("M", bound=BaseModel)
 
@@ -159,7 +160,10 @@ def _bounds(model, field) -> tuple[Any, Any]:
 
 def clip(text: str, limit: int = MAX_SHOWN) -> str:
     """``text`` cut to ``limit`` characters, saying how long it was: a 20 MB value is not echoed whole."""
-    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text):,} characters)"
+    if len(text) <= limit:
+        return text
+    suffix = f"… ({len(text):,} characters)"  # counted in the limit: the whole line stays within it
+    return text[:max(1, limit - len(suffix))] + suffix
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")

@@ -10,7 +10,7 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -30,10 +30,12 @@ from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
 from .clock import KioskClock, clock_wrong_text
+from .duty import Duty, DutyChange, Officer, parse_hours
+from .officer_ui import ON_DUTY, PIN as OFFICER_PIN, SERVICE as OFFICER_SERVICE, OfficerEntry
 from .outbox import Outbox
 from .recorder import Recorder
 from .requests import Requests
-from .texts import FAULT_HINTS, Texts
+from .texts import FAULT_HINTS, OFFICER_SCREENS, Texts, officer_text
 from .uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,52 @@ class LangButton(Button):
 
 
 class KioskScreen(Screen):
+    pass
+
+
+class OfficerButton(ButtonBehavior, BoxLayout):
+    """A name on the officer's pick screen, with the photo when one is configured."""
+    key = StringProperty("")
+    label = StringProperty("")
+    photo = StringProperty("")
+
+
+class OfficerBadge(BoxLayout):
+    """The discreet officer entry: the officer line of the rating screen (a faint person sign when
+    nobody is on duty). Held for ``duty.hold_s`` it opens the officer's screens; a short press does
+    nothing, so a citizen's touch never opens them."""
+
+    def on_touch_down(self, touch):
+        if self.disabled or not self.collide_point(*touch.pos):
+            return super().on_touch_down(touch)
+        app = App.get_running_app()
+        touch.ud["officer_badge"] = Clock.schedule_once(lambda _dt: app.on_officer_entry(), app.cfg.duty.hold_s)
+        return False  # the touch goes on to whatever lies below (a language button)
+
+    def on_touch_up(self, touch):
+        ev = touch.ud.pop("officer_badge", None)
+        if ev is not None:
+            ev.cancel()
+        return super().on_touch_up(touch)
+
+
+class WaitingScreen(Screen):
+    pass
+
+
+class OfficerPickScreen(KioskScreen):
+    pass
+
+
+class OfficerPinScreen(KioskScreen):
+    pass
+
+
+class OfficerServiceScreen(KioskScreen):
+    pass
+
+
+class OfficerOnDutyScreen(KioskScreen):
     pass
 
 
@@ -102,6 +150,10 @@ class KioskRoot(FloatLayout):
     def on_touch_down(self, touch):
         app = App.get_running_app()
         now = time.monotonic()
+        if app.entry.active:  # the officer's screens: not a citizen's visit, no technician corner
+            app.entry.last_touch = now
+            return super().on_touch_down(touch)
+        app.duty.activity(now)  # the counter is in use: no idle sign-out
         app.flow.touch(now)
         if self._in_corner(touch):
             touch.ud["kiosk_corner"] = True
@@ -127,6 +179,15 @@ class KioskApp(App):
     t_out_of_order = StringProperty("")   # every enabled language, one line each
     t_out_of_order_detail = StringProperty("")
     config_notice = StringProperty("")  # set when running on the last good config or without a file
+    t_officer = StringProperty("")        # "Cán bộ tiếp nhận: <name>" while an officer is on duty
+    officer_photo = StringProperty("")
+    badge_right = BooleanProperty(False)  # the badge moves right when the technician corner is bottom-left
+    t_waiting = StringProperty("")
+    t_waiting_detail = StringProperty("")
+    o_title = StringProperty("")          # officer screens: title, PIN mask, message
+    o_pin_mask = StringProperty("")
+    o_message = StringProperty("")
+    o_texts = OFFICER_SCREENS
 
     def __init__(self, cfg: KioskConfig, config_path: Path | str, outbox_path: Path | str,
                  host: Optional[str] = None, port: Optional[int] = None, config_hash: Optional[str] = None,
@@ -141,8 +202,16 @@ class KioskApp(App):
         # Contract v2: every rating and event carries the tap's boot and monotonic time and the
         # outbox's epoch and seq; a request from the desk attaches its dossier and ticket.
         self.clock = KioskClock()
-        self.requests = Requests("open")
-        self.recorder = Recorder(cfg, self.outbox, self.clock, requests=self.requests)
+        self.requests = Requests(cfg.requests.mode)
+        self.duty = Duty({m.key: Officer(m.key, m.name, m.pin_hash, tuple(m.services),
+                                         str(m.photo) if m.photo and Path(m.photo).is_file() else None)
+                          for m in cfg.staff},
+                         hours=parse_hours(cfg.duty.opening_hours), idle_sign_out_s=cfg.duty.idle_sign_out_s,
+                         lockout_s=cfg.duty.lockout_s)
+        # The counter's local time, for closing time: a seam, so tests set the hour without waiting.
+        self.local_now: Callable[[], datetime] = datetime.now
+        self.entry = OfficerEntry(self.duty, self._record_duty, idle_s=cfg.timeouts.idle_s)
+        self.recorder = Recorder(cfg, self.outbox, self.clock, requests=self.requests, duty=self.duty)
         self.uplink = Uplink(cfg, self.outbox, config_hash=config_hash, host=host, port=port, wire_v2=True,
                              clock=self.clock, inbound=self._inbound, status_extra=self._status_extra)
         self.start_uplink = start_uplink
@@ -170,6 +239,8 @@ class KioskApp(App):
         self._build_langs()
         self._build_reasons()
         self._build_keypad()
+        self._build_officers()
+        self.badge_right = bool(self.cfg.technician) and self.cfg.technician.corner == "bottom-left"
         if self.config_notice:
             from .config_problem import NoticeMarker
 
@@ -177,6 +248,7 @@ class KioskApp(App):
         self._render()
         Clock.schedule_interval(lambda _dt: self.flow.tick(time.monotonic()), 0.1)
         Clock.schedule_interval(lambda _dt: self._expire_requests(), 1.0)
+        Clock.schedule_interval(lambda _dt: self._duty_tick(), 0.5)
         Clock.schedule_interval(lambda _dt: self._follow_config(), 1.0)
         # the outbox heals itself in the background: follow it (out of order <-> normal) without a touch
         Clock.schedule_interval(lambda _dt: self._follow_fault(), 0.5)
@@ -222,6 +294,31 @@ class KioskApp(App):
         ok.bind(on_press=lambda b: self.on_pin_ok())
         pad.add_widget(ok)
 
+    def _build_officers(self):
+        grid = self._screen("officer_pick").ids.names
+        for m in sorted(self.duty.officers.values(), key=lambda o: o.name):
+            btn = OfficerButton(key=m.key, label=m.name, photo=m.photo or "")
+            btn.bind(on_press=lambda b: self.on_officer_pick(b.key))
+            grid.add_widget(btn)
+        pad = self._screen("officer_pin").ids.keypad
+        for key in "123456789C0":
+            btn = self._big_button(text=key)
+            btn.bind(on_press=lambda b: self.on_officer_key(b.text))
+            pad.add_widget(btn)
+        ok = self._big_button(text="OK")
+        ok.bind(on_press=lambda b: self.on_officer_ok())
+        pad.add_widget(ok)
+
+    def _build_services(self):
+        grid = self._screen("officer_service").ids.services
+        grid.clear_widgets()
+        names = {p.key: p.name for p in self.cfg.services}
+        for key in self.duty.services_for(self.entry.chosen or ""):
+            btn = self._big_button(text=names.get(key, key))
+            btn.service_key = key
+            btn.bind(on_press=lambda b: self.on_officer_service(b.service_key))
+            grid.add_widget(btn)
+
     def _big_button(self, **kw):
         from kivy.factory import Factory
 
@@ -254,19 +351,38 @@ class KioskApp(App):
     def _take_request(self, req) -> None:
         for gone in self.requests.offer(req, time.monotonic()):
             self._request_expired(gone, "replaced by a newer request")
+        self._render()  # on_request: the faces come out of the waiting screen
 
     def _request_expired(self, req, detail: str) -> None:
         self.recorder.event("request_expired", request=req.id, dossier=req.dossier, ticket=req.ticket,
                             service=req.service, officer=req.officer, detail=detail)
 
     def _expire_requests(self) -> None:
+        gone_any = False
         for gone in self.requests.expire(time.monotonic()):
             self._request_expired(gone, "nobody answered in time")
+            gone_any = True
+        if gone_any:
+            self._render()
 
     def _status_extra(self) -> dict:
         problem = self.config_notice or (self.config_taker.config_error if self.config_taker else "") or ""
         notice = " ".join("".join(c if c.isprintable() else " " for c in problem).split())
-        return {"config_error": notice[:500] or None}
+        officer = self.duty.officer  # read on the uplink thread: one attribute read, never half-changed
+        return {"config_error": notice[:500] or None, "officer": officer.key if officer else None}
+
+    # ------------------------------------------------------------ officers on duty
+    def _record_duty(self, change: DutyChange) -> None:
+        """Sign-in, sign-out and automatic sign-out: durable events, so a shift is never lost offline."""
+        self.recorder.event(change.event, officer=change.officer, service=change.service,
+                            detail=change.detail or None)
+
+    def _duty_tick(self) -> None:
+        state = lambda: (self.entry.screen, self.duty.officer, self.duty.locked(time.monotonic()) > 0)  # noqa: E731
+        before = state()
+        self.entry.tick(time.monotonic(), self.local_now())
+        if before != state() or self.entry.screen == OFFICER_PIN:  # the lockout countdown moves
+            self._render()
 
     # ------------------------------------------------------------ configs pushed by the fleet tool
     def _config_taker(self, cfg):
@@ -322,6 +438,36 @@ class KioskApp(App):
         if self.out_of_order != (self.sm.current == "outoforder"):
             self._render()
 
+    def _screen_name(self) -> str:
+        if self.entry.active:
+            return self.entry.screen
+        if self.out_of_order:
+            return "outoforder"
+        if self.flow.state is State.RATING and not self.requests.should_ask(time.monotonic()):
+            return "waiting"  # on_request: calm until the desk asks
+        return self.flow.state.value
+
+    def _render_officer(self, lang: str) -> None:
+        on_duty = self.duty.officer
+        self.t_officer = officer_text(lang, "officer_on_duty", self.cfg.languages.default,
+                                      name=on_duty.name) if on_duty else ""
+        self.officer_photo = (on_duty.photo or "") if on_duty else ""
+        self.t_waiting = officer_text(lang, "waiting", self.cfg.languages.default)
+        self.t_waiting_detail = officer_text(lang, "waiting_detail", self.cfg.languages.default)
+        e, o = self.entry, OFFICER_SCREENS
+        chosen = self.duty.officers.get(e.chosen or "")
+        name = chosen.name if chosen else ""
+        self.o_title = {OFFICER_PIN: o["pin"], OFFICER_SERVICE: o["service"], ON_DUTY: o["on_duty"]}.get(
+            e.screen, o["pick"]).format(name=name)
+        self.o_pin_mask = "•" * len(e.pin)
+        left = self.duty.locked(time.monotonic())
+        if e.screen == OFFICER_PIN and left:
+            self.o_message = o["locked"].format(left=f"{int(left) // 60}:{int(left) % 60:02d}")
+        elif e.screen == OFFICER_PIN and e.result == "wrong" and not e.pin:
+            self.o_message = o["wrong"]
+        else:
+            self.o_message = ""
+
     def _on_flow_event(self, event: str) -> None:
         if event == "changed":
             self._render()
@@ -350,7 +496,10 @@ class KioskApp(App):
             btn.text = t.reason(lang, reasons[btn.reason_key])
         self.pin_mask = "•" * len(self.flow.pin)
         self.pin_wrong = self.flow.state is State.PIN and self.flow.pin_failures > 0 and not self.flow.pin
-        state = "outoforder" if self.out_of_order else self.flow.state.value
+        self._render_officer(lang)
+        state = self._screen_name()
+        if state == OFFICER_SERVICE and self.sm.current != state:
+            self._build_services()
         if self.sm.current != state:
             self.sm.current = state
         if self.flow.state is State.TECHNICIAN:
@@ -463,6 +612,42 @@ class KioskApp(App):
         self.flow.submit_pin(time.monotonic())
         self._render()
 
+    def on_officer_entry(self) -> None:
+        if self.sm.current in ("rating", "waiting") and not self.entry.active:
+            self.entry.open(time.monotonic())
+            self._render()
+
+    def on_officer_pick(self, key: str) -> None:
+        self.entry.pick(key, time.monotonic())
+        self._render()
+
+    def on_officer_key(self, key: str) -> None:
+        if key == "C":
+            self.entry.clear(time.monotonic())
+        else:
+            self.entry.digit(key, time.monotonic())
+        self._render()
+
+    def on_officer_ok(self) -> None:
+        self.entry.submit(time.monotonic(), self.local_now())
+        self._render()
+
+    def on_officer_service(self, key: str) -> None:
+        self.entry.pick_service(key, time.monotonic(), self.local_now())
+        self._render()
+
+    def on_officer_sign_out(self) -> None:
+        self.entry.sign_out(time.monotonic())
+        self._render()
+
+    def on_officer_change_service(self) -> None:
+        self.entry.change_service(time.monotonic())
+        self._render()
+
+    def on_officer_cancel(self) -> None:
+        self.entry.close(time.monotonic())
+        self._render()
+
     def on_leave_technician(self) -> None:
         self.flow.leave_technician(time.monotonic())
 
@@ -477,6 +662,9 @@ class KioskApp(App):
         return self.flow.state is not State.TECHNICIAN  # True keeps the window open
 
     def on_stop(self):
+        # A shift must not run on in the reports after the kiosk stopped: end it while the outbox is open.
+        for change in self.duty.sign_out(time.monotonic(), auto=True, detail="kiosk stopped"):
+            self._record_duty(change)
         self.uplink.stop()
         self.outbox.close()
 

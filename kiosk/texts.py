@@ -105,3 +105,36 @@ CONFIG_PROBLEM = {
     "starting": "Tệp đã hợp lệ, đang khởi động... / The file is valid, starting...",
     "marker": "cấu hình / config",
 }
+
+
+# The officer's screens and the officer line of the rating screen. The citizen sees only the line
+# "officer_on_duty" and, in on_request mode, the calm waiting screen.
+OFFICER_TEXTS = {
+    "vi": {
+        "officer_on_duty": "Cán bộ tiếp nhận: {name}",
+        "waiting": "Xin chào!",
+        "waiting_detail": "Màn hình đánh giá sẽ hiện khi cán bộ hoàn tất hồ sơ của Ông/Bà.",
+    },
+    "en": {
+        "officer_on_duty": "Officer: {name}",
+        "waiting": "Welcome!",
+        "waiting_detail": "The rating screen appears when the officer has finished your case.",
+    },
+}
+# Officer-only screens: both languages at once, like the technician's.
+OFFICER_SCREENS = {
+    "pick": "Cán bộ: chọn tên / Officer: pick your name",
+    "pin": "Mã PIN của {name} / PIN for {name}",
+    "wrong": "Sai mã PIN / Wrong PIN",
+    "locked": "Tạm khoá, thử lại sau {left} / Locked, try again in {left}",
+    "service": "Chọn lĩnh vực hôm nay / Today's service",
+    "on_duty": "{name} đang trực / {name} is on duty",
+    "sign_out": "Kết thúc ca / Sign out",
+    "change_service": "Đổi lĩnh vực / Change service",
+    "cancel": "Huỷ / Cancel",
+}
+
+
+def officer_text(lang: str, key: str, default: str = "vi", **fields) -> str:
+    texts = OFFICER_TEXTS.get(lang) or OFFICER_TEXTS.get(default) or OFFICER_TEXTS["vi"]
+    return texts.get(key, OFFICER_TEXTS["vi"][key]).format(**fields)

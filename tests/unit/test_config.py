@@ -25,11 +25,11 @@ def problems(path, **kw):
 
 
 def test_every_example_passes_config_check():
-    assert len(EXAMPLES) == 3
+    assert len(EXAMPLES) == 4
     out = subprocess.run([sys.executable, "-m", "config", "check", *map(str, EXAMPLES)], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count(": ok") == 3
+    assert out.stdout.count(": ok") == 4
 
 
 def test_scale_out_of_range_names_file_line_field_and_range(tmp_path):

@@ -1,0 +1,242 @@
+"""Starts the real kiosk app with a staff list, signs officers in and out with real touches, saves
+screenshots and writes what it saw as JSON. Run by tests/ui/test_officer_ui.py.
+
+usage: python tests/ui/officer_driver.py CONFIG OUTBOX SHOTS_DIR RESULT_JSON
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kiosk.display import configure  # noqa: E402
+
+configure((1280, 800))
+
+from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+from kivy.tests.common import UnitTestTouch  # noqa: E402
+
+from config import load  # noqa: E402
+from kiosk.app import KioskApp  # noqa: E402
+
+cfg_path, outbox_path, shots, result_path = sys.argv[1:5]
+shots = Path(shots)
+cfg = load(cfg_path)
+app = KioskApp(cfg, cfg_path, outbox_path, start_uplink=False)
+LOCAL = {"now": datetime(2026, 11, 26, 9, 0)}  # a Thursday morning; the test moves it to closing time
+app.local_now = lambda: LOCAL["now"]
+result: dict = {"steps": [], "errors": []}
+
+
+def tap_at(x, y, hold=False):
+    t = UnitTestTouch(x, y)
+    t.touch_down()
+    if hold:
+        return t
+    t.touch_up()
+
+
+def tap(widget):
+    tap_at(*widget.to_window(*widget.center))
+
+
+def shot(name):
+    path = Path(Window.screenshot(name=str(shots / f"{name}.png")))
+    final = shots / f"{name}.png"
+    if path != final:
+        path.replace(final)
+
+
+def seen(label):
+    print("STEP", label, app.sm.current, file=sys.stderr, flush=True)
+    texts = [w.text for w in app.sm.current_screen.walk(restrict=True) if isinstance(getattr(w, "text", None), str) and w.text]
+    badge = app.root.ids.badge
+    result["steps"].append({"step": label, "screen": app.sm.current, "texts": texts, "officer_line": app.t_officer,
+                            "photo": app.officer_photo, "badge_text": [w.text for w in badge.walk() if
+                                                                       isinstance(getattr(w, "text", None), str)],
+                            "message": app.o_message, "badge_visible": badge.opacity > 0 and not badge.disabled, "status": app._status_extra()})
+
+
+def on(screen):
+    return lambda: app.sm.current == screen
+
+
+def hold_badge():
+    badge = app.root.ids.badge
+    x, y = badge.to_window(badge.x + badge.width * 0.2, badge.center_y)
+    return tap_at(x, y, hold=True)
+
+
+def pin(digits):
+    keys = {b.text: b for b in app.sm.get_screen("officer_pin").ids.keypad.children}
+    for d in digits:
+        tap(keys[d])
+    tap(keys["OK"])
+
+
+def name_button(key):
+    return [b for b in app.sm.get_screen("officer_pick").ids.names.children if b.key == key][0]
+
+
+def script():
+    yield 0.3
+    seen("start")
+    shot("officer-badge-empty")
+    t = tap_at(*app.root.ids.badge.to_window(*app.root.ids.badge.center), hold=True)
+    yield 0.5
+    t.touch_up()
+    yield 0.2
+    seen("short_press")                     # a short press does nothing
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.1
+    seen("pick")
+    shot("officer-pick")
+    tap(name_button("tran-thi-binh"))
+    yield on("officer_pin")
+    yield 0.1
+    pin("0000")
+    yield 0.2
+    seen("wrong_pin")
+    shot("officer-pin-wrong")
+    pin("1357")
+    yield on("officer_service")
+    yield 0.1
+    seen("service")
+    shot("officer-service")
+    tap([b for b in app.sm.get_screen("officer_service").ids.services.children if b.service_key == "dat-dai"][0])
+    yield on("rating")
+    yield 0.2
+    seen("rating_vi")
+    shot("rating-officer-vi")
+    rating = app.sm.get_screen("rating")
+    tap([b for b in rating.ids.langs.children if b.code == "en"][0])
+    yield 0.2
+    seen("rating_en")
+    shot("rating-officer-en")
+    faces = sorted(rating.ids.faces.children, key=lambda b: b.rating)
+    tap(faces[-1])
+    yield on("thanks")
+    yield 0.1
+    seen("thanks")
+    yield on("rating")
+    yield 0.1
+    tap(faces[1])                           # a reason is asked; skip it
+    yield on("followup")
+    seen("followup")
+    yield 0.1
+    tap(app.sm.get_screen("followup").ids.skip)
+    yield on("thanks")
+    yield on("rating")
+    # the officer signs out through the same entry, with the PIN
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.2  # the names are laid out on the next frame
+    tap(name_button("tran-thi-binh"))
+    yield on("officer_pin")
+    yield 0.1
+    pin("1357")
+    yield on("officer_on_duty")
+    yield 0.1
+    seen("on_duty")
+    tap(app.sm.get_screen("officer_on_duty").ids.sign_out)
+    yield on("rating")
+    yield 0.1
+    seen("signed_out")
+    tap(faces[-1])                          # nobody on duty: the configured officer, or none
+    yield on("thanks")
+    yield on("rating")
+    # a second officer with one service signs in; closing time signs them out by itself
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.2  # the names are laid out on the next frame
+    tap(name_button("le-van-cuong"))
+    yield on("officer_pin")
+    yield 0.1
+    pin("2468")
+    yield on("rating")
+    yield 0.1
+    seen("cuong")
+    LOCAL["now"] = datetime(2026, 11, 26, 17, 0, 5)   # past today's last span (13:00-17:00)
+    yield lambda: not app.t_officer
+    yield 0.1
+    seen("after_closing")
+    LOCAL["now"] = datetime(2026, 11, 27, 8, 0)
+    # signed in when the kiosk stops: the shift is ended with the stop
+    yield 0.2
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.2
+    tap(name_button("tran-thi-binh"))
+    yield on("officer_pin")
+    yield 0.1
+    pin("1357")
+    yield on("officer_service")
+    yield 0.2
+    tap([b for b in app.sm.get_screen("officer_service").ids.services.children if b.service_key == "ho-tich"][0])
+    yield on("rating")
+    seen("before_stop")
+    # five wrong PINs lock the entry, and the screen says for how long
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.2  # the names are laid out on the next frame
+    tap(name_button("le-van-cuong"))
+    yield on("officer_pin")
+    yield 0.1
+    for _ in range(5):
+        pin("9999")
+        yield 0.05
+    yield 0.6
+    seen("locked")
+    shot("officer-locked")
+    pin("2468")                             # even the right PIN is refused while locked
+    yield 0.3
+    seen("locked_right_pin")
+    tap([b for b in app.sm.get_screen("officer_pin").walk() if getattr(b, "text", "") == "Huỷ / Cancel"][0])
+    yield on("rating")
+
+
+def runner():
+    steps = script()
+
+    def advance(_dt):
+        try:
+            delay = next(steps)
+        except StopIteration:
+            app.stop()
+            return
+        except Exception:
+            result["errors"].append(traceback.format_exc())
+            app.stop()
+            return
+        if callable(delay):
+            deadline = time.monotonic() + 15
+
+            def poll(_dt, cond=delay):
+                if cond() or time.monotonic() > deadline:
+                    advance(0)
+                else:
+                    Clock.schedule_once(poll, 0.02)
+
+            Clock.schedule_once(poll, 0.02)
+            return
+        Clock.schedule_once(advance, delay)
+
+    Clock.schedule_once(advance, 0)
+
+
+app.bind(on_start=lambda *_: runner())
+app.run()
+Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
