@@ -26,7 +26,7 @@ def test_demo_runs_headless_and_ratings_reach_the_report(tmp_path, embedded):
         lines.append(line)
         if line.startswith("  stop:"):
             break
-    time.sleep(12)
+    time.sleep(9)
     demo.send_signal(signal.SIGINT)
     rest, _ = demo.communicate(timeout=60)
     out = "".join(lines) + rest
@@ -43,7 +43,7 @@ def test_demo_runs_headless_and_ratings_reach_the_report(tmp_path, embedded):
     assert report.returncode == 0, report.stderr
     rows = json.loads(report.stdout)
     total = sum(r["count"] for r in rows)
-    assert total >= 100, rows  # 3 kiosks x 10 taps/s x ~10 s, minus start-up
+    assert total >= 100, rows  # 3 kiosks x 10 taps/s x ~9 s, minus start-up
     assert {r["name"] for r in rows} >= {"Bộ phận một cửa xã Tân Lập", "Bộ phận một cửa phường Đông Kinh"}
 
 

@@ -21,7 +21,7 @@ from tests.e2e.proxy import CuttableProxy
 from tests.e2e.test_long_outage import ArrivalOrder
 
 SITE, DEVICE = "ubnd-xa-vung-cao", "quay-1"
-BACKLOG = 300
+BACKLOG = 200
 
 
 @pytest.mark.mosquitto
