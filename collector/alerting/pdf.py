@@ -92,6 +92,8 @@ def render(doc) -> bytes:
     for label, value in ((w["scope"], doc.scope_name), (w["period"], f"{doc.label} ({doc.dates})"),
                          (w["generated"], doc.generated)):
         pdf.multi_cell(width, 5.5, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
+    if doc.completeness is not None:  # whether every rating the kiosks made is in these figures
+        pdf.multi_cell(width, 5.5, doc.completeness.title, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     # Headline figures, as the summary cards of the printable page
     t = doc.total

@@ -70,9 +70,10 @@ class ReportDoc:
     total: ReportRow
     tables: list[Table]  # summary first, then one per grouping; the XLSX has one sheet each
     low: float = 0.7  # rates under this are printed in red (alerts.satisfaction_below)
+    completeness: Table | None = None  # received / created for the scope and period; its title is one line
 
     def xlsx(self) -> bytes:
-        return to_xlsx(self.tables)
+        return to_xlsx(self.tables + ([self.completeness] if self.completeness else []))
 
     def pdf(self) -> bytes:
         from .pdf import render
@@ -103,9 +104,12 @@ def build(db, cfg, hierarchy: Hierarchy, kind: str, period: Period, scope: str, 
     tables = [summary] + [report_table(rows, d, lang, DIM_NAMES[lang][d]) for d, rows in zip(dims, results[1:])]
     tables.append(report_table(reasons, "reason", lang, w["reasons"]))
     last_day = (period.end - timedelta(days=1)).date()
+    from ..completeness_report import completeness_table
+
+    complete = completeness_table(db, period, None if scope == "all" else sorted(hierarchy.expand([scope])), lang)
     return ReportDoc(
         title=w["title"], label=period.label, period_text=period_words(kind, period, lang),
         dates=f"{period.start.date().isoformat()} – {last_day.isoformat()} ({cfg.timezone})",
         scope=scope, scope_name=scope_name(scope, hierarchy, lang), lang=lang,
         generated=now.astimezone(_zone(cfg.timezone)).strftime("%Y-%m-%d %H:%M"), total=total, tables=tables,
-        low=cfg.alerts.satisfaction_below)
+        low=cfg.alerts.satisfaction_below, completeness=complete)

@@ -166,9 +166,14 @@ def printable(ctx: Ctx) -> Page:
     for dim, rows in zip(("commune", "centre", "counter", "service", "officer", "weekday"),
                          [*places[1:], *people, weekdays]):
         tables.append(report_table(rows, dim, lang, DIM_NAMES[lang][dim]))
+    from ..completeness_report import completeness_table
+
+    complete = completeness_table(ctx.db, period, sorted(ctx.sites) if ctx.sites is not None else None, lang)
     values = {"period": period, "error": error, "tz": ctx.tz, "generated": ctx.local_now().strftime("%Y-%m-%d %H:%M"),
               "first_day": period.start.date().isoformat(), "last_day": (period.end - timedelta(days=1)).date().isoformat(),
+              "completeness": complete.title,
               "tables": [table_view(tb, pct_cols=(3,), skip=(0,), minor=tuple(range(5, len(tb.headers))))
                          for tb in tables]}
+    tables.append(complete)  # in the CSV/XLSX downloads of this page too
     return Page("report", f"{t(lang, 'report_title')} {period.label}", "report.html", values, tables,
                 f"report-{period.label}")

@@ -101,7 +101,7 @@ def test_quarter_round_by_hand_pdf_xlsx_and_never_twice(tmp_path, smtp, setup):
     text = pdf_text(files["hailong-2026-Q3-xa-tan-lap-vi.pdf"], tmp_path)
     for words in ("Báo cáo mức độ hài lòng – Quý III/2026", "Phạm vi: Xã Tân Lập", "Tỷ lệ hài lòng",
                   "Bộ phận một cửa xã Tân Lập", "Quầy 1 - Hộ tịch", "Nguyễn Văn An", "Chờ đợi lâu",
-                  "2026-07-01 – 2026-09-30"):
+                  "2026-07-01 – 2026-09-30", "Độ đầy đủ: đã nhận"):
         assert words in text, words
     assert "Hòa Bình" not in text  # another commune stays out of this scope
     # 10 counted ratings, 6 satisfied (60.0 %), 2 flagged presses shown apart
@@ -123,6 +123,7 @@ def test_quarter_round_by_hand_pdf_xlsx_and_never_twice(tmp_path, smtp, setup):
     en = attachments(got["province@example.vn"])
     text = pdf_text(en["hailong-2026-Q3-lang-son-en.pdf"], tmp_path)
     assert "Satisfaction report – Q3 2026" in text and "Scope: Tỉnh Lạng Sơn" in text
+    assert "Completeness:" in text and "outbox messages received" in text
     assert "Xã Tân Lập" in text and "Xã Hòa Bình" in text  # the province sees both communes
     assert sheet_rows(en["hailong-2026-Q3-lang-son-en.xlsx"], "Summary")[0][2] == 14
 

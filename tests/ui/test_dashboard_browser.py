@@ -123,7 +123,8 @@ def test_every_page_renders_with_data_and_is_screenshotted(browser, dashboard, a
                       "thieu-giay-to"],  # a reason without a configured name shows its key
         "/devices": ["Quầy 2 - Đất đai", "mất kết nối", "240"],
         "/alerts": ["Một cửa xã Bình Gia", "Thiết bị không liên lạc quá 24"],
-        "/report?period=2026-Q4": ["Báo cáo mức độ hài lòng 2026-Q4", "Quầy 1 - Hộ tịch", "Chứng thực", "Thứ Bảy"],
+        "/report?period=2026-Q4": ["Báo cáo mức độ hài lòng 2026-Q4", "Quầy 1 - Hộ tịch", "Chứng thực", "Thứ Bảy",
+                                   "Độ đầy đủ: đã nhận"],
     }
     for path, words in expect.items():
         page.goto(dashboard + path)
