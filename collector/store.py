@@ -174,8 +174,7 @@ class Store:
             offset = found.get((r.site, r.device, r.boot))
             if offset is None:
                 return r
-            received_ms = int(datetime.fromisoformat(r.received_at.replace("Z", "+00:00")).timestamp() * 1000)
-            p = place(r.ts_ms, received_ms, mono_ms=r.mono_ms, clock=r.clock, offset_ms=offset)
+            p = place(r.ts_ms, _ms(r.received_at), mono_ms=r.mono_ms, clock=r.clock, offset_ms=offset)
             return r._replace(at_ms=p.at_ms, time_unverified=int(p.unverified))
 
         batch.rows = [fix(r) if r.time_unverified and r.boot is not None else r for r in batch.rows]
