@@ -16,7 +16,6 @@ already in its folder) only if the fingerprint matches, and downloads nothing.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import json

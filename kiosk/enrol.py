@@ -25,10 +25,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from broker.enrol import QR_PREFIX, ca_fingerprint  # the enrolment QR code's format
+
 MAX_MEMBER_BYTES = 1 << 20
 _ACCOUNT_FILE = re.compile(r"^[a-z0-9][a-z0-9-]*--[a-z0-9][a-z0-9-]*\.(pass|crt|key)$")
 _FIXED = ("kiosk.yaml", "ca.crt", "fleet.pub", "identity.json")
-QR_PREFIX = "HLK1:"  # broker.enrol.QR_PREFIX: the format of the enrolment QR code's text
 MAX_QR_TEXT = 8000   # a QR code holds at most 4,296 alphanumeric characters
 
 
@@ -102,8 +103,6 @@ def read_qr_text(text: str, source: str = "QR code", folder: Path | None = None,
 
 def _ca_by_fingerprint(want: str, source: str, folder: Path | None, ca: Path | None) -> bytes:
     """The QR code names the CA by its SHA-256: take the given file (or the folder's ca.crt) if it matches."""
-    from broker.enrol import ca_fingerprint
-
     candidates = [Path(ca)] if ca else ([Path(folder) / "ca.crt"] if folder else [])
     for path in candidates:
         try:
