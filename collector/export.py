@@ -134,7 +134,7 @@ def report_json(rows: Sequence[ReportRow], total: ReportRow, by: str, period, co
     """A report for scripts: the period, the groups, their total and the completeness they rest on."""
     return json.dumps({"period": {"label": period.label, "start": period.start.isoformat(),
                                   "end": period.end.isoformat()},
-                       "by": by, "groups": [r.to_dict() for r in rows], "total": total.to_dict(),
+                       "by": by, "rows": [r.to_dict() for r in rows], "total": total.to_dict(),
                        "completeness": {**completeness.to_dict(), "summary": completeness.line(lang)}},
                       ensure_ascii=False, indent=1)
 

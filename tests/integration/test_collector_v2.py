@@ -239,10 +239,10 @@ def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_b
         assert unv == 1 and abs(at - received_at.timestamp() * 1000) < 30_000
 
         by_hour = json.loads(cli("report", col, *window, "--by", "hour", "--site", "ubnd-a",
-                                 "--format", "json").stdout)["groups"]
-        by_day = json.loads(cli("report", col, *window, "--by", "day", "--format", "json").stdout)["groups"]
+                                 "--format", "json").stdout)["rows"]
+        by_day = json.loads(cli("report", col, *window, "--by", "day", "--format", "json").stdout)["rows"]
         by_counter = {r["group"]: r for r in json.loads(
-            cli("report", col, *window, "--by", "counter", "--format", "json").stdout)["groups"]}
+            cli("report", col, *window, "--by", "counter", "--format", "json").stdout)["rows"]}
         assert by_counter["ubnd-a/quay-02"]["count"] == 4 and by_counter["ubnd-a/quay-02"]["time_unverified"] == 0
         # Never silently moved: the unseen boot's ratings are counted apart, out of the figures.
         assert (by_counter["ubnd-a/quay-03"]["count"], by_counter["ubnd-a/quay-03"]["time_unverified"]) == (0, 3)
@@ -259,7 +259,7 @@ def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_b
         assert device_audit(report, "quay-03")["time_unverified"] == 3
         assert report["summary"]["time_unverified"] == 4
         included = {r["group"]: r for r in json.loads(cli("report", col, *window, "--by", "counter", "--format", "json",
-                                                          "--include-unverified").stdout)["groups"]}
+                                                          "--include-unverified").stdout)["rows"]}
         assert (included["ubnd-a/quay-03"]["count"], included["ubnd-a/quay-03"]["time_unverified"]) == (3, 3)
         text = cli("report", col, *window, "--by", "counter", "--lang", "en").stdout
         assert "Completeness:" in text and "4 ratings with unverified time" in text

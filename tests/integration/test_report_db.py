@@ -100,14 +100,14 @@ def test_cli_prints_json_csv_xlsx_and_a_vietnamese_table(db, db_url, tmp_path):
     assert (report["period"]["label"], report["by"], report["total"]["count"]) == ("2026-10", "counter", 7)
     # rows written straight to the table carry no outbox sequence: nothing created, nothing missing
     assert report["completeness"]["created"] == 0 and report["completeness"]["missing"] == 0
-    got = report["groups"]
+    got = report["rows"]
     assert [(g["group"], g["count"], g["satisfied_rate"], g["mean_score"], g["flagged"]) for g in got] == \
         [("s-new/d1", 4, 0.5, 50.0, 1), ("s-two/d1", 2, 1.0, 100.0, 0), ("s-x/d9", 1, 0.0, 50.0, 0)]
     assert got[0]["levels"] == {"1/5": 1, "2/5": 1, "4/5": 1, "5/5": 1}
     assert got[0]["name"] == "Quầy 1 (Trung tâm Mới)"
 
     flagged_in = json.loads(run_cli(tmp_path, db_url, "--period", "2026-10", "--by", "counter", "--format", "json",
-                                    "--include-flagged").stdout)["groups"]
+                                    "--include-flagged").stdout)["rows"]
     assert (flagged_in[0]["count"], flagged_in[0]["flagged"]) == (5, 1)
 
     table = run_cli(tmp_path, db_url, "--period", "2026-Q4", "--by", "month")
