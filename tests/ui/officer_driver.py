@@ -54,6 +54,17 @@ def pin(digits):
     tap(keys["OK"])
 
 
+def open_pin_pad(key):
+    """Hold the badge, pick the officer's name: the PIN pad shows."""
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.2  # the names are laid out on the next frame
+    tap(name_button(key))
+    yield on("officer_pin")
+    yield 0.1
+
+
 def name_button(key):
     return [b for b in app.sm.get_screen("officer_pick").ids.names.children if b.key == key][0]
 
@@ -110,13 +121,7 @@ def script():
     yield on("thanks")
     yield on("rating")
     # the officer signs out through the same entry, with the PIN
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2  # the names are laid out on the next frame
-    tap(name_button("tran-thi-binh"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("tran-thi-binh")
     pin("1357")
     yield on("officer_on_duty")
     yield 0.1
@@ -129,13 +134,7 @@ def script():
     yield on("thanks")
     yield on("rating")
     # a second officer with one service signs in; closing time signs them out by itself
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2  # the names are laid out on the next frame
-    tap(name_button("le-van-cuong"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("le-van-cuong")
     pin("2468")
     yield on("rating")
     yield 0.1
@@ -147,13 +146,7 @@ def script():
     LOCAL["now"] = datetime(2026, 11, 27, 8, 0)
     # signed in when the kiosk stops: the shift is ended with the stop
     yield 0.2
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2
-    tap(name_button("tran-thi-binh"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("tran-thi-binh")
     pin("1357")
     yield on("officer_service")
     yield 0.2
@@ -161,13 +154,7 @@ def script():
     yield on("rating")
     seen("before_stop")
     # five wrong PINs lock the entry, and the screen says for how long
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2  # the names are laid out on the next frame
-    tap(name_button("le-van-cuong"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("le-van-cuong")
     for _ in range(5):
         pin("9999")
         yield 0.05
