@@ -68,7 +68,7 @@ def page_rows(body: bytes) -> dict[str, dict[str, str]]:
     text = body.decode()
     out = {}
     for officer, row in re.findall(r'<tr data-officer="([^"]+)"[^>]*>(.*?)</tr>', text, re.S):
-        out[html.unescape(officer)] = {k: html.unescape(v).strip()
+        out[html.unescape(officer)] = {k: html.unescape(re.sub(r"<[^>]+>", "", v)).strip()
                                        for k, v in re.findall(r'data-k="(\w+)">(.*?)</td>', row, re.S)}
     return out
 
