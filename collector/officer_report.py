@@ -96,8 +96,11 @@ def evaluation_figures(db, cfg, period: Period, hierarchy: Hierarchy | None,
     ratings = fetch_ratings(db, period.start_ms, period.end_ms, site_list)
     events = fetch_events(db, period.start_ms, period.end_ms, site_list)
     if hierarchy:
-        ratings = [r._replace(site=hierarchy.centre_of(r.site)) for r in ratings]
-        events = [e._replace(site=hierarchy.centre_of(e.site)) for e in events]
+        centre = {s: hierarchy.centre_of(s) for s in {r.site for r in ratings} | {e.site for e in events}}
+        old = {s for s, c in centre.items() if s != c}
+        if old:
+            ratings = [r._replace(site=centre[r.site]) if r.site in old else r for r in ratings]
+            events = [e._replace(site=centre[e.site]) if e.site in old else e for e in events]
     return evaluate(ratings, events, start_ms=period.start_ms, end_ms=period.end_ms, tz=cfg.timezone,
                     satisfied=cfg.satisfied, hours_for=hours_for(cfg), min_ratings=ev.min_ratings,
                     grade_min_ratings=ev.grade_min_ratings,
