@@ -224,3 +224,26 @@ def test_officers_below_the_privacy_minimum_show_no_figures(tmp_path):
         server.server_close()
         app.close()
         db.close()
+
+
+def test_an_officer_key_that_looks_like_markup_is_shown_as_text(tmp_path):
+    from collector import records
+    from tests.officer_data import _rating, at
+
+    db = seed(f"sqlite:///{tmp_path / 'ratings.db'}")
+    hostile = '<img src=x onerror="alert(1)">'
+    rows = [_rating(900 + k, "ubnd-tan-lap", "quay-02", at(15, k), 5, hostile, None) for k in range(5)]
+    with db.transaction():
+        db.executemany(records.INSERT_RATING_SQL, rows)
+    app, server, url = serve(db)
+    try:
+        admin = login(url, "admin", ADMIN_PASSWORD)
+        for path in ("/officers?period=2026-10", "/officers/print?period=2026-10"):
+            body = request(url, path, admin)[2].decode()
+            assert hostile not in body and "&lt;img src=x onerror=" in body, path
+        assert page_rows(request(url, "/officers?period=2026-10", admin)[2])[hostile]["rate"] == "100.0 %"
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.close()
+        db.close()
