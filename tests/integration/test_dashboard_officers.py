@@ -50,8 +50,8 @@ def serve(db, cfg=CFG):
 
 
 @pytest.fixture
-def served(tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
+def served(db_url, tmp_path):
+    """The same data in SQLite and in PostgreSQL: the page, the API and the command line agree on both."""
     db = seed(db_url)
     app, server, url = serve(db)
     app.store.add("tan-lap", PASSWORD, "viewer", Scope("commune", "xa-tan-lap"))
