@@ -10,24 +10,13 @@ usage: python tests/ui/fleet_push_driver.py CONFIG OUTBOX SHOTS_DIR RESULT_PREFI
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from kiosk.display import configure  # noqa: E402
-
-configure((1280, 800))
-
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
+from window_script import ROOT, play, save, shot as shoot, shown as on_screen, tap, texts  # first: sizes the window
 
 from config import file_hash, load  # noqa: E402
 from kiosk.app import CONFIG_CALM_S, KioskApp  # noqa: E402
@@ -40,29 +29,18 @@ app = KioskApp(cfg, cfg_path, outbox_path, config_hash=file_hash(cfg_path))
 result: dict = {"phase": phase, "pid": os.getpid(), "steps": [], "errors": [], "ratings": [], "push": None}
 
 
-def tap(widget):
-    t = UnitTestTouch(*widget.to_window(*widget.center))
-    t.touch_down()
-    t.touch_up()
-
-
 def shot(name):
-    path = Path(Window.screenshot(name=str(shots / f"{name}.png")))
-    if path != shots / f"{name}.png":
-        path.replace(shots / f"{name}.png")
+    shoot(shots / f"{name}.png")
 
 
 def seen(label):
-    texts = [w.text for w in app.sm.current_screen.walk(restrict=True) if isinstance(getattr(w, "text", None), str)
-             and w.text]
     langs = [b.text for b in sorted(app.sm.get_screen("rating").ids.langs.children, key=lambda b: b.x)]
-    result["steps"].append({"step": label, "screen": app.sm.current, "lang": app.flow.lang, "texts": texts,
-                            "lang_buttons": langs})
+    result["steps"].append({"step": label, "screen": app.sm.current, "lang": app.flow.lang,
+                            "texts": texts(app.sm.current_screen, True), "lang_buttons": langs})
 
 
 def on(screen: str):
-    """A condition: that screen is shown and takes touches again (no transition running)."""
-    return lambda: app.sm.current == screen and not app.sm.transition.is_active
+    return on_screen(app, screen)
 
 
 def faces():
@@ -153,43 +131,11 @@ def phase_two():
     result["config_error"] = app.config_taker.config_error
 
 
-def runner(script):
-    steps = script()
-
-    def advance(_dt):
-        try:
-            delay = next(steps)
-        except StopIteration:
-            app.stop()
-            return
-        except Exception:
-            result["errors"].append(traceback.format_exc())
-            app.stop()
-            return
-        if callable(delay):  # wait until the condition holds
-            deadline = time.monotonic() + 20
-
-            def poll(_dt, cond=delay):
-                if cond():
-                    advance(0)
-                elif time.monotonic() > deadline:
-                    result["errors"].append(f"timed out on screen {app.sm.current}: {traceback.format_stack()[-3]}")
-                    app.stop()
-                else:
-                    Clock.schedule_once(poll, 0.05)
-
-            Clock.schedule_once(poll, 0.05)
-            return
-        Clock.schedule_once(advance, delay)
-
-    Clock.schedule_once(advance, 0)
-
-
-app.bind(on_start=lambda *_: runner(phase_one if phase == 1 else phase_two))
+app.bind(on_start=lambda *_: play(app, phase_one() if phase == 1 else phase_two(), result, patience_s=20))
 app.run()
 result["restarting"] = app.restarting
 result["stopped"] = round(time.monotonic(), 3)
-Path(f"{result_prefix}-{phase}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+save(result, f"{result_prefix}-{phase}.json")
 if phase == 1 and app.restarting:  # as kiosk.__main__.restart does: the same process starts afresh
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:6], "2"])
