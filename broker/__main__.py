@@ -53,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write one file with everything the kiosk needs (kiosk.yaml, CA, password, "
                         "fleet.pub); on the device: python -m kiosk enrol OUT.tar. It holds a password.")
     p.add_argument("--enrol-qr", type=Path, metavar="OUT.png|OUT.svg|OUT.html", action="append",
-                   help="the same as a QR code (may be given more than once, one account for all) (.html: a printable page with the steps) for a tablet or a "
-                        "phone's scan; on the device: python -m kiosk enrol FILE-WITH-THE-SCANNED-TEXT. "
-                        "It holds a password.")
+                   help="the same files as a QR code for a tablet or a phone to scan (.html: a printable page "
+                        "with the steps; give it more than once for several forms of one code); on the device: "
+                        "python -m kiosk enrol SCANNED.txt. It holds a password.")
     p.add_argument("--fleet-pub", type=Path, metavar="fleet.pub",
                    help="the fleet's public key to put in the bundle or QR code, so the kiosk takes pushed configs")
 
