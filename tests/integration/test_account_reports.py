@@ -74,10 +74,14 @@ def same_figures_as_report_cli(env, config, xlsx: bytes, scope: str, lang: str, 
         ref = cli(env, "report", "--config", str(config), "--period", "2026-Q3", "--by", by, "--site", scope,
                   "--lang", lang, "--format", "json")
         assert ref.returncode == 0, ref.stderr
+        answer = json.loads(ref.stdout)
         expected = [(r["group"] or None, r["name"], r["count"], r["satisfied_rate"], r["mean_score"], r["flagged"])
-                    for r in json.loads(ref.stdout)]
+                    for r in answer["rows"]]
         assert expected, (scope, by)  # something to compare
         assert [row[:6] for row in sheet_rows(xlsx, sheet)] == expected, (scope, by)
+        summary = sheet_rows(xlsx, "Tổng hợp" if lang == "vi" else "Summary")[0]
+        total = answer["total"]
+        assert summary[2:6] == (total["count"], total["satisfied_rate"], total["mean_score"], total["flagged"])
 
 
 def test_each_account_gets_its_own_scope_in_its_language_once(tmp_path, smtp, setup):
