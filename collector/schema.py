@@ -20,6 +20,8 @@ Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts``
 
 accounts, sessions, api_tokens, audit   (schema v5)
              dashboard and API access: who may see which part of the hierarchy, and what they did
+accounts.email, lang, reports   (schema v7)
+             where an account's scheduled reports go, in which language, and which periods it takes
 """
 from __future__ import annotations
 
@@ -257,6 +259,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX events_waiting ON events (site, device, boot) WHERE time_unverified = 1",
     ]),
     (5, ACCOUNT_TABLES),
+    (7, [
+        # Scheduled reports go to accounts: no e-mail address, no report. Existing accounts take every period.
+        "ALTER TABLE accounts ADD COLUMN email TEXT",
+        "ALTER TABLE accounts ADD COLUMN lang TEXT NOT NULL DEFAULT 'vi'",
+        "ALTER TABLE accounts ADD COLUMN reports TEXT NOT NULL DEFAULT 'month,quarter,6m,9m,year'",
+    ]),
 ]
 
 _TYPES = {
