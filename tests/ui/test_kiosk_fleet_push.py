@@ -18,7 +18,7 @@ from tests.e2e import chain
 from tests.e2e.test_secure_chain import broker_cli, yaml_block
 from tests.servers import Mosquitto, free_port
 
-pytestmark = [pytest.mark.ui, pytest.mark.mosquitto]
+pytestmark = [pytest.mark.ui, pytest.mark.window, pytest.mark.mosquitto]
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "ui" / "fleet_push_driver.py"
 SITE, DEVICE = "ubnd-xa-tan-lap", "quay-03"
