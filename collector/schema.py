@@ -20,6 +20,7 @@ Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts``
 
 accounts, sessions, api_tokens, audit   (schema v5)
              dashboard and API access: who may see which part of the hierarchy, and what they did
+fleet_configs  per kiosk: the config the fleet pushed (its hash), beside the one the kiosk runs  (schema v6)
 """
 from __future__ import annotations
 
@@ -257,6 +258,19 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX events_waiting ON events (site, device, boot) WHERE time_unverified = 1",
     ]),
     (5, ACCOUNT_TABLES),
+    (6, [
+        # The config the fleet wants each kiosk to run: the retained signed config on its config topic,
+        # read by collector/fleet_watch.py. Compared with devices.config_hash, the one it runs.
+        """CREATE TABLE fleet_configs (
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            pushed_ts TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            seen_ms BIGINT NOT NULL,
+            PRIMARY KEY (site, device)
+        )""",
+    ]),
 ]
 
 _TYPES = {
