@@ -364,7 +364,9 @@ def main() -> int:
         defaults.write_text(defaults.read_text(encoding="utf-8").replace(OLD_REASON, f"{NEW_REASON}"),
                             encoding="utf-8")
         expected = new_hashes(root)
-        cpu0, t0 = col.cpu_times(), time.monotonic()
+        kiosk_procs = [psutil.Process(w.pid) for w in workers.procs]
+        busy = lambda procs: sum(c.user + c.system for c in (q.cpu_times() for q in procs))  # noqa: E731
+        cpu0, brk0, kio0, t0 = col.cpu_times(), busy([brk]), busy(kiosk_procs), time.monotonic()
         load0 = os.getloadavg()
         push = subprocess.Popen([sys.executable, "-m", "broker", "fleet", "push", str(root)], cwd=work, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -391,9 +393,10 @@ def main() -> int:
                 raise SystemExit(f"after {now:.0f} s only {on_new} of {args.kiosks} kiosks on the new config "
                                  f"(applied by the kiosks: {workers.total('applied')}, refused: "
                                  f"{workers.total('refused')})")
-        cpu1 = col.cpu_times()
+        cpu1, brk_cpu, kio_cpu = col.cpu_times(), busy([brk]) - brk0, busy(kiosk_procs) - kio0
         col_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
         load1 = os.getloadavg()
+        time.sleep(1.5)  # the kiosk processes report their counts once a second
         applied, refused = workers.total("applied"), workers.total("refused")
         result = {
             "kiosks": args.kiosks, "all_applied_s": round(all_at, 1), "push_command_s": round(pushed_at, 1),
@@ -401,6 +404,7 @@ def main() -> int:
             "applied_by_kiosks": applied, "refused_by_kiosks": refused,
             "collector_cpu_s": round(col_cpu, 1), "collector_cpu_pct": round(100 * col_cpu / all_at),
             "collector_rss_mib": round(peak_col), "broker_rss_mib": round(peak_brk),
+            "broker_cpu_s": round(brk_cpu, 1), "kiosk_processes_cpu_s": round(kio_cpu, 1),
             "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in load1],
         }
         print(f"push: `fleet push` checked, signed and published {args.kiosks} configs in {pushed_at:.1f} s; "
@@ -408,8 +412,9 @@ def main() -> int:
               f"the collector) {all_at:.1f} s after the push started; desired hashes recorded from the retained "
               f"configs at {recorded_at:.1f} s")
         print(f"collector: {col_cpu:.1f} s CPU over those {all_at:.1f} s ({result['collector_cpu_pct']}% of a core), "
-              f"peak RSS {peak_col:.0f} MiB; broker peak RSS {peak_brk:.0f} MiB; kiosks applied {applied}, "
-              f"refused {refused}")
+              f"peak RSS {peak_col:.0f} MiB; broker {brk_cpu:.1f} s CPU, peak RSS {peak_brk:.0f} MiB; the simulated "
+              f"kiosks {kio_cpu:.1f} s CPU (on real kiosks each does its share on its own CPU); kiosks applied "
+              f"{applied}, refused {refused}")
         print(f"load average (1/5/15 min) before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after "
               f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} on {os.cpu_count()} cores")
         print("RESULT " + json.dumps(result), flush=True)
