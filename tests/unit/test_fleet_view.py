@@ -113,3 +113,44 @@ def test_a_refusal_stands_until_the_kiosk_applies_a_later_config(tmp_path):
     assert list(still) == [("xa-a", "quay-2")] and still[("xa-a", "quay-2")].detail.startswith("unknown_key")
     assert [r.device for r in recent_rejections(db)] == ["quay-2", "quay-1"]  # newest first
     db.close()
+
+
+def test_a_broker_refusing_only_the_configs_leaves_the_collector_subscribed_and_says_what_is_missing(caplog):
+    import queue
+
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from collector.mqtt_source import MqttSource
+    from config.common import BrokerConnection
+
+    taken = []
+    source = MqttSource(BrokerConnection(), queue.Queue(), "c", None, 3600, 100,
+                        config_sink=lambda topic, payload: taken.append((topic, bytes(payload))))
+    assert source.filters[-1] == f"{PREFIX}/+/+/config"  # plain, even when the others are shared
+    ok, denied = ReasonCode(PacketTypes.SUBACK, "Granted QoS 1"), ReasonCode(PacketTypes.SUBACK, "Not authorized")
+    with caplog.at_level("INFO", logger="collector.mqtt"):
+        source._on_subscribe(None, None, 1, [ok, ok, ok, denied], None)
+    assert "subscribed:" in caplog.text and "devices page shows no desired config" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="collector.mqtt"):
+        source._on_subscribe(None, None, 1, [denied, ok, ok, ok], None)
+    assert "subscribed:" not in caplog.text and "refused the subscription" in caplog.text
+
+
+def test_a_config_goes_whole_to_the_watch_and_never_into_the_rating_batches():
+    import queue
+
+    from collector.mqtt_source import MqttSource
+    from config.common import BrokerConnection
+
+    taken, out = [], queue.Queue()
+    source = MqttSource(BrokerConnection(), out, "c", "g", 3600, 100,
+                        config_sink=lambda topic, payload: taken.append((topic, bytes(payload))))
+    acked = []
+    source.client.ack_many = acked.extend
+    big = b"x" * 20_000  # larger than a rating may be: a rating message would be clipped
+    source._on_fast_message(TOPIC.encode(), big, 7, True)
+    source._on_fast_message(f"{PREFIX}/xa-a/quay-1/status".encode(), b"{}", 8, False)
+    assert taken == [(TOPIC.encode(), big)] and acked == [7]
+    assert out.qsize() == 1 and out.get().mid == 8
