@@ -6,7 +6,10 @@ same kiosk. ``get`` reads one status field by its contract name (``config_hash``
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Callable, NamedTuple, Optional
+
+from broker.contract import format_ts
 
 HASH_CHARS = 12  # the status carries 12 hex digits of the running kiosk.yaml's SHA-256
 
@@ -44,13 +47,16 @@ class FleetLine(NamedTuple):
     last_rating: str
 
 
-HEAD = ("device", "state", "version", "applied", "desired", "current", "config error", "clock", "backlog", "fault")
+HEAD = ("device", "state", "version", "applied", "desired", "current", "config error", "clock", "backlog",
+        "last rating", "fault")
 
 
 def line(site: str, device: str, get: Callable[[str], object], desired: Optional[str]) -> FleetLine:
     """``get`` returns None for a field the status lacks (a v1 kiosk, a kiosk never seen)."""
     def text(name: str) -> str:
         value = get(name)
+        if isinstance(value, datetime):  # a decoded status; the collector stores the same text
+            return format_ts(value)
         return "" if value is None else str(value)
 
     applied = short_hash(text("config_hash"))
@@ -62,7 +68,7 @@ def line(site: str, device: str, get: Callable[[str], object], desired: Optional
 def table(lines: list[FleetLine]) -> list[str]:
     """The text table `fleet status` prints, header first."""
     rows = [HEAD] + [(f"{x.site}/{x.device}", x.state, x.app_version, x.applied, x.desired, x.current,
-                      x.config_error, x.clock, x.backlog, x.fault) for x in lines]
+                      x.config_error, x.clock, x.backlog, x.last_rating, x.fault) for x in lines]
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(HEAD))]
     return ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -50,7 +52,8 @@ def fleet_status(push_yaml: Path, root: Path) -> dict[str, dict[str, str]]:
                          timeout=60)
     assert out.returncode == 0, out.stderr
     head, *rows = out.stdout.splitlines()[:-1]
-    names = ["device", "state", "version", "applied", "desired", "current", "config error", "clock", "backlog", "fault"]
+    names = ["device", "state", "version", "applied", "desired", "current", "config error", "clock", "backlog",
+             "last rating", "fault"]
     starts = [head.index(n if n != "state" else "state ") for n in names] + [None]
     parsed = {}
     for row in rows:
@@ -158,6 +161,9 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
             # backlog, clock, skew, complete, missing
             assert (cells[7], cells[8], cells[9]) == (st["applied"], st["desired"], st["current"]), (d, cells, st)
             assert cells[6] == st["version"] and cells[11] == st["backlog"], (d, cells, st)
+            last_rating = datetime.fromisoformat(st["last rating"]).astimezone(ZoneInfo(cfg.timezone)) \
+                if st["last rating"] else None
+            assert cells[5] == (last_rating.strftime("%Y-%m-%d %H:%M") if last_rating else ""), (d, cells, st)
             assert cells[12] == {"synced": "synced", "unsynced": "not synced", "": ""}[st["clock"]], (d, cells, st)
             assert st["config error"] in cells[10], (d, cells, st)
             assert (cells[3] or "").startswith({"online": "online", "offline": "offline",

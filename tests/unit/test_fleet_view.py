@@ -34,6 +34,8 @@ def test_one_line_per_kiosk_from_any_status_source():
     assert (ok.applied, ok.desired, ok.current, ok.backlog, ok.clock) == ("abcdefabcdef", "abcdefabcdef", "yes", "4",
                                                                           "unsynced")
     assert ok.config_error == "unknown_key: signed with key x"  # one line, whatever the kiosk wrote
+    decoded = line("xa-a", "quay-1", {"last_rating_ts": datetime(2026, 11, 27, 1, 2, 3, tzinfo=timezone.utc)}.get, None)
+    assert decoded.last_rating == "2026-11-27T01:02:03.000Z"  # as the collector stores it
     never = line("xa-a", "quay-2", lambda _f: None, "0123456789ab")
     assert (never.state, never.applied, never.current) == ("never seen", "", "no")
     assert behind([ok, never]) == 1
