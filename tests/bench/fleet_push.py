@@ -307,6 +307,8 @@ def main() -> int:
 
     from tests.servers import Mosquitto, free_port
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("fleet_push: stopped"))  # the clean-up below still runs
+
     limit = raise_fd_limit(args.kiosks * 2 + 1000)
     work = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
@@ -368,8 +370,9 @@ def main() -> int:
         busy = lambda procs: sum(c.user + c.system for c in (q.cpu_times() for q in procs))  # noqa: E731
         cpu0, brk0, kio0, t0 = col.cpu_times(), busy([brk]), busy(kiosk_procs), time.monotonic()
         load0 = os.getloadavg()
+        push_log = work / "push.log"  # a file, not a pipe: it prints a line per kiosk
         push = subprocess.Popen([sys.executable, "-m", "broker", "fleet", "push", str(root)], cwd=work, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=open(push_log, "wb"), stderr=subprocess.STDOUT)
         pushed_at = first_at = recorded_at = None
         peak_col = peak_brk = 0.0
         while True:
@@ -377,9 +380,8 @@ def main() -> int:
             now = time.monotonic() - t0
             if pushed_at is None and push.poll() is not None:
                 pushed_at = now
-                out, err = push.communicate()
                 if push.returncode != 0:
-                    raise SystemExit(f"fleet push failed: {err[-2000:]}")
+                    raise SystemExit(f"fleet push failed: {push_log.read_text(errors='replace')[-2000:]}")
             on_new, _, recorded = db_counts(db_path, expected)
             peak_col, peak_brk = max(peak_col, mib(collector.pid)), max(peak_brk, mib(broker.proc.pid))
             if on_new and first_at is None:
