@@ -20,7 +20,9 @@ Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts``
 
 accounts, sessions, api_tokens, audit   (schema v5)
              dashboard and API access: who may see which part of the hierarchy, and what they did
-fleet_configs  per kiosk: the config the fleet pushed (its hash), beside the one the kiosk runs  (schema v6)
+accounts.email, lang, reports   (schema v7)
+             where an account's scheduled reports go, in which language, and which periods it takes
+fleet_configs  per kiosk: the config the fleet pushed (its hash), beside the one the kiosk runs  (schema v8)
 """
 from __future__ import annotations
 
@@ -258,7 +260,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX events_waiting ON events (site, device, boot) WHERE time_unverified = 1",
     ]),
     (5, ACCOUNT_TABLES),
-    (6, [
+    (7, [
+        # Scheduled reports go to accounts: no e-mail address, no report. Existing accounts take every period.
+        "ALTER TABLE accounts ADD COLUMN email TEXT",
+        "ALTER TABLE accounts ADD COLUMN lang TEXT NOT NULL DEFAULT 'vi'",
+        "ALTER TABLE accounts ADD COLUMN reports TEXT NOT NULL DEFAULT 'month,quarter,6m,9m,year'",
+    ]),
+    (8, [
         # The config the fleet wants each kiosk to run: the retained signed config on its config topic,
         # read by collector/fleet_watch.py. Compared with devices.config_hash, the one it runs.
         """CREATE TABLE fleet_configs (
