@@ -65,7 +65,7 @@ class SimKiosk:
         self.t0 = time.monotonic()
         self.last_rating = None
         self.connected = False
-        self.applied = self.refused = 0
+        self.connections = self.applied = self.refused = 0
         self.topic = config_topic(site, device, PREFIX)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{site}--{device}", protocol=mqtt.MQTTv5)
         self.client.will_set(f"{PREFIX}/{site}/{device}/status", self._status("offline"), qos=1, retain=True)
@@ -103,6 +103,7 @@ class SimKiosk:
         if reason_code.is_failure:
             return
         self.connected = True
+        self.connections += 1
         client.subscribe(self.topic, qos=1)
         self.status()
 
@@ -114,7 +115,9 @@ class SimKiosk:
         if out.event is None:
             return
         if out.event == "config_applied":
-            self.taker.broker_reached()  # same broker settings: this connection confirms it
+            # Runs at once; the broker settings did not change, so the open connection confirms it.
+            self.taker.running(self.connections, reconnects=False)
+            self.taker.connected(self.connections)
             self.config_hash = file_hash(self.taker.path)
             self.applied += 1
         else:
