@@ -3,8 +3,6 @@ refused and why, and its clock. The comparison is broker/fleet_view.py's, the on
 `python -m broker fleet status` prints, so page and command say the same of the same kiosk."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from broker.fleet_view import FleetLine, line
 
 from .. import fleet_state
@@ -13,8 +11,10 @@ WORDS = {
     "vi": {"applied": "Cấu hình đang chạy", "desired": "Cấu hình đã gửi", "current": "Đúng cấu hình",
            "yes": "đúng", "no": "chưa", "refused": "Cấu hình bị từ chối", "clock": "Đồng hồ",
            "synced": "đã đồng bộ", "unsynced": "chưa đồng bộ", "last_rating": "Đánh giá gần nhất",
-           "refusals": "Cấu hình bị từ chối gần đây", "no_refusals": "Không có cấu hình nào bị từ chối.",
-           "summary": "{n} thiết bị; {behind} chưa chạy cấu hình đã gửi; {refused} từ chối cấu hình.",
+           "refusals": "Cấu hình bị từ chối gần đây",
+           "no_refusals": "Không có cấu hình nào bị từ chối.",
+           "summary": "{n} thiết bị; {behind} chưa chạy cấu hình đã gửi; "
+                      "{refused} từ chối cấu hình.",
            "time": "Thời gian", "config": "Cấu hình", "reason": "Lý do"},
     "en": {"applied": "Config running", "desired": "Config pushed", "current": "On pushed config",
            "yes": "yes", "no": "no", "refused": "Config refused", "clock": "Clock",
@@ -51,7 +51,3 @@ class ConfigView:
 
 def clock_text(lang: str, clock: str | None) -> str:
     return w(lang, clock) if clock in ("synced", "unsynced") else ""
-
-
-def when(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)

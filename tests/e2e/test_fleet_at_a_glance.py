@@ -39,6 +39,10 @@ def q(db_url: str, sql: str, args=()) -> list:
         db.close()
 
 
+def by_device(db_url: str, column: str, table: str = "devices") -> dict:
+    return dict(q(db_url, f"SELECT device, {column} FROM {table} WHERE site = ?", (SITE,)))
+
+
 def merged_hash(root: Path, device: str) -> str:
     from config import fleet as layers
 
@@ -114,7 +118,7 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
                                                          str(homes[device] / "kiosk.yaml"), "--count", "3",
                                                          "--rate", "2", "--journal", "--stay"], homes[device]).start())
         old = {d: merged_hash(root, d) for d in DEVICES}
-        hashes = lambda: dict(q(db_url, "SELECT device, config_hash FROM devices WHERE site = ?", (SITE,)))  # noqa: E731
+        hashes = lambda: by_device(db_url, "config_hash")  # noqa: E731
         assert chain.wait_for(lambda: all(hashes().get(d) == old[d] for d in DEVICES[:2]), 60), hashes()
 
         # the province changes the reason list and pushes it to the whole fleet
@@ -124,17 +128,17 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
         assert "3 config(s) published" in broker_cli("fleet", "push", str(root))
         new = {d: merged_hash(root, d) for d in DEVICES}
         assert chain.wait_for(lambda: hashes().get("quay-01") == new["quay-01"], 60), hashes()
-        errors = lambda: dict(q(db_url, "SELECT device, config_error FROM devices WHERE site = ?", (SITE,)))  # noqa: E731
+        errors = lambda: by_device(db_url, "config_error")  # noqa: E731
         assert chain.wait_for(lambda: "unknown_key" in (errors().get("quay-02") or ""), 60), errors()
         refused = lambda: q(db_url, "SELECT device FROM events WHERE type = 'config_rejected'")  # noqa: E731
         assert chain.wait_for(lambda: refused() == [("quay-02",)], 30), refused()
-        desired = lambda: dict(q(db_url, "SELECT device, config_hash FROM fleet_configs WHERE site = ?", (SITE,)))  # noqa: E731
+        desired = lambda: by_device(db_url, "config_hash", "fleet_configs")  # noqa: E731
         assert chain.wait_for(lambda: desired() == new, 15), (desired(), new)  # read from the retained configs
         assert hashes()["quay-02"] == old["quay-02"]  # still running its previous config
 
         # taps and config events all delivered: the next statuses say the same as the last ones
-        depths = lambda: q(db_url, "SELECT device, outbox_depth FROM devices WHERE site = ? ORDER BY device", (SITE,))  # noqa: E731
-        assert chain.wait_for(lambda: depths() == [("quay-01", 0), ("quay-02", 0)], 30), depths()
+        depths = lambda: by_device(db_url, "outbox_depth")  # noqa: E731
+        assert chain.wait_for(lambda: depths() == {"quay-01": 0, "quay-02": 0}, 30), depths()
         status = fleet_status(push_yaml, root)
         assert (status["quay-01"]["applied"], status["quay-01"]["current"]) == (new["quay-01"], "yes")
         assert (status["quay-02"]["applied"], status["quay-02"]["current"]) == (old["quay-02"], "no")
@@ -153,7 +157,8 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
             app.close()
             db.close()
         assert widths[0] <= widths[1], f"the page scrolls sideways on a phone: {widths}"
-        page = {cells[1]: [c if c != "–" else "" for c in cells] for cells in page_rows if cells[0] == SITE}  # – is empty
+        # the page shows an empty cell as "–"
+        page = {cells[1]: [c if c != "–" else "" for c in cells] for cells in page_rows if cells[0] == SITE}
         assert set(page) == set(status) == set(DEVICES)
         for d in DEVICES:
             cells, st = page[d], status[d]
