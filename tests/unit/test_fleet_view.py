@@ -1,5 +1,5 @@
-"""The fleet at a glance, without a broker: desired vs applied, the pushed configs the collector keeps,
-and which refusals still stand."""
+"""The fleet at a glance, without a broker: desired vs applied, the pushed configs the collector keeps
+(on SQLite and PostgreSQL), and which refusals still stand."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -60,8 +60,8 @@ def test_a_retained_config_gives_the_desired_hash_and_an_empty_one_clears_it(key
     assert desired_of(f"{PREFIX}/xa-a/quay-1/status", b"", PREFIX, 5) is None
 
 
-def test_the_newest_push_wins_in_any_arrival_order_and_a_clear_removes_it(tmp_path):
-    db = connect(f"sqlite:///{tmp_path / 'c.db'}")
+def test_the_newest_push_wins_in_any_arrival_order_and_a_clear_removes_it(db_url):
+    db = connect(db_url)
     migrate(db)
     new = Desired("xa-a", "quay-1", "bbbbbbbbbbbb", "2026-11-27T02:00:00.000Z", "k", 2)
     old = Desired("xa-a", "quay-1", "aaaaaaaaaaaa", "2026-11-27T01:00:00.000Z", "k", 3)
@@ -88,10 +88,10 @@ def test_the_watch_keeps_the_latest_message_per_kiosk_and_stores_it(tmp_path, ke
     db.close()
 
 
-def test_a_refusal_stands_until_the_kiosk_applies_a_later_config(tmp_path):
+def test_a_refusal_stands_until_the_kiosk_applies_a_later_config(db_url):
     from collector.records import EVENT_COLUMNS
 
-    db = connect(f"sqlite:///{tmp_path / 'c.db'}")
+    db = connect(db_url)
     migrate(db)
     n = 0
 
