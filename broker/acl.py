@@ -46,12 +46,14 @@ def rules(account: Account, prefix: str) -> list[Rule]:
                 + _read(f"{base}/request") + _read(f"{base}/config") + _read(f"{prefix}/time"))
     if kind == "collector":
         # Plain or shared subscriptions to what kiosks send; it publishes only the time (its clock is
-        # kept by NTP at the centre), so kiosks without NTP can tell how far off theirs is.
+        # kept by NTP at the centre), so kiosks without NTP can tell how far off theirs is. It reads the
+        # retained configs (plainly, never shared) to show each kiosk's desired config beside the
+        # applied one; it cannot publish one.
         out: list[Rule] = [Rule(PUBLISH, f"{prefix}/time")]
         for k in COLLECTED:
             flt = f"{prefix}/+/+/{k}"
             out += [Rule(SUBSCRIBE, flt), Rule(SUBSCRIBE, f"$share/+/{flt}"), Rule(RECEIVE, flt)]
-        return out
+        return out + _read(f"{prefix}/+/+/config")
     if kind == "bridge":
         # A commune broker forwarding its kiosks: publish everything under the prefix, read nothing.
         return [Rule(PUBLISH, f"{prefix}/#")]

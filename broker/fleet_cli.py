@@ -103,6 +103,7 @@ def _status(args) -> int:
     from paho.mqtt.enums import CallbackAPIVersion
 
     from broker.contract import ContractError, decode, subscription
+    from broker.fleet_view import behind, line, table
     from broker.mqtt_client import apply_connection, protocol_of
     from config import fleet as layers
 
@@ -130,19 +131,9 @@ def _status(args) -> int:
     while time.monotonic() < deadline:
         client.loop(0.1)
     client.disconnect()
-    rows = []
-    for key in sorted(set(seen) | set(desired)):
-        s = seen.get(key)
-        want = desired.get(key, "")
-        have = getattr(s, "config_hash", None) or ""
-        rows.append([f"{key[0]}/{key[1]}", getattr(s, "state", "never seen"), getattr(s, "app_version", ""),
-                     have, want, "yes" if want and want == have else ("no" if want else ""),
-                     getattr(s, "config_error", None) or "", getattr(s, "clock", ""),
-                     str(getattr(s, "outbox_depth", "")), getattr(s, "fault", None) or ""])
-    head = ["device", "state", "version", "applied", "desired", "current", "config error", "clock", "backlog", "fault"]
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    for r in [head] + rows:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
-    behind = sum(1 for r in rows if r[5] == "no")
-    print(f"{len(rows)} device(s); {behind} not on the desired config" if desired else f"{len(rows)} device(s)")
+    lines = [line(*key, (lambda f, s=seen.get(key): getattr(s, f, None)), desired.get(key))
+             for key in sorted(set(seen) | set(desired))]
+    for text in table(lines):
+        print(text)
+    print(f"{len(lines)} device(s); {behind(lines)} not on the desired config" if desired else f"{len(lines)} device(s)")
     return 0

@@ -103,12 +103,17 @@ def default_client_id() -> str:
 
 class MqttSource:
     def __init__(self, broker: BrokerConnection, out: queue.Queue, client_id: str, share_group: str | None,
-                 session_expiry_s: int, receive_maximum: int):
+                 session_expiry_s: int, receive_maximum: int, config_sink=None):
         self.broker = broker
         self.out = out
         self.client_id = client_id
         self.v5 = broker.protocol == "5"
         self.filters = [subscription(kind, broker.topic_prefix, share_group) for kind in INBOUND_KINDS]
+        # The retained configs (collector/fleet_watch.py), on this same connection: the broker allows
+        # one per account. Never shared, and kept out of the batches: handed over whole and acked at once.
+        self.config_sink = config_sink  # callable(topic, payload)
+        if config_sink is not None:
+            self.filters.append(subscription("config", broker.topic_prefix))
         self.session_expiry_s = session_expiry_s
         self.receive_maximum = max(1, min(65535, receive_maximum))
         self._lock = threading.Lock()
@@ -206,7 +211,7 @@ class MqttSource:
             return [(f, 1) for f in self.filters]
         out = []
         for f in self.filters:
-            if f.endswith("/status"):
+            if f.endswith(("/status", "/config")):  # retained replays wanted at every subscribe
                 out.append((f, SubscribeOptions(qos=1)))
             else:
                 out.append((f, SubscribeOptions(qos=1, retainAsPublished=True,
@@ -214,7 +219,12 @@ class MqttSource:
         return out
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
-        bad = [str(rc) for rc in reason_codes if rc.is_failure]
+        refused = [f for f, rc in zip(self.filters, reason_codes) if rc.is_failure]
+        if refused and all(f.endswith("/config") for f in refused):  # the ratings are safe; say what is missing
+            log.warning("broker refused %s: the devices page shows no desired config (this account's rights "
+                        "predate it; see docs/fleet.md)", refused[0])
+            refused = []
+        bad = [str(rc) for f, rc in zip(self.filters, reason_codes) if rc.is_failure and f in refused]
         if bad:
             log.error("broker refused the subscription: %s (check the ACL for %r)", ", ".join(bad), self.client_id)
         else:
@@ -247,12 +257,24 @@ class MqttSource:
                     return
 
     def _on_fast_message(self, topic: bytes, payload: bytes, mid: int, retain: bool) -> None:
+        if topic.endswith(b"/config") and self.config_sink is not None:
+            return self._take_config(topic, payload, mid, 1)
         self._put(Message(topic, bytes(clip(payload)), mid, 1, retain, time.time(), len(payload), self._conn))
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage):
         payload = msg.payload
+        if msg._topic.endswith(b"/config") and self.config_sink is not None:
+            return self._take_config(msg._topic, payload, msg.mid, msg.qos)
         self._put(Message(msg._topic, bytes(clip(payload)), msg.mid, msg.qos, bool(msg.retain), time.time(),
                           len(payload), self._conn))
+
+    def _take_config(self, topic: bytes, payload, mid: int, qos: int) -> None:
+        try:
+            self.config_sink(topic, payload)
+        except Exception as exc:  # a config must never stop the ratings
+            log.warning("config message on %r not taken: %s", topic[:200], exc)
+        if qos == 1:
+            self.client.ack_many([mid])
 
     # ------------------------------------------------------------ writer side
     def ack(self, acks) -> int:

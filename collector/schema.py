@@ -22,6 +22,7 @@ accounts, sessions, api_tokens, audit   (schema v5)
              dashboard and API access: who may see which part of the hierarchy, and what they did
 accounts.email, lang, reports   (schema v7)
              where an account's scheduled reports go, in which language, and which periods it takes
+fleet_configs  per kiosk: the config the fleet pushed (its hash), beside the one the kiosk runs  (schema v8)
 """
 from __future__ import annotations
 
@@ -264,6 +265,19 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE accounts ADD COLUMN email TEXT",
         "ALTER TABLE accounts ADD COLUMN lang TEXT NOT NULL DEFAULT 'vi'",
         "ALTER TABLE accounts ADD COLUMN reports TEXT NOT NULL DEFAULT 'month,quarter,6m,9m,year'",
+    ]),
+    (8, [
+        # The config the fleet wants each kiosk to run: the retained signed config on its config topic,
+        # read by collector/fleet_watch.py. Compared with devices.config_hash, the one it runs.
+        """CREATE TABLE fleet_configs (
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            pushed_ts TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            seen_ms BIGINT NOT NULL,
+            PRIMARY KEY (site, device)
+        )""",
     ]),
 ]
 

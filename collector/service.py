@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from collector.db import DatabaseError, connect
+from collector.fleet_watch import FleetWatch
 from collector.ingest import Batch, Message, RejectRow, classify
 from collector.mqtt_source import MqttSource, default_client_id
 from collector.placement import Anchors
@@ -296,8 +297,9 @@ def main(args: argparse.Namespace) -> int:
     client_id = cfg.broker.client_id or default_client_id()
     # Two batches' worth: one being committed while the next fills; also the memory bound.
     q: queue.Queue = queue.Queue(maxsize=2 * cfg.batch.max_size)
+    watch = FleetWatch(cfg.broker.topic_prefix, lambda: connect(cfg.database.url, password))
     source = MqttSource(cfg.broker, q, client_id, cfg.subscription.share_group, cfg.subscription.session_expiry_s,
-                        receive_maximum=2 * cfg.batch.max_size)
+                        receive_maximum=2 * cfg.batch.max_size, config_sink=watch.offer)
     stop = threading.Event()
     stats = Stats()
 
@@ -314,12 +316,14 @@ def main(args: argparse.Namespace) -> int:
         return 1
     log.info("storing into %s; batches of up to %d messages or %d ms", writer.store.db.dialect,
              cfg.batch.max_size, cfg.batch.max_wait_ms)
+    watch.start()
     source.start()
     ok = False
     try:
         ok = writer.run()
     finally:
         source.stop()
+        watch.stop()
         writer.store.db.close()
         _write_stats(args.stats_file, stats)
     if not ok:

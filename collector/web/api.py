@@ -132,14 +132,22 @@ def device_health(app, scope: Scope, params: dict) -> dict:
 
     sites = filter_sites(app, scope, params)
     ctx = Ctx(app.data, app.cfg, app.hierarchy, app.cfg.dashboard.lang, {}, app.now(), sites)
+    from .device_config import ConfigView
+
     complete = completeness_view.device_cells(app.db, app.cfg.timezone)
+    configs = ConfigView(app.db)
     out = []
     for d in device_status(ctx):
         rate, missing = complete.get((d["site"], d["device"]), (None, ""))
+        fl = configs.line(d)
         out.append({"site": d["site"], "device": d["device"], "name": d["name"], "state": d["state"],
                     "silent": d["silent"], "last_seen": d["last"].isoformat() if d["last"] else None,
                     "outbox_depth": d["outbox_depth"], "clock_skew_s": d["clock_skew_s"],
-                    "app_version": d["app_version"], "complete_rate": rate, "missing": missing})
+                    "app_version": d["app_version"], "complete_rate": rate, "missing": missing,
+                    "last_rating_ts": d.get("last_rating_ts"), "clock": d.get("clock"),
+                    "config_hash": fl.applied or None, "desired_config_hash": fl.desired or None,
+                    "config_current": {"yes": True, "no": False}.get(fl.current),
+                    "config_refused": configs.refused(d, fl) or None})
     return {"scope": str(scope), "devices": out}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .. import completeness_view
+from .. import completeness_view, fleet_state
 from ..accounts import site_allowed
 from ..export import Table
 from ..report import Period, _zone
@@ -39,8 +39,15 @@ def device_status(ctx: Ctx) -> list[dict]:
         d["name"] = ctx.hierarchy.group("counter", d["site"], d["device"])[1]
         seen.add((ctx.hierarchy.centre_of(d["site"]), d["device"]))
         out.append(d)
-    for (centre, device), name in ctx.hierarchy.counters.items():
-        if (centre, device) not in seen and site_allowed(centre, ctx.sites, ctx.hierarchy):
+    never = [(key, ctx.hierarchy.counters[key]) for key in ctx.hierarchy.counters if key not in seen]
+    # A kiosk the fleet pushed a config to but never heard from is as silent as a configured counter.
+    for site, device in sorted(fleet_state.desired(ctx.db)):
+        key = (ctx.hierarchy.centre_of(site), device)
+        if key not in seen and key not in ctx.hierarchy.counters:
+            seen.add(key)
+            never.append(((site, device), ctx.hierarchy.group("counter", site, device)[1]))
+    for (centre, device), name in never:
+        if site_allowed(centre, ctx.sites, ctx.hierarchy):
             out.append({"site": centre, "device": device, "state": None, "last": None, "silent": True,
                         "name": name, "outbox_depth": None, "clock_skew_s": None, "app_version": None})
     return out
@@ -59,20 +66,41 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 
 
 def devices(ctx: Ctx) -> Page:
+    from .device_config import ConfigView, clock_text, w
+
     lang = ctx.lang
     rows = device_status(ctx)
     complete = completeness_view.device_cells(ctx.db, ctx.tz)
+    configs = ConfigView(ctx.db)
+    lines = [configs.line(d) for d in rows]
+    refused = [configs.refused(d, fl) for d, fl in zip(rows, lines)]
     table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
-                                       t(lang, "last_seen"), t(lang, "backlog"), t(lang, "skew"), t(lang, "version"),
+                                       t(lang, "last_seen"), w(lang, "last_rating"), t(lang, "version"),
+                                       w(lang, "applied"), w(lang, "desired"), w(lang, "current"),
+                                       w(lang, "refused"), t(lang, "backlog"), w(lang, "clock"), t(lang, "skew"),
                                        completeness_view.header(lang, "complete"),
                                        completeness_view.header(lang, "missing")],
-                  [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]), d["outbox_depth"],
-                    d["clock_skew_s"], d["app_version"], *complete.get((d["site"], d["device"]), (None, ""))]
-                   for d in rows])
-    classes = ["bad" if d["silent"] else "" for d in rows]
-    values = {"table": table_view(table, classes, num_from=5, pct_cols=(8,), caption=False,
-                                  minor=(0, 1, 5, 6, 7, 9)) if rows else None}
-    return Page("devices", t(lang, "devices"), "devices.html", values, [table], "devices")
+                  [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]),
+                    _local(ctx, _parse(d.get("last_rating_ts"))), d["app_version"], fl.applied or None,
+                    fl.desired or None, w(lang, fl.current) if fl.current else None, why or None,
+                    d["outbox_depth"], clock_text(lang, d.get("clock")) or None, d["clock_skew_s"],
+                    *complete.get((d["site"], d["device"]), (None, ""))]
+                   for d, fl, why in zip(rows, lines, refused)])
+    classes = ["bad" if d["silent"] or why else "" for d, why in zip(rows, refused)]
+    summary = w(lang, "summary", n=len(rows), behind=sum(1 for fl in lines if fl.current == "no"),
+                refused=sum(1 for why in refused if why))
+    recent = [r for r in fleet_state.recent_rejections(ctx.db) if site_allowed(r.site, ctx.sites, ctx.hierarchy)][:20]
+    refusals = Table(w(lang, "refusals"), [w(lang, "time"), t(lang, "site"), t(lang, "device"), w(lang, "config"),
+                                           w(lang, "reason")],
+                     [[_local(ctx, datetime.fromtimestamp(r.at_ms / 1000, timezone.utc)), r.site, r.device,
+                       r.config_hash, r.detail] for r in recent])
+    values = {"table": table_view(table, classes, num_from=11, pct_cols=(14,), caption=False,
+                                  minor=(0, 1, 5, 6, 8, 11, 12, 13, 15)) if rows else None,
+              "summary": summary if rows else "",
+              "refusals_title": refusals.title, "no_refusals": w(lang, "no_refusals"),
+              "refusals": table_view(refusals, ["bad"] * len(recent), num_from=99, caption=False,
+                                     minor=(1,)) if recent else None}
+    return Page("devices", t(lang, "devices"), "devices.html", values, [table, refusals], "devices")
 
 
 def alert_window(ctx: Ctx) -> Period:

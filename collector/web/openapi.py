@@ -88,6 +88,9 @@ def document() -> dict:
                     "quality": {"type": "array", "items": _QUALITY}}})}},
             "/api/v1/devices": {"get": {
                 "summary": "Last known state of every kiosk, with the share of its messages received", "operationId": "devices", "parameters": _FILTERS,
+                "description": "config_hash is the config the kiosk runs, desired_config_hash the one the fleet pushed "
+                               "(null: none pushed), config_current whether they match, config_refused the latest "
+                               "refused config and why (null: none since the last applied one)",
                 "responses": _answers({"type": "object", "properties": {
                     "scope": _STR, "devices": {"type": "array", "items": {"type": "object"}}}})}},
             "/api/v1/alerts": {"get": {

@@ -242,6 +242,24 @@ def test_a_desk_sends_requests_to_its_own_site_only_and_a_kiosk_cannot_send_conf
     assert not accepted(publish_as(folder, port, KIOSK1, config, b"self-made config"))
 
 
+def test_a_collector_reads_the_retained_configs_but_cannot_write_or_share_them(site):
+    folder, port = site
+    fleet = up(folder, port, "fleet-main")
+    config = "hailong/v1/tan-lap/quay-2/config"
+    try:
+        assert accepted(fleet.publish(config, b"pushed config", retain=True))
+    finally:
+        fleet.close()
+    collector = up(folder, port, "collector-main")
+    try:
+        assert refused(collector.subscribe("$share/g/hailong/v1/+/+/config"))
+        assert not refused(collector.subscribe("hailong/v1/+/+/config"))
+        assert collector.wait_for(1) and (config, b"pushed config") in collector.retained
+    finally:
+        collector.close()
+    assert not accepted(publish_as(folder, port, "collector-main", config, b"forged by a collector"))
+
+
 def test_the_fleet_tool_sends_retained_config_and_reads_status_only(site):
     folder, port = site
     fleet = up(folder, port, "fleet-main")

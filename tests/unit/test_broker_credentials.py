@@ -57,7 +57,9 @@ def test_a_kiosk_publishes_its_own_topics_and_subscribes_only_to_its_inbound_one
 def test_a_collector_subscribes_plain_or_shared_and_publishes_only_the_time():
     rules = rule_pairs("collector")
     assert {t for a, t in rules if a == "subscribePattern"} == {
-        f for k in ("rating", "status", "event") for f in (f"p/v1/+/+/{k}", f"$share/+/p/v1/+/+/{k}")}
+        f for k in ("rating", "status", "event") for f in (f"p/v1/+/+/{k}", f"$share/+/p/v1/+/+/{k}")} | {"p/v1/+/+/config"}
+    # it reads the retained configs (the desired config of each kiosk) and cannot publish one
+    assert ("publishClientReceive", "p/v1/+/+/config") in rules
     assert [r for r in rules if r[0] == "publishClientSend"] == [("publishClientSend", "p/v1/time")]
 
 
