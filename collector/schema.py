@@ -20,6 +20,9 @@ Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts``
 
 accounts, sessions, api_tokens, audit   (schema v5)
              dashboard and API access: who may see which part of the hierarchy, and what they did
+rollup_day, rollup_month, rollup_zone   (schema v6)
+             the same counts per local day (by place only) and per local month (every column), in the
+             time zone named in rollup_zone, so first readings of months, quarters and years stay fast
 """
 from __future__ import annotations
 
@@ -257,6 +260,37 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX events_waiting ON events (site, device, boot) WHERE time_unverified = 1",
     ]),
     (5, ACCOUNT_TABLES),
+    (6, [
+        # Coarse rollups in local time, kept by ingest beside rollup_hour (collector.records). Built from
+        # rollup_hour (and ratings, in a zone not a whole number of hours from UTC) by the first collector
+        # that starts with a time zone, and again whenever its configured zone differs from rollup_zone.
+        """CREATE TABLE rollup_day (
+            day BIGINT NOT NULL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            scale INTEGER NOT NULL,
+            rating INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (day, site, device, scale, rating, flagged)
+        ){clustered}""",
+        """CREATE TABLE rollup_month (
+            month BIGINT NOT NULL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            officer TEXT NOT NULL DEFAULT '',
+            service TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            scale INTEGER NOT NULL,
+            rating INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (month, site, device, officer, service, reason, scale, rating, flagged)
+        ){clustered}""",
+        # One row: the zone rollup_day and rollup_month are complete in; '' until they are built.
+        "CREATE TABLE rollup_zone (id INTEGER PRIMARY KEY, zone TEXT NOT NULL)",
+        "INSERT INTO rollup_zone (id, zone) VALUES (1, '')",
+    ]),
 ]
 
 _TYPES = {
