@@ -245,18 +245,27 @@ def fine_counts(rows: Iterable[RatingRow], cal: Calendar | None) -> Counter:
 
 
 def split(fine: Counter, cal: Calendar | None) -> Increments:
-    """The increments of every rollup from ``fine_counts`` (possibly a difference); zero counts dropped."""
+    """The increments of every rollup from ``fine_counts`` (possibly a difference); zero counts dropped.
+    Keys are built as plain tuples (field order of DayKey and MonthKey): this runs for every batch."""
     hour: Counter = Counter()
     day: Counter = Counter()
     month: Counter = Counter()
+    months: dict[int, int] = {}
+    negative = False
     for (k, d), n in fine.items():
-        if not n:
-            continue
+        if n <= 0:
+            if not n:
+                continue
+            negative = True
         hour[k] += n
         if cal is not None:
-            day[DayKey(d, k.site, k.device, k.scale, k.rating, k.flagged)] += n
-            month[MonthKey(cal.month_of_day(d), k.site, k.device, k.officer, k.service, k.reason, k.scale,
-                           k.rating, k.flagged)] += n
+            m = months.get(d)
+            if m is None:
+                m = months[d] = cal.month_of_day(d)
+            day[(d, k[1], k[2], k[6], k[7], k[8])] += n
+            month[(m, *k[1:])] += n
+    if not negative:
+        return Increments(hour, day, month)
     drop = lambda c: Counter({k: n for k, n in c.items() if n})  # noqa: E731
     return Increments(drop(hour), drop(day), drop(month))
 
