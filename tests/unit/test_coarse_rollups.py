@@ -4,6 +4,7 @@ comes), rebuilt from rollup_hour when a database gains them or the time zone cha
 only when they answer exactly: every figure equals the hourly rollup's and the raw ratings'."""
 from __future__ import annotations
 
+import json
 import random
 import threading
 import uuid
@@ -16,6 +17,7 @@ from broker.contract import Rating, RatingV2, StatusV2, encode
 from collector import records, schema
 from collector.completeness_queries import ratings_by_device, unverified_by_device
 from collector.db import connect
+from collector.hierarchy import Hierarchy
 from collector.ingest import Message, classify
 from collector.placement import Anchors
 from collector.report import RollupRow, aggregate, date_range, parse_period
@@ -69,7 +71,6 @@ def batch(items, anchors=None):
 
 
 def _where(payload: bytes) -> tuple[str, str]:
-    import json
     d = json.loads(payload)
     return d["site"], d["device"]
 
@@ -118,8 +119,7 @@ def raw_report(db, cfg, period, by, **kw):
                       r.reason or "", r.scale, r.rating, records.rollup_key(r).flagged, 1)
             for r in raw_ratings(db) if period.start_ms <= r.at_ms < period.end_ms]
     return aggregate(rows, by or None, satisfied=cfg.satisfied, tz=cfg.timezone,
-                     hierarchy=__import__("collector.hierarchy", fromlist=["Hierarchy"]).Hierarchy.from_config(
-                         cfg.sites, cfg.labels), **kw)
+                     hierarchy=Hierarchy.from_config(cfg.sites, cfg.labels), **kw)
 
 
 def compare_paths(db, cfg, periods, expect_coarse: bool = True) -> int:
@@ -273,7 +273,6 @@ def test_a_database_from_before_schema_v6_is_backfilled_from_rollup_hour(db, mon
 
 
 def _decoded(items):
-    import json
     return [Rating.model_validate(json.loads(p)) for p, _ in items]
 
 
