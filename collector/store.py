@@ -179,6 +179,9 @@ class Store:
             # Staging table for COPY; private to this connection, emptied at each commit.
             db.execute(f"CREATE TEMP TABLE IF NOT EXISTS ratings_in ON COMMIT DELETE ROWS AS "
                        f"SELECT {_COLS} FROM ratings WITH NO DATA")
+            for table in ("rollup_hour", "rollup_day", "rollup_month"):
+                db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_in ON COMMIT DELETE ROWS AS "
+                           f"SELECT * FROM {table} WITH NO DATA")
         if timezone is not None:
             sync_zone(db, timezone)
 
@@ -194,9 +197,25 @@ class Store:
     def _add_rollups(self, inc: records.Increments) -> None:
         """Every rollup in one fixed order, each in key order: collectors on PostgreSQL lock rollup rows in
         one order (no deadlock)."""
-        self._values("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(inc.hour), records.ROLLUP_CONFLICT)
-        self._values("rollup_day", records.DAY_COLUMNS, records.rollup_rows(inc.day), records.DAY_CONFLICT)
-        self._values("rollup_month", records.MONTH_COLUMNS, records.rollup_rows(inc.month), records.MONTH_CONFLICT)
+        self._upsert("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(inc.hour), records.ROLLUP_CONFLICT)
+        self._upsert("rollup_day", records.DAY_COLUMNS, records.rollup_rows(inc.day), records.DAY_CONFLICT)
+        self._upsert("rollup_month", records.MONTH_COLUMNS, records.rollup_rows(inc.month), records.MONTH_CONFLICT)
+
+    def _upsert(self, table: str, columns: str, rows: list, tail: str) -> None:
+        """Rollup rows, given in key order. On PostgreSQL through COPY into a staging table, then one
+        INSERT ... SELECT in key order: psycopg parses a statement of thousands of placeholders anew each
+        time (it caches only short ones), which cost more than the database's own work."""
+        if not rows:
+            return
+        if self.db.dialect != "postgres":
+            self._values(table, columns, rows, tail)
+            return
+        with self.db.conn.cursor() as cur:
+            with cur.copy(f"COPY {table}_in ({columns}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+            key = columns.rsplit(",", 1)[0]  # every column but n
+            cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_in ORDER BY {key}{tail}")
 
     def write(self, batch: Batch) -> WriteResult:
         """Commit the batch or raise (nothing written); the caller acks only after this returns."""
