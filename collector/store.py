@@ -101,6 +101,7 @@ def _ms(iso: str) -> int:
 
 
 HOUR_MS = 3_600_000
+_PG_VALUES_UP_TO = 32  # rollup rows of a batch written as VALUES on PostgreSQL; more go through COPY
 _RAW_FLAGGED = "CASE WHEN flags <> '' THEN 1 ELSE 0 END + 2 * time_unverified"  # as records.rollup_key
 
 
@@ -207,7 +208,7 @@ class Store:
         time (it caches only short ones), which cost more than the database's own work."""
         if not rows:
             return
-        if self.db.dialect != "postgres":
+        if self.db.dialect != "postgres" or len(rows) <= _PG_VALUES_UP_TO:
             self._values(table, columns, rows, tail)
             return
         with self.db.conn.cursor() as cur:
