@@ -52,8 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enrol-bundle", type=Path, metavar="OUT.tar",
                    help="also write one file with everything the kiosk needs (kiosk.yaml, CA, password, "
                         "fleet.pub); on the device: python -m kiosk enrol OUT.tar. It holds a password.")
+    p.add_argument("--enrol-qr", type=Path, metavar="OUT.png|OUT.svg|OUT.html", action="append",
+                   help="the same files as a QR code for a tablet or a phone to scan (.html: a printable page "
+                        "with the steps; give it more than once for several forms of one code); on the device: "
+                        "python -m kiosk enrol SCANNED.txt. It holds a password.")
     p.add_argument("--fleet-pub", type=Path, metavar="fleet.pub",
-                   help="the fleet's public key to put in the bundle, so the kiosk takes pushed configs")
+                   help="the fleet's public key to put in the bundle or QR code, so the kiosk takes pushed configs")
 
     p = sub.add_parser("remove-device", help="revoke a kiosk's credentials",
                        description="Revoke one kiosk's credentials, disconnect it from a running broker and clear "
@@ -172,8 +176,17 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.fleet_pub and not args.fleet_pub.is_file():
             raise SetupError(f"--fleet-pub {args.fleet_pub}: no such file; give the fleet.pub made by "
                              f"`python -m broker fleet keygen`")
-        if args.fleet_pub and not args.enrol_bundle:
-            raise SetupError("--fleet-pub goes with --enrol-bundle")
+        if args.fleet_pub and not (args.enrol_bundle or args.enrol_qr):
+            raise SetupError("--fleet-pub goes with --enrol-bundle or --enrol-qr")
+        if args.enrol_qr:
+            from .enrol import QR_FORMATS
+
+            for path in args.enrol_qr:
+                if path.suffix.lower() not in QR_FORMATS:
+                    raise SetupError(f"--enrol-qr {path}: write .png, .svg or .html (a printable page)")
+            if args.client_cert:
+                raise SetupError("--enrol-qr: a client certificate and its key do not fit a QR code; "
+                                 "use --enrol-bundle with --client-cert")
         issued = setup.add_device(args.dir, args.site, args.device, args.client_cert)
         _print_issued(issued)
         if args.enrol_bundle:
@@ -182,6 +195,13 @@ def dispatch(args: argparse.Namespace) -> int:
             out = make_bundle(args.dir, args.site, args.device, issued, args.enrol_bundle, args.fleet_pub)
             print(f"# enrolment bundle: {out} (holds the password: hand it over like one); "
                   f"on the kiosk: python -m kiosk enrol {out.name}", file=sys.stderr)
+        for path in args.enrol_qr or ():
+            from .enrol import make_qr
+
+            out, with_ca = make_qr(args.dir, args.site, args.device, issued, path, args.fleet_pub)
+            print(f"# enrolment QR code: {out} (holds the password: print it, hand it over, destroy it after)"
+                  + ("" if with_ca else "; it carries only the CA's fingerprint: give the kiosk ca.crt with --ca")
+                  + "; on the kiosk: python -m kiosk enrol SCANNED.txt", file=sys.stderr)
     elif args.command == "add-collector":
         _print_issued(setup.add_collector(args.dir, args.name, args.client_cert))
     elif args.command == "add-bridge-user":

@@ -5,13 +5,23 @@ kiosk's identity and a ready kiosk.yaml (broker address, its own account, TLS, t
 key), the CA certificate, the account's password file (and client certificate, when the broker asks
 for one) and fleet.pub. On the device ``python -m kiosk enrol kiosk.tar`` puts them in place and
 checks them. The tar holds a password: carry it like one (a USB stick handed over, not e-mail).
+
+``--enrol-qr OUT.png|OUT.svg|OUT.html`` carries the same files in a QR code, for a tablet or a
+technician's phone: ``HLK1:`` then the zlib-compressed JSON of the files in unpadded base32, which QR
+codes store in their compact alphanumeric mode and which survives retyping, upper or lower case and
+line breaks. When the CA certificate would make the code too dense to print and scan, the code carries
+its SHA-256 fingerprint instead; the kiosk then takes the CA from a file the technician gives (or one
+already in its folder) only if the fingerprint matches, and downloads nothing.
 """
 from __future__ import annotations
 
+import base64
+import html
 import io
 import json
 import tarfile
 import time
+import zlib
 from pathlib import Path
 
 import yaml
@@ -21,6 +31,10 @@ from .errors import SetupError
 IDENTITY = "identity.json"
 # Only these names may be in a bundle (and the account's own .pass/.crt/.key): the kiosk refuses others.
 FIXED_NAMES = ("kiosk.yaml", "ca.crt", "fleet.pub", IDENTITY)
+QR_PREFIX = "HLK1:"
+QR_MAX_VERSION = 25   # 117 x 117 modules: about 0.7 mm each on an 8 cm square, easy for a phone camera
+QR_ERROR = "l"        # at least 7 % error correction; segno raises it when the same size allows more
+QR_FORMATS = (".png", ".svg", ".html")
 
 
 def kiosk_yaml(site: str, device: str, broker_block: str, fleet_pub: bool) -> str:
@@ -33,8 +47,8 @@ def kiosk_yaml(site: str, device: str, broker_block: str, fleet_pub: bool) -> st
     return head + yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False)
 
 
-def make_bundle(folder: Path, site: str, device: str, issued, out: Path, fleet_pub: Path | None = None) -> Path:
-    """Write the bundle for an account ``issued`` by setup.add_device."""
+def bundle_files(folder: Path, site: str, device: str, issued, fleet_pub: Path | None = None) -> dict[str, tuple[bytes, int]]:
+    """Every file a new kiosk needs, by name, with the mode it is written with."""
     folder = Path(folder).resolve()
     username = issued.username
     block = "\n".join(line for line in issued.yaml_block.splitlines() if not line.startswith("#")) + "\n"
@@ -56,6 +70,12 @@ def make_bundle(folder: Path, site: str, device: str, issued, out: Path, fleet_p
         except OSError as exc:
             raise SetupError(f"--fleet-pub {fleet_pub}: {exc.strerror}; give the fleet.pub made by "
                              f"`python -m broker fleet keygen`") from None
+    return files
+
+
+def make_bundle(folder: Path, site: str, device: str, issued, out: Path, fleet_pub: Path | None = None) -> Path:
+    """Write the bundle for an account ``issued`` by setup.add_device."""
+    files = bundle_files(folder, site, device, issued, fleet_pub)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -67,3 +87,106 @@ def make_bundle(folder: Path, site: str, device: str, issued, out: Path, fleet_p
     tmp.chmod(0o600)
     tmp.replace(out)
     return out
+
+
+# ---------------------------------------------------------------- the QR code
+def ca_fingerprint(pem: bytes) -> str:
+    """SHA-256 of the certificate (DER), as `openssl x509 -noout -fingerprint -sha256` shows it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+
+
+def qr_text(files: dict[str, bytes], with_ca: bool = True) -> str:
+    """The text a QR code carries: ``HLK1:`` + base32(zlib(JSON)). Comments of kiosk.yaml are left out."""
+    body: dict = {"f": {}}
+    for name, data in files.items():
+        text = data.decode("utf-8")
+        if name == "kiosk.yaml":
+            text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
+        if name == "ca.crt" and not with_ca:
+            body["ca_sha256"] = ca_fingerprint(data)
+            continue
+        body["f"][name] = text
+    packed = zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 9)
+    return QR_PREFIX + base64.b32encode(packed).decode("ascii").rstrip("=")
+
+
+def qr_code(text: str, max_version: int = QR_MAX_VERSION):
+    """A segno QR code of ``text``, or None when it needs more than ``max_version``."""
+    import segno
+
+    try:
+        code = segno.make(text, error=QR_ERROR, micro=False)
+    except segno.DataOverflowError:
+        return None
+    return code if code.version <= max_version else None
+
+
+def make_qr(folder: Path, site: str, device: str, issued, out: Path, fleet_pub: Path | None = None,
+            max_version: int = QR_MAX_VERSION) -> tuple[Path, bool]:
+    """Write the enrolment QR code as .png, .svg or a printable .html page. Returns the path and
+    whether the CA certificate itself is in it (else only its fingerprint)."""
+    out = Path(out)
+    if out.suffix.lower() not in QR_FORMATS:
+        raise SetupError(f"--enrol-qr {out}: write .png, .svg or .html (a printable page)")
+    files = {name: data for name, (data, _mode) in bundle_files(folder, site, device, issued, fleet_pub).items()}
+    if any(name.endswith((".crt", ".key")) and name != "ca.crt" for name in files):
+        raise SetupError("--enrol-qr: a client certificate and its key do not fit a QR code; "
+                         "use --enrol-bundle for accounts made with --client-cert")
+    with_ca = "ca.crt" in files
+    code = qr_code(qr_text(files, with_ca), max_version)
+    if code is None and with_ca:
+        with_ca = False
+        code = qr_code(qr_text(files, with_ca=False), max_version)
+    if code is None:
+        raise SetupError(f"--enrol-qr: {site}/{device}'s files do not fit a printable QR code; use --enrol-bundle")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp" + out.suffix)
+    if out.suffix.lower() == ".html":
+        tmp.write_text(qr_page(code, site, device, files, with_ca), encoding="utf-8")
+    else:
+        code.save(str(tmp), scale=8 if out.suffix.lower() == ".png" else 4, border=4)
+    tmp.chmod(0o600)
+    tmp.replace(out)
+    return out, with_ca
+
+
+def qr_page(code, site: str, device: str, files: dict[str, bytes], with_ca: bool) -> str:
+    """One printable A4 page: the code, whose kiosk it is, and what to do with it (Vietnamese, English)."""
+    conn = yaml.safe_load(files["kiosk.yaml"])["broker"]
+    svg = code.svg_inline(scale=4, border=4, omitsize=True)
+    esc = html.escape
+    ca_line = ("" if with_ca else
+               f"<p class=ca>CA: SHA-256 {esc(ca_fingerprint(files['ca.crt']))}<br>"
+               "Mã này không chứa chứng chỉ CA: chép tệp <code>ca.crt</code> của tỉnh vào máy rồi chạy lệnh với "
+               "<code>--ca ca.crt</code>. / This code holds only the CA's fingerprint: give the province's "
+               "<code>ca.crt</code> with <code>--ca ca.crt</code>.</p>")
+    return f"""<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>Đăng ký máy {esc(site)}/{esc(device)}</title>
+<style>
+@page {{ size: A4; margin: 15mm }}
+body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 180mm; margin: 0 auto; color: #111 }}
+h1 {{ font-size: 20pt; margin: 0 0 2mm }} h2 {{ font-size: 13pt; margin: 5mm 0 1mm }}
+.who {{ font-size: 14pt }} .qr svg {{ width: 90mm; height: 90mm; display: block; margin: 4mm auto }}
+.warn {{ border: 2px solid #c0392b; padding: 2mm 3mm; font-weight: bold }}
+code {{ background: #eee; padding: 0 1mm }} ol {{ margin: 1mm 0 }} .ca {{ font-size: 9pt }}
+</style></head><body>
+<h1>Đăng ký máy đánh giá / Kiosk enrolment</h1>
+<p class=who>Đơn vị / site: <b>{esc(site)}</b> &nbsp; Quầy / device: <b>{esc(device)}</b><br>
+Máy chủ / broker: {esc(str(conn.get("host")))}:{esc(str(conn.get("port")))}</p>
+<div class=qr>{svg}</div>
+<p class=warn>Mã này chứa mật khẩu của máy: giữ kín, hủy tờ giấy sau khi đăng ký xong.<br>
+This code holds the kiosk's password: keep it locked away, destroy the sheet once the kiosk is enrolled.</p>
+{ca_line}
+<h2>Tại quầy</h2>
+<ol><li>Quét mã bằng điện thoại hoặc máy tính bảng, lưu chữ đọc được vào tệp <code>ma-dang-ky.txt</code>.</li>
+<li>Chạy <code>sudo python -m kiosk enrol ma-dang-ky.txt --dir /etc/hailong</code>; chờ dòng <code>connected</code>.</li>
+<li>Chạy <code>sudo systemctl restart hailong-kiosk</code>.</li></ol>
+<h2>At the counter</h2>
+<ol><li>Scan the code with a phone or tablet; save the text it reads as <code>ma-dang-ky.txt</code>.</li>
+<li>Run <code>sudo python -m kiosk enrol ma-dang-ky.txt --dir /etc/hailong</code>; wait for <code>connected</code>.</li>
+<li>Run <code>sudo systemctl restart hailong-kiosk</code>.</li></ol>
+</body></html>
+"""

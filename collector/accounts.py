@@ -4,11 +4,14 @@ A scope is the part of the site hierarchy an account (or token) may see: ``all``
 ``commune:SLUG`` or ``centre:SLUG``. It becomes the list of stored site slugs (merged communes included)
 that every query of that account is limited to. Passwords are hashed with argon2id (memory-hard);
 session and API tokens are long random strings, so the database keeps only their SHA-256.
+An account with an e-mail address receives the scheduled reports of its scope, in its language, for the
+periods it takes (collector/alerting/recipients.py reads them).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -20,6 +23,9 @@ from .hierarchy import Hierarchy
 
 LEVELS = ("province", "commune", "centre")
 ROLES = ("viewer", "admin")
+LANGS = ("vi", "en")  # languages of the e-mailed reports
+REPORT_KINDS = ("month", "quarter", "6m", "9m", "year")  # the periods a scheduled report covers
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 SESSION_LIFETIME_S = 12 * 3600
 BOOTSTRAP_NOTE = "dashboard.username/password of collector.yaml"
 
@@ -93,6 +99,50 @@ def site_allowed(site: str, sites: frozenset[str] | None, hierarchy: Hierarchy) 
     return sites is None or site in sites or hierarchy.centre_of(site) in sites
 
 
+# ------------------------------------------------------------------ report delivery (pure)
+def parse_email(text: str | None) -> str | None:
+    """A plain address (user@example.gov.vn), or None for an empty text (the account gets no e-mail)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if len(text) > 254 or not _EMAIL.match(text):
+        raise AccountError(f"e-mail {text!r}: give one plain address like chu-tich@tanlap.langson.gov.vn")
+    return text
+
+
+def parse_lang(text: str | None) -> str:
+    text = (text or "").strip().lower()
+    if text not in LANGS:
+        raise AccountError(f"language {text!r}: use vi or en")
+    return text
+
+
+def parse_reports(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``all``, ``none`` or a comma list of month, quarter, 6m, 9m, year (or a list of them, as a form sends)."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
+    items = [i.strip().lower() for i in items if i.strip()]
+    if items == ["all"]:
+        return REPORT_KINDS
+    if items == ["none"]:
+        return ()
+    bad = [i for i in items if i not in REPORT_KINDS]
+    if bad:
+        raise AccountError(f"report periods {', '.join(bad)}: use all, none, or some of {', '.join(REPORT_KINDS)}")
+    return tuple(k for k in REPORT_KINDS if k in items)
+
+
+def reports_text(kinds: Iterable[str]) -> str:
+    kinds = tuple(kinds)
+    return "all" if kinds == REPORT_KINDS else ",".join(kinds) or "none"
+
+
+def delivery_detail(account: "Account") -> str:
+    """What the audit log says about a new account's scheduled reports."""
+    if not account.email:
+        return "; no e-mail"
+    return f"; email {account.email} lang {account.lang} reports {reports_text(account.reports)}"
+
+
 # ------------------------------------------------------------------ secrets
 def _hasher():
     from argon2 import PasswordHasher
@@ -147,6 +197,9 @@ class Account:
     scope: Scope
     disabled: bool = False
     bootstrap: bool = False  # the dashboard.username of collector.yaml, not stored
+    email: str | None = None  # where its scheduled reports go; None: it gets none
+    lang: str = "vi"  # the language of those reports
+    reports: tuple[str, ...] = REPORT_KINDS  # which periods it takes
 
     @property
     def is_admin(self) -> bool:
@@ -176,12 +229,17 @@ class Store:
         self.bootstrap = bootstrap
 
     # -------------------------------------------------------------- accounts
+    _COLUMNS = "username, role, scope, disabled, email, lang, reports"
+
+    @staticmethod
+    def _account(row) -> Account:
+        u, role, scope, disabled, email, lang, reports = row
+        return Account(u, role, Scope.parse(scope), bool(disabled), email=email or None, lang=lang,
+                       reports=tuple(k for k in (reports or "").split(",") if k in REPORT_KINDS))
+
     def _row(self, username: str) -> Account | None:
-        rows = self.db.query("SELECT username, role, scope, disabled FROM accounts WHERE username = ?", (username,))
-        if not rows:
-            return None
-        u, role, scope, disabled = rows[0]
-        return Account(u, role, Scope.parse(scope), bool(disabled))
+        rows = self.db.query(f"SELECT {self._COLUMNS} FROM accounts WHERE username = ?", (username,))
+        return self._account(rows[0]) if rows else None
 
     def get(self, username: str) -> Account | None:
         account = self._row(username)
@@ -190,13 +248,14 @@ class Store:
         return account
 
     def list(self, within_scope: Scope | None = None) -> list[Account]:
-        rows = self.db.query("SELECT username, role, scope, disabled FROM accounts ORDER BY username")
-        out = [Account(u, r, Scope.parse(s), bool(d)) for u, r, s, d in rows]
+        rows = self.db.query(f"SELECT {self._COLUMNS} FROM accounts ORDER BY username")
+        out = [self._account(row) for row in rows]
         if within_scope is not None:
             out = [a for a in out if within(within_scope, a.scope, self.hierarchy)]
         return out
 
-    def add(self, username: str, password: str, role: str, scope: Scope, by: Account | None = None) -> Account:
+    def add(self, username: str, password: str, role: str, scope: Scope, by: Account | None = None, *,
+            email: str | None = None, lang: str = "vi", reports: Iterable[str] = REPORT_KINDS) -> Account:
         username = username.strip()
         if not username or len(username) > 64 or not username.isprintable() or " " in username:
             raise AccountError("user names are 1 to 64 printable characters without spaces")
@@ -204,12 +263,14 @@ class Store:
             raise AccountError(f"role {role!r}: use viewer or admin")
         check_scope(scope, self.hierarchy)
         self._may_manage(by, scope)
+        email, lang, reports = parse_email(email), parse_lang(lang), parse_reports(reports)
         if self._row(username) is not None:  # the bootstrap name may be taken: the stored account then wins
             raise AccountError(f"account {username!r} exists already; use reset-password or pick another name")
         hashed = hash_password(password)
-        self.db.execute("INSERT INTO accounts (username, password_hash, role, scope, disabled, created_ms) "
-                        "VALUES (?, ?, ?, ?, 0, ?)", (username, hashed, role, str(scope), now_ms()))
-        return Account(username, role, scope)
+        self.db.execute("INSERT INTO accounts (username, password_hash, role, scope, disabled, created_ms, email, "
+                        "lang, reports) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                        (username, hashed, role, str(scope), now_ms(), email, lang, ",".join(reports)))
+        return Account(username, role, scope, email=email, lang=lang, reports=reports)
 
     def _may_manage(self, by: Account | None, scope: Scope) -> None:
         """An admin manages accounts and tokens only inside its own scope (``by`` None: the command line)."""
@@ -237,6 +298,30 @@ class Store:
             if disabled:
                 self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
         return account
+
+    def set_delivery(self, username: str, *, email: str | None = None, lang: str | None = None,
+                     reports: str | Iterable[str] | None = None, by: Account | None = None) -> tuple[Account, str]:
+        """Change where, in which language and for which periods the account's scheduled reports go. None
+        keeps a value, an empty e-mail removes the address. Returns the account as it is now and what
+        changed, for the audit log ("" when nothing did)."""
+        if self.bootstrap and username == self.bootstrap[0] and self._row(username) is None:
+            raise AccountError(f"{username!r} is the admin of collector.yaml, which has no e-mail; "
+                               "add a stored account for reports")
+        before = self._target(username, by)
+        new_email = before.email if email is None else parse_email(email)
+        new_lang = before.lang if lang is None else parse_lang(lang)
+        new_reports = before.reports if reports is None else parse_reports(reports)
+        changes = [f"{name} {old or '-'} -> {new or '-'}" for name, old, new in (
+            ("email", before.email, new_email), ("lang", before.lang, new_lang),
+            ("reports", reports_text(before.reports), reports_text(new_reports))) if old != new]
+        if changes:
+            self.db.execute("UPDATE accounts SET email = ?, lang = ?, reports = ? WHERE username = ?",
+                            (new_email, new_lang, ",".join(new_reports), username))
+        return self._row(username), "; ".join(changes)
+
+    def report_accounts(self) -> list[Account]:
+        """Enabled accounts with an e-mail address: who receives scheduled reports."""
+        return [a for a in self.list() if a.email and not a.disabled]
 
     def reset_password(self, username: str, password: str, by: Account | None = None) -> Account:
         account = self._target(username, by)

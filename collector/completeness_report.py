@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .completeness import Summary
 from .completeness_queries import Scope
 from .export import Table
 from .report import Period
@@ -18,9 +19,15 @@ LABELS = {
 }
 
 
-def completeness_table(db, period: Period, sites: Sequence[str] | None, lang: str = "vi") -> Table:
-    """The scope's completeness over the period; the title is the one-line summary."""
-    s = Scope(db, period.start_ms, period.end_ms, sites).summary()
+def completeness_summary(db, period: Period, sites: Sequence[str] | None) -> Summary:
+    """The scope's completeness over the period."""
+    return Scope(db, period.start_ms, period.end_ms, sites).summary()
+
+
+def completeness_table(db, period: Period, sites: Sequence[str] | None, lang: str = "vi",
+                       summary: Summary | None = None) -> Table:
+    """The scope's completeness over the period as a table; the title is the one-line summary."""
+    s = summary or completeness_summary(db, period, sites)
     h = LABELS[lang]
     return Table(s.line(lang), [h[k] for k in ("created", "received", "rate", "missing", "ranges", "replaced",
                                                 "unverified", "corrections")],

@@ -130,8 +130,13 @@ def to_csv(tables: Sequence[Table]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def to_json(rows: Sequence[ReportRow]) -> str:
-    return json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=1)
+def report_json(rows: Sequence[ReportRow], total: ReportRow, by: str, period, completeness, lang: str) -> str:
+    """A report for scripts: the period, the groups, their total and the completeness they rest on."""
+    return json.dumps({"period": {"label": period.label, "start": period.start.isoformat(),
+                                  "end": period.end.isoformat()},
+                       "by": by, "rows": [r.to_dict() for r in rows], "total": total.to_dict(),
+                       "completeness": {**completeness.to_dict(), "summary": completeness.line(lang)}},
+                      ensure_ascii=False, indent=1)
 
 
 def to_xlsx(tables: Sequence[Table]) -> bytes:

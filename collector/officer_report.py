@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .export import HEADERS, Table, terminal_text
 from .hierarchy import Hierarchy
-from .officers import Grade, OEvent, ORating, evaluate
+from .officers import Grade, OEvent, OfficerRow, ORating, SiteQuality, evaluate
 from .report import Period, _zone
 
 DAY_MS = 86_400_000
@@ -84,16 +84,35 @@ def _label(hierarchy: Hierarchy, kind: str, key: str, lang: str) -> str:
     return value or key
 
 
+def evaluation_figures(db, cfg, period: Period, hierarchy: Hierarchy | None,
+                       sites: Sequence[str] | None = None) -> tuple[list[OfficerRow], list[SiteQuality]]:
+    """Figures per (centre, officer) and the data-quality line per centre for the period. ``sites``:
+    province, commune, centre or stored site slugs (None: everything; empty: nothing). Ratings and
+    shifts of a merged commune's old site count under its new centre, so an officer is ranked once."""
+    ev = cfg.evaluation
+    site_list = sorted(hierarchy.expand(sites) if hierarchy else sites) if sites is not None else None
+    if site_list is not None and not site_list:
+        return [], []
+    ratings = fetch_ratings(db, period.start_ms, period.end_ms, site_list)
+    events = fetch_events(db, period.start_ms, period.end_ms, site_list)
+    if hierarchy:
+        centre = {s: hierarchy.centre_of(s) for s in {r.site for r in ratings} | {e.site for e in events}}
+        old = {s for s, c in centre.items() if s != c}
+        if old:
+            ratings = [r._replace(site=centre[r.site]) if r.site in old else r for r in ratings]
+            events = [e._replace(site=centre[e.site]) if e.site in old else e for e in events]
+    return evaluate(ratings, events, start_ms=period.start_ms, end_ms=period.end_ms, tz=cfg.timezone,
+                    satisfied=cfg.satisfied, hours_for=hours_for(cfg), min_ratings=ev.min_ratings,
+                    grade_min_ratings=ev.grade_min_ratings,
+                    grades=[Grade(g.name, g.min_satisfied) for g in ev.grades])
+
+
 def evaluation_tables(db, cfg, period: Period, hierarchy: Hierarchy, lang: str = "vi",
-                      sites: Sequence[str] | None = None) -> list[Table]:
+                      sites: Sequence[str] | None = None, figures=None) -> list[Table]:
+    """The evaluation sheet; ``figures`` (from evaluation_figures) when the caller already has them."""
     w, ev = WORDS[lang], cfg.evaluation
-    site_list = sorted(hierarchy.expand(sites)) if sites else None
-    rows, quality = evaluate(
-        fetch_ratings(db, period.start_ms, period.end_ms, site_list),
-        fetch_events(db, period.start_ms, period.end_ms, site_list),
-        start_ms=period.start_ms, end_ms=period.end_ms, tz=cfg.timezone, satisfied=cfg.satisfied,
-        hours_for=hours_for(cfg), min_ratings=ev.min_ratings, grade_min_ratings=ev.grade_min_ratings,
-        grades=[Grade(g.name, g.min_satisfied) for g in ev.grades])
+    rows, quality = figures if figures is not None else evaluation_figures(db, cfg, period, hierarchy,
+                                                                           sites or None)
     hidden = w["hidden"].format(n=ev.min_ratings)
     main = Table(f"{w['title']} {period.label}",
                  [w["centre"], w["officer"], w["name"], w["ratings"], HEADERS[lang]["satisfied_rate"], w["grade"], w["rank"], w["hours"],

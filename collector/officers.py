@@ -162,7 +162,8 @@ def evaluate(ratings: Iterable[ORating], events: Iterable[OEvent], *, start_ms: 
     quality: dict[str, SiteQuality] = {}
 
     def row(site: str, officer: str) -> OfficerRow:
-        return rows.setdefault((site, officer), OfficerRow(site, officer))
+        found = rows.get((site, officer))  # made once per officer: a month of ratings calls this for each
+        return found if found is not None else rows.setdefault((site, officer), OfficerRow(site, officer))
 
     for s in shift_list:
         lo, hi = max(s.start_ms, start_ms), min(s.end_ms, end_ms)

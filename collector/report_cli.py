@@ -10,7 +10,7 @@ from . import export
 from .hierarchy import Hierarchy
 from .report import DIMENSIONS, Period, current_month, date_range, parse_period
 from .report_queries import ReportSpec, run_report
-from .completeness_report import completeness_table
+from .completeness_report import completeness_summary, completeness_table
 
 TITLE = {"vi": "Mức độ hài lòng", "en": "Satisfaction"}
 OFFICER_SHEETS = ("officer-evaluation", "dossier")
@@ -101,15 +101,16 @@ def main(args) -> int:
         rows = run_report(db, cfg, spec, hierarchy)
         total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang,
                                                args.include_unverified), hierarchy)[0]
-        complete = completeness_table(db, period, sorted(hierarchy.expand(args.site)) if args.site else None, lang)
+        summary = completeness_summary(db, period, sorted(hierarchy.expand(args.site)) if args.site else None)
     finally:
         db.close()
+    complete = completeness_table(None, period, None, lang, summary)
     title = f"{TITLE[lang]} {period.label} {BY_WORD[lang]} {export.DIM_NAMES[lang][args.by]}"
     table = export.report_table(rows, args.by, lang, title, total)
     if args.format == "json":
-        out: bytes | str = export.to_json(rows) + "\n"
+        out: bytes | str = export.report_json(rows, total, args.by, period, summary, lang) + "\n"
     elif args.format == "csv":
-        out = export.to_csv([table])  # one table: what a script reading the CSV expects
+        out = export.to_csv([table, complete])  # the figures first, then what they rest on
     elif args.format == "xlsx":
         out = export.to_xlsx([table, complete])
     else:

@@ -23,6 +23,8 @@ accounts, sessions, api_tokens, audit   (schema v5)
 rollup_day, rollup_month, rollup_zone   (schema v6)
              the same counts per local day (by place only) and per local month (every column), in the
              time zone named in rollup_zone, so first readings of months, quarters and years stay fast
+accounts.email, lang, reports   (schema v7)
+             where an account's scheduled reports go, in which language, and which periods it takes
 """
 from __future__ import annotations
 
@@ -291,6 +293,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE TABLE rollup_zone (id INTEGER PRIMARY KEY, zone TEXT NOT NULL)",
         "INSERT INTO rollup_zone (id, zone) VALUES (1, '')",
     ]),
+    (7, [
+        # Scheduled reports go to accounts: no e-mail address, no report. Existing accounts take every period.
+        "ALTER TABLE accounts ADD COLUMN email TEXT",
+        "ALTER TABLE accounts ADD COLUMN lang TEXT NOT NULL DEFAULT 'vi'",
+        "ALTER TABLE accounts ADD COLUMN reports TEXT NOT NULL DEFAULT 'month,quarter,6m,9m,year'",
+    ]),
 ]
 
 _TYPES = {
@@ -317,19 +325,21 @@ def migrate(db: Database) -> int:
             from .db import DatabaseError
 
             raise DatabaseError(f"database schema v{version} is newer than this collector (v{LATEST}): upgrade it")
+        # Every version not recorded yet, not only those above the highest: a database that took v7
+        # before v6 existed (both were written at the same time) still gets v6.
+        applied = {int(v) for (v,) in db.query("SELECT version FROM schema_version")}
         for target, statements in MIGRATIONS:
-            if target <= version:
+            if target in applied:
                 continue
             with db.transaction():
                 # Re-read inside the write transaction: another process may have just migrated.
-                version = db.scalar("SELECT MAX(version) FROM schema_version") or 0
-                if target <= version:
+                if db.scalar("SELECT COUNT(*) FROM schema_version WHERE version = ?", (target,)):
                     continue
                 for sql in statements:
                     db.execute(sql.format(**_TYPES[db.dialect]))
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
-            version = target
-        return version
+            applied.add(target)
+        return max(applied, default=0)
     finally:
         if db.dialect == "postgres":
             db.execute("SELECT pg_advisory_unlock(?)", (_PG_LOCK_KEY,))

@@ -1,4 +1,4 @@
-"""python -m collector users add|list|disable|enable|reset-password: dashboard accounts from the command line.
+"""python -m collector users add|list|set|disable|enable|reset-password: dashboard accounts from the command line.
 
 The command line acts with full rights (whoever can run it can read the database anyway); admins on the
 dashboard manage only accounts within their own scope. Every change is written to the audit log.
@@ -10,14 +10,15 @@ import getpass
 import os
 import sys
 
-from .accounts import ROLES, AccountError, Scope, Store
+from .accounts import (LANGS, REPORT_KINDS, ROLES, AccountError, Scope, Store, delivery_detail, parse_email,
+                       parse_reports, reports_text)
 from .hierarchy import Hierarchy
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = ("Scopes: all, province:SLUG, commune:SLUG or centre:SLUG (slugs of 'sites:' in collector.yaml). "
                 "Example: python -m collector users add chu-tich-tan-lap --role viewer --scope commune:xa-tan-lap "
-                "--config collector.yaml")
+                "--email chu-tich@tanlap.gov.vn --lang vi --config collector.yaml")
     p.add_argument("--config", required=True, metavar="FILE", help="collector.yaml")
     p.add_argument("--db", metavar="URL", help="database URL (default: database.url of the config)")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -25,13 +26,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add.add_argument("username")
     add.add_argument("--role", choices=ROLES, default="viewer", help="viewer (default) or admin")
     add.add_argument("--scope", required=True, help="all, province:SLUG, commune:SLUG or centre:SLUG")
+    _delivery_options(add, "")
     _password_options(add)
-    sub.add_parser("list", help="every account with its role, scope and state")
+    sub.add_parser("list", help="every account with its role, scope, state and where its reports go")
+    change = sub.add_parser("set", help="change where an account's scheduled reports go, their language and periods")
+    change.add_argument("username")
+    _delivery_options(change, " (unchanged when not given)")
     for name, text in (("disable", "lock an account out and end its sessions"), ("enable", "let it log in again")):
         sub.add_parser(name, help=text).add_argument("username")
     reset = sub.add_parser("reset-password", help="set a new password and end the account's sessions")
     reset.add_argument("username")
     _password_options(reset)
+
+
+def _delivery_options(p: argparse.ArgumentParser, unchanged: str) -> None:
+    kinds = ", ".join(REPORT_KINDS)
+    p.add_argument("--email", metavar="ADDRESS", help="where its scheduled reports go; '' removes the address "
+                   "(no address: no report)" + unchanged)
+    p.add_argument("--lang", choices=LANGS, default=None if unchanged else "vi",
+                   help="language of its reports: vi (default) or en" + unchanged)
+    p.add_argument("--reports", metavar="PERIODS", default=None if unchanged else "all",
+                   help=f"which periods it receives: all (default), none, or a comma list of {kinds}" + unchanged)
 
 
 def _password_options(p: argparse.ArgumentParser) -> None:
@@ -71,15 +86,28 @@ def main(args) -> int:
     try:
         if args.action == "list":
             accounts = store.list()
-            print(f"{'USER':<24} {'ROLE':<7} {'STATE':<9} SCOPE")
+            print(f"{'USER':<24} {'ROLE':<7} {'STATE':<9} {'SCOPE':<28} {'LANG':<4} {'REPORTS':<24} E-MAIL")
             for a in accounts:
-                print(f"{a.username:<24} {a.role:<7} {'disabled' if a.disabled else 'active':<9} {a.scope}")
+                print(f"{a.username:<24} {a.role:<7} {'disabled' if a.disabled else 'active':<9} {str(a.scope):<28} "
+                      f"{a.lang:<4} {reports_text(a.reports):<24} {a.email or '-'}")
             print(f"bootstrap admin (scope all): {cfg.dashboard.username!r} with dashboard.password of "
                   f"{args.config}" + ("" if cfg.dashboard.password else " (not set: disabled)"))
         elif args.action == "add":
-            account = store.add(args.username, _password(args), args.role, Scope.parse(args.scope))
-            store.audit(actor, "account-added", account.username, f"{account.role} {account.scope}", "", account.scope)
+            scope = Scope.parse(args.scope)
+            parse_email(args.email), parse_reports(args.reports)  # a typo is told before the password is asked
+            account = store.add(args.username, _password(args), args.role, scope, email=args.email,
+                                lang=args.lang, reports=args.reports)
+            store.audit(actor, "account-added", account.username, f"{account.role} {account.scope}"
+                        + delivery_detail(account), "", account.scope)
             print(f"users: added {account.username} ({account.role}, scope {account.scope})", file=sys.stderr)
+        elif args.action == "set":
+            if args.email is None and args.lang is None and args.reports is None:
+                raise AccountError("nothing to change: give --email, --lang or --reports")
+            account, changed = store.set_delivery(args.username, email=args.email, lang=args.lang,
+                                                  reports=args.reports)
+            if changed:
+                store.audit(actor, "account-changed", account.username, changed, "", account.scope)
+            print(f"users: {account.username}: {changed or 'nothing changed'}", file=sys.stderr)
         elif args.action in ("disable", "enable"):
             account = store.set_disabled(args.username, args.action == "disable")
             store.audit(actor, f"account-{args.action}d", account.username, "", "", account.scope)

@@ -91,8 +91,15 @@ def parser() -> argparse.ArgumentParser:
                                     "kiosk.yaml is kept as kiosk.yaml.before-enrol), check the config and try the "
                                     "broker. Exit 0 ready, 1 the bundle cannot be used, 2 the config has problems, "
                                     "3 written but the broker could not be reached (the kiosk keeps trying).",
-                        epilog="Example: python -m kiosk enrol /media/usb/ubnd-xa-tan-lap--quay-01.tar --dir /etc/hailong")
-    en.add_argument("bundle", type=Path, help="the .tar made by `python -m broker add-device ... --enrol-bundle`")
+                        epilog="Examples: python -m kiosk enrol /media/usb/ubnd-xa-tan-lap--quay-01.tar --dir /etc/hailong\n"
+                               "          python -m kiosk enrol scanned-qr.txt --dir /etc/hailong\n"
+                               "          zbarimg --raw -q quay-01.png | python -m kiosk enrol - --dir /etc/hailong",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    en.add_argument("bundle", type=Path, metavar="BUNDLE|QR-TEXT|-",
+                    help="the .tar made by `python -m broker add-device ... --enrol-bundle`, or a file holding the "
+                         "text of the --enrol-qr code as a scan reads it, or - for that text on standard input")
+    en.add_argument("--ca", type=Path, metavar="ca.crt",
+                    help="the province's CA certificate, when the QR code carries only its fingerprint")
     en.add_argument("--dir", type=Path, default=Path("/etc/hailong"), help="where kiosk.yaml goes (default /etc/hailong)")
     en.add_argument("--no-connect", action="store_true", help="do not try the broker now")
     return ap
@@ -104,7 +111,7 @@ def _enrol(args) -> int:
     from .enrol import BundleError, check_broker, install
 
     try:
-        done = install(args.bundle, args.dir)
+        done = install(args.bundle, args.dir, ca=args.ca)
     except BundleError as exc:
         print(f"kiosk enrol: {exc}", file=sys.stderr)
         return 1

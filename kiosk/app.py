@@ -419,9 +419,9 @@ class KioskApp(App):
         touching it), so no visit is cut and every tap is already in the outbox."""
         taker = self.config_taker
         if taker is not None:
-            # Confirmed by a connection made with the new config: after the restart onto it, not before.
-            if self.uplink.connected and not self.restart_for_config:
-                taker.broker_reached()
+            # The taker confirms only a connection made with the new config: after the restart onto it.
+            if self.uplink.connected:
+                taker.connected(self.uplink.connections)
             self._config_outcome(taker.tick(time.monotonic()))
         if self.restart_for_config and self.flow.state is State.RATING \
                 and time.monotonic() - self.flow.last_touch >= CONFIG_CALM_S:

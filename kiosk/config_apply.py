@@ -7,6 +7,11 @@ against the same schema ``python -m config check`` uses. It is written beside th
 (``kiosk.yaml``; the one before it stays as ``kiosk.yaml.previous``); if the kiosk cannot reach a
 broker with it within ``rollback_after_s``, the previous file comes back and that config's hash is
 refused from then on, so a retained bad config cannot bring the kiosk down again.
+
+A new config is confirmed only by a connection made with it: the connection that was open when it
+arrived was made with the old settings and proves nothing. The caller says when it starts running a
+new config (``running``: in this process, or by being a fresh process after a restart) and reports
+its connections (``connected``); connections made before that never confirm.
 """
 from __future__ import annotations
 
@@ -68,6 +73,9 @@ class ConfigTaker:
         self.hash_of = hash_of or file_hash
         self.state_path = self.path.with_name(self.path.name + STATE_SUFFIX)
         self.state = self._read_state()
+        # Confirm on a connection numbered above this one; None: the file's config is not running yet.
+        # A new taker belongs to a process that started on the file as it is: any connection counts.
+        self._confirm_after: Optional[int] = -1
 
     # ------------------------------------------------------------ persisted state
     def _read_state(self) -> dict:
@@ -125,10 +133,25 @@ class ConfigTaker:
         os.replace(candidate, self.path)
         self.state.update(pending={"hash": short, "since": now}, error=None)
         self._save_state()
+        self._confirm_after = None  # written, not yet running: no connection of this run confirms it
         return Outcome("config_applied", short, "waiting for the broker", cfg)
 
+    def running(self, connections: int, reconnects: bool) -> None:
+        """The caller now runs the config last applied (or restored), in this process. ``connections``
+        is how many connections the uplink has made so far; ``reconnects`` whether the new config's
+        broker settings make it connect again (when not, the open connection already uses them)."""
+        self._confirm_after = connections if reconnects else -1
+
+    def connected(self, connections: int) -> Optional[str]:
+        """The uplink is connected and has made ``connections`` connections so far: a pending config
+        is confirmed if this connection was made with it. Returns the confirmed hash, if any."""
+        if self._confirm_after is None or connections <= self._confirm_after:
+            return None
+        return self.broker_reached()
+
     def broker_reached(self) -> Optional[str]:
-        """The uplink connected with the running config: a pending config is confirmed."""
+        """A connection made with the running config reached the broker: a pending config is confirmed.
+        Callers that know their connections use ``connected``, which checks that first."""
         pending = self.state.get("pending")
         if pending and pending["hash"] == self._running_hash():
             self.state["pending"] = None
@@ -157,6 +180,7 @@ class ConfigTaker:
             return Outcome("config_rejected", pending["hash"], reason + " (no previous config kept)")
         os.replace(previous, self.path)
         self._save_state()
+        self._confirm_after = None
         try:
             cfg = load(self.path, kind="kiosk")
         except ConfigError as exc:  # the previous one was valid when it ran; say so if it no longer is

@@ -5,20 +5,32 @@ account's password file (and client certificate), fleet.pub and identity.json. O
 are taken (no paths, no links, nothing large), secrets are written readable by their owner only, an
 existing kiosk.yaml is kept as kiosk.yaml.before-enrol, the config is checked like `python -m config
 check` does, and a connection to the broker is tried so the person at the counter knows at once.
+
+The same files may come as the text of the enrolment QR code (``--enrol-qr``), scanned by a tablet or
+a phone and saved to a file or piped in. A code that carries only the CA's fingerprint is completed
+with a CA file given by the technician (or already in the folder), taken only if its fingerprint
+matches: nothing is downloaded, so a wrong network cannot slip in another CA.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
+import sys
 import tarfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from broker.enrol import QR_PREFIX, ca_fingerprint  # the enrolment QR code's format
 
 MAX_MEMBER_BYTES = 1 << 20
 _ACCOUNT_FILE = re.compile(r"^[a-z0-9][a-z0-9-]*--[a-z0-9][a-z0-9-]*\.(pass|crt|key)$")
 _FIXED = ("kiosk.yaml", "ca.crt", "fleet.pub", "identity.json")
+MAX_QR_TEXT = 8000   # a QR code holds at most 4,296 alphanumeric characters
 
 
 class BundleError(Exception):
@@ -57,6 +69,81 @@ def read_bundle(path: Path) -> dict[str, bytes]:
     return files
 
 
+def _check_names(source, names) -> None:
+    for name in names:
+        if "/" in name or name in (".", "..") or not (name in _FIXED or _ACCOUNT_FILE.match(name)):
+            raise BundleError(f"{source}: unexpected entry {name!r}; enrolment carries only plain files "
+                              f"({', '.join(_FIXED)} and the account's .pass/.crt/.key)")
+
+
+def read_qr_text(text: str, source: str = "QR code", folder: Path | None = None,
+                 ca: Path | None = None) -> dict[str, bytes]:
+    """The files carried by the text of an enrolment QR code (whitespace and case do not matter)."""
+    packed = "".join(text.split()).upper()
+    if not packed.startswith(QR_PREFIX):
+        raise BundleError(f"{source}: not the text of an enrolment QR code (it starts with {QR_PREFIX}); "
+                          f"make one with `python -m broker add-device SITE DEVICE --enrol-qr kiosk.png`")
+    data = packed[len(QR_PREFIX):]
+    try:
+        raw = zlib.decompressobj().decompress(base64.b32decode(data + "=" * (-len(data) % 8)), MAX_MEMBER_BYTES)
+        body = json.loads(raw)
+        carried = {str(k): str(v).encode("utf-8") for k, v in body["f"].items()}
+    except (binascii.Error, ValueError, zlib.error, KeyError, TypeError, AttributeError):
+        raise BundleError(f"{source}: the QR code's text is damaged or incomplete; scan it again "
+                          f"(all of it, from {QR_PREFIX} to the end)") from None
+    _check_names(source, carried)
+    for needed in ("kiosk.yaml", "identity.json"):
+        if needed not in carried:
+            raise BundleError(f"{source}: {needed} is missing; make the QR code again")
+    want = body.get("ca_sha256")
+    if want and "ca.crt" not in carried:
+        carried["ca.crt"] = _ca_by_fingerprint(str(want).lower(), source, folder, ca)
+    return carried
+
+
+def _ca_by_fingerprint(want: str, source: str, folder: Path | None, ca: Path | None) -> bytes:
+    """The QR code names the CA by its SHA-256: take the given file (or the folder's ca.crt) if it matches."""
+    candidates = [Path(ca)] if ca else ([Path(folder) / "ca.crt"] if folder else [])
+    for path in candidates:
+        try:
+            pem = path.read_bytes()
+            if ca_fingerprint(pem) == want:
+                return pem
+        except OSError as exc:
+            if ca:
+                raise BundleError(f"--ca {ca}: {exc.strerror}") from None
+            continue
+        except ValueError:
+            if ca:
+                raise BundleError(f"--ca {ca}: not a PEM certificate") from None
+            continue
+        if ca:
+            raise BundleError(f"--ca {ca}: this is not the CA the QR code names (SHA-256 {want}); "
+                              f"ask the province for its ca.crt") from None
+    raise BundleError(f"{source}: this QR code carries only the CA's fingerprint (SHA-256 {want}); give the "
+                      f"province's ca.crt with --ca FILE (it is checked against the fingerprint)")
+
+
+def read_source(source: Path, folder: Path | None = None, ca: Path | None = None) -> dict[str, bytes]:
+    """A bundle (.tar), a file holding a QR code's text, or ``-``: that text on standard input."""
+    if str(source) == "-":
+        return read_qr_text(sys.stdin.read(MAX_QR_TEXT), "standard input", folder, ca)
+    try:
+        with open(source, "rb") as f:
+            head = f.read(MAX_QR_TEXT + 1)
+    except OSError as exc:
+        raise BundleError(f"{source}: {exc.strerror}") from None
+    if head.lstrip()[:len(QR_PREFIX)].upper() == QR_PREFIX.encode():
+        if len(head) > MAX_QR_TEXT:
+            raise BundleError(f"{source}: too long for the text of a QR code")
+        return read_qr_text(head.decode("ascii", "replace"), str(source), folder, ca)
+    if not tarfile.is_tarfile(source):
+        raise BundleError(f"{source}: neither an enrolment bundle (.tar) nor the text of an enrolment QR code "
+                          f"(it starts with {QR_PREFIX}); make one with `python -m broker add-device SITE DEVICE "
+                          f"--enrol-bundle kiosk.tar` or `--enrol-qr kiosk.png`")
+    return read_bundle(source)
+
+
 def _write(path: Path, data: bytes, mode: int) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -68,8 +155,9 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
-def install(bundle: Path, folder: Path) -> Enrolled:
-    files = read_bundle(bundle)
+def install(bundle: Path, folder: Path, ca: Path | None = None) -> Enrolled:
+    """Put the files of a bundle or a QR code's text (see read_source) in ``folder``."""
+    files = read_source(bundle, folder, ca)
     try:
         ident = json.loads(files["identity.json"])
         site, device = ident["site"], ident["device"]

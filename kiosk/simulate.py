@@ -36,7 +36,6 @@ class PushedConfigs:
         self.recorder = recorder
         self.uplink = None
         self._inbox: "queue.Queue[tuple[str, bytes]]" = queue.Queue()
-        self._confirm_after = -1  # uplink.connections when a config changed the broker settings
         if cfg.fleet is not None and config_path is not None:
             from broker.fleet import FleetKeyError, load_public
 
@@ -70,10 +69,8 @@ class PushedConfigs:
                 break
             offered.append(self.taker.offer(topic, payload, now))
         new_cfg = self._handle(offered)
-        # A new config is confirmed by a connection made with it (or at once when its broker settings
-        # are the ones already connected); until then it may still roll back.
-        if self.uplink is not None and self.uplink.connected and self.uplink.connections > self._confirm_after:
-            self.taker.broker_reached()
+        if self.uplink is not None and self.uplink.connected:  # confirms only a connection made with it
+            self.taker.connected(self.uplink.connections)
         return self._handle([self.taker.tick(now)]) or new_cfg
 
     def _handle(self, outcomes: list) -> Optional[KioskConfig]:
@@ -90,8 +87,8 @@ class PushedConfigs:
         if new_cfg is not None and self.uplink is not None:
             from config import file_hash
 
-            reconnects = self.uplink.retarget(new_cfg, file_hash(self.taker.path))
-            self._confirm_after = self.uplink.connections if reconnects else -1
+            connections = self.uplink.connections  # read before a new connection can be counted
+            self.taker.running(connections, self.uplink.retarget(new_cfg, file_hash(self.taker.path)))
         return new_cfg
 
 

@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Mosquitto and PostgreSQL for the tests and the demo, Xvfb + Mesa (libgl1, libegl1) for the Kivy
 # window, Chromium, a font and poppler (PDF to text/PNG) for the dashboard tests, faketime for the
-# tests of kiosks whose clock is wrong.
+# tests of kiosks whose clock is wrong, zbar-tools (zbarimg) to read enrolment QR codes back.
 APT_PACKAGES=(mosquitto mosquitto-clients postgresql xvfb xauth libgl1 libegl1 libgl1-mesa-dri libmtdev1
-              chromium fonts-dejavu-core poppler-utils faketime)
+              chromium fonts-dejavu-core poppler-utils faketime zbar-tools)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 

@@ -5,6 +5,12 @@ cd "$(dirname "$0")/.."
 export KIVY_NO_ARGS=1 KCFG_KIVY_LOG_LEVEL=warning KIVY_NO_CONSOLELOG=1
 export KIVY_HOME="${KIVY_HOME:-$(mktemp -d)}"
 cmd=(.venv/bin/python -m pytest "$@")
+# The whole suite runs on two workers (pytest-xdist); tests that must not overlap share a group
+# (tests/conftest.py). Chosen tests run in one process unless TEST_WORKERS says otherwise.
+workers="${TEST_WORKERS:-$([ $# -eq 0 ] && echo 2 || echo 0)}"
+if [ "$workers" != 0 ]; then
+  cmd+=(-n "$workers" --dist loadgroup)
+fi
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then
   cmd=(xvfb-run -a -s "-screen 0 1280x800x24" "${cmd[@]}")
 fi

@@ -17,6 +17,16 @@ from tests.servers import Mosquitto, Postgres, free_port  # noqa: E402
 _db_counter = itertools.count()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (scripts/test.sh runs two workers) some tests must not overlap: Kivy windows share
+    one virtual screen, and the end-to-end suites load the machine on purpose and time their recovery."""
+    for item in items:
+        if item.get_closest_marker("window"):
+            item.add_marker(pytest.mark.xdist_group("kivy-window"))
+        elif item.path.parent.name == "e2e":
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -385,6 +385,7 @@ def alert_dict(row, tz: str) -> dict:
     a["id"] = int(a["id"])
     a["detail"] = json.loads(a["detail"] or "{}")
     a["fired_local"], a["cleared_local"] = _local(a["fired_at"], tz), _local(a["cleared_at"], tz)
+    a["acked_local"] = _local(a["acked_at"], tz)
     return a
 
 

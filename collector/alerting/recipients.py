@@ -1,7 +1,9 @@
 """Who receives alerts and reports, and whether a scope covers a place.
 
-Today recipients are listed in collector.yaml (``notify.recipients``). Anything that yields
-``Recipient`` objects can take its place (e.g. manager accounts with scopes), through ``RecipientSource``.
+Scheduled reports go to the dashboard accounts that have an e-mail address (each its own scope, language
+and periods; disabled accounts get nothing), and to the extra recipients of ``notify.recipients`` in
+collector.yaml, which also receive alert e-mails. Anything that yields ``Recipient`` objects is a
+``RecipientSource``.
 """
 from __future__ import annotations
 
@@ -35,6 +37,42 @@ class ConfigRecipients:
 
     def recipients(self) -> list[Recipient]:
         return list(self._list)
+
+
+class AccountRecipients:
+    """Enabled dashboard accounts with an e-mail address, read from the database at each call (an account
+    changed on the admin page counts from the next round on). They receive reports, not alert e-mails."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def recipients(self) -> list[Recipient]:
+        from ..accounts import Store
+        from ..hierarchy import Hierarchy
+
+        return [Recipient(account_key(a.username), a.username, a.email, a.lang,
+                          "all" if a.scope.is_all else a.scope.slug, a.reports, alerts=False)
+                for a in Store(self.db, Hierarchy()).report_accounts()]
+
+
+def account_key(username: str) -> str:
+    """An account's identity in the sent-reports record: its name, so a changed address does not resend."""
+    return f"account:{username}"
+
+
+class Combined:
+    """Several sources, one after the other (accounts first, then collector.yaml)."""
+
+    def __init__(self, *sources: RecipientSource):
+        self.sources = sources
+
+    def recipients(self) -> list[Recipient]:
+        return [r for s in self.sources for r in s.recipients()]
+
+
+def everyone(cfg, db) -> RecipientSource:
+    """The recipients of a collector: its accounts with an e-mail address and ``notify.recipients``."""
+    return Combined(AccountRecipients(db), ConfigRecipients(cfg))
 
 
 def ancestors(place: str, hierarchy: Hierarchy) -> set[str]:

@@ -15,9 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 "  python -m collector reports send --config collector.yaml")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     s = sub.add_parser("send", help="send one round of scheduled reports by e-mail",
-                       description="Send one round of scheduled reports (PDF and XLSX) to the recipients of "
-                                   "notify.recipients that take this kind of period. A recipient that already "
-                                   "received this period's report is skipped.")
+                       description="Send one round of scheduled reports (PDF and XLSX) to the dashboard accounts "
+                                   "with an e-mail address, and to notify.recipients, that take this kind of "
+                                   "period. A recipient that already received this period's report is skipped.")
     s.formatter_class = argparse.RawDescriptionHelpFormatter
     s.epilog = ("Without --period, sends the periods whose first working day after closing is today (or was in\n"
                 "the last 7 days): what the schedule inside 'collector serve' does every morning.\n"
@@ -39,7 +39,7 @@ def main(args) -> int:
     from ..report_cli import open_db
     from .calendar import Calendar, due_periods
     from .outbox import pending_count
-    from .recipients import ConfigRecipients
+    from .recipients import everyone
     from .reports import run_round
 
     try:
@@ -61,7 +61,7 @@ def main(args) -> int:
             print("reports: no period is due today", file=sys.stderr)
         for label in labels:
             try:
-                res = run_round(db, cfg, label, ConfigRecipients(cfg), now, dry_run=args.dry_run,
+                res = run_round(db, cfg, label, everyone(cfg, db), now, dry_run=args.dry_run,
                                 outdir=args.output_dir)
             except ValueError as exc:
                 print(f"reports: {exc}", file=sys.stderr)

@@ -2,8 +2,9 @@
 
 Every ``alerts.every_s`` seconds (60 by default): evaluate the alert rules, then deliver the
 notification queue (retries included). On a working day at ``notify.reports_at`` local time: queue the
-report rounds that are due. The thread has its own database connection; any error is logged and the
-next tick tries again, so a database or mail server outage never stops the dashboard.
+report rounds that are due, for the accounts with an e-mail address and ``notify.recipients`` (when
+``notify.smtp`` is set). The thread has its own database connection; any error is logged and the next
+tick tries again, so a database or mail server outage never stops the dashboard.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Callable
 from .calendar import Calendar, due_periods
 from .evaluate import Evaluator
 from .outbox import deliver_due
-from .recipients import ConfigRecipients, RecipientSource
+from .recipients import RecipientSource, everyone
 from .reports import run_round
 from .timefmt import utcnow
 
@@ -26,7 +27,8 @@ class Notifier:
     def __init__(self, cfg, open_db: Callable, recipients: RecipientSource | None = None,
                  clock: Callable[[], datetime] = utcnow):
         self.cfg, self.open_db, self.clock = cfg, open_db, clock
-        self.recipients = recipients or ConfigRecipients(cfg)
+        self.given = recipients  # None: the accounts in the database and notify.recipients
+        self.recipients: RecipientSource | None = None
         self.calendar = Calendar.from_config(cfg)
         self.reports_at = time.fromisoformat(cfg.notify.reports_at)
         self.db = None
@@ -38,12 +40,14 @@ class Notifier:
     def tick(self, now: datetime) -> None:
         if self.db is None:
             self.db = self.open_db()
+            self.recipients = self.given or everyone(self.cfg, self.db)
             self.evaluator = Evaluator(self.cfg, self.db, self.recipients, calendar=self.calendar)
         try:
             if self.cfg.alerts.rules:
                 self.evaluator.run(now)
             local = now.astimezone(self.calendar.zone)
-            if (self._reports_done_on != local.date() and local.time() >= self.reports_at
+            if (self.cfg.notify.smtp is not None and self._reports_done_on != local.date()
+                    and local.time() >= self.reports_at
                     and self.calendar.working_day(local.date())):
                 for kind, label in due_periods(local.date(), self.calendar):
                     res = run_round(self.db, self.cfg, label, self.recipients, now, deliver=False)
@@ -83,8 +87,8 @@ def start_notifier(cfg, url: str, password: str | None) -> Notifier | None:
     """Start the schedule when collector.yaml asks for alerts or reports; None when there is nothing to do."""
     if not cfg.notify.enabled:
         return None
-    if not cfg.alerts.rules and not any(r.reports for r in cfg.notify.recipients):
-        return None
+    if not cfg.alerts.rules and cfg.notify.smtp is None:
+        return None  # no rule to evaluate and no way to mail a report
     from ..db import connect
 
     if not logging.getLogger().handlers:  # serve logs nothing else; alerts and deliveries are worth a line

@@ -1,4 +1,5 @@
-"""The admin page: accounts, sessions, API tokens and the audit log, each limited to the admin's scope.
+"""The admin page: accounts (with where their scheduled reports go), sessions, API tokens and the audit
+log, each limited to the admin's scope.
 
 Every change is a POST carrying the session's form token (CSRF), is checked against the admin's scope
 by accounts.Store, and is written to the audit log.
@@ -10,12 +11,37 @@ from datetime import datetime, timezone
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..accounts import LEVELS, ROLES, AccountError, Scope, within
+from ..accounts import LANGS, LEVELS, REPORT_KINDS, ROLES, AccountError, Scope, delivery_detail, within
 from ..report import _zone
 from .i18n import t
 from .layout import Page, render
 
-ACTIONS = ("add-account", "disable", "enable", "reset-password", "revoke-session", "add-token", "revoke-token")
+ACTIONS = ("add-account", "disable", "enable", "reset-password", "set-reports", "revoke-session", "add-token",
+           "revoke-token")
+# Words of the reports columns and forms (the rest of the page uses i18n.TEXT)
+WORDS = {
+    "vi": {"email": "Thư điện tử", "lang": "Ngôn ngữ báo cáo", "reports": "Báo cáo định kỳ", "save": "Lưu",
+           "no_email": "không gửi (chưa có thư điện tử)", "none": "không nhận",
+           "kinds": {"month": "Tháng", "quarter": "Quý", "6m": "6 tháng", "9m": "9 tháng", "year": "Năm"},
+           "langs": {"vi": "Tiếng Việt", "en": "English"}},
+    "en": {"email": "E-mail", "lang": "Report language", "reports": "Scheduled reports", "save": "Save",
+           "no_email": "none sent (no e-mail address)", "none": "none",
+           "kinds": {"month": "Month", "quarter": "Quarter", "6m": "6 months", "9m": "9 months", "year": "Year"},
+           "langs": {"vi": "Tiếng Việt", "en": "English"}},
+}
+
+
+def reports_words(account, lang: str) -> str:
+    """The periods an account receives, in words ("Tháng, Quý, Năm"), or why it receives none."""
+    w = WORDS[lang if lang in WORDS else "vi"]
+    if not account.email:
+        return w["no_email"]
+    return ", ".join(w["kinds"][k] for k in account.reports) or w["none"]
+
+
+def form_reports(form: dict) -> list[str]:
+    """The ticked period boxes of a form (one field per period: a form dict keeps one value per name)."""
+    return [k for k in REPORT_KINDS if form.get(f"report-{k}")]
 
 
 def scope_choices(app, admin_scope: Scope, lang: str) -> list[tuple[str, str]]:
@@ -56,6 +82,8 @@ def admin_values(app, session, lang: str) -> dict:
         "tokens": [{**tk, "created": _when(app, tk["created_ms"])} for tk in store.tokens(scope)],
         "audit": [{**a, "time": _when(app, a["ts_ms"])} for a in store.audit_log(scope)],
         "scopes": scope_choices(app, scope, lang), "roles": ROLES, "rules": rules,
+        "w": WORDS[lang if lang in WORDS else "vi"], "kinds": REPORT_KINDS, "langs": LANGS,
+        "reports_words": lambda a: reports_words(a, lang),
     }
 
 
@@ -120,9 +148,15 @@ def perform(app, by, action: str, form: dict, client: str) -> str:
     user = form.get("username", "")
     if action == "add-account":
         account = store.add(user, form.get("password", ""), form.get("role", "viewer"),
-                            Scope.parse(form.get("scope", "")), by=by)
-        store.audit(by.username, "account-added", account.username, f"{account.role} {account.scope}", client,
-                    account.scope)
+                            Scope.parse(form.get("scope", "")), by=by, email=form.get("email", ""),
+                            lang=form.get("lang", "vi"), reports=form_reports(form))
+        store.audit(by.username, "account-added", account.username, f"{account.role} {account.scope}"
+                    + delivery_detail(account), client, account.scope)
+    elif action == "set-reports":
+        account, changed = store.set_delivery(user, email=form.get("email", ""), lang=form.get("lang", ""),
+                                              reports=form_reports(form), by=by)
+        if changed:
+            store.audit(by.username, "account-changed", user, changed, client, account.scope)
     elif action in ("disable", "enable"):
         account = store.set_disabled(user, action == "disable", by=by)
         store.audit(by.username, f"account-{action}d", user, "", client, account.scope)

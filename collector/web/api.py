@@ -1,4 +1,4 @@
-"""The read-only API, /api/v1/...: satisfaction summaries, device health and alerts, in JSON or CSV.
+"""The read-only API, /api/v1/...: satisfaction summaries, officers, device health and alerts, in JSON or CSV.
 
 Consumers (a province's information system, a BI tool) send ``Authorization: Bearer hl_...``, a token
 an admin created; a signed-in dashboard session works too. Every answer holds only the token's (or
@@ -168,11 +168,25 @@ def alerts(app, scope: Scope, params: dict) -> dict:
     return {"scope": str(scope), "alerts": out, "pushed": sent}
 
 
+def officers(app, scope: Scope, params: dict) -> dict:
+    """The officer evaluation's figures (collector/officer_report.py) for the scope and period."""
+    from . import officers_view
+
+    period = period_of(params, app.cfg.timezone, app.now())
+    sites = filter_sites(app, scope, params)
+    lang = params.get("lang") if params.get("lang") in ("vi", "en") else app.cfg.dashboard.lang
+    rows, quality = officers_view.figures(app.db, app.cfg, period, app.hierarchy, sites)
+    return officers_view.api_answer(rows, quality, period, app.cfg, app.hierarchy, scope, lang)
+
+
 def to_csv_rows(kind: str, data: dict) -> list[list]:
     if kind == "summary":
         head = ["keys", "group", "name", "count", "satisfied", "satisfied_rate", "mean_score", "flagged"]
         return [head] + [[" · ".join(r["keys"]), r["group"], r["name"], r["count"], r["satisfied"],
                           r["satisfied_rate"], r["mean_score"], r["flagged"]] for r in data["rows"]]
+    if kind == "officers":
+        from .officers_view import csv_rows
+        return csv_rows(data)
     items = data["devices"] if kind == "devices" else data["alerts"]
     head = sorted({k for item in items for k in item}) or ["none"]
     return [head] + [[item.get(k) for k in head] for item in items]
@@ -186,7 +200,7 @@ def csv_text(rows: list[list]) -> str:
     return "\ufeff" + buf.getvalue()
 
 
-ENDPOINTS = {"summary": summary, "devices": device_health, "alerts": alerts}
+ENDPOINTS = {"summary": summary, "devices": device_health, "alerts": alerts, "officers": officers}
 
 
 def routes(app, answering, session_of) -> list[Route]:

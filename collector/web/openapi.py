@@ -24,6 +24,19 @@ _ROW = {"type": "object", "properties": {
     "time_unverified": {"type": "integer"},
     "levels": {"type": "object", "additionalProperties": {"type": "integer"}}}}
 
+_INT, _NUM_OR_NULL = {"type": "integer"}, {"type": ["number", "null"]}
+_OFFICER = {"type": "object", "description": "below min_ratings ratings (hidden: true) the rate, grade, rank and "
+                                             "reasons are null or empty; grade is null below grade_min_ratings",
+            "properties": {
+    "centre": _STR, "centre_name": _STR, "officer": _STR, "name": _STR, "ratings": _INT, "hidden": {"type": "boolean"},
+    "satisfied_rate": _NUM_OR_NULL, "grade": {"type": ["string", "null"]}, "rank": {"type": ["integer", "null"]},
+    "hours": {"type": "number"}, "ratings_per_hour": _NUM_OR_NULL, "requests_answered": _INT,
+    "requests_expired": _INT,
+    "reasons": {"type": "array", "items": {"type": "object", "properties": {
+        "reason": _STR, "name": _STR, "count": _INT}}}}}
+_QUALITY = {"type": "object", "properties": {
+    "centre": _STR, "centre_name": _STR, "ratings": _INT, "no_officer": _INT, "no_officer_share": _NUM_OR_NULL}}
+
 
 def _answers(schema: dict) -> dict:
     return {
@@ -59,6 +72,20 @@ def document() -> dict:
                 "responses": _answers({"type": "object", "properties": {
                     "period": {"type": "object"}, "by": {"type": "array", "items": _STR}, "scope": _STR,
                     "rows": {"type": "array", "items": _ROW}}})}},
+            "/api/v1/officers": {"get": {
+                "summary": "Per officer: ratings, satisfied rate, reasons, hours on duty, ratings per hour, "
+                           "requests answered and expired, rank within the centre, grade; per centre the "
+                           "ratings that name no officer",
+                "operationId": "officers",
+                "parameters": [*_PERIOD, *_FILTERS,
+                               {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}}],
+                "responses": _answers({"type": "object", "properties": {
+                    "period": {"type": "object"}, "scope": _STR, "min_ratings": {"type": "integer"},
+                    "grade_min_ratings": {"type": "integer"},
+                    "grades": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": _STR, "min_satisfied": {"type": "number"}}}},
+                    "officers": {"type": "array", "items": _OFFICER},
+                    "quality": {"type": "array", "items": _QUALITY}}})}},
             "/api/v1/devices": {"get": {
                 "summary": "Last known state of every kiosk, with the share of its messages received", "operationId": "devices", "parameters": _FILTERS,
                 "responses": _answers({"type": "object", "properties": {

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from ..accounts import Account, Scope, Session, Store, scope_sites
 from ..export import to_csv, to_xlsx
-from . import admin, alerts_view, api, guards, health, pages, proxy
+from . import admin, alerts_view, api, guards, health, officers_view, pages, proxy
 from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
 from .connections import ServerThread, listening_socket, protocol_for
 from .data import DataSource
@@ -41,7 +41,7 @@ STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 VIEWS: dict[str, Callable] = {"/": pages.overview, "/overview": pages.overview, "/ranking": pages.ranking,
                               "/patterns": pages.patterns, "/devices": health.devices, "/alerts": health.alerts,
-                              "/report": pages.printable}
+                              "/report": pages.printable, "/officers": officers_view.officers}
 EXPORTS = ("csv", "xlsx")
 UNCACHED = {"/alerts"}  # its forms carry the session's own token; and acknowledgements show at once
 # What pages read from their URL; anything else is dropped (and never echoed into links).
@@ -335,6 +335,7 @@ def build_app(app: Dashboard) -> Starlette:
     routes += admin.routes(app, answering, read_form, session_of, shell_values, cross_site)
     routes += api.routes(app, answering, session_of)
     routes += alerts_view.routes(app, answering, read_form, session_of, cross_site)
+    routes += officers_view.routes(app, answering, session_of)
 
     async def not_found(request: Request, exc) -> Response:
         status = getattr(exc, "status_code", 404)

@@ -4,6 +4,8 @@ back with the real ``report`` and ``audit`` commands. One stream feeds both data
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -236,10 +238,11 @@ def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_b
         at, unv = query(col.db_url, "SELECT at_ms, time_unverified FROM ratings WHERE id = ?", (future.id,))[0]
         assert unv == 1 and abs(at - received_at.timestamp() * 1000) < 30_000
 
-        by_hour = json.loads(cli("report", col, *window, "--by", "hour", "--site", "ubnd-a", "--format", "json").stdout)
-        by_day = json.loads(cli("report", col, *window, "--by", "day", "--format", "json").stdout)
+        by_hour = json.loads(cli("report", col, *window, "--by", "hour", "--site", "ubnd-a",
+                                 "--format", "json").stdout)["rows"]
+        by_day = json.loads(cli("report", col, *window, "--by", "day", "--format", "json").stdout)["rows"]
         by_counter = {r["group"]: r for r in json.loads(
-            cli("report", col, *window, "--by", "counter", "--format", "json").stdout)}
+            cli("report", col, *window, "--by", "counter", "--format", "json").stdout)["rows"]}
         assert by_counter["ubnd-a/quay-02"]["count"] == 4 and by_counter["ubnd-a/quay-02"]["time_unverified"] == 0
         # Never silently moved: the unseen boot's ratings are counted apart, out of the figures.
         assert (by_counter["ubnd-a/quay-03"]["count"], by_counter["ubnd-a/quay-03"]["time_unverified"]) == (0, 3)
@@ -256,10 +259,18 @@ def test_a_kiosk_clock_3_days_behind_lands_on_the_true_day_and_hour_and_unseen_b
         assert device_audit(report, "quay-03")["time_unverified"] == 3
         assert report["summary"]["time_unverified"] == 4
         included = {r["group"]: r for r in json.loads(cli("report", col, *window, "--by", "counter", "--format", "json",
-                                                          "--include-unverified").stdout)}
+                                                          "--include-unverified").stdout)["rows"]}
         assert (included["ubnd-a/quay-03"]["count"], included["ubnd-a/quay-03"]["time_unverified"]) == (3, 3)
         text = cli("report", col, *window, "--by", "counter", "--lang", "en").stdout
         assert "Completeness:" in text and "4 ratings with unverified time" in text
+        # Scripts get the same completeness: in the JSON beside the groups, as a second table in the CSV.
+        complete = json.loads(cli("report", col, *window, "--format", "json", "--lang", "en").stdout)["completeness"]
+        assert complete["created"] > 0 and (complete["received"], complete["missing"]) == (complete["created"], 0)
+        assert complete["time_unverified"] == 4 and complete["summary"] in text
+        rows = list(csv.reader(io.StringIO(cli("report", col, *window, "--format", "csv", "--lang", "en").stdout)))
+        at = rows.index([complete["summary"]])
+        assert rows[at + 1][:2] == ["Messages created", "Received"]
+        assert rows[at + 2][:2] == [str(complete["created"]), str(complete["received"])]
         outputs.append((by_hour, by_day, by_counter))
     assert outputs[0] == outputs[1], "SQLite and PostgreSQL reports differ"
 

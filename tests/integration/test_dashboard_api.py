@@ -109,3 +109,12 @@ def test_the_openapi_description_is_valid_and_lists_every_api_route(api):
     assert routed == set(doc["paths"]), routed ^ set(doc["paths"])
     by = next(p for p in doc["paths"]["/api/v1/summary"]["get"]["parameters"] if p["name"] == "by")
     assert all(d in by["description"] for d in DIMENSIONS)
+    # the officers' answer has exactly the fields its description lists
+    schema = doc["paths"]["/api/v1/officers"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    _, token = app.store.add_token("BI", Scope("all"), None)
+    answer = json.loads(call(url, "/api/v1/officers?period=2026-10", token)[2])
+    assert set(answer) == set(schema["properties"])
+    officer = schema["properties"]["officers"]["items"]["properties"]
+    assert answer["officers"] and all(set(o) == set(officer) for o in answer["officers"])
+    quality = schema["properties"]["quality"]["items"]["properties"]
+    assert answer["quality"] and all(set(q) == set(quality) for q in answer["quality"])

@@ -89,7 +89,8 @@ def get_paths(app) -> list[str]:
     paths = [r.path for r in app.asgi.routes if isinstance(r, Route) and "GET" in (r.methods or ())
              and "{" not in r.path]
     assert {"/", "/ranking.xlsx", "/report.csv", "/admin", "/api/v1/summary", "/api/v1/devices",
-            "/api/v1/alerts"} <= set(paths), paths
+            "/api/v1/alerts", "/officers", "/officers.xlsx", "/officers.csv", "/officers/print",
+            "/api/v1/officers"} <= set(paths), paths
     return paths
 
 
@@ -104,6 +105,9 @@ def test_seeded_b_is_visible_to_its_own_account(served):
         assert status == 200
         found |= set(leaks(readable(headers, body)))
     assert {"Zebra", "ubnd-zebra-b", "1357"} <= found, found
+    for path in ("/officers", "/officers.xlsx", "/officers/print", "/api/v1/officers", "/api/v1/officers?format=csv"):
+        status, headers, body = request(url, "GET", path, cookie)  # B's officers are there for B
+        assert status == 200 and {"zebra", "ubnd-zebra-b"} <= set(leaks(readable(headers, body))), path
 
 
 def test_commune_a_gets_nothing_of_commune_b_from_any_url(served):

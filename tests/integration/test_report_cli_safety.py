@@ -41,7 +41,7 @@ def test_csv_report_cells_never_start_a_formula(tmp_path, db_url, by, names):
     assert not [c for c in cells if c.startswith(FORMULA_START)]
     for name in names:
         assert ("'" + name if name.startswith(FORMULA_START) else name) in cells
-    assert rows[-1][:3] == ["Tổng cộng", "", "7"]  # figures are still plain numbers
+    assert ["Tổng cộng", "", "7"] in [r[:3] for r in rows]  # figures are still plain numbers
 
 
 @pytest.mark.parametrize("by", ["officer", "service"])

@@ -96,14 +96,18 @@ def run_cli(tmp_path, db_url, *args):
 def test_cli_prints_json_csv_xlsx_and_a_vietnamese_table(db, db_url, tmp_path):
     out = run_cli(tmp_path, db_url, "--period", "2026-10", "--by", "counter", "--format", "json")
     assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
+    report = json.loads(out.stdout)
+    assert (report["period"]["label"], report["by"], report["total"]["count"]) == ("2026-10", "counter", 7)
+    # rows written straight to the table carry no outbox sequence: nothing created, nothing missing
+    assert report["completeness"]["created"] == 0 and report["completeness"]["missing"] == 0
+    got = report["rows"]
     assert [(g["group"], g["count"], g["satisfied_rate"], g["mean_score"], g["flagged"]) for g in got] == \
         [("s-new/d1", 4, 0.5, 50.0, 1), ("s-two/d1", 2, 1.0, 100.0, 0), ("s-x/d9", 1, 0.0, 50.0, 0)]
     assert got[0]["levels"] == {"1/5": 1, "2/5": 1, "4/5": 1, "5/5": 1}
     assert got[0]["name"] == "Quầy 1 (Trung tâm Mới)"
 
     flagged_in = json.loads(run_cli(tmp_path, db_url, "--period", "2026-10", "--by", "counter", "--format", "json",
-                                    "--include-flagged").stdout)
+                                    "--include-flagged").stdout)["rows"]
     assert (flagged_in[0]["count"], flagged_in[0]["flagged"]) == (5, 1)
 
     table = run_cli(tmp_path, db_url, "--period", "2026-Q4", "--by", "month")
@@ -116,8 +120,11 @@ def test_cli_prints_json_csv_xlsx_and_a_vietnamese_table(db, db_url, tmp_path):
     assert run_cli(tmp_path, db_url, "--period", "2026-10", "--by", "officer", "--format", "csv",
                    "--output", str(csv_file)).returncode == 0
     lines = list(csv.reader(io.StringIO(csv_file.read_text(encoding="utf-8-sig"))))
-    assert lines[0][:4] == ["Cán bộ", "Tên", "Số đánh giá", "Tỷ lệ hài lòng"]
-    assert [line[:6] for line in lines[1:]] == [
+    assert lines[0] == ["Mức độ hài lòng 2026-10 theo Cán bộ"]
+    assert lines[1][:4] == ["Cán bộ", "Tên", "Số đánh giá", "Tỷ lệ hài lòng"]
+    blank = lines.index([])  # the completeness table follows the figures
+    assert lines[blank + 1][0].startswith("Độ đầy đủ: đã nhận 0/0") and lines[blank + 2][:2] == ["Bản tin đã tạo", "Đã nhận"]
+    assert [line[:6] for line in lines[2:blank]] == [
         ["", "(không ghi)", "2", "0.5", "75.0", "0"], ["An", "An", "2", "1.0", "87.5", "0"],
         ["Binh", "Binh", "2", "0.0", "12.5", "1"], ["Chi", "Chi", "1", "1.0", "100.0", "0"],
         ["Tổng cộng", "", "7", "0.5714", "64.3", "1"]]

@@ -115,7 +115,7 @@ def test_quarter_round_by_hand_pdf_xlsx_and_never_twice(tmp_path, smtp, setup):
         assert ref.returncode == 0, ref.stderr
         # an empty key (officer not given) is an empty cell in the sheet
         expected = [(r["group"] or None, r["name"], r["count"], r["satisfied_rate"], r["mean_score"], r["flagged"])
-                    for r in json.loads(ref.stdout)]
+                    for r in json.loads(ref.stdout)["rows"]]
         assert [row[:6] for row in sheet_rows(xlsx, sheet)] == expected, by
     summary = sheet_rows(xlsx, "Tổng hợp")[0]
     assert summary[2:4] == (10, 0.6) and summary[5] == 2

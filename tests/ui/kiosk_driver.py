@@ -5,23 +5,12 @@ usage: python tests/ui/kiosk_driver.py CONFIG OUTBOX LANG SHOTS_DIR RESULT_JSON
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from kiosk.display import configure  # noqa: E402
-
-configure((1280, 800))
-
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
+from window_script import Window, play, save, shot as shoot, shown, tap, tap_at, texts  # first: sizes the window
 
 from config import load  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
@@ -33,31 +22,13 @@ app = KioskApp(cfg, cfg_path, outbox_path, start_uplink=False)
 result: dict = {"steps": [], "errors": []}
 
 
-def tap_at(x: float, y: float, hold: float = 0.0):
-    t = UnitTestTouch(x, y)
-    t.touch_down()
-    if hold:
-        return t
-    t.touch_up()
-
-
-def tap(widget):
-    x, y = widget.to_window(*widget.center)
-    tap_at(x, y)
-
-
 def shot(name: str):
-    path = Path(Window.screenshot(name=str(shots / f"{name}.png")))
-    final = shots / f"{name}.png"
-    if path != final:
-        path.replace(final)
+    shoot(shots / f"{name}.png")
 
 
 def seen(label: str):
-    scr = app.sm.current_screen
-    texts = [w.text for w in scr.walk() if hasattr(w, "text") and isinstance(w.text, str) and w.text]
     result["steps"].append({"step": label, "screen": app.sm.current, "lang": app.flow.lang,
-                            "texts": texts, "outbox": app.outbox.depth()})
+                            "texts": texts(app.sm.current_screen), "outbox": app.outbox.depth()})
 
 
 def widget_by_class(screen, cls: str):
@@ -65,8 +36,7 @@ def widget_by_class(screen, cls: str):
 
 
 def on(screen: str):
-    """A condition: that screen is shown and the screen manager takes touches again."""
-    return lambda: app.sm.current == screen and not app.sm.transition.is_active
+    return shown(app, screen)
 
 
 def script():
@@ -137,42 +107,13 @@ def script():
     result["still_running_after_exit"] = True  # only reached if stop() did not end the loop
 
 
-def runner():
-    steps = script()
-
-    def advance(_dt):
-        try:
-            delay = next(steps)
-        except StopIteration:
-            app.stop()
-            return
-        except Exception:
-            result["errors"].append(traceback.format_exc())
-            app.stop()
-            return
-        if callable(delay):  # wait until the condition holds (a loaded machine draws late)
-            deadline = time.monotonic() + 15
-
-            def poll(_dt, cond=delay):
-                if cond() or time.monotonic() > deadline:
-                    advance(0)
-                else:
-                    Clock.schedule_once(poll, 0.02)
-
-            Clock.schedule_once(poll, 0.02)
-            return
-        Clock.schedule_once(advance, delay)
-
-    Clock.schedule_once(advance, 0)
-
-
 def on_start(*_):
     result["cold_start_s"] = round(time.monotonic() - T0, 3)
-    runner()
+    play(app, script(), result)
 
 
 T0 = time.monotonic()
 app.bind(on_start=on_start)
 app.run()
 result["exited"] = True
-Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+save(result, result_path)

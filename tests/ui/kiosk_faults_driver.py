@@ -5,26 +5,15 @@ usage: python tests/ui/kiosk_faults_driver.py CONFIG OUTBOX SHOTS_DIR RESULT_JSO
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from kiosk.display import configure  # noqa: E402
-
-configure((1280, 800))
-
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
+from window_script import Window, play, save, shot as shoot, shown, tap, tap_at, texts  # first: sizes the window
 
 from config import load  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 cfg_path, outbox_path, shots, result_path = sys.argv[1:5]
 mode = sys.argv[5] if len(sys.argv) > 5 else "diskfull"
@@ -35,35 +24,17 @@ result: dict = {"steps": [], "errors": [], "tapped": []}
 filler = Path(outbox_path).parent / "filler"
 
 
-def tap_at(x: float, y: float, hold: bool = False):
-    t = UnitTestTouch(x, y)
-    t.touch_down()
-    if hold:
-        return t
-    t.touch_up()
-
-
-def tap(widget):
-    x, y = widget.to_window(*widget.center)
-    tap_at(x, y)
-
-
 def shot(name: str):
-    path = Path(Window.screenshot(name=str(shots / f"{name}.png")))
-    final = shots / f"{name}.png"
-    if path != final:
-        path.replace(final)
+    shoot(shots / f"{name}.png")
 
 
 def seen(label: str):
-    scr = app.sm.current_screen
-    texts = [w.text for w in scr.walk() if hasattr(w, "text") and isinstance(w.text, str) and w.text]
-    result["steps"].append({"step": label, "screen": app.sm.current, "texts": texts, "fault": app.outbox.fault,
-                            "held": len(app.outbox.memory)})
+    result["steps"].append({"step": label, "screen": app.sm.current, "texts": texts(app.sm.current_screen),
+                            "fault": app.outbox.fault, "held": len(app.outbox.memory)})
 
 
 def on(*screens: str):
-    return lambda: app.sm.current in screens
+    return shown(app, *screens)
 
 
 def tap_face():
@@ -164,36 +135,7 @@ def script():
     result["seq_last"] = app.outbox.seq_last
 
 
-def runner():
-    steps = script()
-
-    def advance(_dt):
-        try:
-            delay = next(steps)
-        except StopIteration:
-            app.stop()
-            return
-        except Exception:
-            result["errors"].append(traceback.format_exc())
-            app.stop()
-            return
-        if callable(delay):
-            deadline = time.monotonic() + 15
-
-            def poll(_dt, cond=delay):
-                if cond() or time.monotonic() > deadline:
-                    advance(0)
-                else:
-                    Clock.schedule_once(poll, 0.02)
-
-            Clock.schedule_once(poll, 0.02)
-            return
-        Clock.schedule_once(advance, delay)
-
-    Clock.schedule_once(advance, 0)
-
-
-app.bind(on_start=lambda *_: runner())
+app.bind(on_start=lambda *_: play(app, script(), result))
 app.run()
 result["exited"] = True
-Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+save(result, result_path)

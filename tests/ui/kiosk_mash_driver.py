@@ -6,23 +6,11 @@ usage: python tests/ui/kiosk_mash_driver.py CONFIG OUTBOX SHOTS_PREFIX RESULT_JS
 """
 from __future__ import annotations
 
-import json
 import random
 import sys
 import time
-import traceback
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from kiosk.display import configure  # noqa: E402
-
-configure((1280, 800))
-
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
+from window_script import UnitTestTouch, Window, play, save, shot as shoot, tap  # first: sizes the window
 
 from config import load  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
@@ -36,10 +24,7 @@ result: dict = {"errors": [], "touches": 0, "screens": {}}
 
 
 def shot(name: str) -> None:
-    final = Path(f"{shots}-{name}.png")
-    made = Path(Window.screenshot(name=str(final)))
-    if made != final:
-        made.replace(final)
+    shoot(f"{shots}-{name}.png")
 
 
 def centre(widget) -> tuple[float, float]:
@@ -69,9 +54,7 @@ def targets() -> list[tuple[float, float]]:
 def script():
     yield 0.6
     faces = sorted(app.sm.get_screen("rating").ids.faces.children, key=lambda b: b.rating)
-    t = UnitTestTouch(*centre(faces[-1]))  # a calm citizen first
-    t.touch_down()
-    t.touch_up()
+    tap(faces[-1])  # a calm citizen first
     yield lambda: app.sm.current == "thanks"
     yield 0.1
     shot("thanks-calm")
@@ -95,35 +78,6 @@ def script():
     yield lambda: app.sm.current == "rating"
 
 
-def runner():
-    steps = script()
-
-    def advance(_dt):
-        try:
-            delay = next(steps)
-        except StopIteration:
-            app.stop()
-            return
-        except Exception:
-            result["errors"].append(traceback.format_exc())
-            app.stop()
-            return
-        if callable(delay):
-            deadline = time.monotonic() + 20
-
-            def poll(_dt, cond=delay):
-                if cond() or time.monotonic() > deadline:
-                    advance(0)
-                else:
-                    Clock.schedule_once(poll, 0.02)
-
-            Clock.schedule_once(poll, 0.02)
-            return
-        Clock.schedule_once(advance, delay)
-
-    Clock.schedule_once(advance, 0)
-
-
-app.bind(on_start=lambda *_: runner())
+app.bind(on_start=lambda *_: play(app, script(), result, patience_s=20))
 app.run()
-Path(result_path).write_text(json.dumps(result, indent=1), encoding="utf-8")
+save(result, result_path)

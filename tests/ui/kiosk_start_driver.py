@@ -6,24 +6,14 @@ usage: python tests/ui/kiosk_start_driver.py RESULT_JSON SHOTS_PREFIX KIOSK_ARGS
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
-import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from kiosk.display import configure  # noqa: E402
-
-configure((1280, 800))
+from window_script import Window, play, save, shot as shoot, tap, tap_at  # first: sizes the window
 
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 import kiosk.__main__ as cli  # noqa: E402
 
@@ -33,17 +23,7 @@ result: dict = {"errors": []}
 
 
 def shot(name: str) -> None:
-    final = Path(f"{shots}-{name}.png")
-    made = Path(Window.screenshot(name=str(final)))
-    if made != final:
-        made.replace(final)
-
-
-def tap(widget) -> None:
-    x, y = widget.to_window(*widget.center)
-    t = UnitTestTouch(x, y)
-    t.touch_down()
-    t.touch_up()
+    shoot(f"{shots}-{name}.png")
 
 
 def script(app):
@@ -57,8 +37,7 @@ def script(app):
     yield lambda: app.sm.current == "thanks"
     result["outbox_after_tap"] = app.outbox.depth()
     yield lambda: app.sm.current == "rating"
-    held = UnitTestTouch(5, Window.height - 5)
-    held.touch_down()
+    held = tap_at(5, Window.height - 5, hold=True)
     yield app.cfg.technician.hold_s + 0.3
     held.touch_up()
     yield lambda: app.sm.current == "pin"
@@ -75,36 +54,12 @@ def script(app):
 
 def runner(_dt):
     app = App.get_running_app()
-    if app is None or not hasattr(app, "sm"):
+    if app is None or not hasattr(app, "sm"):  # main() has not built the app yet
         Clock.schedule_once(runner, 0.05)
         return
-    steps = script(app)
-
-    def advance(_dt):
-        try:
-            delay = next(steps)
-        except StopIteration:
-            return
-        except Exception:
-            result["errors"].append(traceback.format_exc())
-            app.stop()
-            return
-        if callable(delay):
-            deadline = time.monotonic() + 15
-
-            def poll(_dt, cond=delay):
-                if cond() or time.monotonic() > deadline:
-                    advance(0)
-                else:
-                    Clock.schedule_once(poll, 0.02)
-
-            Clock.schedule_once(poll, 0.02)
-        else:
-            Clock.schedule_once(advance, delay)
-
-    Clock.schedule_once(advance, 0)
+    play(app, script(app), result, stop_at_end=False)  # the script asks the app to exit itself
 
 
 Clock.schedule_once(runner, 0.1)
 result["rc"] = cli.main(["run", *kiosk_args])
-result_path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+save(result, result_path)

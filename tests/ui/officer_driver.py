@@ -5,23 +5,11 @@ usage: python tests/ui/officer_driver.py CONFIG OUTBOX SHOTS_DIR RESULT_JSON
 """
 from __future__ import annotations
 
-import json
 import sys
-import time
-import traceback
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from kiosk.display import configure  # noqa: E402
-
-configure((1280, 800))
-
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
+from window_script import play, save, shot as shoot, tap, tap_at, texts  # first: sizes the window
 
 from config import load  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
@@ -35,30 +23,15 @@ app.local_now = lambda: LOCAL["now"]
 result: dict = {"steps": [], "errors": []}
 
 
-def tap_at(x, y, hold=False):
-    t = UnitTestTouch(x, y)
-    t.touch_down()
-    if hold:
-        return t
-    t.touch_up()
-
-
-def tap(widget):
-    tap_at(*widget.to_window(*widget.center))
-
-
 def shot(name):
-    path = Path(Window.screenshot(name=str(shots / f"{name}.png")))
-    final = shots / f"{name}.png"
-    if path != final:
-        path.replace(final)
+    shoot(shots / f"{name}.png")
 
 
 def seen(label):
     print("STEP", label, app.sm.current, file=sys.stderr, flush=True)
-    texts = [w.text for w in app.sm.current_screen.walk(restrict=True) if isinstance(getattr(w, "text", None), str) and w.text]
     badge = app.root.ids.badge
-    result["steps"].append({"step": label, "screen": app.sm.current, "texts": texts, "officer_line": app.t_officer,
+    result["steps"].append({"step": label, "screen": app.sm.current, "texts": texts(app.sm.current_screen, True),
+                            "officer_line": app.t_officer,
                             "photo": app.officer_photo, "badge_text": [w.text for w in badge.walk() if
                                                                        isinstance(getattr(w, "text", None), str)],
                             "message": app.o_message, "badge_visible": badge.opacity > 0 and not badge.disabled, "status": app._status_extra()})
@@ -79,6 +52,17 @@ def pin(digits):
     for d in digits:
         tap(keys[d])
     tap(keys["OK"])
+
+
+def open_pin_pad(key):
+    """Hold the badge, pick the officer's name: the PIN pad shows."""
+    t = hold_badge()
+    yield on("officer_pick")
+    t.touch_up()
+    yield 0.2  # the names are laid out on the next frame
+    tap(name_button(key))
+    yield on("officer_pin")
+    yield 0.1
 
 
 def name_button(key):
@@ -137,13 +121,7 @@ def script():
     yield on("thanks")
     yield on("rating")
     # the officer signs out through the same entry, with the PIN
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2  # the names are laid out on the next frame
-    tap(name_button("tran-thi-binh"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("tran-thi-binh")
     pin("1357")
     yield on("officer_on_duty")
     yield 0.1
@@ -156,13 +134,7 @@ def script():
     yield on("thanks")
     yield on("rating")
     # a second officer with one service signs in; closing time signs them out by itself
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2  # the names are laid out on the next frame
-    tap(name_button("le-van-cuong"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("le-van-cuong")
     pin("2468")
     yield on("rating")
     yield 0.1
@@ -174,13 +146,7 @@ def script():
     LOCAL["now"] = datetime(2026, 11, 27, 8, 0)
     # signed in when the kiosk stops: the shift is ended with the stop
     yield 0.2
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2
-    tap(name_button("tran-thi-binh"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("tran-thi-binh")
     pin("1357")
     yield on("officer_service")
     yield 0.2
@@ -188,13 +154,7 @@ def script():
     yield on("rating")
     seen("before_stop")
     # five wrong PINs lock the entry, and the screen says for how long
-    t = hold_badge()
-    yield on("officer_pick")
-    t.touch_up()
-    yield 0.2  # the names are laid out on the next frame
-    tap(name_button("le-van-cuong"))
-    yield on("officer_pin")
-    yield 0.1
+    yield from open_pin_pad("le-van-cuong")
     for _ in range(5):
         pin("9999")
         yield 0.05
@@ -208,35 +168,6 @@ def script():
     yield on("rating")
 
 
-def runner():
-    steps = script()
-
-    def advance(_dt):
-        try:
-            delay = next(steps)
-        except StopIteration:
-            app.stop()
-            return
-        except Exception:
-            result["errors"].append(traceback.format_exc())
-            app.stop()
-            return
-        if callable(delay):
-            deadline = time.monotonic() + 15
-
-            def poll(_dt, cond=delay):
-                if cond() or time.monotonic() > deadline:
-                    advance(0)
-                else:
-                    Clock.schedule_once(poll, 0.02)
-
-            Clock.schedule_once(poll, 0.02)
-            return
-        Clock.schedule_once(advance, delay)
-
-    Clock.schedule_once(advance, 0)
-
-
-app.bind(on_start=lambda *_: runner())
+app.bind(on_start=lambda *_: play(app, script(), result))
 app.run()
-Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+save(result, result_path)

@@ -6,23 +6,11 @@ usage: python tests/ui/request_driver.py CONFIG OUTBOX PORT DESK_YAML SHOTS_DIR 
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
-import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from kiosk.display import configure  # noqa: E402
-
-configure((1280, 800))
-
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
+from window_script import ROOT, play, save, shot as shoot, tap, texts  # first: sizes the window
 
 from config import load  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
@@ -34,22 +22,12 @@ app = KioskApp(cfg, cfg_path, outbox_path, host="127.0.0.1", port=int(port))
 result: dict = {"steps": [], "errors": [], "cli": []}
 
 
-def tap(widget):
-    t = UnitTestTouch(*widget.to_window(*widget.center))
-    t.touch_down()
-    t.touch_up()
-
-
 def shot(name):
-    path = Path(Window.screenshot(name=str(shots / f"{name}.png")))
-    if path != shots / f"{name}.png":
-        path.replace(shots / f"{name}.png")
+    shoot(shots / f"{name}.png")
 
 
 def seen(label):
-    texts = [w.text for w in app.sm.current_screen.walk(restrict=True) if isinstance(getattr(w, "text", None), str)
-             and w.text]
-    result["steps"].append({"step": label, "screen": app.sm.current, "texts": texts})
+    result["steps"].append({"step": label, "screen": app.sm.current, "texts": texts(app.sm.current_screen, True)})
 
 
 def ask(*args):
@@ -86,35 +64,6 @@ def script():
     result["depth"] = app.outbox.depth()
 
 
-def runner():
-    steps = script()
-
-    def advance(_dt):
-        try:
-            delay = next(steps)
-        except StopIteration:
-            app.stop()
-            return
-        except Exception:
-            result["errors"].append(traceback.format_exc())
-            app.stop()
-            return
-        if callable(delay):
-            deadline = time.monotonic() + 20
-
-            def poll(_dt, cond=delay):
-                if cond() or time.monotonic() > deadline:
-                    advance(0)
-                else:
-                    Clock.schedule_once(poll, 0.05)
-
-            Clock.schedule_once(poll, 0.05)
-            return
-        Clock.schedule_once(advance, delay)
-
-    Clock.schedule_once(advance, 0)
-
-
-app.bind(on_start=lambda *_: runner())
+app.bind(on_start=lambda *_: play(app, script(), result, patience_s=20))
 app.run()
-Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+save(result, result_path)

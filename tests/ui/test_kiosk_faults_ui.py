@@ -16,7 +16,7 @@ import pytest
 
 from tests.integration.test_kiosk_storage_faults import _mount
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "ui" / "kiosk_faults_driver.py"
 PIN = "2468"

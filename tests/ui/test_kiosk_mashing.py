@@ -14,7 +14,7 @@ import pytest
 from broker.contract import decode
 from kiosk.outbox import Outbox
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "ui" / "kiosk_mash_driver.py"
 CONFIG = """kind: kiosk

@@ -17,7 +17,7 @@ from broker.contract import Event, RatingV2, decode
 from config.pins import hash_pin
 from kiosk.outbox import Outbox
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "ui" / "officer_driver.py"
 

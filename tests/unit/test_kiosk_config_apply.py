@@ -87,3 +87,41 @@ def test_a_config_that_never_reaches_the_broker_rolls_back_by_itself(setup):
     # and the decision survives a restart of the kiosk
     again = ConfigTaker(cfg, "xa-a", "quay-1", taker.keys, "hailong/v1")
     assert again.offer(TOPIC, signed(key, bad), now=1.0).event is None and "rolled back" in again.config_error
+
+
+def test_a_new_config_is_confirmed_only_by_a_connection_made_with_it(setup):
+    taker, key, cfg, _ = setup
+    moved = BASE.replace("port: 1883", "port: 1884")
+    assert taker.offer(TOPIC, signed(key, moved), now=10.0).event == "config_applied"
+    # the connection that was open when it arrived (connection 3) proves nothing, however long it lasts
+    assert taker.connected(3) is None and taker.connected(3) is None
+    taker.running(connections=3, reconnects=True)  # now running it: the uplink connects again
+    assert taker.connected(3) is None
+    confirmed = taker.connected(4)
+    assert confirmed and taker.tick(now=1000.0) is None  # confirmed: never rolled back
+
+
+def test_broker_settings_unchanged_the_open_connection_confirms(setup):
+    taker, key, cfg, _ = setup
+    new = BASE.replace("Chờ đợi lâu", "Phải chờ lâu")
+    out = taker.offer(TOPIC, signed(key, new), now=10.0)
+    taker.running(connections=1, reconnects=False)
+    assert taker.connected(1) == out.config_hash
+
+
+def test_a_restarted_kiosk_confirms_on_its_first_connection(setup):
+    """The app restarts onto a new kiosk.yaml: the old process never confirms it, the new one does."""
+    taker, key, cfg, _ = setup
+    out = taker.offer(TOPIC, signed(key, BASE.replace("Chờ đợi lâu", "Phải chờ lâu")), now=10.0)
+    assert taker.connected(7) is None  # the old process, still on the old config
+    fresh = ConfigTaker(cfg, "xa-a", "quay-1", taker.keys, "hailong/v1", rollback_after_s=60)
+    assert fresh.connected(1) == out.config_hash and fresh.tick(now=1000.0) is None
+
+
+def test_a_rolled_back_config_does_not_confirm_on_the_old_connection(setup):
+    taker, key, cfg, _ = setup
+    bad = BASE.replace("host: 127.0.0.1", "host: 127.0.0.9")
+    taker.offer(TOPIC, signed(key, bad), now=100.0)
+    back = taker.tick(now=161.0)
+    assert back.event == "config_rejected"
+    assert taker.connected(5) is None and "rolled back" in taker.config_error

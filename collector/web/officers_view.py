@@ -1,0 +1,195 @@
+"""The officers page (/officers), its printable evaluation sheet (/officers/print) and the figures of
+/api/v1/officers: per officer of the account's scope and a period, from collector/officer_report.py
+(the same figures as ``python -m collector report --by officer-evaluation``).
+
+Figures of an officer with fewer than ``evaluation.min_ratings`` ratings in the period are hidden here
+as in every report: rate, grade, rank and reasons; the count and the hours stay."""
+from __future__ import annotations
+
+from ..hierarchy import Hierarchy
+from ..officer_report import evaluation_figures, evaluation_tables, to_html
+from ..officers import OfficerRow, SiteQuality
+from ..report import Period
+from .layout import Page, query
+
+TOP_REASONS = 3
+WORDS = {
+    "vi": {"officers": "Cán bộ", "title": "Đánh giá cán bộ", "officer": "Cán bộ", "rank": "Hạng",
+           "ratings": "Số đánh giá", "rate": "Tỷ lệ hài lòng", "grade": "Xếp loại", "reasons": "Lý do chính",
+           "hours": "Giờ trực", "per_hour": "Đánh giá/giờ", "answered": "Yêu cầu được đánh giá",
+           "expired": "Yêu cầu hết hạn", "hidden": "ẩn", "no_officer": "Đánh giá không rõ cán bộ",
+           "no_officer_of": "{n} / {total} lượt đánh giá", "all_centres": "Toàn phạm vi",
+           "print": "Bản in phiếu đánh giá", "xlsx": "Tải XLSX",
+           "privacy": "Cán bộ có dưới {n} lượt đánh giá trong kỳ không hiện tỷ lệ, xếp loại, hạng và lý do "
+                      "(để không đoán được lựa chọn của một người dân).",
+           "grades": "Xếp loại theo tỷ lệ hài lòng, từ {n} lượt đánh giá trở lên:",
+           "quality_note": "Tỷ lệ đánh giá không gắn với cán bộ nào (quầy không có ai đăng nhập): "
+                           "số liệu cán bộ chỉ đúng khi tỷ lệ này thấp.",
+           "no_grade": "chưa đủ"},
+    "en": {"officers": "Officers", "title": "Officer evaluation", "officer": "Officer", "rank": "Rank",
+           "ratings": "Ratings", "rate": "Satisfied", "grade": "Grade", "reasons": "Top reasons",
+           "hours": "Hours on duty", "per_hour": "Ratings per hour", "answered": "Requests answered",
+           "expired": "Requests expired", "hidden": "hidden", "no_officer": "Ratings with no officer",
+           "no_officer_of": "{n} of {total} ratings", "all_centres": "Whole scope",
+           "print": "Printable evaluation sheet", "xlsx": "Download XLSX",
+           "privacy": "Officers with fewer than {n} ratings in the period show no rate, grade, rank or reasons "
+                      "(so that no single citizen's choice can be guessed).",
+           "grades": "Grades by satisfied rate, from {n} ratings up:",
+           "quality_note": "The share of ratings tied to no officer (nobody signed in at the counter): the "
+                           "officers' figures are only right when it is low.",
+           "no_grade": "too few"},
+}
+
+
+def figures(db, cfg, period: Period, hierarchy: Hierarchy, sites) -> tuple[list[OfficerRow], list[SiteQuality]]:
+    """The scope's officers; ``sites`` are stored site slugs (None: everything, empty: nothing)."""
+    return evaluation_figures(db, cfg, period, hierarchy, sorted(sites) if sites is not None else None)
+
+
+def _name(hierarchy: Hierarchy, dim: str, key: str, lang: str) -> str:
+    return hierarchy.label(dim, key, lang) or key
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{v * 100:.1f} %"
+
+
+def _officer_item(o: OfficerRow, hierarchy: Hierarchy, lang: str) -> dict:
+    """One row of the API's answer; hidden figures are null."""
+    return {"centre": o.site, "centre_name": hierarchy.group("centre", o.site)[1], "officer": o.officer,
+            "name": _name(hierarchy, "officer", o.officer, lang), "ratings": o.ratings, "hidden": o.suppressed,
+            "satisfied_rate": None if o.rate is None else round(o.rate, 4), "grade": o.grade, "rank": o.rank,
+            "hours": round(o.hours, 2), "ratings_per_hour": o.per_hour, "requests_answered": o.answered,
+            "requests_expired": o.expired,
+            "reasons": [{"reason": k, "name": _name(hierarchy, "reason", k, lang), "count": n}
+                        for k, n in o.reasons.most_common()]}
+
+
+def _quality_item(q: SiteQuality, hierarchy: Hierarchy) -> dict:
+    share = q.no_officer_share
+    return {"centre": q.site, "centre_name": hierarchy.group("centre", q.site)[1], "ratings": q.ratings,
+            "no_officer": q.no_officer, "no_officer_share": None if share is None else round(share, 4)}
+
+
+def api_answer(rows, quality, period: Period, cfg, hierarchy: Hierarchy, scope, lang: str) -> dict:
+    ev = cfg.evaluation
+    return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+            "scope": str(scope), "min_ratings": ev.min_ratings, "grade_min_ratings": ev.grade_min_ratings,
+            "grades": [{"name": g.name, "min_satisfied": g.min_satisfied} for g in ev.grades],
+            "officers": [_officer_item(o, hierarchy, lang) for o in rows],
+            "quality": [_quality_item(q, hierarchy) for q in quality]}
+
+
+def csv_rows(data: dict) -> list[list]:
+    """Officers, then one line per centre with its ratings that name no officer (kind 'centre')."""
+    head = ["kind", "centre", "centre_name", "officer", "name", "ratings", "hidden", "satisfied_rate", "grade",
+            "rank", "hours", "ratings_per_hour", "requests_answered", "requests_expired", "reasons",
+            "no_officer", "no_officer_share"]
+    out = [head]
+    for o in data["officers"]:
+        reasons = "; ".join(f"{r['name']}: {r['count']}" for r in o["reasons"])
+        out.append(["officer", o["centre"], o["centre_name"], o["officer"], o["name"], o["ratings"], o["hidden"],
+                    o["satisfied_rate"], o["grade"], o["rank"], o["hours"], o["ratings_per_hour"],
+                    o["requests_answered"], o["requests_expired"], reasons, None, None])
+    for q in data["quality"]:
+        out.append(["centre", q["centre"], q["centre_name"], None, None, q["ratings"], None, None, None, None, None,
+                    None, None, None, None, q["no_officer"], q["no_officer_share"]])
+    return out
+
+
+# ---------------------------------------------------------------------------------------- the page
+def _row_view(o: OfficerRow, hierarchy: Hierarchy, lang: str, w: dict) -> dict:
+    hidden = w["hidden"]
+    reasons = [f"{_name(hierarchy, 'reason', k, lang)} ({n})" for k, n in o.reasons.most_common(TOP_REASONS)]
+    return {"officer": o.officer, "name": _name(hierarchy, "officer", o.officer, lang), "suppressed": o.suppressed,
+            "rank": hidden if o.suppressed else ("–" if o.rank is None else str(o.rank)),
+            "ratings": str(o.ratings), "rate": hidden if o.suppressed else _pct(o.rate),
+            "grade": hidden if o.suppressed else (o.grade or w["no_grade"]),
+            "reasons": hidden if o.suppressed else ("; ".join(reasons) or "–"),
+            "hours": f"{o.hours:.2f}", "per_hour": "–" if o.per_hour is None else f"{o.per_hour:.2f}",
+            "answered": str(o.answered), "expired": str(o.expired)}
+
+
+def _quality_view(label: str, ratings: int, no_officer: int, w: dict) -> dict:
+    share = no_officer / ratings if ratings else None
+    return {"label": label, "value": _pct(share), "detail": w["no_officer_of"].format(n=no_officer, total=ratings),
+            "warn": share is not None and share >= 0.2}
+
+
+def officers(ctx) -> Page:
+    """The officers of the account's scope for a period: one section per centre, its data-quality figure
+    first, then each officer's figures (a table on a desktop, one card per officer on a phone)."""
+    lang, cfg, hierarchy = ctx.lang, ctx.cfg, ctx.hierarchy
+    w = WORDS[lang]
+    period, error = ctx.period()
+    rows, quality = figures(ctx.db, cfg, period, hierarchy, ctx.sites)
+    tables = evaluation_tables(ctx.db, cfg, period, hierarchy, lang, figures=(rows, quality))
+    by_centre: dict[str, dict] = {}
+    for q in quality:
+        by_centre[q.site] = {"quality": _quality_view(w["no_officer"], q.ratings, q.no_officer, w), "rows": []}
+    for o in rows:
+        by_centre.setdefault(o.site, {"quality": None, "rows": []})["rows"].append(_row_view(o, hierarchy, lang, w))
+    centres = [{"slug": slug, "name": hierarchy.group("centre", slug)[1], **v}
+               for slug, v in sorted(by_centre.items(), key=lambda kv: hierarchy.sort_key(kv[0]))]
+    total = _quality_view(w["no_officer"] + " · " + w["all_centres"], sum(q.ratings for q in quality),
+                          sum(q.no_officer for q in quality), w) if len(quality) > 1 else None
+    ev = cfg.evaluation
+    links = {k: v for k, v in ctx.params.items() if k in ("province", "commune", "centre", "site")}
+    links = query(links, period=period.label)
+    values = {"w": w, "period": period, "error": error, "centres": centres, "total": total,
+              "privacy": w["privacy"].format(n=ev.min_ratings), "grades_note": w["grades"].format(n=ev.grade_min_ratings),
+              "grades": [(g.name, _pct(g.min_satisfied)) for g in ev.grades],
+              "print_href": "/officers/print" + links, "xlsx_href": "/officers.xlsx" + links}
+    return Page("officers", f"{w['title']} {period.label}", "officers.html", values, tables,
+                f"officers-{period.label}")
+
+
+def printable(ctx) -> str:
+    """The evaluation sheet as the CLI prints it (--format html), for the account's scope."""
+    period, _ = ctx.period()
+    rows_quality = figures(ctx.db, ctx.cfg, period, ctx.hierarchy, ctx.sites)
+    return to_html(evaluation_tables(ctx.db, ctx.cfg, period, ctx.hierarchy, ctx.lang, figures=rows_quality), ctx.lang)
+
+
+# The printable sheet carries its own inline style and nothing else: no script, no image, no form.
+PRINT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; script-src 'none'; form-action 'none'; "
+             "frame-ancestors 'none'; base-uri 'none'")
+
+
+def routes(app, answering, session_of) -> list:
+    """GET /officers/print: signed-in accounts only, within their scope, logged as an export."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.routing import Route
+    from urllib.parse import quote
+
+    from . import api
+    from .pages import Ctx
+    from .server import PAGE_PARAMS, answer, client_of, lang_of, params_of, redirect, text
+
+    def render(session, params: dict, lang: str, client: str):
+        plain = {k: v for k, v in params.items() if k in PAGE_PARAMS}
+        try:
+            sites = api.filter_sites(app, session.account.scope, plain)
+        except api.ApiError as exc:
+            return text(exc.status, str(exc))
+        ctx = Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, session.account.scope)
+        period, error = ctx.period()
+        if error:
+            return text(400, error)
+        body = printable(ctx)
+        app.store.audit(session.account.username, "export", f"officers-{period.label}.html", client=client,
+                        scope=session.account.scope)
+        return answer(200, body, headers={"Content-Security-Policy": PRINT_CSP})
+
+    @answering
+    async def handle(request: Request):
+        params = params_of(request)
+        lang, set_cookies = lang_of(app, request, params)
+        session = await run_in_threadpool(session_of, app, request)
+        if session is None:
+            target = request.url.path + (("?" + request.url.query) if request.url.query else "")
+            return redirect("/login?next=" + quote(target, safe="/?=&"), set_cookies)
+        return await run_in_threadpool(render, session, params, lang, client_of(app, request))
+
+    return [Route("/officers/print", handle, methods=["GET", "HEAD"])]
