@@ -9,7 +9,9 @@ from .completeness import (
     EpochState, Range, Replacement, Summary, active_in, ranges_from_runs, replacements, summarize,
 )
 from .db import Database
+from .records import calendar
 from .report import FLAG_TIME
+from .report_queries import coarse_zone
 
 HOUR_MS = 3_600_000
 _EPOCH_COLS = ("site, device, epoch, received, max_seq, seq_last, first_ms, last_ms, first_seen, last_seen, "
@@ -58,14 +60,39 @@ def with_ranges(db: Database, epochs: list[EpochState]) -> list[EpochState]:
     return epochs
 
 
+def _per_device(db: Database, start_ms: int, end_ms: int, sites: Sequence[str] | None,
+                condition: str = "") -> dict[tuple[str, str], int]:
+    """Ratings per device in the period, from rollup_day when the period is whole local days of the zone it
+    is kept in (a year is a few hundred thousand rows, not millions), else from the hourly rollup."""
+    where, params = _in_sites(sites)
+    days = _whole_days(db, start_ms, end_ms)
+    if days is not None:
+        table, span = "rollup_day", "day >= ? AND day < ?"
+        bounds = list(days)
+    else:
+        table, span = "rollup_hour", "hour >= ? AND hour < ?"
+        bounds = [start_ms // HOUR_MS, -(-end_ms // HOUR_MS)]
+    rows = db.query(f"SELECT site, device, CAST(SUM(n) AS BIGINT) FROM {table} WHERE {span}{condition}{where} "
+                    f"GROUP BY site, device HAVING SUM(n) <> 0", [*bounds, *params])
+    return {(s, d): int(n) for s, d, n in rows}
+
+
+def _whole_days(db: Database, start_ms: int, end_ms: int) -> tuple[int, int] | None:
+    zone = coarse_zone(db)
+    if not zone:
+        return None
+    cal = calendar(zone)
+    try:
+        d0, d1 = cal.day_containing(start_ms), cal.day_containing(end_ms)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return (d0, d1) if d0 is not None and d1 is not None and d0 < d1 else None
+
+
 def unverified_by_device(db: Database, start_ms: int, end_ms: int,
                          sites: Sequence[str] | None = None) -> dict[tuple[str, str], int]:
-    """Ratings placed in the period whose time is unverified, from the hourly rollup."""
-    where, params = _in_sites(sites)
-    rows = db.query(f"SELECT site, device, CAST(SUM(n) AS BIGINT) FROM rollup_hour WHERE hour >= ? AND hour < ? "
-                    f"AND flagged >= {FLAG_TIME}{where} GROUP BY site, device",
-                    [start_ms // HOUR_MS, -(-end_ms // HOUR_MS), *params])
-    return {(s, d): int(n) for s, d, n in rows}
+    """Ratings placed in the period whose time is unverified."""
+    return _per_device(db, start_ms, end_ms, sites, f" AND flagged >= {FLAG_TIME}")
 
 
 def corrections(db: Database, start_ms: int, end_ms: int, sites: Sequence[str] | None = None) -> list[dict]:
@@ -80,10 +107,7 @@ def corrections(db: Database, start_ms: int, end_ms: int, sites: Sequence[str] |
 
 def ratings_by_device(db: Database, start_ms: int, end_ms: int,
                       sites: Sequence[str] | None = None) -> dict[tuple[str, str], int]:
-    where, params = _in_sites(sites)
-    rows = db.query(f"SELECT site, device, CAST(SUM(n) AS BIGINT) FROM rollup_hour WHERE hour >= ? AND hour < ?"
-                    f"{where} GROUP BY site, device", [start_ms // HOUR_MS, -(-end_ms // HOUR_MS), *params])
-    return {(s, d): int(n) for s, d, n in rows}
+    return _per_device(db, start_ms, end_ms, sites)
 
 
 class Scope:

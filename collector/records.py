@@ -1,8 +1,11 @@
-"""Turning contract ratings and events into database rows and hourly rollup increments (pure, no I/O but `apply`)."""
+"""Turning contract ratings and events into database rows and rollup increments (pure, no I/O but `apply`)."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Iterable, NamedTuple
+from zoneinfo import ZoneInfo
 
 from broker.contract import Event, Rating, format_ts
 from collector.placement import FUTURE_TOLERANCE_MS, place
@@ -137,6 +140,134 @@ def rollup_rows(counts: Counter) -> list[tuple]:
     """Rows for rollup_hour in key order: concurrent collectors on PostgreSQL then lock rollup rows in
     one order (no deadlock)."""
     return [(*k, n) for k, n in sorted(counts.items())]
+
+
+# ------------------------------------------------------------------ coarse rollups, in local time
+# rollup_day   per local day x site x device x scale x rating x flagged: day-by-day and place figures
+# rollup_month per local month x every column of rollup_hour: whole months, quarters and years
+# Both are in the time zone recorded in rollup_zone; every rating counted in rollup_hour is counted in
+# exactly one row of each, by its placed time (at_ms), so sums over whole local days or months are equal.
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+class DayKey(NamedTuple):
+    day: int  # local date, days since 1970-01-01
+    site: str
+    device: str
+    scale: int
+    rating: int
+    flagged: int
+
+
+class MonthKey(NamedTuple):
+    month: int  # local year * 12 + month - 1
+    site: str
+    device: str
+    officer: str
+    service: str
+    reason: str
+    scale: int
+    rating: int
+    flagged: int
+
+
+DAY_COLUMNS = ", ".join((*DayKey._fields, "n"))
+MONTH_COLUMNS = ", ".join((*MonthKey._fields, "n"))
+DAY_CONFLICT = f" ON CONFLICT ({', '.join(DayKey._fields)}) DO UPDATE SET n = rollup_day.n + excluded.n"
+MONTH_CONFLICT = f" ON CONFLICT ({', '.join(MonthKey._fields)}) DO UPDATE SET n = rollup_month.n + excluded.n"
+
+
+class Calendar:
+    """Local days and months of one time zone. Midnights are the ones reports use for their periods
+    (``datetime(y, m, d, tzinfo=zone)``), so a period of whole local days is a range of day numbers."""
+
+    def __init__(self, tz: str):
+        self.tz = tz
+        self.zone = ZoneInfo(tz)
+        self._last = (0, -1, 0)  # [lo, hi) in UTC ms and its day: the ratings of a batch share a few days
+
+    def day_of(self, at_ms: int) -> int:
+        lo, hi, d = self._last
+        if lo <= at_ms < hi:
+            return d
+        d = datetime.fromtimestamp(at_ms // 1000, self.zone).date().toordinal() - EPOCH_ORDINAL
+        lo, hi = self.day_start_ms(d), self.day_start_ms(d + 1)
+        if lo <= at_ms < hi:
+            self._last = (lo, hi, d)
+        return d
+
+    @lru_cache(maxsize=4096)
+    def day_start_ms(self, day: int) -> int:
+        d = date.fromordinal(day + EPOCH_ORDINAL)
+        return int(datetime(d.year, d.month, d.day, tzinfo=self.zone).timestamp() * 1000)
+
+    def day_containing(self, at_ms: int) -> int | None:
+        """The day number if ``at_ms`` is a local midnight, else None."""
+        d = datetime.fromtimestamp(at_ms // 1000, self.zone).date().toordinal() - EPOCH_ORDINAL
+        return d if self.day_start_ms(d) == at_ms else None
+
+    @staticmethod
+    def month_of_day(day: int) -> int:
+        d = date.fromordinal(day + EPOCH_ORDINAL)
+        return d.year * 12 + d.month - 1
+
+    @staticmethod
+    def first_day_of_month(month: int) -> int:
+        return date(month // 12, month % 12 + 1, 1).toordinal() - EPOCH_ORDINAL
+
+    def month_start_ms(self, month: int) -> int:
+        return self.day_start_ms(self.first_day_of_month(month))
+
+    def month_containing(self, at_ms: int) -> int | None:
+        """The month number if ``at_ms`` is the local midnight starting a month, else None."""
+        d = self.day_containing(at_ms)
+        if d is None or date.fromordinal(d + EPOCH_ORDINAL).day != 1:
+            return None
+        return self.month_of_day(d)
+
+
+@lru_cache(maxsize=16)
+def calendar(tz: str) -> Calendar:
+    return Calendar(tz)
+
+
+class Increments(NamedTuple):
+    hour: Counter  # RollupKey -> n
+    day: Counter  # DayKey -> n (empty without a zone)
+    month: Counter  # MonthKey -> n
+
+
+def fine_counts(rows: Iterable[RatingRow], cal: Calendar | None) -> Counter:
+    """(hourly key, local day) -> n: one pass over the rows; every rollup is derived from these few keys."""
+    if cal is None:
+        return Counter((rollup_key(r), 0) for r in rows)
+    return Counter((rollup_key(r), cal.day_of(r.at_ms)) for r in rows)
+
+
+def split(fine: Counter, cal: Calendar | None) -> Increments:
+    """The increments of every rollup from ``fine_counts`` (possibly a difference); zero counts dropped.
+    Keys are built as plain tuples (field order of DayKey and MonthKey): this runs for every batch."""
+    hour: Counter = Counter()
+    day: Counter = Counter()
+    month: Counter = Counter()
+    months: dict[int, int] = {}
+    negative = False
+    for (k, d), n in fine.items():
+        if n <= 0:
+            if not n:
+                continue
+            negative = True
+        hour[k] += n
+        if cal is not None:
+            m = months.get(d)
+            if m is None:
+                m = months[d] = cal.month_of_day(d)
+            day[(d, k[1], k[2], k[6], k[7], k[8])] += n
+            month[(m, *k[1:])] += n
+    if not negative:
+        return Increments(hour, day, month)
+    drop = lambda c: Counter({k: n for k, n in c.items() if n})  # noqa: E731
+    return Increments(drop(hour), drop(day), drop(month))
 
 
 def apply(db, counts: Counter) -> None:

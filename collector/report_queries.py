@@ -1,8 +1,15 @@
 """The SQL behind reports: fetch rollup rows for a period, summed over the columns a grouping ignores.
 
-Reports read ``rollup_hour`` so a month over millions of ratings is a few thousand rows. Only when the
-time zone is not a whole number of hours from UTC (India, Nepal, ...) do they fall back to the
-``ratings`` table, in 15-minute buckets (every zone offset in use is a multiple of 15 minutes).
+The coarsest rollup that answers exactly is read:
+- ``rollup_month`` for whole local months (a month, quarter or year) grouped by anything but day, week,
+  hour or weekday: a year over ten million ratings is some tens of thousands of rows;
+- ``rollup_day`` for whole local days grouped by time (day, week, weekday, month) and place only;
+- ``rollup_hour`` otherwise, or when the coarse rollups are kept in another time zone than the one asked
+  (rollup_zone; a collector rebuilds them in its configured zone when it starts).
+Only when the time zone is not a whole number of hours from UTC (India, Nepal, ...) and no coarse rollup
+applies do they fall back to the ``ratings`` table, in 15-minute buckets (every zone offset in use is a
+multiple of 15 minutes). Groups whose counts add up to zero (ratings moved to another hour by placement)
+are left out on every path, as the ratings table would.
 """
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from typing import Iterable, Sequence
 
 from .db import Database
 from .hierarchy import Hierarchy
+from .records import calendar
 from .report import NEEDS, Period, ReportRow, RollupRow, aggregate, hour_aligned
 
 HOUR_MS = 3_600_000
@@ -24,11 +32,52 @@ _RATING_COLS = {"start": f"(at_ms / {FALLBACK_BUCKET_MS}) * {FALLBACK_BUCKET_MS}
 _ORDER = ("start", "site", "device", "officer", "service", "reason")
 
 
+# The finest time a grouping needs, beside "start" in a fetch's needs; "start" alone means hours.
+GRAIN = {"hour": "grain:hour", "day": "grain:day", "week": "grain:day", "weekday": "grain:day",
+         "month": "grain:month"}
+_DAY_COLUMNS = {"start", "site", "device"}  # what rollup_day keeps
+
+
 def needs_for(dims: Iterable[str]) -> set[str]:
     out: set[str] = set()
     for dim in dims:
         out.update(NEEDS[dim])
+        if dim in GRAIN:
+            out.add(GRAIN[dim])
     return out
+
+
+def _grain(needs: set[str]) -> str | None:
+    if "start" not in needs:
+        return None
+    if "grain:hour" in needs or not needs & {"grain:day", "grain:month"}:
+        return "hour"
+    return "day" if "grain:day" in needs else "month"
+
+
+def coarse_zone(db: Database) -> str:
+    """The time zone rollup_day and rollup_month are complete in; '' while they are not built."""
+    return db.scalar("SELECT zone FROM rollup_zone") or ""
+
+
+def coarse_source(db: Database, tz: str, start_ms: int, end_ms: int, needs: set[str]) -> tuple[str, int, int] | None:
+    """("month" | "day", first, end) when rollup_month or rollup_day answers [start_ms, end_ms) exactly."""
+    grain = _grain(needs)
+    if grain == "hour" or coarse_zone(db) != tz:
+        return None
+    cal = calendar(tz)
+    try:
+        if grain in (None, "month"):
+            m0, m1 = cal.month_containing(start_ms), cal.month_containing(end_ms)
+            if m0 is not None and m1 is not None and m0 < m1:
+                return "month", m0, m1
+        if {c for c in needs if c in _ORDER} <= _DAY_COLUMNS:
+            d0, d1 = cal.day_containing(start_ms), cal.day_containing(end_ms)
+            if d0 is not None and d1 is not None and d0 < d1:
+                return "day", d0, d1
+    except (OverflowError, OSError, ValueError):  # a bound outside the calendar (open-ended periods)
+        return None
+    return None
 
 
 def uses_rollup(tz: str, start_ms: int, end_ms: int) -> bool:
@@ -46,6 +95,11 @@ def data_bounds(db: Database) -> tuple[int, int] | None:
 def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
           sites: Sequence[str] | None = None) -> list[RollupRow]:
     """Rollup rows in [start_ms, end_ms), one per distinct combination of the needed columns."""
+    if sites is not None and not sites:
+        return []
+    source = coarse_source(db, tz, start_ms, end_ms, needs)
+    if source is not None:
+        return _fetch_coarse(db, *source, needs, tz, sites)
     bounds = data_bounds(db)
     if bounds is None:
         return []
@@ -55,21 +109,40 @@ def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
     if uses_rollup(tz, start_ms, end_ms):
         cols, table, scale_cols = _ROLLUP_COLS, "rollup_hour", "scale, rating, flagged"
         count, where, params = "CAST(SUM(n) AS BIGINT)", "hour >= ? AND hour < ?", [start_ms // HOUR_MS, end_ms // HOUR_MS]
+        having = " HAVING SUM(n) <> 0"
     else:
         cols, table = _RATING_COLS, "ratings"
         # The same flag bits as the rollup (collector.records.rollup_key), by the placed time.
         scale_cols = "scale, rating, CASE WHEN flags <> '' THEN 1 ELSE 0 END + 2 * time_unverified"
         count, where, params = "COUNT(*)", "at_ms >= ? AND at_ms < ?", [start_ms, end_ms]
+        having = ""
     if sites is not None:
-        if not sites:
-            return []
         where += f" AND site IN ({', '.join('?' * len(sites))})"
         params += list(sites)
     select = [cols[c] if c in needs else ("0" if c == "start" else "''") for c in _ORDER]
     group = [str(i + 1) for i, c in enumerate(_ORDER) if c in needs] + ["7", "8", "9"]
     sql = (f"SELECT {', '.join(select)}, {scale_cols}, {count} FROM {table} WHERE {where} "
-           f"GROUP BY {', '.join(group)}")
+           f"GROUP BY {', '.join(group)}{having}")
     return [RollupRow(int(r[0]), *r[1:6], int(r[6]), int(r[7]), int(r[8]), int(r[9])) for r in db.query(sql, params)]
+
+
+def _fetch_coarse(db: Database, unit: str, first: int, end: int, needs: set[str], tz: str,
+                  sites: Sequence[str] | None) -> list[RollupRow]:
+    """Rows of rollup_day or rollup_month; ``start_ms`` is the local midnight the day or month starts at."""
+    cols = {**_ROLLUP_COLS, "start": unit}
+    where, params = f"{unit} >= ? AND {unit} < ?", [first, end]
+    if sites is not None:
+        where += f" AND site IN ({', '.join('?' * len(sites))})"
+        params += list(sites)
+    select = [cols[c] if c in needs else ("0" if c == "start" else "''") for c in _ORDER]
+    group = [str(i + 1) for i, c in enumerate(_ORDER) if c in needs] + ["7", "8", "9"]
+    sql = (f"SELECT {', '.join(select)}, scale, rating, flagged, CAST(SUM(n) AS BIGINT) FROM rollup_{unit} "
+           f"WHERE {where} GROUP BY {', '.join(group)} HAVING SUM(n) <> 0")
+    cal = calendar(tz)
+    to_ms = cal.day_start_ms if unit == "day" else cal.month_start_ms
+    timed = "start" in needs
+    return [RollupRow(to_ms(int(r[0])) if timed else 0, *r[1:6], int(r[6]), int(r[7]), int(r[8]), int(r[9]))
+            for r in db.query(sql, params)]
 
 
 @dataclass

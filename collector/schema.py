@@ -20,6 +20,9 @@ Ratings gain the v2 fields and ``at_ms``, the time reports use (the kiosk ``ts``
 
 accounts, sessions, api_tokens, audit   (schema v5)
              dashboard and API access: who may see which part of the hierarchy, and what they did
+rollup_day, rollup_month, rollup_zone   (schema v6)
+             the same counts per local day (by place only) and per local month (every column), in the
+             time zone named in rollup_zone, so first readings of months, quarters and years stay fast
 accounts.email, lang, reports   (schema v7)
              where an account's scheduled reports go, in which language, and which periods it takes
 fleet_configs  per kiosk: the config the fleet pushed (its hash), beside the one the kiosk runs  (schema v8)
@@ -260,6 +263,37 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX events_waiting ON events (site, device, boot) WHERE time_unverified = 1",
     ]),
     (5, ACCOUNT_TABLES),
+    (6, [
+        # Coarse rollups in local time, kept by ingest beside rollup_hour (collector.records). Built from
+        # rollup_hour (and ratings, in a zone not a whole number of hours from UTC) by the first collector
+        # that starts with a time zone, and again whenever its configured zone differs from rollup_zone.
+        """CREATE TABLE rollup_day (
+            day BIGINT NOT NULL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            scale INTEGER NOT NULL,
+            rating INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (day, site, device, scale, rating, flagged)
+        ){clustered}""",
+        """CREATE TABLE rollup_month (
+            month BIGINT NOT NULL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            officer TEXT NOT NULL DEFAULT '',
+            service TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            scale INTEGER NOT NULL,
+            rating INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (month, site, device, officer, service, reason, scale, rating, flagged)
+        ){clustered}""",
+        # One row: the zone rollup_day and rollup_month are complete in; '' until they are built.
+        "CREATE TABLE rollup_zone (id INTEGER PRIMARY KEY, zone TEXT NOT NULL)",
+        "INSERT INTO rollup_zone (id, zone) VALUES (1, '')",
+    ]),
     (7, [
         # Scheduled reports go to accounts: no e-mail address, no report. Existing accounts take every period.
         "ALTER TABLE accounts ADD COLUMN email TEXT",
@@ -305,19 +339,21 @@ def migrate(db: Database) -> int:
             from .db import DatabaseError
 
             raise DatabaseError(f"database schema v{version} is newer than this collector (v{LATEST}): upgrade it")
+        # Every version not recorded yet, not only those above the highest: a database that took v7
+        # before v6 existed (both were written at the same time) still gets v6.
+        applied = {int(v) for (v,) in db.query("SELECT version FROM schema_version")}
         for target, statements in MIGRATIONS:
-            if target <= version:
+            if target in applied:
                 continue
             with db.transaction():
                 # Re-read inside the write transaction: another process may have just migrated.
-                version = db.scalar("SELECT MAX(version) FROM schema_version") or 0
-                if target <= version:
+                if db.scalar("SELECT COUNT(*) FROM schema_version WHERE version = ?", (target,)):
                     continue
                 for sql in statements:
                     db.execute(sql.format(**_TYPES[db.dialect]))
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
-            version = target
-        return version
+            applied.add(target)
+        return max(applied, default=0)
     finally:
         if db.dialect == "postgres":
             db.execute("SELECT pg_advisory_unlock(?)", (_PG_LOCK_KEY,))

@@ -292,7 +292,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
     def open_store() -> Store:
-        return Store(connect(cfg.database.url, password))
+        return Store(connect(cfg.database.url, password), timezone=cfg.timezone)
 
     client_id = cfg.broker.client_id or default_client_id()
     # Two batches' worth: one being committed while the next fills; also the memory bound.

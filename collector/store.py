@@ -2,7 +2,7 @@
 completeness counters, boot anchors, clock corrections, devices, rejects.
 
 The rating ``id`` is the key: a rating already stored (a redelivery after a crash, a kiosk resend)
-is counted as a duplicate and adds nothing to the hourly rollup. Knowing which rows were new:
+is counted as a duplicate and adds nothing to the rollups (hourly, and daily and monthly in local time). Knowing which rows were new:
 PostgreSQL says so with ``RETURNING id`` after a COPY into a staging table; on SQLite the ids already
 present are read first inside the ``BEGIN IMMEDIATE`` transaction, which holds the write lock (race-free).
 
@@ -14,7 +14,6 @@ each re-acquisition can wait a whole switch interval (measured: 300 to 2,000 row
 from __future__ import annotations
 
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -23,6 +22,8 @@ from collector.completeness import EpochRow, epoch_increments, epoch_rows
 from collector.db import Database
 from collector.ingest import Batch
 from collector.placement import Anchors, correction_increments, place
+from collector.report import hour_aligned
+from collector.report_queries import coarse_zone
 
 _SQLITE_IN_CHUNK = 900  # bound on host parameters per SELECT ... IN (...)
 
@@ -99,8 +100,73 @@ def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+HOUR_MS = 3_600_000
+_PG_VALUES_UP_TO = 32  # rollup rows of a batch written as VALUES on PostgreSQL; more go through COPY
+_RAW_FLAGGED = "CASE WHEN flags <> '' THEN 1 ELSE 0 END + 2 * time_unverified"  # as records.rollup_key
+
+
+def sync_zone(db: Database, tz: str) -> bool:
+    """Make the coarse rollups hold local days and months of ``tz``: rebuilt from rollup_hour (and from
+    ratings where local days are not whole UTC hours) when rollup_zone names another zone or none.
+    True when rebuilt. On PostgreSQL the rebuild holds rollup_zone exclusively: every batch reads the zone
+    first (``Store._calendar``), so none writes until the rebuild is committed, then in the new zone."""
+    if coarse_zone(db) == tz:
+        return False
+    with db.transaction():
+        if db.dialect == "postgres":
+            db.execute("LOCK TABLE rollup_zone IN EXCLUSIVE MODE")
+        if coarse_zone(db) == tz:  # another collector just did it
+            return False
+        rebuild_coarse(db, tz)
+        db.execute("UPDATE rollup_zone SET zone = ?", (tz,))
+    return True
+
+
+def rebuild_coarse(db: Database, tz: str) -> None:
+    """Fill rollup_day and rollup_month from rollup_hour, one local day or month per statement; call
+    inside a transaction. Sums of whole hours are exact whenever the local day or month is made of whole
+    UTC hours; otherwise (zones like India's) that day or month is counted from the ratings table."""
+    db.execute("DELETE FROM rollup_day")
+    db.execute("DELETE FROM rollup_month")
+    lo = db.scalar("SELECT MIN(hour) FROM rollup_hour")
+    hi = db.scalar("SELECT MAX(hour) FROM rollup_hour")
+    if lo is None:
+        return
+    cal = records.calendar(tz)
+    first, last = cal.day_of(int(lo) * HOUR_MS), cal.day_of((int(hi) + 1) * HOUR_MS - 1)
+    day_cols = "site, device, scale, rating"
+    for day in range(first, last + 1):
+        start, end = cal.day_start_ms(day), cal.day_start_ms(day + 1)
+        if _whole_hours(tz, start, end):
+            db.execute(f"INSERT INTO rollup_day ({records.DAY_COLUMNS}) SELECT ?, {day_cols}, flagged, SUM(n) "
+                       f"FROM rollup_hour WHERE hour >= ? AND hour < ? GROUP BY {day_cols}, flagged "
+                       f"HAVING SUM(n) <> 0", (day, start // HOUR_MS, end // HOUR_MS))
+        else:
+            db.execute(f"INSERT INTO rollup_day ({records.DAY_COLUMNS}) SELECT ?, {day_cols}, {_RAW_FLAGGED}, "
+                       f"COUNT(*) FROM ratings WHERE at_ms >= ? AND at_ms < ? GROUP BY {day_cols}, {_RAW_FLAGGED}",
+                       (day, start, end))
+    month_cols = "site, device, officer, service, reason, scale, rating"
+    raw_cols = "site, device, COALESCE(officer, ''), COALESCE(service, ''), COALESCE(reason, ''), scale, rating"
+    for month in range(cal.month_of_day(first), cal.month_of_day(last) + 1):
+        start, end = cal.month_start_ms(month), cal.month_start_ms(month + 1)
+        if _whole_hours(tz, start, end):
+            db.execute(f"INSERT INTO rollup_month ({records.MONTH_COLUMNS}) SELECT ?, {month_cols}, flagged, "
+                       f"SUM(n) FROM rollup_hour WHERE hour >= ? AND hour < ? GROUP BY {month_cols}, flagged "
+                       f"HAVING SUM(n) <> 0", (month, start // HOUR_MS, end // HOUR_MS))
+        else:
+            db.execute(f"INSERT INTO rollup_month ({records.MONTH_COLUMNS}) SELECT ?, {raw_cols}, {_RAW_FLAGGED}, "
+                       f"COUNT(*) FROM ratings WHERE at_ms >= ? AND at_ms < ? GROUP BY {raw_cols}, {_RAW_FLAGGED}",
+                       (month, start, end))
+
+
+def _whole_hours(tz: str, start_ms: int, end_ms: int) -> bool:
+    return start_ms % HOUR_MS == 0 and end_ms % HOUR_MS == 0 and hour_aligned(tz, start_ms, end_ms)
+
+
 class Store:
-    def __init__(self, db: Database, anchors: Anchors | None = None):
+    def __init__(self, db: Database, anchors: Anchors | None = None, timezone: str | None = None):
+        """``timezone``: the collector's local zone; the coarse rollups are rebuilt in it if they are kept
+        in another one (or not built yet). Without it, batches keep them in whatever zone they are in."""
         self.db = db
         self.anchors = anchors  # learns boots other collectors anchored (see _anchor_from_db)
         if db.dialect == "sqlite":
@@ -114,15 +180,52 @@ class Store:
             # Staging table for COPY; private to this connection, emptied at each commit.
             db.execute(f"CREATE TEMP TABLE IF NOT EXISTS ratings_in ON COMMIT DELETE ROWS AS "
                        f"SELECT {_COLS} FROM ratings WITH NO DATA")
+            for table in ("rollup_hour", "rollup_day", "rollup_month"):
+                db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_in ON COMMIT DELETE ROWS AS "
+                           f"SELECT * FROM {table} WITH NO DATA")
+        if timezone is not None:
+            sync_zone(db, timezone)
+
+    def _calendar(self) -> records.Calendar | None:
+        """The zone of the coarse rollups, read first in each batch's transaction. On PostgreSQL the
+        ROW SHARE lock waits for a rebuild in progress (EXCLUSIVE), so a batch never counts in the old zone
+        after a rebuild; collectors configured with different zones still keep the tables consistent."""
+        if self.db.dialect == "postgres":
+            self.db.execute("LOCK TABLE rollup_zone IN ROW SHARE MODE")
+        zone = coarse_zone(self.db)
+        return records.calendar(zone) if zone else None
+
+    def _add_rollups(self, inc: records.Increments) -> None:
+        """Every rollup in one fixed order, each in key order: collectors on PostgreSQL lock rollup rows in
+        one order (no deadlock)."""
+        self._upsert("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(inc.hour), records.ROLLUP_CONFLICT)
+        self._upsert("rollup_day", records.DAY_COLUMNS, records.rollup_rows(inc.day), records.DAY_CONFLICT)
+        self._upsert("rollup_month", records.MONTH_COLUMNS, records.rollup_rows(inc.month), records.MONTH_CONFLICT)
+
+    def _upsert(self, table: str, columns: str, rows: list, tail: str) -> None:
+        """Rollup rows, given in key order. On PostgreSQL through COPY into a staging table, then one
+        INSERT ... SELECT in key order: psycopg parses a statement of thousands of placeholders anew each
+        time (it caches only short ones), which cost more than the database's own work."""
+        if not rows:
+            return
+        if self.db.dialect != "postgres" or len(rows) <= _PG_VALUES_UP_TO:
+            self._values(table, columns, rows, tail)
+            return
+        with self.db.conn.cursor() as cur:
+            with cur.copy(f"COPY {table}_in ({columns}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+            key = columns.rsplit(",", 1)[0]  # every column but n
+            cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_in ORDER BY {key}{tail}")
 
     def write(self, batch: Batch) -> WriteResult:
         """Commit the batch or raise (nothing written); the caller acks only after this returns."""
         with self.db.transaction():
+            cal = self._calendar()
             self._anchor_from_db(batch)
             new = self._insert_sqlite(batch) if self.db.dialect == "sqlite" else self._insert_postgres(batch)
             new_events = self._insert_events(batch.events)
-            self._values("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(records.increments(new)),
-                         records.ROLLUP_CONFLICT)
+            self._add_rollups(records.split(records.fine_counts(new, cal), cal))
             # One upsert of epoch counters from both the new messages and the statuses, one row per epoch
             # in key order: collectors on PostgreSQL lock these rows in one order (no deadlock).
             durable = [*new, *new_events] if new_events else new
@@ -140,7 +243,7 @@ class Store:
                 self._values("boots", "site, device, boot, offset_ms, seen_at", [best_a[k] for k in sorted(best_a)],
                              _BOOT_TAIL)
                 if first_seen:
-                    self._place_waiting({k: best_a[k][3] for k in first_seen})
+                    self._place_waiting({k: best_a[k][3] for k in first_seen}, cal)
             self._values("devices", DEVICE_COLUMNS, batch.devices, UPSERT_DEVICE_TAIL)  # unique keys (ingest)
             self._values("rejects", "received_at, topic, reason, payload", batch.rejects)
         return WriteResult(len(new) + len(new_events), len(batch.rows) + len(batch.events) - len(new) - len(new_events),
@@ -191,10 +294,11 @@ class Store:
                 + " OR ".join(["(site = ? AND device = ? AND boot = ?)"] * len(chunk)), [v for k in chunk for v in k]))
         return [k for k in keys if k not in known]
 
-    def _place_waiting(self, offsets: dict[tuple, int]) -> None:
+    def _place_waiting(self, offsets: dict[tuple, int], cal: records.Calendar | None = None) -> None:
         """A boot seen live for the first time: the ratings and events of it stored before (flagged
         time_unverified: they came while this boot's status was only seen retained, or not yet) are
-        placed on real time now, and the hourly rollup moves their counts to the hour they belong to.
+        placed on real time now, and every rollup moves their counts to the hour, day and month they
+        belong to (and out of the unverified bit).
         A boot never seen live keeps its ratings flagged, where the kiosk's clock put them."""
         cols = ", ".join(records.RATING_COLUMNS)
         moved: list[tuple] = []
@@ -219,10 +323,9 @@ class Store:
                      correction_increments([new for _, new in moved] + events), _CORRECTION_TAIL)
         if not moved:
             return
-        counts = records.increments(new for _, new in moved)
-        counts.subtract(records.increments(old for old, _ in moved))
-        self._values("rollup_hour", records.ROLLUP_COLUMNS,
-                     records.rollup_rows(Counter({k: n for k, n in counts.items() if n})), records.ROLLUP_CONFLICT)
+        fine = records.fine_counts((new for _, new in moved), cal)
+        fine.subtract(records.fine_counts((old for old, _ in moved), cal))
+        self._add_rollups(records.split(fine, cal))
         self.db.executemany("UPDATE ratings SET at_ms = ?, time_unverified = 0 WHERE id = ?",
                             [(new.at_ms, new.id) for _, new in moved])
 

@@ -1,10 +1,15 @@
 """Benchmark: a month's report and the dashboard pages over a year of N ratings (default 10 million).
 
 The database gets hourly rollup rows consistent with N ratings (100 kiosks at 20 centres, 12 months,
-working hours) written directly, the same rows ingest would have built one rating at a time; the raw
-ratings table stays empty because reports never read it in a whole-hour time zone.
+working hours) written directly, the same rows ingest would have built one rating at a time, and the
+daily and monthly rollups derived from them by ingest's own code (``records.split``); the raw ratings
+table stays empty because reports never read it in a whole-hour time zone.
 
-    .venv/bin/python tests/bench/reports.py [--rows N] [--db FILE] [--keep] [--managers 50]
+    .venv/bin/python tests/bench/reports.py [--rows N] [--db FILE] [--keep] [--managers 50] [--hourly]
+
+Before the load, each API summary is read once cold from the hourly rollup alone and from the coarse
+rollups, one at a time, as a same-run baseline; ``--hourly`` runs the whole load on the hourly rollup
+alone (as before schema v6).
 
 Then 50 managers of different scopes (whole system, provinces, communes, centres), each signed in with
 an account of its own, open the dashboard pages at the same time; and API consumers with tokens of
@@ -25,17 +30,20 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from collector import records  # noqa: E402
 from collector.accounts import Scope  # noqa: E402
 from collector.db import connect  # noqa: E402
 from collector.web.api import TokenLimiter  # noqa: E402
 from collector.report import parse_period  # noqa: E402
-from collector.report_queries import ReportSpec, run_report  # noqa: E402
+from collector.report_queries import ReportSpec, fetch, needs_for, run_report  # noqa: E402
+from collector.store import sync_zone  # noqa: E402
 from collector.web.server import Dashboard, start_in_thread  # noqa: E402
 from config.collector import CollectorConfig  # noqa: E402
 
@@ -100,23 +108,41 @@ def generate(db, n_ratings: int) -> int:
     db.execute("PRAGMA synchronous=OFF")  # bulk load of a throw-away benchmark database
     sql = ("INSERT INTO rollup_hour (hour, site, device, officer, service, reason, scale, rating, flagged, n) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    cal = records.calendar(TZ)
+    day, month = Counter(), Counter()  # the daily and monthly rollups, as ingest derives them
     batch, written, started = [], 0, time.perf_counter()
+
+    def derive(rows):
+        fine = Counter()
+        for hour, *rest, n in rows:
+            fine[(records.RollupKey(hour, *rest), cal.day_of(hour * 3_600_000))] += n
+        inc = records.split(fine, cal)
+        day.update(inc.day)
+        month.update(inc.month)
     for row in rollup_rows(n_ratings):
         batch.append(row)
         if len(batch) == 200_000:
+            derive(batch)
             with db.transaction():
                 db.executemany(sql, batch)
             written += len(batch)
             batch = []
             print(f"  {written:,} rollup rows written ({time.perf_counter() - started:.0f} s)", flush=True)
+    derive(batch)
     with db.transaction():
         db.executemany(sql, batch)
+        db.executemany(f"INSERT INTO rollup_day ({records.DAY_COLUMNS}) VALUES ({', '.join('?' * 7)})",
+                       records.rollup_rows(day))
+        db.executemany(f"INSERT INTO rollup_month ({records.MONTH_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+                       records.rollup_rows(month))
+        db.execute("UPDATE rollup_zone SET zone = ?", (TZ,))
         for s in range(SITES):
             for d in range(1, DEVICES_PER_SITE + 1):
                 seen = (NOW - timedelta(minutes=5 if (s + d) % 17 else 60 * 30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
                 db.execute("INSERT INTO devices (site, device, state, status_ts, last_seen, app_version, outbox_depth,"
                            " last_rating_ts, config_hash, clock_skew_s) VALUES (?, ?, 'online', ?, ?, '0.1.0', 0, ?,"
                            " 'x', 0.5)", (f"site-{s:02d}", f"quay-{d}", seen, seen, seen))
+    print(f"  daily rollup {len(day):,} rows, monthly rollup {len(month):,} rows", flush=True)
     db.execute("ANALYZE")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # measure reads of the database file, not of a fresh WAL
     return written + len(batch)
@@ -133,6 +159,24 @@ def time_month_report(db, cfg) -> float:
         print(f"  {MONTH} by {by[0] if by else 'total':6}: {len(rows):4} groups, "
               f"{sum(r.count + r.flagged for r in rows):,} ratings, {dt * 1000:.0f} ms", flush=True)
     return total
+
+
+def cold_reads(db) -> None:
+    """Each API summary's rows read once, nothing cached, one at a time: hourly rollup alone, then the coarse
+    rollups (a same-run baseline for the figures under load)."""
+    asks = [(MONTH, ("centre",)), (MONTH, ("officer",)), (MONTH, ("day",)), ("2026", ("commune", "month")),
+            ("2026-Q4", ("counter",))]
+    zone = db.scalar("SELECT zone FROM rollup_zone")
+    for label, set_zone in (("hourly rollup alone", ""), ("coarse rollups", zone)):
+        db.execute("UPDATE rollup_zone SET zone = ?", (set_zone,))
+        parts = []
+        for period, by in asks:
+            p = parse_period(period, TZ)
+            t0 = time.perf_counter()
+            rows = fetch(db, p.start_ms, p.end_ms, needs_for(by), tz=TZ)
+            parts.append(f"{period} by {','.join(by)} {(time.perf_counter() - t0) * 1000:.0f} ms ({len(rows):,} rows)")
+        print(f"  {label}: " + "; ".join(parts), flush=True)
+    db.execute("UPDATE rollup_zone SET zone = ?", (zone,))
 
 
 def time_dashboard(db, cfg) -> float:
@@ -280,6 +324,7 @@ def main() -> int:
     ap.add_argument("--db", help="SQLite file to use (default: a temporary file, deleted afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the database (reused when --db holds --rows already)")
     ap.add_argument("--managers", type=int, default=50, help="signed-in managers at once (default 50)")
+    ap.add_argument("--hourly", action="store_true", help="read the hourly rollup alone (as before schema v6)")
     args = ap.parse_args()
     tmp = None
     if args.db:
@@ -293,6 +338,11 @@ def main() -> int:
         have = db.scalar("SELECT SUM(n) FROM rollup_hour") or 0
         if have == args.rows:
             print(f"reusing {path}: rollups of {have:,} ratings", flush=True)
+            if db.scalar("SELECT zone FROM rollup_zone") != TZ:
+                t0 = time.perf_counter()
+                sync_zone(db, TZ)
+                print(f"  daily and monthly rollups built from rollup_hour (as a collector starting on a "
+                      f"database from before schema v6 does) in {time.perf_counter() - t0:.1f} s", flush=True)
         else:
             if have:
                 sys.exit(f"{path} holds {have:,} ratings, not {args.rows:,}: use another --db")
@@ -303,6 +353,12 @@ def main() -> int:
             print(f"  {n:,} rollup rows in {time.perf_counter() - t0:.0f} s, "
                   f"{os.path.getsize(path) / 1e6:.0f} MB", flush=True)
         assert db.scalar("SELECT SUM(n) FROM rollup_hour") == args.rows
+        assert db.scalar("SELECT SUM(n) FROM rollup_day") == db.scalar("SELECT SUM(n) FROM rollup_month") == args.rows
+        print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; cold reads, one at a time:", flush=True)
+        cold_reads(db)
+        if args.hourly:
+            db.execute("UPDATE rollup_zone SET zone = ''")
+            print("--hourly: the coarse rollups are left aside for the rest of the run", flush=True)
         print(f"month report ({MONTH}: total, by site, by device, by hour):", flush=True)
         month_s = time_month_report(db, cfg)
         print("dashboard pages (first round shown; p95 over 3 rounds):", flush=True)
@@ -310,11 +366,14 @@ def main() -> int:
         print(f"{args.managers} managers of different scopes at once, then API consumers:", flush=True)
         managers_ms, api_ms = time_managers(db, cfg, args.managers)
     finally:
+        if args.hourly:
+            db.execute("UPDATE rollup_zone SET zone = ?", (TZ,))
         db.close()
         if tmp and not args.keep:
             for f in Path(tmp).iterdir():
                 f.unlink()
             os.rmdir(tmp)
+    print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     print(f"RESULT month_report_s={month_s:.3f} dashboard_p95_ms={p95_one:.0f} managers_p95_ms={managers_ms:.0f} "
           f"api_p95_ms={api_ms:.0f} rows={args.rows}")
     return 0

@@ -86,9 +86,9 @@ def test_rejects_keep_topic_reason_and_at_most_4_kib_of_payload(store):
 def test_a_failing_batch_writes_nothing(store, monkeypatch):
     import collector.records as records
 
-    def boom(rows):  # fails after the ratings were inserted, before the rollup
+    def boom(rows, cal):  # fails after the ratings were inserted, before the rollup
         raise RuntimeError("disk full")
-    monkeypatch.setattr(records, "increments", boom)
+    monkeypatch.setattr(records, "fine_counts", boom)
     with pytest.raises(RuntimeError):
         store.write(batch((T, rating()), (T, b"junk")))
     monkeypatch.undo()
