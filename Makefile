@@ -14,6 +14,7 @@ bench: setup
 	.venv/bin/python tests/bench/kiosk_latency.py
 	.venv/bin/python tests/bench/ingest.py
 	.venv/bin/python tests/bench/reports.py
+	.venv/bin/python tests/bench/soak.py
 
 clean:
 	rm -rf .venv tests/artifacts .pytest_cache

@@ -7,7 +7,8 @@ Starts its own Mosquitto (free loopback port). Ratings are published with ``mosq
 memory is sampled every 0.2 s. The kiosk part runs ``python -m kiosk simulate`` (the real flow,
 outbox and uplink, no window) for the taps and samples it the same way. The last line is
 ``RESULT ratings=... collector_peak_rss_mb=... collector_rss_first10pct_mb=... stored=... kiosk_taps=...
-kiosk_peak_rss_mb=... kiosk_rss_first10pct_mb=...``.
+kiosk_peak_rss_mb=... kiosk_rss_first10pct_mb=...``. It exits 1 when memory kept growing with the stream
+(the collector by more than 64 MB after the first tenth, or to 300 MB; the kiosk by more than 20 MB).
 """
 from __future__ import annotations
 
@@ -143,6 +144,18 @@ def soak_kiosk(work: Path, taps: int) -> dict:
         broker.stop()
 
 
+def unbounded(result: dict) -> list[str]:
+    """What grew with the stream: after the first tenth, memory may settle but must not keep growing."""
+    problems = []
+    if result["collector_peak_rss_mb"] > result["collector_rss_first10pct_mb"] + 64:
+        problems.append("the collector grew by more than 64 MB after the first tenth of the ratings")
+    if result["collector_peak_rss_mb"] >= 300:
+        problems.append("the collector reached 300 MB")
+    if result["kiosk_peak_rss_mb"] > result["kiosk_rss_first10pct_mb"] + 20:
+        problems.append("the kiosk grew by more than 20 MB after the first tenth of the taps")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ratings", type=int, default=1_000_000)
@@ -157,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()), flush=True)
-    return 0
+    problems = unbounded(result)
+    for problem in problems:
+        print(f"soak: NOT BOUNDED: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def report(workdir: Path, collector_yaml: Path, by: str, day: str) -> list[dict]
                           "--until", day, "--by", by, "--format", "json"], cwd=workdir, capture_output=True,
                          text=True, timeout=60, env=chain._env())
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return json.loads(out.stdout)["rows"]
 
 
 @pytest.fixture()

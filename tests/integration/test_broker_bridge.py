@@ -13,7 +13,8 @@ pytestmark = pytest.mark.mosquitto
 
 
 def test_ratings_queued_while_the_uplink_is_down_reach_the_province(tmp_path):
-    province, commune = tmp_path / "province", tmp_path / "commune"
+    # short names: the control socket inside must stay within a Unix socket path's 107 bytes
+    province, commune = tmp_path / "p", tmp_path / "c"
     p_tls, _ = init_dir(province)
     setup.add_bridge_user(province, "tan-lap")
     setup.add_collector(province, "main")
