@@ -17,6 +17,7 @@ from tests.servers import Mosquitto, Postgres, free_port  # noqa: E402
 _db_counter = itertools.count()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (scripts/test.sh runs two workers) some tests must not overlap: Kivy windows share
     one virtual screen, and the end-to-end suites load the machine on purpose and time their recovery."""
