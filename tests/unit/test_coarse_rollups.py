@@ -1,4 +1,4 @@
-"""Daily and monthly rollups in local time, on SQLite and PostgreSQL: kept by ingest exactly as the hourly
+"""Daily, monthly and monthly weekday x hour rollups in local time, on SQLite and PostgreSQL: kept by ingest exactly as the hourly
 rollup is (new rows only, flagged and unverified bits, ratings re-placed when their boot's first live status
 comes), rebuilt from rollup_hour when a database gains them or the time zone changes, and read by reports
 only when they answer exactly: every figure equals the hourly rollup's and the raw ratings'."""
@@ -31,7 +31,8 @@ SITES = [("s-new", "d1"), ("s-old", "d1"), ("s-two", "d1"), ("s-x", "d9")]
 EDGES = ["2026-09-30T17:00:00", "2026-10-31T17:00:00", "2026-12-31T17:00:00", "2026-10-04T17:00:00"]
 BYS = [(), ("site",), ("device",), ("officer",), ("service",), ("reason",), ("day",), ("week",), ("weekday",),
        ("month",), ("commune", "month"), ("counter",), ("day", "site"), ("hour",), ("officer", "day"),
-       ("province", "week")]
+       ("province", "week"), ("weekday", "hour"), ("site", "hour"), ("commune", "weekday", "hour"),
+       ("counter", "hour")]
 
 
 def utc(text: str) -> datetime:
@@ -85,24 +86,38 @@ def raw_ratings(db) -> list[records.RatingRow]:
     return [records.RatingRow(*r) for r in db.query(f"SELECT {', '.join(records.RATING_COLUMNS)} FROM ratings")]
 
 
-def expected_coarse(db, tz: str) -> tuple[Counter, Counter]:
+def expected_coarse(db, tz: str) -> tuple[Counter, Counter, Counter]:
     cal = records.calendar(tz)
     inc = records.split(records.fine_counts(raw_ratings(db), cal), cal)
-    return inc.day, inc.month
+    return inc.day, inc.month, inc.wh
+
+
+def expected_weekday_hour(db, tz: str) -> Counter:
+    """rollup_month_wh's rows computed with the standard library alone, from each rating's placed time."""
+    zone = records.calendar(tz).zone
+    out: Counter = Counter()
+    for r in raw_ratings(db):
+        local = datetime.fromtimestamp(r.at_ms / 1000, zone)
+        out[records.WeekHourKey(local.year * 12 + local.month - 1, r.site, local.isoweekday(), local.hour, r.scale,
+                                r.rating, records.rollup_key(r).flagged)] += 1
+    return out
+
+
+KEYS = {"rollup_day": records.DayKey, "rollup_month": records.MonthKey, "rollup_month_wh": records.WeekHourKey}
 
 
 def stored(db, table: str) -> Counter:
-    cols = records.DayKey._fields if table == "rollup_day" else records.MonthKey._fields
-    key = records.DayKey if table == "rollup_day" else records.MonthKey
-    return Counter({key(*r[:-1]): int(r[-1]) for r in db.query(f"SELECT {', '.join(cols)}, n FROM {table}")
+    key = KEYS[table]
+    return Counter({key(*r[:-1]): int(r[-1]) for r in db.query(f"SELECT {', '.join(key._fields)}, n FROM {table}")
                     if int(r[-1])})
 
 
 def assert_coarse_matches_ratings(db, tz: str) -> None:
-    day, month = expected_coarse(db, tz)
+    day, month, wh = expected_coarse(db, tz)
     assert sum(day.values()) == db.scalar("SELECT COUNT(*) FROM ratings") > 0
     assert stored(db, "rollup_day") == day
     assert stored(db, "rollup_month") == month
+    assert stored(db, "rollup_month_wh") == wh == expected_weekday_hour(db, tz)
     hour = records.increments(raw_ratings(db))
     in_hours = Counter({records.RollupKey(*r[:-1]): int(r[-1]) for r in db.query(f"SELECT {', '.join(records.RollupKey._fields)}, n FROM rollup_hour")
                         if int(r[-1])})
@@ -184,7 +199,15 @@ def test_the_coarse_path_is_chosen_only_when_it_answers_exactly(db):
     assert src(days, ("counter",)) == "day"
     assert src(days, ("week", "site")) == "day"
     assert src(days, ("officer",)) == "hour"  # rollup_day keeps places only
-    assert src(month, ("hour",)) == "hour"
+    assert src(month, ("hour",)) == "month_wh"
+    assert src(year, ("weekday", "hour")) == "month_wh"
+    assert src(month, ("commune", "weekday", "hour")) == "month_wh"
+    assert src(month, ("weekday",)) == "day"  # rollup_day is smaller for weekdays alone
+    assert src(days, ("weekday", "hour")) == "hour"  # not whole months
+    assert src(month, ("counter", "hour")) == "hour"  # rollup_month_wh keeps sites, not counters
+    assert src(month, ("officer", "hour")) == "hour"
+    assert src(month, ("day", "hour")) == "hour"
+    assert src(month, ("weekday", "hour"), "Europe/Paris") == "hour"  # kept in another zone
     assert src(month, ("officer", "day")) == "hour"
     assert src(month, (), "Europe/Paris") == "hour"  # kept in another zone
     shifted = month._replace(start=month.start + timedelta(hours=1))
