@@ -374,3 +374,65 @@ def test_fetch_gives_the_same_rows_from_rollup_month_as_summed_hours(db):
         start = records.calendar(HCM).month_start_ms(local.year * 12 + local.month - 1)
         sums[r._replace(start_ms=start, n=0)] += r.n
     assert fast == sorted(k._replace(n=n) for k, n in sums.items() if n)
+
+
+@pytest.mark.parametrize("tz", [HCM, "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_local_weekday_and_hour_of_every_quarter_hour(tz):
+    """Ingest's local (day, hour) per quarter hour, and the instant standing for a (weekday, hour) in reports,
+    agree with the standard library around clock changes (Lord Howe moves by half an hour)."""
+    cal = records.Calendar(tz)
+    start = int(utc("2026-03-25T00:00:00").timestamp() * 1000)
+    for at in range(start, start + 14 * 86_400_000, 299_999):
+        for t in (at, int(utc("2026-10-20T00:00:00").timestamp() * 1000) + (at - start)):
+            local = datetime.fromtimestamp(t / 1000, cal.zone)
+            assert cal.day_hour(t) == (local.date().toordinal() - records.EPOCH_ORDINAL, local.hour)
+            assert records.weekday_of_day(cal.day_hour(t)[0]) == local.isoweekday()
+    for wd in range(1, 8):
+        for h in range(24):
+            local = datetime.fromtimestamp(cal.weekday_hour_ms(wd, h) / 1000, cal.zone)
+            assert (local.isoweekday(), local.hour) == (wd, h)
+
+
+def test_a_database_at_schema_v8_gains_rollup_month_wh_and_rebuilds_it(db):
+    """Schema v9 adds the table empty and forgets the recorded zone: reports read rollup_hour until a
+    collector with a zone starts and rebuilds every coarse rollup, rollup_month_wh included."""
+    store = Store(db, timezone=HCM)
+    ingest(store, sample())
+    db.execute("DROP TABLE rollup_month_wh")
+    db.execute("DELETE FROM schema_version WHERE version = 9")
+    assert schema.migrate(db) == schema.LATEST
+    assert db.scalar("SELECT zone FROM rollup_zone") == "" and not db.scalar("SELECT COUNT(*) FROM rollup_month_wh")
+    month = parse_period("2026-10", HCM)
+    assert coarse_source(db, HCM, month.start_ms, month.end_ms, needs_for(("weekday", "hour"))) is None
+    ingest(Store(db), sample(30, seed=12))  # a collector without a zone meanwhile: counted hourly only
+    assert sync_zone(db, HCM)
+    assert_coarse_matches_ratings(db, HCM)
+    assert coarse_source(db, HCM, month.start_ms, month.end_ms, needs_for(("weekday", "hour")))[0] == "month_wh"
+    assert compare_paths(db, CONFIG, PERIODS[:3]) > 0
+
+
+@pytest.mark.parametrize("tz", ["Europe/Paris", "Asia/Kolkata"])
+def test_fetch_gives_the_same_weekday_hour_rows_as_summed_hours(db, tz):
+    """The patterns grid of a quarter with a clock change (Paris, 25 October) after a zone change, and in a
+    half-hour zone (rebuilt from the ratings), row for row against the hourly path, scoped to two sites."""
+    ingest(Store(db, timezone=HCM), sample())
+    store = Store(db, timezone=tz)
+    ingest(store, sample(60, seed=13))
+    quarter = parse_period("2026-Q4", tz)
+    needs = needs_for(("weekday", "hour")) | {"site"}
+    sites = ["s-new", "s-two"]
+    fast = fetch(db, quarter.start_ms, quarter.end_ms, needs, tz=tz, sites=sites)
+    assert fast and coarse_source(db, tz, quarter.start_ms, quarter.end_ms, needs)[0] == "month_wh"
+    db.execute("UPDATE rollup_zone SET zone = ''")
+    hourly = fetch(db, quarter.start_ms, quarter.end_ms, needs, tz=tz, sites=sites)
+    zone = records.calendar(tz).zone
+
+    def keyed(rows):
+        out: Counter = Counter()
+        for r in rows:
+            local = datetime.fromtimestamp(r.start_ms / 1000, zone)
+            out[(r.site, local.isoweekday(), local.hour, r.scale, r.rating, r.flagged)] += r.n
+        return Counter({k: n for k, n in out.items() if n})
+    assert keyed(fast) == keyed(hourly) and len(fast) == len(keyed(fast))
+    assert sum(keyed(fast).values()) == sum(1 for r in raw_ratings(db) if r.site in sites
+                                            and quarter.start_ms <= r.at_ms < quarter.end_ms)
