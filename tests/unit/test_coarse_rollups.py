@@ -1,7 +1,8 @@
-"""Daily, monthly and monthly weekday x hour rollups in local time, on SQLite and PostgreSQL: kept by ingest exactly as the hourly
-rollup is (new rows only, flagged and unverified bits, ratings re-placed when their boot's first live status
-comes), rebuilt from rollup_hour when a database gains them or the time zone changes, and read by reports
-only when they answer exactly: every figure equals the hourly rollup's and the raw ratings'."""
+"""Daily, monthly and monthly weekday x hour rollups in local time, on SQLite and PostgreSQL: kept by
+ingest exactly as the hourly rollup is (new rows only, flagged and unverified bits, ratings re-placed when
+their boot's first live status comes), rebuilt from rollup_hour when a database gains them or the time
+zone changes, and read by reports only when they answer exactly: every figure equals the hourly rollup's
+and the raw ratings'."""
 from __future__ import annotations
 
 import json
