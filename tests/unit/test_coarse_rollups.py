@@ -241,6 +241,10 @@ def test_replacement_moves_day_and_month_counts_with_the_ratings(db):
     on_oct31 = lambda: db.scalar("SELECT COALESCE(SUM(n), 0) FROM rollup_day WHERE day = ? AND flagged = 0 "  # noqa: E731
                                  "AND site = 's-two'", (oct31,))
     before = on_oct31()
+    # rollup_month_wh: October, Saturday (31 October), 23:00-24:00 local, verified
+    sat_23 = lambda: db.scalar("SELECT COALESCE(SUM(n), 0) FROM rollup_month_wh WHERE month = ? AND weekday = 6 "  # noqa: E731
+                               "AND hour = 23 AND flagged = 0 AND site = 's-two'", (2026 * 12 + 9,))
+    wh_before = sat_23()
     # the boot's first live status, 90 s later (mono 150 s): placed at 23:30:00 - 90 s + 60 s, still 31 October,
     # a month later than the kiosk said and out of the unverified bit
     status = encode(StatusV2(site="s-two", device="d1", state="online", ts=T_KIOSK, app_version="2", outbox_depth=0,
@@ -248,6 +252,7 @@ def test_replacement_moves_day_and_month_counts_with_the_ratings(db):
     store.write(classify([Message("hailong/v1/s-two/d1/status", status, 1, 1, False, T_RECV + 90)], anchors=anchors))
     assert db.scalar("SELECT COUNT(*) FROM ratings WHERE time_unverified = 1 AND epoch = ?", (EPOCH,)) == 0
     assert on_oct31() == before + 3
+    assert sat_23() == wh_before + 3
     assert_coarse_matches_ratings(db, HCM)
     store.write(classify([Message(t, p, i + 1, 1, False, T_RECV + 100) for i, (p, t) in enumerate(early)]))  # again
     assert_coarse_matches_ratings(db, HCM)
