@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Iterable, NamedTuple
 from zoneinfo import ZoneInfo
@@ -145,7 +145,9 @@ def rollup_rows(counts: Counter) -> list[tuple]:
 # ------------------------------------------------------------------ coarse rollups, in local time
 # rollup_day   per local day x site x device x scale x rating x flagged: day-by-day and place figures
 # rollup_month per local month x every column of rollup_hour: whole months, quarters and years
-# Both are in the time zone recorded in rollup_zone; every rating counted in rollup_hour is counted in
+# rollup_month_wh per local month x site x local weekday x local hour of day x scale x rating x flagged:
+#              hour-of-day and weekday patterns of whole months, quarters and years
+# All are in the time zone recorded in rollup_zone; every rating counted in rollup_hour is counted in
 # exactly one row of each, by its placed time (at_ms), so sums over whole local days or months are equal.
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -171,10 +173,29 @@ class MonthKey(NamedTuple):
     flagged: int
 
 
+class WeekHourKey(NamedTuple):
+    month: int  # local year * 12 + month - 1
+    site: str
+    weekday: int  # local ISO weekday, 1 (Monday) to 7
+    hour: int  # local hour of day, 0 to 23
+    scale: int
+    rating: int
+    flagged: int
+
+
 DAY_COLUMNS = ", ".join((*DayKey._fields, "n"))
+WH_COLUMNS = ", ".join((*WeekHourKey._fields, "n"))
 MONTH_COLUMNS = ", ".join((*MonthKey._fields, "n"))
 DAY_CONFLICT = f" ON CONFLICT ({', '.join(DayKey._fields)}) DO UPDATE SET n = rollup_day.n + excluded.n"
 MONTH_CONFLICT = f" ON CONFLICT ({', '.join(MonthKey._fields)}) DO UPDATE SET n = rollup_month.n + excluded.n"
+WH_CONFLICT = (f" ON CONFLICT ({', '.join(WeekHourKey._fields)}) "
+               "DO UPDATE SET n = rollup_month_wh.n + excluded.n")
+QUARTER_MS = 900_000  # every UTC offset in use, and every change of one, falls on a quarter hour
+
+
+def weekday_of_day(day: int) -> int:
+    """ISO weekday of a day number (1970-01-01 was a Thursday)."""
+    return (day + 3) % 7 + 1
 
 
 class Calendar:
@@ -185,6 +206,8 @@ class Calendar:
         self.tz = tz
         self.zone = ZoneInfo(tz)
         self._last = (0, -1, 0)  # [lo, hi) in UTC ms and its day: the ratings of a batch share a few days
+        self._quarters: dict[int, tuple[int, int]] = {}  # quarter hour since the epoch -> local (day, hour)
+        self._week: dict[tuple[int, int], int] | None = None
 
     def day_of(self, at_ms: int) -> int:
         lo, hi, d = self._last
@@ -195,6 +218,50 @@ class Calendar:
         if lo <= at_ms < hi:
             self._last = (lo, hi, d)
         return d
+
+    def day_hour(self, at_ms: int) -> tuple[int, int]:
+        """Local (day number, hour of day) of ``at_ms``: the same for a whole quarter hour, since every
+        offset and every change of offset falls on one (cached: a batch's ratings share a few)."""
+        q = at_ms // QUARTER_MS
+        hit = self._quarters.get(q)
+        if hit is None:
+            if len(self._quarters) > 100_000:
+                self._quarters.clear()
+            local = datetime.fromtimestamp(q * (QUARTER_MS // 1000), self.zone)
+            hit = self._quarters[q] = (local.date().toordinal() - EPOCH_ORDINAL, local.hour)
+        return hit
+
+    def weekday_hour_ms(self, weekday: int, hour: int) -> int:
+        """An instant (UTC ms) whose local ISO weekday and hour of day are the ones given: the start of that
+        hour in the first week from 2001-01-01 (a Monday) in which every local hour exists (no clock change
+        skips one). Rows of rollup_month_wh carry it, so reports find the weekday and hour from their start
+        as usual."""
+        if self._week is None:
+            monday = date(2001, 1, 1)
+            while True:
+                week = {}
+                for wd in range(1, 8):
+                    d = monday + timedelta(days=wd - 1)
+                    for h in range(24):
+                        ms = int(datetime(d.year, d.month, d.day, h, tzinfo=self.zone).timestamp() * 1000)
+                        local = datetime.fromtimestamp(ms / 1000, self.zone)
+                        if (local.isoweekday(), local.hour) == (wd, h):
+                            week[(wd, h)] = ms
+                if len(week) == 7 * 24:
+                    self._week = week
+                    break
+                monday += timedelta(days=7)
+        return self._week[(weekday, hour)]
+
+    def offsets(self, start_ms: int, end_ms: int, step_ms: int) -> list[tuple[int, int]]:
+        """[(from_ms, UTC offset in ms)] over [start_ms, end_ms), checked every ``step_ms`` from start_ms:
+        the first from_ms is start_ms, each next one where the offset changes."""
+        out: list[tuple[int, int]] = []
+        for t in range(start_ms, end_ms, step_ms):
+            off = int(datetime.fromtimestamp(t // 1000, self.zone).utcoffset().total_seconds()) * 1000
+            if not out or out[-1][1] != off:
+                out.append((t, off))
+        return out
 
     @lru_cache(maxsize=4096)
     def day_start_ms(self, day: int) -> int:
@@ -235,39 +302,45 @@ class Increments(NamedTuple):
     hour: Counter  # RollupKey -> n
     day: Counter  # DayKey -> n (empty without a zone)
     month: Counter  # MonthKey -> n
+    wh: Counter  # WeekHourKey -> n
 
 
 def fine_counts(rows: Iterable[RatingRow], cal: Calendar | None) -> Counter:
-    """(hourly key, local day) -> n: one pass over the rows; every rollup is derived from these few keys."""
+    """(hourly key, local day, local hour of day) -> n: one pass over the rows; every rollup is derived
+    from these few keys."""
     if cal is None:
-        return Counter((rollup_key(r), 0) for r in rows)
-    return Counter((rollup_key(r), cal.day_of(r.at_ms)) for r in rows)
+        return Counter((rollup_key(r), 0, 0) for r in rows)
+    day_hour = cal.day_hour
+    return Counter((rollup_key(r), *day_hour(r.at_ms)) for r in rows)
 
 
 def split(fine: Counter, cal: Calendar | None) -> Increments:
     """The increments of every rollup from ``fine_counts`` (possibly a difference); zero counts dropped.
-    Keys are built as plain tuples (field order of DayKey and MonthKey): this runs for every batch."""
+    Keys are built as plain tuples (field order of DayKey, MonthKey and WeekHourKey): this runs for every
+    batch."""
     hour: Counter = Counter()
     day: Counter = Counter()
     month: Counter = Counter()
-    months: dict[int, int] = {}
+    wh: Counter = Counter()
+    months: dict[int, tuple[int, int]] = {}
     negative = False
-    for (k, d), n in fine.items():
+    for (k, d, h), n in fine.items():
         if n <= 0:
             if not n:
                 continue
             negative = True
         hour[k] += n
         if cal is not None:
-            m = months.get(d)
-            if m is None:
-                m = months[d] = cal.month_of_day(d)
+            mw = months.get(d)
+            if mw is None:
+                mw = months[d] = (cal.month_of_day(d), weekday_of_day(d))
             day[(d, k[1], k[2], k[6], k[7], k[8])] += n
-            month[(m, *k[1:])] += n
+            month[(mw[0], *k[1:])] += n
+            wh[(mw[0], k[1], mw[1], h, k[6], k[7], k[8])] += n
     if not negative:
-        return Increments(hour, day, month)
+        return Increments(hour, day, month, wh)
     drop = lambda c: Counter({k: n for k, n in c.items() if n})  # noqa: E731
-    return Increments(drop(hour), drop(day), drop(month))
+    return Increments(drop(hour), drop(day), drop(month), drop(wh))
 
 
 def apply(db, counts: Counter) -> None:

@@ -3,6 +3,8 @@
 The coarsest rollup that answers exactly is read:
 - ``rollup_month`` for whole local months (a month, quarter or year) grouped by anything but day, week,
   hour or weekday: a year over ten million ratings is some tens of thousands of rows;
+- ``rollup_month_wh`` for whole local months grouped by hour of day (with or without weekday) and site or
+  the places above it only: the patterns grid of a month is a few thousand rows, not every hourly one;
 - ``rollup_day`` for whole local days grouped by time (day, week, weekday, month) and place only;
 - ``rollup_hour`` otherwise, or when the coarse rollups are kept in another time zone than the one asked
   (rollup_zone; a collector rebuilds them in its configured zone when it starts).
@@ -36,6 +38,10 @@ _ORDER = ("start", "site", "device", "officer", "service", "reason")
 GRAIN = {"hour": "grain:hour", "day": "grain:day", "week": "grain:day", "weekday": "grain:day",
          "month": "grain:month"}
 _DAY_COLUMNS = {"start", "site", "device"}  # what rollup_day keeps
+_WH_COLUMNS = {"start", "site"}  # what rollup_month_wh keeps, beside the local weekday and hour
+# Which time groupings a fetch serves, beside its grain: rollup_month_wh answers only "weekday" and "hour".
+TIME_MARK = "time:"
+_WH_TIMES = {TIME_MARK + "weekday", TIME_MARK + "hour"}
 
 
 def needs_for(dims: Iterable[str]) -> set[str]:
@@ -44,6 +50,7 @@ def needs_for(dims: Iterable[str]) -> set[str]:
         out.update(NEEDS[dim])
         if dim in GRAIN:
             out.add(GRAIN[dim])
+            out.add(TIME_MARK + dim)
     return out
 
 
@@ -61,12 +68,19 @@ def coarse_zone(db: Database) -> str:
 
 
 def coarse_source(db: Database, tz: str, start_ms: int, end_ms: int, needs: set[str]) -> tuple[str, int, int] | None:
-    """("month" | "day", first, end) when rollup_month or rollup_day answers [start_ms, end_ms) exactly."""
+    """("month" | "month_wh" | "day", first, end) when rollup_month, rollup_month_wh or rollup_day answers
+    [start_ms, end_ms) exactly."""
     grain = _grain(needs)
-    if grain == "hour" or coarse_zone(db) != tz:
+    times = {c for c in needs if c.startswith(TIME_MARK)}
+    by_hour = grain == "hour" and TIME_MARK + "hour" in times and times <= _WH_TIMES \
+        and {c for c in needs if c in _ORDER} <= _WH_COLUMNS
+    if (grain == "hour" and not by_hour) or coarse_zone(db) != tz:
         return None
     cal = calendar(tz)
     try:
+        if by_hour:
+            m0, m1 = cal.month_containing(start_ms), cal.month_containing(end_ms)
+            return ("month_wh", m0, m1) if m0 is not None and m1 is not None and m0 < m1 else None
         if grain in (None, "month"):
             m0, m1 = cal.month_containing(start_ms), cal.month_containing(end_ms)
             if m0 is not None and m1 is not None and m0 < m1:
@@ -98,6 +112,8 @@ def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
     if sites is not None and not sites:
         return []
     source = coarse_source(db, tz, start_ms, end_ms, needs)
+    if source is not None and source[0] == "month_wh":
+        return _fetch_weekday_hour(db, *source[1:], needs, tz, sites)
     if source is not None:
         return _fetch_coarse(db, *source, needs, tz, sites)
     bounds = data_bounds(db)
@@ -142,6 +158,24 @@ def _fetch_coarse(db: Database, unit: str, first: int, end: int, needs: set[str]
     to_ms = cal.day_start_ms if unit == "day" else cal.month_start_ms
     timed = "start" in needs
     return [RollupRow(to_ms(int(r[0])) if timed else 0, *r[1:6], int(r[6]), int(r[7]), int(r[8]), int(r[9]))
+            for r in db.query(sql, params)]
+
+
+def _fetch_weekday_hour(db: Database, first: int, end: int, needs: set[str], tz: str,
+                        sites: Sequence[str] | None) -> list[RollupRow]:
+    """Rows of rollup_month_wh summed over the months; ``start_ms`` is an instant of the local weekday and
+    hour of day (``Calendar.weekday_hour_ms``), which is all a grouping by weekday and hour reads of it."""
+    weekday = TIME_MARK + "weekday" in needs
+    where, params = "month >= ? AND month < ?", [first, end]
+    if sites is not None:
+        where += f" AND site IN ({', '.join('?' * len(sites))})"
+        params += list(sites)
+    site = "site" if "site" in needs else "''"
+    group = (["1"] if "site" in needs else []) + (["2"] if weekday else []) + ["3", "4", "5", "6"]
+    sql = (f"SELECT {site}, {'weekday' if weekday else '1'}, hour, scale, rating, flagged, CAST(SUM(n) AS BIGINT) "
+           f"FROM rollup_month_wh WHERE {where} GROUP BY {', '.join(group)} HAVING SUM(n) <> 0")
+    at = calendar(tz).weekday_hour_ms
+    return [RollupRow(at(int(r[1]), int(r[2])), r[0], "", "", "", "", int(r[3]), int(r[4]), int(r[5]), int(r[6]))
             for r in db.query(sql, params)]
 
 

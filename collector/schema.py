@@ -26,6 +26,9 @@ rollup_day, rollup_month, rollup_zone   (schema v6)
 accounts.email, lang, reports   (schema v7)
              where an account's scheduled reports go, in which language, and which periods it takes
 fleet_configs  per kiosk: the config the fleet pushed (its hash), beside the one the kiosk runs  (schema v8)
+rollup_month_wh   (schema v9)
+             per local month x site x local weekday x local hour of day: hour-of-day and weekday patterns
+             of whole months, quarters and years, in the rollup_zone zone like rollup_day and rollup_month
 """
 from __future__ import annotations
 
@@ -312,6 +315,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             seen_ms BIGINT NOT NULL,
             PRIMARY KEY (site, device)
         )""",
+    ]),
+    (9, [
+        # Local weekday x hour of day per month, by site only: the patterns grid of a month reads a few
+        # thousand rows instead of every hourly row. Kept by ingest like rollup_month (collector.records).
+        """CREATE TABLE rollup_month_wh (
+            month BIGINT NOT NULL,
+            site TEXT NOT NULL,
+            weekday INTEGER NOT NULL,
+            hour INTEGER NOT NULL,
+            scale INTEGER NOT NULL,
+            rating INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (month, site, weekday, hour, scale, rating, flagged)
+        ){clustered}""",
+        # The coarse rollups are complete in no zone until the new table is filled: the next collector
+        # that starts with a zone rebuilds them all (collector.store.sync_zone); reports read rollup_hour
+        # until then.
+        "UPDATE rollup_zone SET zone = ''",
     ]),
 ]
 

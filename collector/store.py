@@ -2,7 +2,8 @@
 completeness counters, boot anchors, clock corrections, devices, rejects.
 
 The rating ``id`` is the key: a rating already stored (a redelivery after a crash, a kiosk resend)
-is counted as a duplicate and adds nothing to the rollups (hourly, and daily and monthly in local time). Knowing which rows were new:
+is counted as a duplicate and adds nothing to the rollups (hourly, and daily, monthly and monthly by
+weekday and hour in local time). Knowing which rows were new:
 PostgreSQL says so with ``RETURNING id`` after a COPY into a staging table; on SQLite the ids already
 present are read first inside the ``BEGIN IMMEDIATE`` transaction, which holds the write lock (race-free).
 
@@ -102,13 +103,16 @@ def _ms(iso: str) -> int:
 
 HOUR_MS = 3_600_000
 _PG_VALUES_UP_TO = 32  # rollup rows of a batch written as VALUES on PostgreSQL; more go through COPY
+# ISO weekday and hour of day of lh, local hours since 1970-01-01 (a Thursday); without '%', which
+# PostgreSQL's driver reads as a placeholder.
+_WEEKDAY_HOUR = "(lh / 24 + 3) - (lh / 24 + 3) / 7 * 7 + 1, lh - lh / 24 * 24"
 _RAW_FLAGGED = "CASE WHEN flags <> '' THEN 1 ELSE 0 END + 2 * time_unverified"  # as records.rollup_key
 
 
 def sync_zone(db: Database, tz: str) -> bool:
-    """Make the coarse rollups hold local days and months of ``tz``: rebuilt from rollup_hour (and from
-    ratings where local days are not whole UTC hours) when rollup_zone names another zone or none.
-    True when rebuilt. On PostgreSQL the rebuild holds rollup_zone exclusively: every batch reads the zone
+    """Make the coarse rollups hold local days, months and month x weekday x hour of ``tz``: rebuilt from
+    rollup_hour (and from ratings where local days are not whole UTC hours) when rollup_zone names another
+    zone or none. True when rebuilt. On PostgreSQL the rebuild holds rollup_zone exclusively: every batch reads the zone
     first (``Store._calendar``), so none writes until the rebuild is committed, then in the new zone."""
     if coarse_zone(db) == tz:
         return False
@@ -123,11 +127,13 @@ def sync_zone(db: Database, tz: str) -> bool:
 
 
 def rebuild_coarse(db: Database, tz: str) -> None:
-    """Fill rollup_day and rollup_month from rollup_hour, one local day or month per statement; call
-    inside a transaction. Sums of whole hours are exact whenever the local day or month is made of whole
-    UTC hours; otherwise (zones like India's) that day or month is counted from the ratings table."""
+    """Fill rollup_day, rollup_month and rollup_month_wh from rollup_hour, one local day or month per
+    statement; call inside a transaction. Sums of whole hours are exact whenever the local day or month is
+    made of whole UTC hours; otherwise (zones like India's) that day or month is counted from the ratings
+    table."""
     db.execute("DELETE FROM rollup_day")
     db.execute("DELETE FROM rollup_month")
+    db.execute("DELETE FROM rollup_month_wh")
     lo = db.scalar("SELECT MIN(hour) FROM rollup_hour")
     hi = db.scalar("SELECT MAX(hour) FROM rollup_hour")
     if lo is None:
@@ -153,10 +159,34 @@ def rebuild_coarse(db: Database, tz: str) -> None:
             db.execute(f"INSERT INTO rollup_month ({records.MONTH_COLUMNS}) SELECT ?, {month_cols}, flagged, "
                        f"SUM(n) FROM rollup_hour WHERE hour >= ? AND hour < ? GROUP BY {month_cols}, flagged "
                        f"HAVING SUM(n) <> 0", (month, start // HOUR_MS, end // HOUR_MS))
+            # Local hours since the epoch: each UTC hour plus the offset in force then (a clock change
+            # inside the month starts another segment of the CASE).
+            local = f"hour + {_offset_case(cal, start, end, HOUR_MS, 'hour', HOUR_MS)}"
+            db.execute(f"INSERT INTO rollup_month_wh ({records.WH_COLUMNS}) SELECT ?, site, "
+                       f"{_WEEKDAY_HOUR}, scale, rating, flagged, SUM(n) FROM "
+                       f"(SELECT {local} AS lh, site, scale, rating, flagged, n FROM rollup_hour "
+                       f"WHERE hour >= ? AND hour < ?) h GROUP BY 2, 3, 4, 5, 6, 7 HAVING SUM(n) <> 0",
+                       (month, start // HOUR_MS, end // HOUR_MS))
         else:
             db.execute(f"INSERT INTO rollup_month ({records.MONTH_COLUMNS}) SELECT ?, {raw_cols}, {_RAW_FLAGGED}, "
                        f"COUNT(*) FROM ratings WHERE at_ms >= ? AND at_ms < ? GROUP BY {raw_cols}, {_RAW_FLAGGED}",
                        (month, start, end))
+            local = f"(at_ms + {_offset_case(cal, start, end, records.QUARTER_MS, 'at_ms', 1)}) / {HOUR_MS}"
+            db.execute(f"INSERT INTO rollup_month_wh ({records.WH_COLUMNS}) SELECT ?, site, "
+                       f"{_WEEKDAY_HOUR}, scale, rating, flagged, COUNT(*) FROM "
+                       f"(SELECT {local} AS lh, site, scale, rating, {_RAW_FLAGGED} AS flagged FROM ratings "
+                       f"WHERE at_ms >= ? AND at_ms < ?) r GROUP BY 2, 3, 4, 5, 6, 7", (month, start, end))
+
+
+def _offset_case(cal: records.Calendar, start_ms: int, end_ms: int, step_ms: int, column: str, unit_ms: int) -> str:
+    """SQL for the UTC offset (in units of ``unit_ms``) at ``column`` (in the same units), over a local
+    month: a CASE on the instants where the offset changes. Integers only, written into the statement."""
+    segments = cal.offsets(start_ms, end_ms, step_ms)
+    if len(segments) == 1:
+        return str(segments[0][1] // unit_ms)
+    whens = " ".join(f"WHEN {column} < {nxt // unit_ms} THEN {off // unit_ms}"
+                     for (_, off), (nxt, _) in zip(segments, segments[1:]))
+    return f"CASE {whens} ELSE {segments[-1][1] // unit_ms} END"
 
 
 def _whole_hours(tz: str, start_ms: int, end_ms: int) -> bool:
@@ -180,7 +210,7 @@ class Store:
             # Staging table for COPY; private to this connection, emptied at each commit.
             db.execute(f"CREATE TEMP TABLE IF NOT EXISTS ratings_in ON COMMIT DELETE ROWS AS "
                        f"SELECT {_COLS} FROM ratings WITH NO DATA")
-            for table in ("rollup_hour", "rollup_day", "rollup_month"):
+            for table in ("rollup_hour", "rollup_day", "rollup_month", "rollup_month_wh"):
                 db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_in ON COMMIT DELETE ROWS AS "
                            f"SELECT * FROM {table} WITH NO DATA")
         if timezone is not None:
@@ -201,6 +231,7 @@ class Store:
         self._upsert("rollup_hour", records.ROLLUP_COLUMNS, records.rollup_rows(inc.hour), records.ROLLUP_CONFLICT)
         self._upsert("rollup_day", records.DAY_COLUMNS, records.rollup_rows(inc.day), records.DAY_CONFLICT)
         self._upsert("rollup_month", records.MONTH_COLUMNS, records.rollup_rows(inc.month), records.MONTH_CONFLICT)
+        self._upsert("rollup_month_wh", records.WH_COLUMNS, records.rollup_rows(inc.wh), records.WH_CONFLICT)
 
     def _upsert(self, table: str, columns: str, rows: list, tail: str) -> None:
         """Rollup rows, given in key order. On PostgreSQL through COPY into a staging table, then one
@@ -297,8 +328,8 @@ class Store:
     def _place_waiting(self, offsets: dict[tuple, int], cal: records.Calendar | None = None) -> None:
         """A boot seen live for the first time: the ratings and events of it stored before (flagged
         time_unverified: they came while this boot's status was only seen retained, or not yet) are
-        placed on real time now, and every rollup moves their counts to the hour, day and month they
-        belong to (and out of the unverified bit).
+        placed on real time now, and every rollup moves their counts to the hour, day, month and local
+        weekday and hour they belong to (and out of the unverified bit).
         A boot never seen live keeps its ratings flagged, where the kiosk's clock put them."""
         cols = ", ".join(records.RATING_COLUMNS)
         moved: list[tuple] = []

@@ -2,8 +2,9 @@
 
 The database gets hourly rollup rows consistent with N ratings (100 kiosks at 20 centres, 12 months,
 working hours) written directly, the same rows ingest would have built one rating at a time, and the
-daily and monthly rollups derived from them by ingest's own code (``records.split``); the raw ratings
-table stays empty because reports never read it in a whole-hour time zone.
+daily, monthly and monthly weekday x hour rollups derived from them by ingest's own code
+(``records.split``); the raw ratings table stays empty because reports never read it in a whole-hour
+time zone.
 
     .venv/bin/python tests/bench/reports.py [--rows N] [--db FILE] [--keep] [--managers 50] [--hourly]
 
@@ -109,16 +110,17 @@ def generate(db, n_ratings: int) -> int:
     sql = ("INSERT INTO rollup_hour (hour, site, device, officer, service, reason, scale, rating, flagged, n) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
     cal = records.calendar(TZ)
-    day, month = Counter(), Counter()  # the daily and monthly rollups, as ingest derives them
+    day, month, wh = Counter(), Counter(), Counter()  # the coarse rollups, as ingest derives them
     batch, written, started = [], 0, time.perf_counter()
 
     def derive(rows):
         fine = Counter()
         for hour, *rest, n in rows:
-            fine[(records.RollupKey(hour, *rest), cal.day_of(hour * 3_600_000))] += n
+            fine[(records.RollupKey(hour, *rest), *cal.day_hour(hour * 3_600_000))] += n
         inc = records.split(fine, cal)
         day.update(inc.day)
         month.update(inc.month)
+        wh.update(inc.wh)
     for row in rollup_rows(n_ratings):
         batch.append(row)
         if len(batch) == 200_000:
@@ -135,6 +137,8 @@ def generate(db, n_ratings: int) -> int:
                        records.rollup_rows(day))
         db.executemany(f"INSERT INTO rollup_month ({records.MONTH_COLUMNS}) VALUES ({', '.join('?' * 10)})",
                        records.rollup_rows(month))
+        db.executemany(f"INSERT INTO rollup_month_wh ({records.WH_COLUMNS}) VALUES ({', '.join('?' * 8)})",
+                       records.rollup_rows(wh))
         db.execute("UPDATE rollup_zone SET zone = ?", (TZ,))
         for s in range(SITES):
             for d in range(1, DEVICES_PER_SITE + 1):
@@ -142,7 +146,8 @@ def generate(db, n_ratings: int) -> int:
                 db.execute("INSERT INTO devices (site, device, state, status_ts, last_seen, app_version, outbox_depth,"
                            " last_rating_ts, config_hash, clock_skew_s) VALUES (?, ?, 'online', ?, ?, '0.1.0', 0, ?,"
                            " 'x', 0.5)", (f"site-{s:02d}", f"quay-{d}", seen, seen, seen))
-    print(f"  daily rollup {len(day):,} rows, monthly rollup {len(month):,} rows", flush=True)
+    print(f"  daily rollup {len(day):,} rows, monthly rollup {len(month):,} rows, monthly weekday x hour "
+          f"rollup {len(wh):,} rows", flush=True)
     db.execute("ANALYZE")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # measure reads of the database file, not of a fresh WAL
     return written + len(batch)
@@ -165,7 +170,7 @@ def cold_reads(db) -> None:
     """Each API summary's rows read once, nothing cached, one at a time: hourly rollup alone, then the coarse
     rollups (a same-run baseline for the figures under load)."""
     asks = [(MONTH, ("centre",)), (MONTH, ("officer",)), (MONTH, ("day",)), ("2026", ("commune", "month")),
-            ("2026-Q4", ("counter",))]
+            ("2026-Q4", ("counter",)), (MONTH, ("weekday", "hour"))]
     zone = db.scalar("SELECT zone FROM rollup_zone")
     for label, set_zone in (("hourly rollup alone", ""), ("coarse rollups", zone)):
         db.execute("UPDATE rollup_zone SET zone = ?", (set_zone,))
@@ -341,8 +346,8 @@ def main() -> int:
             if db.scalar("SELECT zone FROM rollup_zone") != TZ:
                 t0 = time.perf_counter()
                 sync_zone(db, TZ)
-                print(f"  daily and monthly rollups built from rollup_hour (as a collector starting on a "
-                      f"database from before schema v6 does) in {time.perf_counter() - t0:.1f} s", flush=True)
+                print(f"  coarse rollups built from rollup_hour (as a collector starting on a database from "
+                      f"before schema v6 or v9 does) in {time.perf_counter() - t0:.1f} s", flush=True)
         else:
             if have:
                 sys.exit(f"{path} holds {have:,} ratings, not {args.rows:,}: use another --db")
@@ -353,7 +358,8 @@ def main() -> int:
             print(f"  {n:,} rollup rows in {time.perf_counter() - t0:.0f} s, "
                   f"{os.path.getsize(path) / 1e6:.0f} MB", flush=True)
         assert db.scalar("SELECT SUM(n) FROM rollup_hour") == args.rows
-        assert db.scalar("SELECT SUM(n) FROM rollup_day") == db.scalar("SELECT SUM(n) FROM rollup_month") == args.rows
+        assert db.scalar("SELECT SUM(n) FROM rollup_day") == db.scalar("SELECT SUM(n) FROM rollup_month") \
+            == db.scalar("SELECT SUM(n) FROM rollup_month_wh") == args.rows
         print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; cold reads, one at a time:", flush=True)
         cold_reads(db)
         if args.hourly:

@@ -1,7 +1,8 @@
-"""Daily and monthly rollups in local time, on SQLite and PostgreSQL: kept by ingest exactly as the hourly
-rollup is (new rows only, flagged and unverified bits, ratings re-placed when their boot's first live status
-comes), rebuilt from rollup_hour when a database gains them or the time zone changes, and read by reports
-only when they answer exactly: every figure equals the hourly rollup's and the raw ratings'."""
+"""Daily, monthly and monthly weekday x hour rollups in local time, on SQLite and PostgreSQL: kept by
+ingest exactly as the hourly rollup is (new rows only, flagged and unverified bits, ratings re-placed when
+their boot's first live status comes), rebuilt from rollup_hour when a database gains them or the time
+zone changes, and read by reports only when they answer exactly: every figure equals the hourly rollup's
+and the raw ratings'."""
 from __future__ import annotations
 
 import json
@@ -31,7 +32,8 @@ SITES = [("s-new", "d1"), ("s-old", "d1"), ("s-two", "d1"), ("s-x", "d9")]
 EDGES = ["2026-09-30T17:00:00", "2026-10-31T17:00:00", "2026-12-31T17:00:00", "2026-10-04T17:00:00"]
 BYS = [(), ("site",), ("device",), ("officer",), ("service",), ("reason",), ("day",), ("week",), ("weekday",),
        ("month",), ("commune", "month"), ("counter",), ("day", "site"), ("hour",), ("officer", "day"),
-       ("province", "week")]
+       ("province", "week"), ("weekday", "hour"), ("site", "hour"), ("commune", "weekday", "hour"),
+       ("counter", "hour")]
 
 
 def utc(text: str) -> datetime:
@@ -85,24 +87,38 @@ def raw_ratings(db) -> list[records.RatingRow]:
     return [records.RatingRow(*r) for r in db.query(f"SELECT {', '.join(records.RATING_COLUMNS)} FROM ratings")]
 
 
-def expected_coarse(db, tz: str) -> tuple[Counter, Counter]:
+def expected_coarse(db, tz: str) -> tuple[Counter, Counter, Counter]:
     cal = records.calendar(tz)
     inc = records.split(records.fine_counts(raw_ratings(db), cal), cal)
-    return inc.day, inc.month
+    return inc.day, inc.month, inc.wh
+
+
+def expected_weekday_hour(db, tz: str) -> Counter:
+    """rollup_month_wh's rows computed with the standard library alone, from each rating's placed time."""
+    zone = records.calendar(tz).zone
+    out: Counter = Counter()
+    for r in raw_ratings(db):
+        local = datetime.fromtimestamp(r.at_ms / 1000, zone)
+        out[records.WeekHourKey(local.year * 12 + local.month - 1, r.site, local.isoweekday(), local.hour, r.scale,
+                                r.rating, records.rollup_key(r).flagged)] += 1
+    return out
+
+
+KEYS = {"rollup_day": records.DayKey, "rollup_month": records.MonthKey, "rollup_month_wh": records.WeekHourKey}
 
 
 def stored(db, table: str) -> Counter:
-    cols = records.DayKey._fields if table == "rollup_day" else records.MonthKey._fields
-    key = records.DayKey if table == "rollup_day" else records.MonthKey
-    return Counter({key(*r[:-1]): int(r[-1]) for r in db.query(f"SELECT {', '.join(cols)}, n FROM {table}")
+    key = KEYS[table]
+    return Counter({key(*r[:-1]): int(r[-1]) for r in db.query(f"SELECT {', '.join(key._fields)}, n FROM {table}")
                     if int(r[-1])})
 
 
 def assert_coarse_matches_ratings(db, tz: str) -> None:
-    day, month = expected_coarse(db, tz)
+    day, month, wh = expected_coarse(db, tz)
     assert sum(day.values()) == db.scalar("SELECT COUNT(*) FROM ratings") > 0
     assert stored(db, "rollup_day") == day
     assert stored(db, "rollup_month") == month
+    assert stored(db, "rollup_month_wh") == wh == expected_weekday_hour(db, tz)
     hour = records.increments(raw_ratings(db))
     in_hours = Counter({records.RollupKey(*r[:-1]): int(r[-1]) for r in db.query(f"SELECT {', '.join(records.RollupKey._fields)}, n FROM rollup_hour")
                         if int(r[-1])})
@@ -184,7 +200,15 @@ def test_the_coarse_path_is_chosen_only_when_it_answers_exactly(db):
     assert src(days, ("counter",)) == "day"
     assert src(days, ("week", "site")) == "day"
     assert src(days, ("officer",)) == "hour"  # rollup_day keeps places only
-    assert src(month, ("hour",)) == "hour"
+    assert src(month, ("hour",)) == "month_wh"
+    assert src(year, ("weekday", "hour")) == "month_wh"
+    assert src(month, ("commune", "weekday", "hour")) == "month_wh"
+    assert src(month, ("weekday",)) == "day"  # rollup_day is smaller for weekdays alone
+    assert src(days, ("weekday", "hour")) == "hour"  # not whole months
+    assert src(month, ("counter", "hour")) == "hour"  # rollup_month_wh keeps sites, not counters
+    assert src(month, ("officer", "hour")) == "hour"
+    assert src(month, ("day", "hour")) == "hour"
+    assert src(month, ("weekday", "hour"), "Europe/Paris") == "hour"  # kept in another zone
     assert src(month, ("officer", "day")) == "hour"
     assert src(month, (), "Europe/Paris") == "hour"  # kept in another zone
     shifted = month._replace(start=month.start + timedelta(hours=1))
@@ -217,6 +241,10 @@ def test_replacement_moves_day_and_month_counts_with_the_ratings(db):
     on_oct31 = lambda: db.scalar("SELECT COALESCE(SUM(n), 0) FROM rollup_day WHERE day = ? AND flagged = 0 "  # noqa: E731
                                  "AND site = 's-two'", (oct31,))
     before = on_oct31()
+    # rollup_month_wh: October, Saturday (31 October), 23:00-24:00 local, verified
+    sat_23 = lambda: db.scalar("SELECT COALESCE(SUM(n), 0) FROM rollup_month_wh WHERE month = ? AND weekday = 6 "  # noqa: E731
+                               "AND hour = 23 AND flagged = 0 AND site = 's-two'", (2026 * 12 + 9,))
+    wh_before = sat_23()
     # the boot's first live status, 90 s later (mono 150 s): placed at 23:30:00 - 90 s + 60 s, still 31 October,
     # a month later than the kiosk said and out of the unverified bit
     status = encode(StatusV2(site="s-two", device="d1", state="online", ts=T_KIOSK, app_version="2", outbox_depth=0,
@@ -224,6 +252,7 @@ def test_replacement_moves_day_and_month_counts_with_the_ratings(db):
     store.write(classify([Message("hailong/v1/s-two/d1/status", status, 1, 1, False, T_RECV + 90)], anchors=anchors))
     assert db.scalar("SELECT COUNT(*) FROM ratings WHERE time_unverified = 1 AND epoch = ?", (EPOCH,)) == 0
     assert on_oct31() == before + 3
+    assert sat_23() == wh_before + 3
     assert_coarse_matches_ratings(db, HCM)
     store.write(classify([Message(t, p, i + 1, 1, False, T_RECV + 100) for i, (p, t) in enumerate(early)]))  # again
     assert_coarse_matches_ratings(db, HCM)
@@ -351,3 +380,65 @@ def test_fetch_gives_the_same_rows_from_rollup_month_as_summed_hours(db):
         start = records.calendar(HCM).month_start_ms(local.year * 12 + local.month - 1)
         sums[r._replace(start_ms=start, n=0)] += r.n
     assert fast == sorted(k._replace(n=n) for k, n in sums.items() if n)
+
+
+@pytest.mark.parametrize("tz", [HCM, "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_local_weekday_and_hour_of_every_quarter_hour(tz):
+    """Ingest's local (day, hour) per quarter hour, and the instant standing for a (weekday, hour) in reports,
+    agree with the standard library around clock changes (Lord Howe moves by half an hour)."""
+    cal = records.Calendar(tz)
+    start = int(utc("2026-03-25T00:00:00").timestamp() * 1000)
+    for at in range(start, start + 14 * 86_400_000, 299_999):
+        for t in (at, int(utc("2026-10-20T00:00:00").timestamp() * 1000) + (at - start)):
+            local = datetime.fromtimestamp(t / 1000, cal.zone)
+            assert cal.day_hour(t) == (local.date().toordinal() - records.EPOCH_ORDINAL, local.hour)
+            assert records.weekday_of_day(cal.day_hour(t)[0]) == local.isoweekday()
+    for wd in range(1, 8):
+        for h in range(24):
+            local = datetime.fromtimestamp(cal.weekday_hour_ms(wd, h) / 1000, cal.zone)
+            assert (local.isoweekday(), local.hour) == (wd, h)
+
+
+def test_a_database_at_schema_v8_gains_rollup_month_wh_and_rebuilds_it(db):
+    """Schema v9 adds the table empty and forgets the recorded zone: reports read rollup_hour until a
+    collector with a zone starts and rebuilds every coarse rollup, rollup_month_wh included."""
+    store = Store(db, timezone=HCM)
+    ingest(store, sample())
+    db.execute("DROP TABLE rollup_month_wh")
+    db.execute("DELETE FROM schema_version WHERE version = 9")
+    assert schema.migrate(db) == schema.LATEST
+    assert db.scalar("SELECT zone FROM rollup_zone") == "" and not db.scalar("SELECT COUNT(*) FROM rollup_month_wh")
+    month = parse_period("2026-10", HCM)
+    assert coarse_source(db, HCM, month.start_ms, month.end_ms, needs_for(("weekday", "hour"))) is None
+    ingest(Store(db), sample(30, seed=12))  # a collector without a zone meanwhile: counted hourly only
+    assert sync_zone(db, HCM)
+    assert_coarse_matches_ratings(db, HCM)
+    assert coarse_source(db, HCM, month.start_ms, month.end_ms, needs_for(("weekday", "hour")))[0] == "month_wh"
+    assert compare_paths(db, CONFIG, PERIODS[:3]) > 0
+
+
+@pytest.mark.parametrize("tz", ["Europe/Paris", "Asia/Kolkata"])
+def test_fetch_gives_the_same_weekday_hour_rows_as_summed_hours(db, tz):
+    """The patterns grid of a quarter with a clock change (Paris, 25 October) after a zone change, and in a
+    half-hour zone (rebuilt from the ratings), row for row against the hourly path, scoped to two sites."""
+    ingest(Store(db, timezone=HCM), sample())
+    store = Store(db, timezone=tz)
+    ingest(store, sample(60, seed=13))
+    quarter = parse_period("2026-Q4", tz)
+    needs = needs_for(("weekday", "hour")) | {"site"}
+    sites = ["s-new", "s-two"]
+    fast = fetch(db, quarter.start_ms, quarter.end_ms, needs, tz=tz, sites=sites)
+    assert fast and coarse_source(db, tz, quarter.start_ms, quarter.end_ms, needs)[0] == "month_wh"
+    db.execute("UPDATE rollup_zone SET zone = ''")
+    hourly = fetch(db, quarter.start_ms, quarter.end_ms, needs, tz=tz, sites=sites)
+    zone = records.calendar(tz).zone
+
+    def keyed(rows):
+        out: Counter = Counter()
+        for r in rows:
+            local = datetime.fromtimestamp(r.start_ms / 1000, zone)
+            out[(r.site, local.isoweekday(), local.hour, r.scale, r.rating, r.flagged)] += r.n
+        return Counter({k: n for k, n in out.items() if n})
+    assert keyed(fast) == keyed(hourly) and len(fast) == len(keyed(fast))
+    assert sum(keyed(fast).values()) == sum(1 for r in raw_ratings(db) if r.site in sites
+                                            and quarter.start_ms <= r.at_ms < quarter.end_ms)
