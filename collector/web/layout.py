@@ -18,7 +18,8 @@ PATHS = {"overview": "/", "ranking": "/ranking", "patterns": "/patterns", "devic
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                   autoescape=select_autoescape(["html"], default_for_string=True, default=True),
-                  trim_blocks=True, lstrip_blocks=True)
+                  trim_blocks=True, lstrip_blocks=True,
+                  auto_reload=False)  # templates ship with the code: no file check on every page
 
 
 @dataclass
