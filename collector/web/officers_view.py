@@ -161,11 +161,10 @@ def routes(app, answering, session_of) -> list:
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.routing import Route
-    from urllib.parse import quote
 
     from . import api
     from .pages import Ctx
-    from .server import PAGE_PARAMS, answer, client_of, lang_of, params_of, redirect, text
+    from .server import PAGE_PARAMS, answer, client_of, lang_of, params_of, text, to_login
 
     def render(session, params: dict, lang: str, client: str):
         plain = {k: v for k, v in params.items() if k in PAGE_PARAMS}
@@ -188,8 +187,7 @@ def routes(app, answering, session_of) -> list:
         lang, set_cookies = lang_of(app, request, params)
         session = await run_in_threadpool(session_of, app, request)
         if session is None:
-            target = request.url.path + (("?" + request.url.query) if request.url.query else "")
-            return redirect("/login?next=" + quote(target, safe="/?=&"), set_cookies)
+            return to_login(request, set_cookies)
         return await run_in_threadpool(render, session, params, lang, client_of(app, request))
 
     return [Route("/officers/print", handle, methods=["GET", "HEAD"])]

@@ -228,6 +228,12 @@ def answering(handler):
     return run
 
 
+def to_login(request: Request, set_cookies: list[str] = ()) -> Response:
+    """To the login page, which comes back here (path and query) once signed in."""
+    target = request.url.path + (("?" + request.url.query) if request.url.query else "")
+    return redirect("/login?next=" + quote(target, safe="/?=&"), set_cookies)
+
+
 def session_of(app: Dashboard, request: Request) -> Session | None:
     return app.store.session(cookies(request).get(SESSION_COOKIE))
 
@@ -319,8 +325,7 @@ def build_app(app: Dashboard) -> Starlette:
             lang, set_cookies = lang_of(app, request, params)
             session = await run_in_threadpool(session_of, app, request)
             if session is None:
-                target = request.url.path + (("?" + request.url.query) if request.url.query else "")
-                return redirect("/login?next=" + quote(target, safe="/?=&"), set_cookies)
+                return to_login(request, set_cookies)
             return await run_in_threadpool(render_view, app, request, session, base, fmt, params, lang, set_cookies)
         return handle
 
