@@ -106,6 +106,20 @@ def data_bounds(db: Database) -> tuple[int, int] | None:
     return None if lo is None else (int(lo) * HOUR_MS, (int(hi) + 1) * HOUR_MS)
 
 
+def _in_sites(where: str, params: list, sites: Sequence[str] | None) -> tuple[str, list]:
+    """The WHERE clause and its parameters, limited to ``sites`` unless None (everything)."""
+    if sites is None:
+        return where, params
+    return where + f" AND site IN ({', '.join('?' * len(sites))})", params + list(sites)
+
+
+def _grouping(cols: dict[str, str], needs: set[str]) -> tuple[list[str], list[str]]:
+    """SELECT expressions in ``_ORDER`` (a column not needed is summed over: 0 or '') and the GROUP BY
+    positions: the needed columns, then scale, rating and flagged."""
+    select = [cols[c] if c in needs else ("0" if c == "start" else "''") for c in _ORDER]
+    return select, [str(i + 1) for i, c in enumerate(_ORDER) if c in needs] + ["7", "8", "9"]
+
+
 def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
           sites: Sequence[str] | None = None) -> list[RollupRow]:
     """Rollup rows in [start_ms, end_ms), one per distinct combination of the needed columns."""
@@ -132,11 +146,8 @@ def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
         scale_cols = "scale, rating, CASE WHEN flags <> '' THEN 1 ELSE 0 END + 2 * time_unverified"
         count, where, params = "COUNT(*)", "at_ms >= ? AND at_ms < ?", [start_ms, end_ms]
         having = ""
-    if sites is not None:
-        where += f" AND site IN ({', '.join('?' * len(sites))})"
-        params += list(sites)
-    select = [cols[c] if c in needs else ("0" if c == "start" else "''") for c in _ORDER]
-    group = [str(i + 1) for i, c in enumerate(_ORDER) if c in needs] + ["7", "8", "9"]
+    where, params = _in_sites(where, params, sites)
+    select, group = _grouping(cols, needs)
     sql = (f"SELECT {', '.join(select)}, {scale_cols}, {count} FROM {table} WHERE {where} "
            f"GROUP BY {', '.join(group)}{having}")
     return [RollupRow(int(r[0]), *r[1:6], int(r[6]), int(r[7]), int(r[8]), int(r[9])) for r in db.query(sql, params)]
@@ -147,11 +158,8 @@ def _fetch_coarse(db: Database, unit: str, first: int, end: int, needs: set[str]
     """Rows of rollup_day or rollup_month; ``start_ms`` is the local midnight the day or month starts at."""
     cols = {**_ROLLUP_COLS, "start": unit}
     where, params = f"{unit} >= ? AND {unit} < ?", [first, end]
-    if sites is not None:
-        where += f" AND site IN ({', '.join('?' * len(sites))})"
-        params += list(sites)
-    select = [cols[c] if c in needs else ("0" if c == "start" else "''") for c in _ORDER]
-    group = [str(i + 1) for i, c in enumerate(_ORDER) if c in needs] + ["7", "8", "9"]
+    where, params = _in_sites(where, params, sites)
+    select, group = _grouping(cols, needs)
     sql = (f"SELECT {', '.join(select)}, scale, rating, flagged, CAST(SUM(n) AS BIGINT) FROM rollup_{unit} "
            f"WHERE {where} GROUP BY {', '.join(group)} HAVING SUM(n) <> 0")
     cal = calendar(tz)
@@ -167,9 +175,7 @@ def _fetch_weekday_hour(db: Database, first: int, end: int, needs: set[str], tz:
     hour of day (``Calendar.weekday_hour_ms``), which is all a grouping by weekday and hour reads of it."""
     weekday = TIME_MARK + "weekday" in needs
     where, params = "month >= ? AND month < ?", [first, end]
-    if sites is not None:
-        where += f" AND site IN ({', '.join('?' * len(sites))})"
-        params += list(sites)
+    where, params = _in_sites(where, params, sites)
     site = "site" if "site" in needs else "''"
     group = (["1"] if "site" in needs else []) + (["2"] if weekday else []) + ["3", "4", "5", "6"]
     sql = (f"SELECT {site}, {'weekday' if weekday else '1'}, hour, scale, rating, flagged, CAST(SUM(n) AS BIGINT) "
