@@ -150,6 +150,15 @@ def journal_ids(workdir: Path) -> list[str]:
     return ids
 
 
+def query(db_url: str, sql: str, args=()) -> list[tuple]:
+    """Rows of one query, on a connection of its own."""
+    db = connect(db_url)
+    try:
+        return db.query(sql, args)
+    finally:
+        db.close()
+
+
 def stored_ids(db_url: str) -> list[str]:
     db = connect(db_url)
     try:

@@ -19,8 +19,9 @@ from collector.web.api import device_health
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
 from tests.e2e import chain
-from tests.e2e.test_secure_chain import broker_cli, yaml_block
-from tests.servers import Mosquitto, free_port
+from tests.e2e.chain import query as q
+from tests.e2e.test_secure_chain import broker_cli, init_tls_broker, yaml_block
+from tests.servers import Mosquitto
 
 SITE = "xa-a"
 DEVICES = ("quay-01", "quay-02", "quay-03")  # quay-02 trusts another fleet key; quay-03 is never started
@@ -29,14 +30,6 @@ PHONE = {"width": 390, "height": 844}
 CELLS = """() => [...document.querySelectorAll('main table')[0].querySelectorAll('tbody tr')].map(
   tr => [...tr.querySelectorAll('td')].map(td => td.textContent.trim()))"""
 WIDTHS = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-
-
-def q(db_url: str, sql: str, args=()) -> list:
-    db = connect(db_url)
-    try:
-        return db.query(sql, args)
-    finally:
-        db.close()
 
 
 def by_device(db_url: str, column: str, table: str = "devices") -> dict:
@@ -68,10 +61,7 @@ def fleet_status(push_yaml: Path, root: Path) -> dict[str, dict[str, str]]:
 
 @pytest.mark.slow
 def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refused(tmp_path, artifacts):
-    bdir, tls_port = tmp_path / "broker", free_port()
-    (tmp_path / "broker.yaml").write_text("kind: broker\nhostnames: [127.0.0.1, localhost]\n"
-                                          "listeners:\n  tls: {bind: 127.0.0.1}\n")
-    broker_cli("init", "--dir", str(bdir), "--config", str(tmp_path / "broker.yaml"), "--tls-port", str(tls_port))
+    bdir, tls_port = init_tls_broker(tmp_path)
     broker_cli("fleet", "keygen", "--dir", str(tmp_path / "keys"))
     broker_cli("fleet", "keygen", "--dir", str(tmp_path / "old-keys"))
     fleet_block = yaml_block(broker_cli("add-fleet", "tinh", "--dir", str(bdir)))

@@ -6,28 +6,18 @@ config that points to an unreachable broker rolls back by itself. Ratings keep a
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from broker import fleet
-from broker.contract import encode
-from collector.db import connect
 from tests.e2e import chain
-from tests.e2e.test_secure_chain import broker_cli, yaml_block
+from tests.e2e.chain import query as q
+from tests.e2e.test_secure_chain import broker_cli, init_tls_broker, yaml_block
 from tests.servers import Mosquitto, free_port
 
 SITE = "xa-a"
 N = 20
-
-
-def q(db_url: str, sql: str, args=()) -> list:
-    db = connect(db_url)
-    try:
-        return db.query(sql, args)
-    finally:
-        db.close()
 
 
 def hashes(db_url: str) -> dict[str, str]:
@@ -46,10 +36,7 @@ def merged_hash(root: Path, device: str) -> str:
 
 @pytest.mark.slow
 def test_a_push_reaches_every_kiosk_and_bad_configs_are_refused(tmp_path):
-    bdir, tls_port = tmp_path / "broker", free_port()
-    (tmp_path / "broker.yaml").write_text("kind: broker\nhostnames: [127.0.0.1, localhost]\n"
-                                          "listeners:\n  tls: {bind: 127.0.0.1}\n")
-    broker_cli("init", "--dir", str(bdir), "--config", str(tmp_path / "broker.yaml"), "--tls-port", str(tls_port))
+    bdir, tls_port = init_tls_broker(tmp_path)
     broker_cli("fleet", "keygen", "--dir", str(tmp_path / "keys"))
     fleet_block = yaml_block(broker_cli("add-fleet", "tinh", "--dir", str(bdir)))
     collector_block = yaml_block(broker_cli("add-collector", "main", "--dir", str(bdir)))

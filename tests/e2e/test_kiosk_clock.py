@@ -148,13 +148,9 @@ def test_ratings_from_a_boot_never_seen_live_are_flagged_and_counted_apart(chain
 
 
 def test_a_kiosk_at_1970_opens_tls_and_delivers(tmp_path):
-    from tests.e2e.test_secure_chain import broker_cli, yaml_block
+    from tests.e2e.test_secure_chain import broker_cli, init_tls_broker, yaml_block
 
-    bdir = tmp_path / "broker"
-    (tmp_path / "broker.yaml").write_text("kind: broker\nhostnames: [127.0.0.1, localhost]\n"
-                                          "listeners:\n  tls: {bind: 127.0.0.1}\n")
-    tls_port = free_port()
-    broker_cli("init", "--dir", str(bdir), "--config", str(tmp_path / "broker.yaml"), "--tls-port", str(tls_port))
+    bdir, tls_port = init_tls_broker(tmp_path)
     kiosk_block = yaml_block(broker_cli("add-device", "xa-a", "quay-1", "--dir", str(bdir)))
     collector_block = yaml_block(broker_cli("add-collector", "main", "--dir", str(bdir)))
     for f in ("certs/ca.crt", "secrets/xa-a--quay-1.pass", "secrets/collector-main.pass"):

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.e2e import chain
 from tests.servers import Mosquitto, free_port, wait_port
@@ -18,17 +19,23 @@ def broker_cli(*args: str) -> str:
     return out.stdout
 
 
+def init_tls_broker(workdir: Path) -> tuple[Path, int]:
+    """`broker init` into workdir/broker from a broker.yaml listening with TLS on a free loopback port:
+    (the broker folder, its TLS port)."""
+    bdir, tls_port = workdir / "broker", free_port()
+    (workdir / "broker.yaml").write_text("kind: broker\nhostnames: [127.0.0.1, localhost]\n"
+                                         "listeners:\n  tls: {bind: 127.0.0.1}\n")
+    broker_cli("init", "--dir", str(bdir), "--config", str(workdir / "broker.yaml"), "--tls-port", str(tls_port))
+    return bdir, tls_port
+
+
 def yaml_block(printed: str) -> str:
     """The `broker:` block add-device / add-collector print for pasting into a YAML file."""
     return "\n".join(line for line in printed.splitlines() if not line.startswith("#")) + "\n"
 
 
 def test_kiosk_to_collector_over_tls_with_per_device_credentials(tmp_path):
-    bdir = tmp_path / "broker"
-    (tmp_path / "broker.yaml").write_text("kind: broker\nhostnames: [127.0.0.1, localhost]\n"
-                                          "listeners:\n  tls: {bind: 127.0.0.1}\n")
-    tls_port = free_port()
-    broker_cli("init", "--dir", str(bdir), "--config", str(tmp_path / "broker.yaml"), "--tls-port", str(tls_port))
+    bdir, tls_port = init_tls_broker(tmp_path)
     kiosk_block = yaml_block(broker_cli("add-device", "ubnd-xa-a", "quay-1", "--dir", str(bdir)))
     collector_block = yaml_block(broker_cli("add-collector", "main", "--dir", str(bdir)))
     # What a technician copies next to each YAML file: the CA and the account's password file.

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import chain
-from tests.e2e.test_secure_chain import broker_cli, yaml_block
-from tests.servers import Mosquitto, free_port
+from tests.e2e.test_secure_chain import broker_cli, init_tls_broker, yaml_block
+from tests.servers import Mosquitto
 
 pytestmark = [pytest.mark.ui, pytest.mark.window, pytest.mark.mosquitto]
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +44,7 @@ def print_page(page: Path, png: Path) -> None:
 
 
 def test_a_kiosk_enrolled_from_the_printed_qr_code_shows_it_is_connected(tmp_path, artifacts):
-    bdir, tls_port = tmp_path / "broker", free_port()
-    (tmp_path / "broker.yaml").write_text("kind: broker\nhostnames: [127.0.0.1, localhost]\n"
-                                          "listeners:\n  tls: {bind: 127.0.0.1}\n")
-    broker_cli("init", "--dir", str(bdir), "--config", str(tmp_path / "broker.yaml"), "--tls-port", str(tls_port))
+    bdir, tls_port = init_tls_broker(tmp_path)
     broker_cli("fleet", "keygen", "--dir", str(tmp_path / "keys"))
     fleet_block = yaml_block(broker_cli("add-fleet", "tinh", "--dir", str(bdir)))
     qr = tmp_path / "print" / f"{DEVICE}.png"

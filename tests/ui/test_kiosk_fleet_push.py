@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import chain
-from tests.e2e.test_secure_chain import broker_cli, yaml_block
-from tests.servers import Mosquitto, free_port
+from tests.e2e.chain import query as q
+from tests.e2e.test_secure_chain import broker_cli, init_tls_broker, yaml_block
+from tests.servers import Mosquitto
 
 pytestmark = [pytest.mark.ui, pytest.mark.window, pytest.mark.mosquitto]
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,22 +63,9 @@ followup:
 """
 
 
-def q(db_url: str, sql: str, args=()) -> list:
-    from collector.db import connect
-
-    db = connect(db_url)
-    try:
-        return db.query(sql, args)
-    finally:
-        db.close()
-
-
 def test_a_pushed_reason_list_and_language_show_on_screen_and_no_tap_is_lost(tmp_path, artifacts):
     t0 = time.monotonic()
-    bdir, tls_port = tmp_path / "broker", free_port()
-    (tmp_path / "broker.yaml").write_text("kind: broker\nhostnames: [127.0.0.1, localhost]\n"
-                                          "listeners:\n  tls: {bind: 127.0.0.1}\n")
-    broker_cli("init", "--dir", str(bdir), "--config", str(tmp_path / "broker.yaml"), "--tls-port", str(tls_port))
+    bdir, tls_port = init_tls_broker(tmp_path)
     broker_cli("fleet", "keygen", "--dir", str(tmp_path / "keys"))
     fleet_block = yaml_block(broker_cli("add-fleet", "tinh", "--dir", str(bdir)))
     collector_block = yaml_block(broker_cli("add-collector", "main", "--dir", str(bdir)))
