@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots and logs a person may look at after a run
 
-from tests.servers import Mosquitto, Postgres, free_port  # noqa: E402
+from tests.servers import CHROMIUM_ARGS, Mosquitto, Postgres, free_port  # noqa: E402
 
 _db_counter = itertools.count()
 
@@ -75,3 +75,14 @@ def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ratings.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for the module's tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -10,6 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
+# Headless Chromium for the dashboard tests: no sandbox (root in a container), no GPU, nothing fetched.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -178,7 +178,7 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
 def phone_view(url: str, artifacts: Path) -> tuple[list[list[str]], list[int]]:
     from playwright.sync_api import sync_playwright
 
-    from tests.ui.test_dashboard_browser import CHROMIUM_ARGS
+    from tests.servers import CHROMIUM_ARGS
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)

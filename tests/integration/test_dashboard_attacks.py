@@ -22,7 +22,7 @@ from collector.db import connect
 from collector.web.auth import RateLimiter
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
-from tests.ui.test_dashboard_browser import CFG, CHROMIUM_ARGS, NOW, PASSWORD, sample_ratings
+from tests.ui.test_dashboard_browser import CFG, NOW, PASSWORD, sample_ratings
 
 # Names as a kiosk (or anything writing to the database) could send them.
 HOSTILE = {
@@ -130,16 +130,6 @@ def get(url: str, path: str, cookie: str | None = None, method: str = "GET", bod
     data = resp.read()
     conn.close()
     return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def browser_login(page, url: str) -> None:

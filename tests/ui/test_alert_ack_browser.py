@@ -14,7 +14,7 @@ from collector.db import connect
 from collector.report import _zone
 from collector.web.server import Dashboard, start_in_thread
 from tests.alert_data import TZ, add_ratings, config, local
-from tests.ui.test_dashboard_accounts_browser import browser, log_in  # noqa: F401 (fixture)
+from tests.ui.test_dashboard_accounts_browser import log_in
 
 PASSWORD = "mat-khau-truong-phong-1"
 RULE = {"name": "hai-long-thap", "kind": "satisfaction_below", "per": "centre", "threshold": 0.7,

@@ -13,7 +13,6 @@ from collector.accounts import Scope
 from collector.db import connect
 from collector.web.server import Dashboard, start_in_thread
 from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed
-from tests.ui.test_dashboard_browser import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}
@@ -41,16 +40,6 @@ def served(tmp_path_factory):
     s.app.store.add("vien-chuc-an-phu", PASSWORD, "viewer", Scope("commune", "xa-an-phu"))
     yield s
     s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def log_in(page, url: str, username: str, password: str, path: str = "/"):

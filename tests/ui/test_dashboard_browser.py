@@ -18,8 +18,6 @@ from config.collector import CollectorConfig
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 10, 28, 4, 0, tzinfo=timezone.utc)  # 11:00 local on Wednesday 28 Oct 2026
 PASSWORD = "đúng-mật-khẩu-1"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 CFG = CollectorConfig.model_validate({
     "sites": [{"slug": "lang-son", "name": "Tỉnh Lạng Sơn", "communes": [
         {"slug": "xa-tan-lap", "name": "Xã Tân Lập", "centres": [
@@ -79,16 +77,6 @@ def dashboard(tmp_path_factory):
     server.server_close()
     app.close()
     db.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def login(page, url, password=PASSWORD):

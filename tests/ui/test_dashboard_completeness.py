@@ -13,7 +13,7 @@ from collector.ingest import Message, classify
 from collector.store import Store
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
-from tests.ui.test_dashboard_browser import CFG, PASSWORD, browser, login  # noqa: F401  (browser is a fixture)
+from tests.ui.test_dashboard_browser import CFG, PASSWORD, login
 
 NOW = datetime(2026, 10, 28, 4, 0, tzinfo=timezone.utc)
 EPOCH = "33333333-3333-4333-8333-333333333333"

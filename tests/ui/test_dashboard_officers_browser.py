@@ -12,7 +12,6 @@ from openpyxl import load_workbook
 from collector.accounts import Scope
 from collector.web.server import Dashboard, start_in_thread
 from tests.officer_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, ZEBRA, seed
-from tests.ui.test_dashboard_browser import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,16 +42,6 @@ def served(tmp_path_factory):
     server.server_close()
     app.close()
     db.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def log_in(page, url: str, username: str, password: str, path: str):

@@ -16,14 +16,13 @@ import pytest
 
 from tests.e2e import chain
 from tests.e2e.test_secure_chain import broker_cli, init_tls_broker, yaml_block
-from tests.servers import Mosquitto
+from tests.servers import CHROMIUM_ARGS, Mosquitto
 
 pytestmark = [pytest.mark.ui, pytest.mark.window, pytest.mark.mosquitto]
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "ui" / "enrolled_driver.py"
 SITE, DEVICE = "ubnd-xa-tan-lap", "quay-01"
 PIN = "482916"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 def run(*args, **kw) -> subprocess.CompletedProcess:

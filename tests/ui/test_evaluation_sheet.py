@@ -48,7 +48,7 @@ def fill(db_url: str) -> None:
     db.close()
 
 
-def test_evaluation_sheet_printable_and_csv(tmp_path, artifacts):
+def test_evaluation_sheet_printable_and_csv(tmp_path, artifacts, browser):
     db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
     fill(db_url)
     cfg = tmp_path / "collector.yaml"
@@ -83,18 +83,13 @@ evaluation:
     csv = report("--format", "csv").stdout
     assert "'=HYPERLINK" in csv  # a formula-like name is typed text in a spreadsheet
 
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        pg = b.new_page(viewport={"width": 1400, "height": 700})
-        pg.goto(html.as_uri())
-        alerts = []
-        pg.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
-        assert pg.locator("table").count() == 2
-        pg.screenshot(path=str(artifacts / "officer-evaluation.png"), full_page=True)
-        b.close()
+    pg = browser.new_page(viewport={"width": 1400, "height": 700})
+    pg.goto(html.as_uri())
+    alerts = []
+    pg.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+    assert pg.locator("table").count() == 2
+    pg.screenshot(path=str(artifacts / "officer-evaluation.png"), full_page=True)
+    pg.close()
     assert not alerts
     img = ROOT / "docs" / "img"
     (img / "officer-evaluation.png").write_bytes((artifacts / "officer-evaluation.png").read_bytes())
