@@ -89,7 +89,7 @@ def protocol_for(idle_s: float, request_s: float, write_s: float) -> type[Guarde
 def listening_socket(host: str, port: int, backlog: int = 128) -> socket.socket:
     """Bound and listening before the server starts, so port 0 gives a known free port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(backlog)
