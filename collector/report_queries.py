@@ -205,6 +205,12 @@ def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ..
     sites = sorted(hierarchy.expand(spec.sites)) if spec.sites else None
     needs = needs_for(d for by in bys for d in by)
     rows = fetcher(db, spec.period.start_ms, spec.period.end_ms, needs, tz=cfg.timezone, sites=sites)
+    return figures(rows, cfg, spec, bys, hierarchy, only)
+
+
+def figures(rows: list[RollupRow], cfg, spec: ReportSpec, bys: Sequence[tuple[str, ...]], hierarchy: Hierarchy,
+            only: callable = None) -> list[list[ReportRow]]:
+    """Each grouping of ``bys`` over fetched rows (``only`` filters them first)."""
     if only is not None:
         rows = only(rows)
     return [aggregate(rows, by or None, satisfied=cfg.satisfied, tz=cfg.timezone, hierarchy=hierarchy,

@@ -1,7 +1,9 @@
 """Where dashboard pages get figures: a few database connections queried in parallel, and a short cache.
 
-One pass over a month of hourly rollups is the unit of cost; a page runs its passes side by side on
-separate connections, and a view opened again within ``ttl_s`` reuses the rows (figures up to that old).
+The figures of a period are worked out once per site and kept ``ttl_s`` (figures up to that old): a scope's
+are the sum of its sites', so fifty managers of fifty scopes cost one query per period and grouping, and
+each site's rows are grouped once, not once for the centre, again for its commune, province and the whole
+system. A page runs its queries side by side on separate connections.
 """
 from __future__ import annotations
 
@@ -9,12 +11,57 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from ..db import Database, connect
 from ..hierarchy import Hierarchy
-from ..report import ReportRow
-from ..report_queries import ReportSpec, fetch, run_reports
+from ..report import ReportRow, RollupRow, merge
+from ..report_queries import ReportSpec, fetch, figures, needs_for
+
+
+class TtlCache:
+    """Values kept ``ttl_s``, at most ``size`` of them; a key asked for by several threads at once is
+    computed once, the others wait for it."""
+
+    def __init__(self, ttl_s: float, size: int = 256):
+        self.ttl_s, self.size = ttl_s, size
+        self._items: dict[tuple, tuple[float, object]] = {}
+        self._flights: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], object]):
+        with self._lock:
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:
+            now = time.monotonic()
+            with self._lock:
+                hit = self._items.get(key)
+            if hit and hit[0] > now:
+                value = hit[1]
+            else:
+                value = compute()
+                self._put(key, value, now)
+        with self._lock:
+            self._flights.pop(key, None)
+        return value
+
+    def _put(self, key: tuple, value, now: float) -> None:
+        with self._lock:
+            if len(self._items) >= self.size:  # drop everything expired, else the older half
+                for k in [k for k, (exp, _) in self._items.items() if exp <= now] or list(self._items)[: self.size // 2]:
+                    self._items.pop(k, None)
+            self._items[key] = (now + self.ttl_s, value)
+
+
+@dataclass
+class Snapshot:
+    """The rollup rows of one period and set of columns, by site, as fetched at one moment, and the
+    figures worked out from them so far: (groupings, row filter, language) -> site -> figures."""
+    by_site: dict[str, list[RollupRow]]
+    figures: dict[tuple, dict[str, list[list[ReportRow]]]] = field(default_factory=dict)
+    locks: dict[tuple, threading.Lock] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class DataSource:
@@ -32,89 +79,52 @@ class DataSource:
                 self._extra.append(extra)
                 self._conns.put(extra)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dashboard-db")
-        self._cache: dict[tuple, tuple[float, list]] = {}
-        self._results: dict[tuple, tuple[float, list]] = {}
-        self._flights: dict[tuple, threading.Lock] = {}  # aggregated figures: callers must not change them
-        self._lock = threading.Lock()
+        self._snapshots = TtlCache(ttl_s, 128)
+        self._results = TtlCache(ttl_s, 512)  # one scope's figures, as a page asked for them
 
-    def _fetch(self, db, start_ms, end_ms, needs, *, tz, sites=None):
-        """Rollup rows of every site, fetched once and kept ``ttl_s``; a scope takes its own sites from them,
-        so fifty managers of fifty scopes cost one query per period and grouping, not fifty."""
-        if sites:
-            by_site = self._by_site(db, start_ms, end_ms, frozenset(needs) | {"site"}, tz)
-            return [r for site in sites for r in by_site.get(site, ())]
-        return self._fetch_all(db, start_ms, end_ms, frozenset(needs), tz)
-
-    def _by_site(self, db, start_ms, end_ms, needs: frozenset, tz) -> dict[str, list]:
-        """The rows of one fetch by site, built once, so a small scope does not walk every site's rows."""
-        rows = self._fetch_all(db, start_ms, end_ms, needs, tz)
-        key = ("by-site", id(rows))
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit and hit[1][0] is rows:
-                return hit[1][1]
-        index: dict[str, list] = {}
+    def _snapshot(self, start_ms: int, end_ms: int, needs: frozenset) -> Snapshot:
+        db = self._conns.get()
+        try:
+            rows = fetch(db, start_ms, end_ms, set(needs), tz=self.cfg.timezone)
+        finally:
+            self._conns.put(db)
+        by_site: dict[str, list[RollupRow]] = {}
         for r in rows:
-            index.setdefault(r.site, []).append(r)
-        with self._lock:
-            self._cache[key] = (time.monotonic() + self.ttl_s, (rows, index))
-        return index
-
-    def _fetch_all(self, db, start_ms, end_ms, needs: frozenset, tz):
-        key = (start_ms, end_ms, needs, tz)
-        with self._lock:
-            flight = self._flights.setdefault(key, threading.Lock())
-        with flight:  # the same rows asked for at once are fetched once; the others wait for them
-            now = time.monotonic()
-            with self._lock:
-                hit = self._cache.get(key)
-                if hit and hit[0] > now:
-                    return hit[1]
-            rows = fetch(db, start_ms, end_ms, set(needs), tz=tz)
-            self._keep(key, rows, now)
-        with self._lock:
-            self._flights.pop(key, None)
-        return rows
-
-    def _keep(self, key, rows, now) -> None:
-        with self._lock:
-            if len(self._cache) > 128:  # small and bounded: drop everything expired, then the oldest
-                for k in [k for k, (exp, _) in self._cache.items() if exp <= now] or list(self._cache)[:64]:
-                    self._cache.pop(k, None)
-            self._cache[key] = (now + self.ttl_s, rows)
+            by_site.setdefault(r.site, []).append(r)
+        return Snapshot(by_site)
 
     def _run(self, job) -> list[list[ReportRow]]:
         """Figures of one job; the same job again within ``ttl_s`` (another manager of the same scope, the
         same page reloaded) is answered from the cache. A row filter is cached only when it names itself
         (``only.cache_key``), so two different filters never share an entry."""
         period, bys, only, lang, sites = job
-        key = None
-        if only is None or getattr(only, "cache_key", None) is not None:
-            key = ("result", period, tuple(tuple(b) for b in bys), getattr(only, "cache_key", None), lang,
-                   tuple(sorted(sites)) if sites is not None else None)
-            now = time.monotonic()
-            with self._lock:
-                hit = self._results.get(key)
-                if hit and hit[0] > now:
-                    return hit[1]
-        result = self._compute(period, bys, only, lang, sites)
-        if key is not None:
-            with self._lock:
-                if len(self._results) > 512:
-                    for k in [k for k, (exp, _) in self._results.items() if exp <= now] or list(self._results)[:256]:
-                        self._results.pop(k, None)
-                self._results[key] = (now + self.ttl_s, result)
-        return result
+        if only is not None and getattr(only, "cache_key", None) is None:
+            return self._compute(period, bys, only, lang, sites)
+        key = (period, tuple(tuple(b) for b in bys), getattr(only, "cache_key", None), lang,
+               tuple(sorted(sites)) if sites is not None else None)
+        return self._results.get(key, lambda: self._compute(period, bys, only, lang, sites))
 
     def _compute(self, period, bys, only, lang, sites) -> list[list[ReportRow]]:
-        db = self._conns.get()
-        try:
-            spec = ReportSpec(period, lang=lang, sites=sorted(sites) if sites is not None else None)
-            if sites is not None and not sites:
-                spec.sites = ["\x00nothing"]  # a scope that covers no site sees no rating
-            return run_reports(db, self.cfg, spec, bys, self.hierarchy, only, self._fetch)
-        finally:
-            self._conns.put(db)
+        spec = ReportSpec(period, lang=lang)
+        if sites is not None and not sites:  # a scope that covers no site sees no rating
+            return figures([], self.cfg, spec, bys, self.hierarchy)
+        needs = frozenset(needs_for(d for by in bys for d in by)) | {"site"}
+        snap = self._snapshots.get((period.start_ms, period.end_ms, needs, self.cfg.timezone),
+                                   lambda: self._snapshot(period.start_ms, period.end_ms, needs))
+        wanted = sorted(snap.by_site if sites is None else self.hierarchy.expand(sites) & snap.by_site.keys())
+        if only is not None and getattr(only, "cache_key", None) is None:  # a one-off filter: nothing kept
+            rows = [r for site in wanted for r in snap.by_site[site]]
+            return figures(rows, self.cfg, spec, bys, self.hierarchy, only)
+        job = (tuple(tuple(b) for b in bys), getattr(only, "cache_key", None), lang)
+        with snap.lock:
+            done = snap.figures.setdefault(job, {})
+            lock = snap.locks.setdefault(job, threading.Lock())
+        with lock:  # each site's figures are worked out once, whichever scope asks first
+            for site in wanted:
+                if site not in done:
+                    done[site] = figures(snap.by_site[site], self.cfg, spec, bys, self.hierarchy, only)
+            parts = [done[site] for site in wanted]
+        return [merge([p[i] for p in parts], by, self.hierarchy) for i, by in enumerate(bys)]
 
     def reports(self, jobs: Sequence[tuple]) -> list[list[list[ReportRow]]]:
         """Each job is (period, groupings, row filter, language, site slugs or None for all); jobs run in
