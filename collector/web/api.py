@@ -212,8 +212,6 @@ ENDPOINTS = {"summary": summary, "devices": device_health, "alerts": alerts, "of
 
 
 def routes(app, answering, session_of) -> list[Route]:
-    from starlette.concurrency import run_in_threadpool
-
     from .openapi import document
     from .server import answer, text
 
@@ -229,30 +227,33 @@ def routes(app, answering, session_of) -> list[Route]:
             return None
         return session.account.scope, "account:" + session.account.username, session.account.username
 
+    def respond(kind: str, request: Request):
+        from .server import params_of
+        caller = who(request)
+        if caller is None:
+            return text(401, "send 'Authorization: Bearer <token>' with a token an admin created",
+                        {"WWW-Authenticate": 'Bearer realm="hailong"'})
+        scope, key, _ = caller
+        wait = app.api_limiter.take(key)
+        if wait:
+            return text(429, f"too many requests for this token; try again in {int(wait) + 1} s",
+                        {"Retry-After": str(int(wait) + 1)})
+        params = params_of(request)
+        fmt = params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            return text(400, "format must be json or csv")
+        try:
+            data = ENDPOINTS[kind](app, scope, params)
+        except ApiError as exc:
+            return answer(exc.status, json.dumps({"error": str(exc)}), "application/json")
+        if fmt == "csv":
+            return answer(200, csv_text(to_csv_rows(kind, data)), "text/csv; charset=utf-8")
+        return answer(200, json.dumps(data, ensure_ascii=False), "application/json")
+
     def endpoint(kind: str):
         @answering
         async def handle(request: Request):
-            from .server import params_of
-            caller = await run_in_threadpool(who, request)
-            if caller is None:
-                return text(401, "send 'Authorization: Bearer <token>' with a token an admin created",
-                            {"WWW-Authenticate": 'Bearer realm="hailong"'})
-            scope, key, _ = caller
-            wait = app.api_limiter.take(key)
-            if wait:
-                return text(429, f"too many requests for this token; try again in {int(wait) + 1} s",
-                            {"Retry-After": str(int(wait) + 1)})
-            params = params_of(request)
-            fmt = params.get("format", "json")
-            if fmt not in ("json", "csv"):
-                return text(400, "format must be json or csv")
-            try:
-                data = await run_in_threadpool(ENDPOINTS[kind], app, scope, params)
-            except ApiError as exc:
-                return answer(exc.status, json.dumps({"error": str(exc)}), "application/json")
-            if fmt == "csv":
-                return answer(200, csv_text(to_csv_rows(kind, data)), "text/csv; charset=utf-8")
-            return answer(200, json.dumps(data, ensure_ascii=False), "application/json")
+            return await app.work(respond, kind, request)
         return handle
 
     @answering

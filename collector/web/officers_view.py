@@ -158,7 +158,6 @@ PRINT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; scr
 
 def routes(app, answering, session_of) -> list:
     """GET /officers/print: signed-in accounts only, within their scope, logged as an export."""
-    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.routing import Route
 
@@ -166,7 +165,11 @@ def routes(app, answering, session_of) -> list:
     from .pages import Ctx
     from .server import PAGE_PARAMS, answer, client_of, lang_of, params_of, text, to_login
 
-    def render(session, params: dict, lang: str, client: str):
+    def render(request: Request, params: dict, lang: str, set_cookies: list[str]):
+        session = session_of(app, request)
+        if session is None:
+            return to_login(request, set_cookies)
+        client = client_of(app, request)
         plain = {k: v for k, v in params.items() if k in PAGE_PARAMS}
         try:
             sites = api.filter_sites(app, session.account.scope, plain)
@@ -185,9 +188,6 @@ def routes(app, answering, session_of) -> list:
     async def handle(request: Request):
         params = params_of(request)
         lang, set_cookies = lang_of(app, request, params)
-        session = await run_in_threadpool(session_of, app, request)
-        if session is None:
-            return to_login(request, set_cookies)
-        return await run_in_threadpool(render, session, params, lang, client_of(app, request))
+        return await app.work(render, request, params, lang, set_cookies)
 
     return [Route("/officers/print", handle, methods=["GET", "HEAD"])]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import os
 import sys
 import threading
 import time
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qsl, quote
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -65,6 +68,7 @@ class Dashboard:
     request_timeout_s = 30.0  # a whole request (line, headers, body) must arrive within this
     write_timeout_s = 120.0  # an answer (a download, say) must be taken by the client within this
     max_connections = 64  # more open connections than this get 503 at once
+    work_slots = max(2, os.cpu_count() or 2)  # pages, downloads and API answers worked out at once (work())
 
     def __init__(self, cfg, db, password: str | None, now: Callable[[], datetime] | None = None,
                  limiter: RateLimiter | None = None, db_password: str | None = None, workers: int = 3):
@@ -83,7 +87,17 @@ class Dashboard:
         self.pages = PageCache(self.data.ttl_s)
         self.proxies = proxy.networks(cfg.dashboard.trusted_proxies)
         self.now = now or (lambda: datetime.now(timezone.utc))
+        self._slots: CapacityLimiter | None = None
         self.asgi = build_app(self)
+
+    async def work(self, fn: Callable, *args):
+        """``fn(*args)`` in a worker thread, at most ``work_slots`` at once; the others wait their turn, in
+        order. Python runs one thread at a time, so running more at once only shares the processor out:
+        with fifty managers at once every answer took as long as all the others (a cached page waited a
+        second behind the cold ones), while in turn each waits only for those ahead of it."""
+        if self._slots is None:  # made on first use, in the server's event loop
+            self._slots = CapacityLimiter(self.work_slots)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._slots)
 
     def sites(self, scope: Scope) -> frozenset[str] | None:
         return scope_sites(scope, self.hierarchy)
@@ -323,10 +337,7 @@ def build_app(app: Dashboard) -> Starlette:
                 return text(405, "pages are read with GET", {"Allow": "GET, HEAD"})
             params = params_of(request)
             lang, set_cookies = lang_of(app, request, params)
-            session = await run_in_threadpool(session_of, app, request)
-            if session is None:
-                return to_login(request, set_cookies)
-            return await run_in_threadpool(render_view, app, request, session, base, fmt, params, lang, set_cookies)
+            return await app.work(view, app, request, base, fmt, params, lang, set_cookies)
         return handle
 
     routes = [Route("/static/{name:path}", static, methods=["GET", "HEAD"]),
@@ -359,6 +370,15 @@ def _start_session(app: Dashboard, account: Account, client: str) -> Session:
     session = app.store.new_session(account, client, app.cfg.dashboard.session_hours * 3600)
     app.store.audit(account.username, "login", client=client, scope=account.scope)
     return session
+
+
+def view(app: Dashboard, request: Request, base: str, fmt: str | None, params: dict, lang: str,
+         set_cookies: list[str]) -> Response:
+    """A page or its download for the signed-in account; the login page for anyone else."""
+    session = session_of(app, request)
+    if session is None:
+        return to_login(request, set_cookies)
+    return render_view(app, request, session, base, fmt, params, lang, set_cookies)
 
 
 def render_view(app: Dashboard, request: Request, session: Session, base: str, fmt: str | None, params: dict,

@@ -1,0 +1,83 @@
+"""Many managers at once on the real dashboard server: pages are worked out at most ``work_slots`` at a time
+(the others wait their turn) and every one of them is answered."""
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import time
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from collector import records
+from collector.db import connect
+from collector.web import server as dashboard
+from collector.web.server import Dashboard, start_in_thread
+from tests.ui.test_dashboard_browser import CFG, NOW, PASSWORD, sample_ratings
+
+
+@pytest.fixture()
+def served(tmp_path):
+    db = connect(f"sqlite:///{tmp_path / 'ratings.db'}")
+    rows = sample_ratings(300)
+    with db.transaction():
+        db.executemany(records.INSERT_RATING_SQL, rows)
+        records.apply(db, records.increments(rows))
+    app = Dashboard(CFG, db, PASSWORD, now=lambda: NOW)
+    server, url = start_in_thread(app)
+    try:
+        yield app, urlsplit(url).port
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.close()
+        db.close()
+
+
+def sign_in(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/login", f"username=admin&password={quote(PASSWORD)}",
+                 {"Content-Type": "application/x-www-form-urlencoded"})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return re.search(r"hl_session=([^;]+)", resp.getheader("Set-Cookie")).group(1)
+
+
+def test_pages_are_worked_out_a_few_at_a_time_and_all_answered(served, monkeypatch):
+    app, port = served
+    cookie = sign_in(port)
+    running, most, lock = [0], [0], threading.Lock()
+    ranking = dashboard.VIEWS["/ranking"]
+
+    def slow_ranking(ctx):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.15)
+            return ranking(ctx)
+        finally:
+            with lock:
+                running[0] -= 1
+    monkeypatch.setitem(dashboard.VIEWS, "/ranking", slow_ranking)
+    statuses: list[int] = []
+
+    def manager(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", f"/ranking?period=2026-{i % 9 + 1:02d}", headers={"Cookie": f"hl_session={cookie}"})
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        with lock:
+            statuses.append(resp.status if b"<main>" in body else -resp.status)
+    started = time.monotonic()
+    threads = [threading.Thread(target=manager, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert statuses == [200] * 8
+    assert most[0] == app.work_slots  # as many as allowed ran side by side, never more
+    assert time.monotonic() - started >= 8 / app.work_slots * 0.15 - 0.05
