@@ -68,13 +68,15 @@ def table_view(table: Table, classes: list[str] | None = None, pct_cols: tuple[i
     numeric = {j for row in table.rows for j, v in enumerate(row)
                if j >= num_from and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
-    def css(j: int, num: bool) -> str:
-        return " ".join(c for c, on in (("num", num), ("minor", j in minor)) if on)
-    head = [(str(h), css(j, j in numeric)) for j, h in enumerate(table.headers) if j not in skip]
+    width = max([len(table.headers), *map(len, table.rows)])
+    # each column's class for a figure and for anything else, worked out once (a table has thousands of cells)
+    css = [(" ".join(c for c, on in (("num", True), ("minor", j in minor)) if on),
+            "minor" if j in minor else "") for j in range(width)]
+    head = [(str(h), css[j][j not in numeric]) for j, h in enumerate(table.headers) if j not in skip]
     rows = []
     for i, row in enumerate(table.rows):
         cls = classes[i] if classes and i < len(classes) else ""
-        rows.append((cls, [(cell_text(v, j in pct_cols), css(j, j >= num_from and isinstance(v, (int, float))))
+        rows.append((cls, [(cell_text(v, j in pct_cols), css[j][not (j >= num_from and isinstance(v, (int, float)))])
                            for j, v in enumerate(row) if j not in skip]))
     return TableView(table.title if caption else "", head, rows)
 
