@@ -253,7 +253,7 @@ def routes(app, answering, session_of) -> list[Route]:
     def endpoint(kind: str):
         @answering
         async def handle(request: Request):
-            return await app.work(respond, kind, request)
+            return await app.work(respond, kind, request, long=kind == "officers")
         return handle
 
     @answering

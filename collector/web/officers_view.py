@@ -188,6 +188,6 @@ def routes(app, answering, session_of) -> list:
     async def handle(request: Request):
         params = params_of(request)
         lang, set_cookies = lang_of(app, request, params)
-        return await app.work(render, request, params, lang, set_cookies)
+        return await app.work(render, request, params, lang, set_cookies, long=True)
 
     return [Route("/officers/print", handle, methods=["GET", "HEAD"])]

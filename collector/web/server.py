@@ -46,6 +46,7 @@ VIEWS: dict[str, Callable] = {"/": pages.overview, "/overview": pages.overview, 
                               "/patterns": pages.patterns, "/devices": health.devices, "/alerts": health.alerts,
                               "/report": pages.printable, "/officers": officers_view.officers}
 EXPORTS = ("csv", "xlsx")
+LONG = {"/officers"}  # computed from the stored ratings and events, not the rollups: taken in turn (work())
 UNCACHED = {"/alerts"}  # its forms carry the session's own token; and acknowledgements show at once
 # What pages read from their URL; anything else is dropped (and never echoed into links).
 PAGE_PARAMS = ("period", "dim", "province", "commune", "centre", "site")
@@ -69,6 +70,7 @@ class Dashboard:
     write_timeout_s = 120.0  # an answer (a download, say) must be taken by the client within this
     max_connections = 64  # more open connections than this get 503 at once
     work_slots = max(2, os.cpu_count() or 2)  # pages, downloads and API answers worked out at once (work())
+    long_slots = 1  # of which officer evaluations (seconds each over a province's month) at most this many
 
     def __init__(self, cfg, db, password: str | None, now: Callable[[], datetime] | None = None,
                  limiter: RateLimiter | None = None, db_password: str | None = None, workers: int = 3):
@@ -87,17 +89,19 @@ class Dashboard:
         self.pages = PageCache(self.data.ttl_s)
         self.proxies = proxy.networks(cfg.dashboard.trusted_proxies)
         self.now = now or (lambda: datetime.now(timezone.utc))
-        self._slots: CapacityLimiter | None = None
+        self._slots: dict[bool, CapacityLimiter] = {}
         self.asgi = build_app(self)
 
-    async def work(self, fn: Callable, *args):
+    async def work(self, fn: Callable, *args, long: bool = False):
         """``fn(*args)`` in a worker thread, at most ``work_slots`` at once; the others wait their turn, in
         order. Python runs one thread at a time, so running more at once only shares the processor out:
         with fifty managers at once every answer took as long as all the others (a cached page waited a
-        second behind the cold ones), while in turn each waits only for those ahead of it."""
-        if self._slots is None:  # made on first use, in the server's event loop
-            self._slots = CapacityLimiter(self.work_slots)
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._slots)
+        second behind the cold ones), while in turn each waits only for those ahead of it. ``long`` work
+        (officer evaluations) takes turns among itself, ``long_slots`` at once, beside the pages, so it
+        never holds every slot."""
+        if not self._slots:  # made on first use, in the server's event loop
+            self._slots = {False: CapacityLimiter(self.work_slots), True: CapacityLimiter(self.long_slots)}
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._slots[long])
 
     def sites(self, scope: Scope) -> frozenset[str] | None:
         return scope_sites(scope, self.hierarchy)
@@ -337,7 +341,7 @@ def build_app(app: Dashboard) -> Starlette:
                 return text(405, "pages are read with GET", {"Allow": "GET, HEAD"})
             params = params_of(request)
             lang, set_cookies = lang_of(app, request, params)
-            return await app.work(view, app, request, base, fmt, params, lang, set_cookies)
+            return await app.work(view, app, request, base, fmt, params, lang, set_cookies, long=base in LONG)
         return handle
 
     routes = [Route("/static/{name:path}", static, methods=["GET", "HEAD"]),

@@ -81,3 +81,46 @@ def test_pages_are_worked_out_a_few_at_a_time_and_all_answered(served, monkeypat
     assert statuses == [200] * 8
     assert most[0] == app.work_slots  # as many as allowed ran side by side, never more
     assert time.monotonic() - started >= 8 / app.work_slots * 0.15 - 0.05
+
+
+def test_officer_evaluations_take_turns_and_never_hold_up_the_other_pages(served, monkeypatch):
+    """An officer evaluation reads a period's stored ratings (seconds over a province's month): two of them
+    at once run one after the other, beside the pages, which are still answered meanwhile."""
+    app, port = served
+    cookie = sign_in(port)
+    release, running, most, lock = threading.Event(), [0], [0], threading.Lock()
+    officers = dashboard.VIEWS["/officers"]
+
+    def held_officers(ctx):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            release.wait(30)
+            return officers(ctx)
+        finally:
+            with lock:
+                running[0] -= 1
+    monkeypatch.setitem(dashboard.VIEWS, "/officers", held_officers)
+    answers: dict[str, int] = {}
+
+    def get(path: str) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", path, headers={"Cookie": f"hl_session={cookie}"})
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        answers[path] = resp.status
+    held = [threading.Thread(target=get, args=(f"/officers?period=2026-{m}",)) for m in ("09", "10")]
+    for th in held:
+        th.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    get("/ranking")  # both officer pages are still running or waiting
+    assert answers == {"/ranking": 200} and time.monotonic() - started < 5
+    assert running[0] == 1
+    release.set()
+    for th in held:
+        th.join(30)
+    assert answers == {"/ranking": 200, "/officers?period=2026-09": 200, "/officers?period=2026-10": 200}
+    assert most[0] == app.long_slots == 1
