@@ -90,7 +90,7 @@ def admin_values(app, session, lang: str) -> dict:
 def routes(app, answering, read_form, session_of, shell_values, cross_site) -> list[Route]:
     from starlette.concurrency import run_in_threadpool
 
-    from .server import answer, client_of, lang_of, params_of, redirect, text
+    from .server import answer, client_of, lang_of, params_of, redirect, text, to_login
 
     def page_html(session, lang, params, message="", error="", new_token=""):
         from markupsafe import Markup
@@ -106,7 +106,7 @@ def routes(app, answering, read_form, session_of, shell_values, cross_site) -> l
         lang, set_cookies = lang_of(app, request, params)
         session = await run_in_threadpool(session_of, app, request)
         if session is None:
-            return redirect("/login?next=/admin", set_cookies)
+            return to_login(request, set_cookies)
         if not session.account.is_admin:
             return text(403, "the admin page is for admin accounts")
         message = t(lang, "done") if params.get("done") else ""
@@ -120,7 +120,7 @@ def routes(app, answering, read_form, session_of, shell_values, cross_site) -> l
         if action not in ACTIONS:
             return text(404, "not found")
         session = await run_in_threadpool(session_of, app, request)
-        if session is None:
+        if session is None:  # a form sent after the session ended: back to the admin page once signed in
             return redirect("/login?next=/admin")
         from . import guards
         if cross_site(request) or not guards.same_token(session.csrf, form.get("csrf")):

@@ -181,6 +181,13 @@ def test_a_same_site_path_with_its_query_is_still_a_redirect_target(dash):
     assert status == 303 and headers["location"] == "/ranking?dim=officer&period=2026-10"
 
 
+@pytest.mark.parametrize("path", ["/ranking?dim=officer&period=2026-10", "/admin?lang=en", "/officers/print?period=2026-10"])
+def test_signed_out_pages_send_to_the_login_and_back_with_their_query(dash, path):
+    _, url = dash
+    status, headers, _ = get(url, path)
+    assert status == 303 and headers["location"] == "/login?next=" + path
+
+
 def test_chromium_logging_in_through_hostile_links_stays_on_the_dashboard(browser, dash):
     _, url = dash
     page = browser.new_page()
