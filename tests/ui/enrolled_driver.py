@@ -42,10 +42,16 @@ def phase_two():
     yield lambda: app.uplink.state == "connected"
     yield 0.5
     shot("enrol-rating")
-    held = tap_at(5, Window.height - 5, hold=True)  # the hidden corner (top-left)
-    yield app.cfg.technician.hold_s + 0.3
-    held.touch_up()
-    yield shown(app, "pin")
+    for attempt in range(3):  # as a technician would, hold again when a busy machine lost the touch
+        held = tap_at(5, Window.height - 5, hold=True)  # the hidden corner (top-left)
+        yield app.cfg.technician.hold_s + 0.3
+        held.touch_up()
+        yield shown(app, "pin")
+        if app.sm.current == "pin":
+            break
+        result.setdefault("missed_holds", []).append(
+            {"state": str(app.flow.state), "screen": app.sm.current, "window": list(Window.size),
+             "root": list(app.root.size), "officer_entry": app.entry.active})
     keys = {b.text: b for b in app.sm.get_screen("pin").ids.keypad.children}
     for key in [*os.environ["HAILONG_TECH_PIN"], "OK"]:
         tap(keys[key])

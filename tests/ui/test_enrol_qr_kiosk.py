@@ -95,6 +95,7 @@ def test_a_kiosk_enrolled_from_the_printed_qr_code_shows_it_is_connected(tmp_pat
         # the enrolled config connected; the province's config arrived, was applied and is confirmed
         assert one["connected_on_enrolled_config"] and one["restarting"] and not one["technician"]
         assert two["technician"] and two["pending"] is None
+        assert len(two.get("missed_holds", [])) < 3, two["missed_holds"]  # the technician view opened
         info = two["tech_info"]
         assert f"Site: {SITE}    Device: {DEVICE}" in info
         assert f"Broker: 127.0.0.1:{tls_port}" in info and "connected[/color]" in info
