@@ -31,8 +31,11 @@ class Database:
         if url.startswith("sqlite:///"):
             self.dialect = "sqlite"
             path = url[len("sqlite:///"):]
-            if path != ":memory:":
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                if path != ":memory:":
+                    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot make the folder of SQLite database {path}: {exc.strerror or exc}") from None
             try:
                 self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
                 self.conn.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,37 @@
+"""Every collector command that reads collector.yaml and opens the database says in one line what is wrong
+with either, with no traceback: exit status 2, or 1 for `collector run` when the database is unreachable
+at start (docs/collector.md: a service manager retries that)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = [["report", "--period", "2026-10"], ["audit", "--period", "2026-10"], ["users", "list"],
+            ["reports", "send", "--dry-run"], ["serve", "--port", "0"], ["run"]]
+
+
+def collector(args: list[str], config: str) -> subprocess.CompletedProcess:
+    head, tail = args[:1], args[1:]
+    if args[0] == "reports":
+        head, tail = args[:2], args[2:]
+    return subprocess.run([sys.executable, "-m", "collector", *head, "--config", config, *tail],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "HL_TEST_DASHBOARD_PASSWORD": "a-password-for-this-test"})
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_a_missing_config_or_a_database_that_cannot_be_made_is_one_clear_line(tmp_path, args):
+    missing = collector(args, str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "nope.yaml: file not found" in missing.stderr, missing.stderr
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the database's folder should be\n")
+    cfg = tmp_path / "collector.yaml"
+    cfg.write_text(f"database: {{url: 'sqlite:///{blocked}/ratings.db'}}\n"
+                   "dashboard: {password: {env: HL_TEST_DASHBOARD_PASSWORD}}\n", encoding="utf-8")
+    answer = collector(args, str(cfg))
+    assert answer.returncode == (1 if args == ["run"] else 2), answer.stdout + answer.stderr
+    assert "Traceback" not in answer.stderr and f"cannot make the folder of SQLite database {blocked}" in answer.stderr, \
+        answer.stderr
