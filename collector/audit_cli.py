@@ -72,17 +72,12 @@ def to_xlsx(title: str, headers: list[str], rows: list[list], summary_line: str)
 
 
 def main(args) -> int:
-    from config import ConfigError, load
-
+    from .cli_setup import collector_config, database
     from .completeness_queries import Scope
-    from .db import DatabaseError
     from .hierarchy import Hierarchy
-    from .report_cli import open_db
 
-    try:
-        cfg = load(args.config, kind="collector")
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    cfg = collector_config(args.config)
+    if cfg is None:
         return 2
     lang = args.lang or cfg.dashboard.lang
     if args.format == "xlsx" and not args.output:
@@ -90,9 +85,11 @@ def main(args) -> int:
         return 2
     try:
         period = parse_period(args.period, cfg.timezone)
-        db = open_db(cfg, args.db)
-    except (ValueError, DatabaseError) as exc:
+    except ValueError as exc:
         print(f"audit: {exc}", file=sys.stderr)
+        return 2
+    db = database(cfg, args.db, "audit")
+    if db is None:
         return 2
     hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
     sites = sorted(hierarchy.expand(args.site)) if args.site else None

@@ -63,21 +63,11 @@ def resolve_period(args, tz: str) -> Period:
     return current_month(datetime.now(timezone.utc), tz)
 
 
-def open_db(cfg, url: str | None):
-    from .db import connect
-
-    password = cfg.database.password.resolve() if cfg.database.password else None
-    return connect(url or cfg.database.url, password)
-
-
 def main(args) -> int:
-    from config import ConfigError, load
-    from .db import DatabaseError
+    from .cli_setup import collector_config, database
 
-    try:
-        cfg = load(args.config, kind="collector")
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    cfg = collector_config(args.config)
+    if cfg is None:
         return 2
     lang = args.lang or cfg.dashboard.lang
     if args.format == "xlsx" and not args.output:
@@ -85,9 +75,11 @@ def main(args) -> int:
         return 2
     try:
         period = resolve_period(args, cfg.timezone)
-        db = open_db(cfg, args.db)
-    except (ValueError, DatabaseError) as exc:
+    except ValueError as exc:
         print(f"report: {exc}", file=sys.stderr)
+        return 2
+    db = database(cfg, args.db, "report")
+    if db is None:
         return 2
     if args.by in OFFICER_SHEETS:
         return _officer_sheet(args, cfg, db, period, lang)

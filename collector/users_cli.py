@@ -67,19 +67,11 @@ def _password(args) -> str:
 
 
 def main(args) -> int:
-    from config import ConfigError, load
-    from .db import DatabaseError
-    from .report_cli import open_db
+    from .cli_setup import collector_config, database
 
-    try:
-        cfg = load(args.config, kind="collector")
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    try:
-        db = open_db(cfg, args.db)
-    except (ValueError, DatabaseError) as exc:
-        print(f"users: {exc}", file=sys.stderr)
+    cfg = collector_config(args.config)
+    db = database(cfg, args.db, "users") if cfg is not None else None
+    if db is None:
         return 2
     store = Store(db, Hierarchy.from_config(cfg.sites, cfg.labels))
     actor = f"(command line: {getpass.getuser()})"

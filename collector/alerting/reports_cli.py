@@ -34,26 +34,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from config import ConfigError, load
-    from ..db import DatabaseError
-    from ..report_cli import open_db
+    from ..cli_setup import collector_config, database
     from .calendar import Calendar, due_periods
     from .outbox import pending_count
     from .recipients import everyone
     from .reports import run_round
 
-    try:
-        cfg = load(args.config, kind="collector")
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    cfg = collector_config(args.config)
+    if cfg is None:
         return 2
     now = datetime.now(timezone.utc)
     cal = Calendar.from_config(cfg)
     labels = [args.period] if args.period else [label for _, label in due_periods(now.astimezone(cal.zone).date(), cal)]
-    try:
-        db = open_db(cfg, args.db)
-    except (ValueError, DatabaseError) as exc:
-        print(f"reports: {exc}", file=sys.stderr)
+    db = database(cfg, args.db, "reports")
+    if db is None:
         return 2
     code = 0
     try:

@@ -470,14 +470,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from config import ConfigError, load
+    from ..cli_setup import collector_config, database
     from ..db import DatabaseError
-    from ..report_cli import open_db
 
-    try:
-        cfg = load(args.config, kind="collector")
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    cfg = collector_config(args.config)
+    if cfg is None:
         return 2
     password = None
     if cfg.dashboard.password is not None:
@@ -489,10 +486,8 @@ def main(args) -> int:
         if not password:
             print("serve: the dashboard password is empty; set a non-empty one", file=sys.stderr)
             return 2
-    try:
-        db = open_db(cfg, args.db)
-    except (ValueError, DatabaseError) as exc:
-        print(f"serve: {exc}", file=sys.stderr)
+    db = database(cfg, args.db, "serve")
+    if db is None:
         return 2
     if password is None and not db.scalar("SELECT COUNT(*) FROM accounts WHERE role = 'admin' AND disabled = 0"):
         print(f"serve: no dashboard password in {args.config} and no admin account in the database: add "
