@@ -1,5 +1,5 @@
 # Every command a user runs; see README.md.
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo bench doc-images clean
 
 setup:
 	scripts/setup.sh
@@ -15,6 +15,9 @@ bench: setup
 	.venv/bin/python tests/bench/ingest.py
 	.venv/bin/python tests/bench/reports.py
 	.venv/bin/python tests/bench/soak.py
+
+doc-images: setup  # the window and browser tests, copying their screenshots into docs/img
+	HAILONG_DOC_IMAGES=1 TEST_WORKERS=2 scripts/test.sh tests/ui
 
 clean:
 	rm -rf .venv tests/artifacts .pytest_cache

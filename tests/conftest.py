@@ -34,6 +34,21 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+DOC_IMAGES = ROOT / "docs" / "img"
+
+
+@pytest.fixture(scope="session")
+def doc_image():
+    """``doc_image(screenshot, name)`` copies a screenshot of tests/artifacts to docs/img/NAME when the run
+    was asked to refresh the documentation (``make doc-images``); an ordinary run leaves docs/ alone."""
+    def publish(shot: Path, name: str) -> None:
+        assert Path(shot).stat().st_size > 5_000, f"{shot} is too small to be a screenshot"
+        if os.environ.get("HAILONG_DOC_IMAGES") == "1":
+            DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+            (DOC_IMAGES / name).write_bytes(Path(shot).read_bytes())
+    return publish
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory) -> Mosquitto:
     """One broker for the session; tests that restart or kill a broker make their own (mosquitto_factory)."""

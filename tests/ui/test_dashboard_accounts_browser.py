@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from collector.db import connect
 from collector.web.server import Dashboard, start_in_thread
 from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed
 
-ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}
 
 
@@ -197,12 +195,10 @@ MEASURE = """() => {
 }"""
 
 
-def test_every_page_reads_well_on_a_phone(browser, served, artifacts):
+def test_every_page_reads_well_on_a_phone(browser, served, artifacts, doc_image):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     log_in(page, served.url, "admin", ADMIN_PASSWORD)
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
     for path in PAGES:
         page.goto(served.url + path)
         m = page.evaluate(MEASURE)
@@ -218,10 +214,11 @@ def test_every_page_reads_well_on_a_phone(browser, served, artifacts):
             page.locator("svg.chart").first.scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts / "phone-overview-chart.png"), full_page=False)
     for name in ("overview", "overview-chart", "ranking", "devices"):
-        shutil.copy(artifacts / f"phone-{name}.png", img / f"dashboard-phone-{name}.png")
+        doc_image(artifacts / f"phone-{name}.png", f"dashboard-phone-{name}.png")
     context.close()
     desktop = browser.new_context(viewport={"width": 1280, "height": 900})
     page = desktop.new_page()
     log_in(page, served.url, "admin", ADMIN_PASSWORD, "/admin")
-    page.screenshot(path=str(img / "dashboard-admin.png"), full_page=False)
+    page.screenshot(path=str(artifacts / "dashboard-admin.png"), full_page=False)
+    doc_image(artifacts / "dashboard-admin.png", "dashboard-admin.png")
     desktop.close()

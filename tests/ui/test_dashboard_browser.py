@@ -1,10 +1,8 @@
 """The dashboard in headless Chromium: login, every page with data, English switch, downloads, screenshots."""
 import random
-import shutil
 import subprocess
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,6 @@ from collector.web.auth import RateLimiter
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 10, 28, 4, 0, tzinfo=timezone.utc)  # 11:00 local on Wednesday 28 Oct 2026
 PASSWORD = "đúng-mật-khẩu-1"
 CFG = CollectorConfig.model_validate({
@@ -99,7 +96,7 @@ def test_pages_need_a_login_and_a_wrong_password_is_refused(browser, dashboard):
     page.close()
 
 
-def test_every_page_renders_with_data_and_is_screenshotted(browser, dashboard, artifacts):
+def test_every_page_renders_with_data_and_is_screenshotted(browser, dashboard, artifacts, doc_image):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(dashboard + "/login")
     login(page, dashboard)
@@ -126,8 +123,7 @@ def test_every_page_renders_with_data_and_is_screenshotted(browser, dashboard, a
     page.goto(dashboard + "/")
     assert page.locator("svg.chart polyline").count() >= 1  # the 30-day trend line
     assert page.locator("svg.chart rect").count() >= 4  # bars per centre
-    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-    shutil.copy(artifacts / "dashboard-overview.png", ROOT / "docs" / "img" / "dashboard-overview.png")
+    doc_image(artifacts / "dashboard-overview.png", "dashboard-overview.png")
     # a centre below the threshold is listed in the alerts; the few-ratings mark appears in the ranking
     page.goto(dashboard + "/ranking?dim=counter&period=2026-10")
     assert page.locator("tr.few").count() == 0 and page.locator("tbody tr").count() == 3

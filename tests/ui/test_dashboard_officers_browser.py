@@ -3,8 +3,6 @@ tests/officer_data.py, the data-quality figure, hidden officers, the printable s
 download, no sideways scroll and no text under 11 px; screenshots under tests/artifacts/."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -14,7 +12,6 @@ from collector.web.server import Dashboard, start_in_thread
 from tests.officer_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, ZEBRA, seed
 
 pytestmark = pytest.mark.ui
-ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}
 # the page's widest point, the smallest text on it and where, and the navigation's right edge
 MEASURE = """() => {
@@ -56,7 +53,7 @@ def cell(page, officer: str, key: str) -> str:
     return page.inner_text(f'tr[data-officer="{officer}"] td[data-k="{key}"]').strip()
 
 
-def test_desktop_page_figures_links_and_downloads(browser, served, artifacts, tmp_path):
+def test_desktop_page_figures_links_and_downloads(browser, served, artifacts, doc_image, tmp_path):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     log_in(page, served, "tan-lap", PASSWORD, "/")
@@ -95,13 +92,11 @@ def test_desktop_page_figures_links_and_downloads(browser, served, artifacts, tm
     assert cell(page, "an", "reasons") == "Long waiting time (1)" and cell(page, "cuong", "rate") == "hidden"
     page.screenshot(path=str(artifacts / "dashboard-officers-en.png"), full_page=True)
     context.close()
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
-    shutil.copy(artifacts / "dashboard-officers.png", img / "dashboard-officers.png")
+    doc_image(artifacts / "dashboard-officers.png", "dashboard-officers.png")
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_phone_no_sideways_scroll_and_legible_text(browser, served, artifacts, lang):
+def test_phone_no_sideways_scroll_and_legible_text(browser, served, artifacts, doc_image, lang):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     log_in(page, served, "admin", ADMIN_PASSWORD, f"/officers?period=2026-10&lang={lang}")
@@ -118,4 +113,4 @@ def test_phone_no_sideways_scroll_and_legible_text(browser, served, artifacts, l
     page.screenshot(path=str(artifacts / f"phone-officers-{lang}-cards.png"), full_page=False)
     context.close()
     if lang == "vi":
-        shutil.copy(artifacts / "phone-officers-vi-cards.png", ROOT / "docs" / "img" / "dashboard-phone-officers.png")
+        doc_image(artifacts / "phone-officers-vi-cards.png", "dashboard-phone-officers.png")

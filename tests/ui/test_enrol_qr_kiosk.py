@@ -42,7 +42,7 @@ def print_page(page: Path, png: Path) -> None:
         browser.close()
 
 
-def test_a_kiosk_enrolled_from_the_printed_qr_code_shows_it_is_connected(tmp_path, artifacts):
+def test_a_kiosk_enrolled_from_the_printed_qr_code_shows_it_is_connected(tmp_path, artifacts, doc_image):
     bdir, tls_port = init_tls_broker(tmp_path)
     broker_cli("fleet", "keygen", "--dir", str(tmp_path / "keys"))
     fleet_block = yaml_block(broker_cli("add-fleet", "tinh", "--dir", str(bdir)))
@@ -105,9 +105,7 @@ def test_a_kiosk_enrolled_from_the_printed_qr_code_shows_it_is_connected(tmp_pat
         shutil.rmtree(device.parent.parent, ignore_errors=True)
 
     print_page(qr.with_suffix(".html"), artifacts / "enrol-qr-page.png")
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
     for name in ("enrol-qr-page", "enrol-technician"):
         assert (artifacts / f"{name}.png").stat().st_size > 10_000
-        shutil.copyfile(artifacts / f"{name}.png", img / f"{name}.png")
+        doc_image(artifacts / f"{name}.png", f"{name}.png")
     (artifacts / "enrol-output.txt").write_text(made.stderr + enrolled.stdout, encoding="utf-8")

@@ -48,7 +48,7 @@ def fill(db_url: str) -> None:
     db.close()
 
 
-def test_evaluation_sheet_printable_and_csv(tmp_path, artifacts, browser):
+def test_evaluation_sheet_printable_and_csv(tmp_path, artifacts, doc_image, browser):
     db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
     fill(db_url)
     cfg = tmp_path / "collector.yaml"
@@ -91,5 +91,4 @@ evaluation:
     pg.screenshot(path=str(artifacts / "officer-evaluation.png"), full_page=True)
     pg.close()
     assert not alerts
-    img = ROOT / "docs" / "img"
-    (img / "officer-evaluation.png").write_bytes((artifacts / "officer-evaluation.png").read_bytes())
+    doc_image(artifacts / "officer-evaluation.png", "officer-evaluation.png")

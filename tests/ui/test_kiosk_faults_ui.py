@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +71,7 @@ def test_a_damaged_outbox_still_opens_the_window_and_the_technician_reads_the_sa
     assert data["outbox_ids"][:120] == made and len(data["outbox_ids"]) == 121
 
 
-def test_a_full_disk_shows_out_of_order_and_the_kiosk_heals_by_itself(small_disk, tmp_path, artifacts):
+def test_a_full_disk_shows_out_of_order_and_the_kiosk_heals_by_itself(small_disk, tmp_path, artifacts, doc_image):
     data, steps = run_driver(tmp_path, small_disk / "outbox.db", artifacts, "diskfull")
 
     assert steps["durable"]["screen"] == "thanks"
@@ -95,6 +94,4 @@ def test_a_full_disk_shows_out_of_order_and_the_kiosk_heals_by_itself(small_disk
     assert data["seq_last"] == len(data["tapped"])
     for name in ("kiosk-out-of-order", "kiosk-technician-disk-full", "kiosk-healed"):
         assert (artifacts / f"{name}.png").stat().st_size > 10_000
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(artifacts / "kiosk-out-of-order.png", img / "kiosk-out-of-order.png")
+    doc_image(artifacts / "kiosk-out-of-order.png", "kiosk-out-of-order.png")

@@ -6,7 +6,6 @@ before, during and after reaches the collector exactly once."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -63,7 +62,7 @@ followup:
 """
 
 
-def test_a_pushed_reason_list_and_language_show_on_screen_and_no_tap_is_lost(tmp_path, artifacts):
+def test_a_pushed_reason_list_and_language_show_on_screen_and_no_tap_is_lost(tmp_path, artifacts, doc_image):
     t0 = time.monotonic()
     bdir, tls_port = init_tls_broker(tmp_path)
     broker_cli("fleet", "keygen", "--dir", str(tmp_path / "keys"))
@@ -154,7 +153,5 @@ def test_a_pushed_reason_list_and_language_show_on_screen_and_no_tap_is_lost(tmp
     finally:
         collector.stop()
         broker.stop()
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(artifacts / "fleet-after-rating-hmn.png", img / "fleet-pushed-language.png")
+    doc_image(artifacts / "fleet-after-rating-hmn.png", "fleet-pushed-language.png")
     assert time.monotonic() - t0 < 60

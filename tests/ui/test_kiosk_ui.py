@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -100,7 +99,7 @@ def run_driver(tmp_path: Path, lang: str, shots: Path) -> dict:
 
 
 @pytest.mark.parametrize("lang", ["vi", "en", "hmn"])
-def test_every_screen_by_touch(lang, tmp_path, artifacts):
+def test_every_screen_by_touch(lang, tmp_path, artifacts, doc_image):
     data = run_driver(tmp_path, lang, artifacts)
     steps = {s["step"]: s for s in data["steps"]}
     e = EXPECT[lang]
@@ -153,10 +152,8 @@ def test_every_screen_by_touch(lang, tmp_path, artifacts):
 
     for screen in ("rating", "followup", "thanks", "technician"):
         assert (artifacts / f"{screen}-{lang}.png").stat().st_size > 10_000
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
     if lang in ("vi", "en"):
-        shutil.copyfile(artifacts / f"rating-{lang}.png", img / f"kiosk-rating-{lang}.png")
+        doc_image(artifacts / f"rating-{lang}.png", f"kiosk-rating-{lang}.png")
 
 
 @pytest.mark.mosquitto

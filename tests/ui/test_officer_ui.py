@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +71,7 @@ settle_s: 0
     return cfg
 
 
-def test_officer_sign_in_rate_sign_out_by_touch(tmp_path, artifacts):
+def test_officer_sign_in_rate_sign_out_by_touch(tmp_path, artifacts, doc_image):
     cfg = write_config(tmp_path)
     env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(tmp_path / "kh"),
            "SDL_AUDIODRIVER": "dummy"}
@@ -121,16 +120,14 @@ def test_officer_sign_in_rate_sign_out_by_touch(tmp_path, artifacts):
     assert steps["before_stop"]["status"]["officer"] == "tran-thi-binh"
     assert [m.seq for m in msgs] == list(range(1, len(msgs) + 1))  # one gap-free sequence, shifts included
 
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
     for name in ("officer-pick", "officer-pin-wrong", "officer-service", "officer-locked", "rating-officer-vi",
                  "rating-officer-en"):
         assert (artifacts / f"{name}.png").stat().st_size > 10_000
-        shutil.copyfile(artifacts / f"{name}.png", img / f"kiosk-{name}.png")
+        doc_image(artifacts / f"{name}.png", f"kiosk-{name}.png")
 
 
 @pytest.mark.mosquitto
-def test_on_request_kiosk_waits_then_rates_the_desks_dossier(mosquitto, tmp_path, artifacts):
+def test_on_request_kiosk_waits_then_rates_the_desks_dossier(mosquitto, tmp_path, artifacts, doc_image):
     """A calm waiting screen until the desk asks through a real Mosquitto; the next tap carries the
     dossier and ticket; a request nobody answers becomes a request_expired event."""
     import paho.mqtt.client as mqtt
@@ -181,4 +178,4 @@ settle_s: 0
     assert [(r.rating, r.dossier, r.ticket, r.service) for r in ratings] == [(5, "H56.22-261126-0007", "A015", "ho-tich")]
     assert ratings[0].request is not None
     assert [(e.type, e.dossier) for e in events] == [("request_expired", "H56.22-261126-0008")]
-    shutil.copyfile(artifacts / "waiting-vi.png", ROOT / "docs" / "img" / "kiosk-waiting-vi.png")
+    doc_image(artifacts / "waiting-vi.png", "kiosk-waiting-vi.png")
