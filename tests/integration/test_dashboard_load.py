@@ -45,33 +45,45 @@ def sign_in(port: int) -> str:
     return re.search(r"hl_session=([^;]+)", resp.getheader("Set-Cookie")).group(1)
 
 
+class Counted:
+    """A page that counts how many of it run at once (``most``), waiting ``hold()`` inside each time."""
+
+    def __init__(self, view, hold):
+        self.view, self.hold = view, hold
+        self.running = self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, ctx):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            self.hold()
+            return self.view(ctx)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def get(port: int, cookie: str, path: str) -> int:
+    """The status of a signed-in GET; negated when the answer is not a whole page."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers={"Cookie": f"hl_session={cookie}"})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status if b"<main>" in body else -resp.status
+
+
 def test_pages_are_worked_out_a_few_at_a_time_and_all_answered(served, monkeypatch):
     app, port = served
     cookie = sign_in(port)
-    running, most, lock = [0], [0], threading.Lock()
-    ranking = dashboard.VIEWS["/ranking"]
-
-    def slow_ranking(ctx):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        try:
-            time.sleep(0.15)
-            return ranking(ctx)
-        finally:
-            with lock:
-                running[0] -= 1
-    monkeypatch.setitem(dashboard.VIEWS, "/ranking", slow_ranking)
+    slow = Counted(dashboard.VIEWS["/ranking"], lambda: time.sleep(0.15))
+    monkeypatch.setitem(dashboard.VIEWS, "/ranking", slow)
     statuses: list[int] = []
 
     def manager(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", f"/ranking?period=2026-{i % 9 + 1:02d}", headers={"Cookie": f"hl_session={cookie}"})
-        resp = conn.getresponse()
-        body = resp.read()
-        conn.close()
-        with lock:
-            statuses.append(resp.status if b"<main>" in body else -resp.status)
+        statuses.append(get(port, cookie, f"/ranking?period=2026-{i % 9 + 1:02d}"))
     started = time.monotonic()
     threads = [threading.Thread(target=manager, args=(i,)) for i in range(8)]
     for th in threads:
@@ -79,7 +91,7 @@ def test_pages_are_worked_out_a_few_at_a_time_and_all_answered(served, monkeypat
     for th in threads:
         th.join(60)
     assert statuses == [200] * 8
-    assert most[0] == app.work_slots  # as many as allowed ran side by side, never more
+    assert slow.most == app.work_slots  # as many as allowed ran side by side, never more
     assert time.monotonic() - started >= 8 / app.work_slots * 0.15 - 0.05
 
 
@@ -88,39 +100,23 @@ def test_officer_evaluations_take_turns_and_never_hold_up_the_other_pages(served
     at once run one after the other, beside the pages, which are still answered meanwhile."""
     app, port = served
     cookie = sign_in(port)
-    release, running, most, lock = threading.Event(), [0], [0], threading.Lock()
-    officers = dashboard.VIEWS["/officers"]
-
-    def held_officers(ctx):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        try:
-            release.wait(30)
-            return officers(ctx)
-        finally:
-            with lock:
-                running[0] -= 1
-    monkeypatch.setitem(dashboard.VIEWS, "/officers", held_officers)
+    release = threading.Event()
+    held = Counted(dashboard.VIEWS["/officers"], lambda: release.wait(30))
+    monkeypatch.setitem(dashboard.VIEWS, "/officers", held)
     answers: dict[str, int] = {}
 
-    def get(path: str) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", path, headers={"Cookie": f"hl_session={cookie}"})
-        resp = conn.getresponse()
-        resp.read()
-        conn.close()
-        answers[path] = resp.status
-    held = [threading.Thread(target=get, args=(f"/officers?period=2026-{m}",)) for m in ("09", "10")]
-    for th in held:
+    def ask(path: str) -> None:
+        answers[path] = get(port, cookie, path)
+    officers = [threading.Thread(target=ask, args=(f"/officers?period=2026-{m}",)) for m in ("09", "10")]
+    for th in officers:
         th.start()
     time.sleep(0.5)
     started = time.monotonic()
-    get("/ranking")  # both officer pages are still running or waiting
+    ask("/ranking")  # both officer pages are still running or waiting
     assert answers == {"/ranking": 200} and time.monotonic() - started < 5
-    assert running[0] == 1
+    assert held.running == 1
     release.set()
-    for th in held:
+    for th in officers:
         th.join(30)
     assert answers == {"/ranking": 200, "/officers?period=2026-09": 200, "/officers?period=2026-10": 200}
-    assert most[0] == app.long_slots == 1
+    assert held.most == app.long_slots == 1
