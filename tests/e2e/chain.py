@@ -75,6 +75,24 @@ def start_collector(workdir: Path, broker_port: int, db_url: str, **kw) -> Proc:
     return Proc(name, [PY, "-m", "collector", "run", "--config", str(cfg)], workdir).start()
 
 
+def start_tls_collector(workdir: Path, collector_block: str) -> tuple[Proc, str]:
+    """A collector on the TLS broker whose account ``broker add-collector`` printed (``collector_block``, its
+    CA and password files copied into ``workdir``), storing into workdir/ratings.db; and that database's URL."""
+    db_url = f"sqlite:///{workdir / 'ratings.db'}"
+    (workdir / "collector.yaml").write_text("kind: collector\n" + collector_block
+                                            + f"database: {{url: '{db_url}'}}\nlog_interval_s: 2\n")
+    return Proc("collector", [PY, "-m", "collector", "run", "--config", str(workdir / "collector.yaml")],
+                workdir).start(), db_url
+
+
+def fleet_show(root: Path, site: str, device: str) -> str:
+    """The kiosk.yaml ``config fleet show`` assembles for one device of a fleet folder."""
+    shown = subprocess.run([PY, "-m", "config", "fleet", "show", str(root), site, device],
+                           capture_output=True, text=True, env=_env())
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout
+
+
 def wait_subscribed(broker_port: int, db_url: str, timeout: float = 30) -> None:
     """Block until the collector stores what is published: a probe status lands in ``devices``.
 

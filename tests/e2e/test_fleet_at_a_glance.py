@@ -83,10 +83,7 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
         keys = tmp_path / ("old-keys" if device == "quay-02" else "keys")
         for src in (bdir / "certs" / "ca.crt", bdir / "secrets" / f"{user}.pass", keys / "fleet.pub"):
             (home / src.name).write_bytes(src.read_bytes())
-        shown = subprocess.run([chain.PY, "-m", "config", "fleet", "show", str(root), SITE, device],
-                               capture_output=True, text=True, env=chain._env())
-        assert shown.returncode == 0, shown.stderr
-        (home / "kiosk.yaml").write_text(shown.stdout, encoding="utf-8")
+        (home / "kiosk.yaml").write_text(chain.fleet_show(root, SITE, device), encoding="utf-8")
     for f in ("certs/ca.crt", "secrets/collector-main.pass", "secrets/fleet-tinh.pass"):
         (tmp_path / Path(f).name).write_bytes((bdir / f).read_bytes())
     push_yaml = root / "push.yaml"
@@ -94,11 +91,7 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
                          + fleet_block.replace("ca.crt", str(tmp_path / "ca.crt"))
                          .replace("fleet-tinh.pass", str(tmp_path / "fleet-tinh.pass")), encoding="utf-8")
     broker = Mosquitto(bdir, port=tls_port, conf_file=bdir / "mosquitto.conf").start()
-    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
-    (tmp_path / "collector.yaml").write_text("kind: collector\n" + collector_block
-                                             + f"database: {{url: '{db_url}'}}\nlog_interval_s: 2\n")
-    collector = chain.Proc("collector", [chain.PY, "-m", "collector", "run", "--config",
-                                         str(tmp_path / "collector.yaml")], tmp_path).start()
+    collector, db_url = chain.start_tls_collector(tmp_path, collector_block)
     kiosks = []
     try:
         assert chain.wait_for(lambda: "subscribed:" in collector.tail(), 30), collector.tail()

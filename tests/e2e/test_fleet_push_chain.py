@@ -5,7 +5,6 @@ for another device and one that fails the schema are refused and the refusal is 
 config that points to an unreachable broker rolls back by itself. Ratings keep arriving throughout."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -58,10 +57,7 @@ def test_a_push_reaches_every_kiosk_and_bad_configs_are_refused(tmp_path):
         home.mkdir()
         for src in (bdir / "certs" / "ca.crt", bdir / "secrets" / f"{user}.pass", tmp_path / "keys" / "fleet.pub"):
             (home / src.name).write_bytes(src.read_bytes())
-        shown = subprocess.run([chain.PY, "-m", "config", "fleet", "show", str(root), SITE, device],
-                               capture_output=True, text=True, env=chain._env())
-        assert shown.returncode == 0, shown.stderr
-        (home / "kiosk.yaml").write_text(shown.stdout, encoding="utf-8")  # as enrolment would leave it
+        (home / "kiosk.yaml").write_text(chain.fleet_show(root, SITE, device), encoding="utf-8")  # as enrolment would leave it
         kiosks.append((device, home))
     for f in ("certs/ca.crt", "secrets/collector-main.pass", "secrets/fleet-tinh.pass"):
         (tmp_path / Path(f).name).write_bytes((bdir / f).read_bytes())
@@ -69,11 +65,7 @@ def test_a_push_reaches_every_kiosk_and_bad_configs_are_refused(tmp_path):
                                     + fleet_block.replace("ca.crt", str(tmp_path / "ca.crt"))
                                     .replace("fleet-tinh.pass", str(tmp_path / "fleet-tinh.pass")), encoding="utf-8")
     broker = Mosquitto(bdir, port=tls_port, conf_file=bdir / "mosquitto.conf").start()
-    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
-    (tmp_path / "collector.yaml").write_text("kind: collector\n" + collector_block
-                                             + f"database: {{url: '{db_url}'}}\nlog_interval_s: 2\n")
-    collector = chain.Proc("collector", [chain.PY, "-m", "collector", "run", "--config",
-                                         str(tmp_path / "collector.yaml")], tmp_path).start()
+    collector, db_url = chain.start_tls_collector(tmp_path, collector_block)
     procs: dict[str, chain.Proc] = {}
 
     def start(device: str, home: Path) -> None:

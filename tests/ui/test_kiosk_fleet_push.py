@@ -87,18 +87,11 @@ def test_a_pushed_reason_list_and_language_show_on_screen_and_no_tap_is_lost(tmp
     home.mkdir()
     for src in (bdir / "certs" / "ca.crt", bdir / "secrets" / f"{user}.pass", tmp_path / "keys" / "fleet.pub"):
         (home / src.name).write_bytes(src.read_bytes())
-    shown = subprocess.run([sys.executable, "-m", "config", "fleet", "show", str(root), SITE, DEVICE],
-                           capture_output=True, text=True, env=chain._env())
-    assert shown.returncode == 0, shown.stderr
-    (home / "kiosk.yaml").write_text(shown.stdout, encoding="utf-8")
+    (home / "kiosk.yaml").write_text(chain.fleet_show(root, SITE, DEVICE), encoding="utf-8")
     (root / "defaults.yaml").write_text(connection + NEW, encoding="utf-8")  # the change, pushed by the driver
 
     broker = Mosquitto(bdir, port=tls_port, conf_file=bdir / "mosquitto.conf").start()
-    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
-    (tmp_path / "collector.yaml").write_text("kind: collector\n" + collector_block
-                                             + f"database: {{url: '{db_url}'}}\nlog_interval_s: 2\n")
-    collector = chain.Proc("collector", [chain.PY, "-m", "collector", "run", "--config",
-                                         str(tmp_path / "collector.yaml")], tmp_path).start()
+    collector, db_url = chain.start_tls_collector(tmp_path, collector_block)
     try:
         assert chain.wait_for(lambda: "subscribed:" in collector.tail(), 30), collector.tail()
         prefix = tmp_path / "result"
