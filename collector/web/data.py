@@ -21,8 +21,9 @@ from ..report_queries import ReportSpec, fetch, figures, needs_for
 
 
 class TtlCache:
-    """Values kept ``ttl_s``, at most ``size`` of them; a key asked for by several threads at once is
-    computed once, the others wait for it."""
+    """Values kept ``ttl_s``, at most ``size`` of them. ``get`` computes a missing value once however many
+    threads ask for it at once (the others wait for it); ``peek`` and ``put`` leave the computing to the
+    caller (a page's content, kept only for some pages)."""
 
     def __init__(self, ttl_s: float, size: int = 256):
         self.ttl_s, self.size = ttl_s, size
@@ -34,24 +35,29 @@ class TtlCache:
         with self._lock:
             flight = self._flights.setdefault(key, threading.Lock())
         with flight:
-            now = time.monotonic()
-            with self._lock:
-                hit = self._items.get(key)
-            if hit and hit[0] > now:
-                value = hit[1]
-            else:
+            value = self.peek(key)
+            if value is None:
+                asked = time.monotonic()
                 value = compute()
-                self._put(key, value, now)
+                self.put(key, value, asked)
         with self._lock:
             self._flights.pop(key, None)
         return value
 
-    def _put(self, key: tuple, value, now: float) -> None:
+    def peek(self, key: tuple):
+        """The value kept for ``key``, or None when there is none or it has expired."""
+        with self._lock:
+            hit = self._items.get(key)
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
+    def put(self, key: tuple, value, since: float | None = None) -> None:
+        """Keep ``value`` for ``ttl_s`` from ``since`` (when it was read; default now)."""
+        now = time.monotonic()
         with self._lock:
             if len(self._items) >= self.size:  # drop everything expired, else the older half
                 for k in [k for k, (exp, _) in self._items.items() if exp <= now] or list(self._items)[: self.size // 2]:
                     self._items.pop(k, None)
-            self._items[key] = (now + self.ttl_s, value)
+            self._items[key] = ((now if since is None else since) + self.ttl_s, value)
 
 
 @dataclass
@@ -98,13 +104,16 @@ class DataSource:
         same page reloaded) is answered from the cache. A row filter is cached only when it names itself
         (``only.cache_key``), so two different filters never share an entry."""
         period, bys, only, lang, sites = job
-        if only is not None and getattr(only, "cache_key", None) is None:
-            return self._compute(period, bys, only, lang, sites)
-        key = (period, tuple(tuple(b) for b in bys), getattr(only, "cache_key", None), lang,
-               tuple(sorted(sites)) if sites is not None else None)
-        return self._results.get(key, lambda: self._compute(period, bys, only, lang, sites))
+        tag = getattr(only, "cache_key", None)
+        if only is not None and tag is None:  # a one-off filter: nothing kept
+            return self._compute(period, bys, only, lang, sites, None)
+        kept = (tuple(tuple(b) for b in bys), tag, lang)
+        key = (period, *kept, tuple(sorted(sites)) if sites is not None else None)
+        return self._results.get(key, lambda: self._compute(period, bys, only, lang, sites, kept))
 
-    def _compute(self, period, bys, only, lang, sites) -> list[list[ReportRow]]:
+    def _compute(self, period, bys, only, lang, sites, kept: tuple | None) -> list[list[ReportRow]]:
+        """``kept`` names the figures for the snapshot's per-site store (groupings, filter, language); None
+        for a one-off filter, whose figures are not kept."""
         spec = ReportSpec(period, lang=lang)
         if sites is not None and not sites:  # a scope that covers no site sees no rating
             return figures([], self.cfg, spec, bys, self.hierarchy)
@@ -112,13 +121,12 @@ class DataSource:
         snap = self._snapshots.get((period.start_ms, period.end_ms, needs, self.cfg.timezone),
                                    lambda: self._snapshot(period.start_ms, period.end_ms, needs))
         wanted = sorted(snap.by_site if sites is None else self.hierarchy.expand(sites) & snap.by_site.keys())
-        if only is not None and getattr(only, "cache_key", None) is None:  # a one-off filter: nothing kept
+        if kept is None:
             rows = [r for site in wanted for r in snap.by_site[site]]
             return figures(rows, self.cfg, spec, bys, self.hierarchy, only)
-        job = (tuple(tuple(b) for b in bys), getattr(only, "cache_key", None), lang)
         with snap.lock:
-            done = snap.figures.setdefault(job, {})
-            lock = snap.locks.setdefault(job, threading.Lock())
+            done = snap.figures.setdefault(kept, {})
+            lock = snap.locks.setdefault(kept, threading.Lock())
         with lock:  # each site's figures are worked out once, whichever scope asks first
             for site in wanted:
                 if site not in done:

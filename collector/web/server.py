@@ -13,7 +13,6 @@ import asyncio
 import functools
 import os
 import sys
-import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ from ..export import to_csv, to_xlsx
 from . import admin, alerts_view, api, guards, health, officers_view, pages, proxy
 from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
 from .connections import ServerThread, listening_socket, protocol_for
-from .data import DataSource
+from .data import DataSource, TtlCache
 from .i18n import t
 from .layout import NAV, PATHS, Page, login_page, query, render
 
@@ -86,7 +85,9 @@ class Dashboard:
         self.check = self.store  # .verify(username, password) -> Account | None
         self.limiter = limiter or RateLimiter()
         self.api_limiter = api.TokenLimiter(cfg.dashboard.api_burst, cfg.dashboard.api_per_minute / 60)
-        self.pages = PageCache(self.data.ttl_s)
+        # a page's content without the header naming the account: managers of one scope share it, as they
+        # share the figures behind it
+        self.pages = TtlCache(self.data.ttl_s, 512)
         self.proxies = proxy.networks(cfg.dashboard.trusted_proxies)
         self.now = now or (lambda: datetime.now(timezone.utc))
         self._slots: dict[bool, CapacityLimiter] = {}
@@ -394,7 +395,7 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
         return text(exc.status, str(exc))
     scope = session.account.scope
     key = (base, VIEWS[base], tuple(sorted(plain.items())), lang, str(scope))
-    cached = None if fmt or base in UNCACHED else app.pages.get(key)
+    cached = None if fmt or base in UNCACHED else app.pages.peek(key)
     if cached is None:
         ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
         page = VIEWS[base](ctx)
@@ -412,29 +413,6 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
     page, content = cached
     html = render("shell.html", lang, content=content, **shell_values(app, session, page, lang, plain, request.url.path))
     return answer(200, html, set_cookies=set_cookies)
-
-
-class PageCache:
-    """The content of a page (without the header that names the account) for ``ttl_s``: managers of the
-    same scope opening the same page share it, as they share the figures behind it (data.py)."""
-
-    def __init__(self, ttl_s: float = 30.0, size: int = 512):
-        self.ttl_s, self.size = ttl_s, size
-        self._items: dict[tuple, tuple[float, object]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple):
-        with self._lock:
-            hit = self._items.get(key)
-            return hit[1] if hit and hit[0] > time.monotonic() else None
-
-    def put(self, key: tuple, value) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._items) >= self.size:
-                for k in [k for k, (exp, _) in self._items.items() if exp <= now] or list(self._items)[: self.size // 2]:
-                    self._items.pop(k, None)
-            self._items[key] = (now + self.ttl_s, value)
 
 
 # ---------------------------------------------------------------------------------------- serving
