@@ -213,7 +213,7 @@ ENDPOINTS = {"summary": summary, "devices": device_health, "alerts": alerts, "of
 
 def routes(app, answering, session_of) -> list[Route]:
     from .openapi import document
-    from .server import answer, text
+    from .server import answer, params_of, text
 
     def who(request: Request):
         """(scope, rate-limit key, name for the audit) of a token or a signed-in account; None if neither."""
@@ -228,7 +228,6 @@ def routes(app, answering, session_of) -> list[Route]:
         return session.account.scope, "account:" + session.account.username, session.account.username
 
     def respond(kind: str, request: Request):
-        from .server import params_of
         caller = who(request)
         if caller is None:
             return text(401, "send 'Authorization: Bearer <token>' with a token an admin created",
