@@ -137,7 +137,7 @@ def device_health(app, scope: Scope, params: dict) -> dict:
     complete = completeness_view.device_cells(app.db, app.cfg.timezone)
     configs = ConfigView(app.db)
     out = []
-    for d in device_status(ctx):
+    for d in device_status(ctx, configs.desired):
         rate, missing = complete.get((d["site"], d["device"]), (None, ""))
         fl = configs.line(d)
         out.append({"site": d["site"], "device": d["device"], "name": d["name"], "state": d["state"],

@@ -26,8 +26,9 @@ def _parse(ts: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def device_status(ctx: Ctx) -> list[dict]:
-    """Every known kiosk plus configured counters never heard from, with a 'silent' verdict."""
+def device_status(ctx: Ctx, desired: dict | None = None) -> list[dict]:
+    """Every known kiosk plus configured counters never heard from, with a 'silent' verdict. ``desired``:
+    the pushed configs (fleet_state.desired), when the caller has read them already."""
     silent_after = timedelta(hours=ctx.cfg.alerts.device_silent_hours)
     out, seen = [], set()
     for d in device_rows(ctx.db):
@@ -41,7 +42,7 @@ def device_status(ctx: Ctx) -> list[dict]:
         out.append(d)
     never = [(key, ctx.hierarchy.counters[key]) for key in ctx.hierarchy.counters if key not in seen]
     # A kiosk the fleet pushed a config to but never heard from is as silent as a configured counter.
-    for site, device in sorted(fleet_state.desired(ctx.db)):
+    for site, device in sorted(fleet_state.desired(ctx.db) if desired is None else desired):
         key = (ctx.hierarchy.centre_of(site), device)
         if key not in seen and key not in ctx.hierarchy.counters:
             seen.add(key)
@@ -69,9 +70,9 @@ def devices(ctx: Ctx) -> Page:
     from .device_config import ConfigView, clock_text, w
 
     lang = ctx.lang
-    rows = device_status(ctx)
-    complete = completeness_view.device_cells(ctx.db, ctx.tz)
     configs = ConfigView(ctx.db)
+    rows = device_status(ctx, configs.desired)
+    complete = completeness_view.device_cells(ctx.db, ctx.tz)
     lines = [configs.line(d) for d in rows]
     refused = [configs.refused(d, fl) for d, fl in zip(rows, lines)]
     table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
