@@ -95,6 +95,7 @@ def coarse_source(db: Database, tz: str, start_ms: int, end_ms: int, needs: set[
 
 
 def uses_rollup(tz: str, start_ms: int, end_ms: int) -> bool:
+    """[start_ms, end_ms) is made of whole UTC hours in ``tz``, so sums of rollup_hour answer it exactly."""
     return start_ms % HOUR_MS == 0 and end_ms % HOUR_MS == 0 and hour_aligned(tz, start_ms, end_ms)
 
 

@@ -23,8 +23,7 @@ from collector.completeness import EpochRow, epoch_increments, epoch_rows
 from collector.db import Database
 from collector.ingest import Batch
 from collector.placement import Anchors, correction_increments, place
-from collector.report import hour_aligned
-from collector.report_queries import coarse_zone
+from collector.report_queries import HOUR_MS, coarse_zone, uses_rollup
 
 _SQLITE_IN_CHUNK = 900  # bound on host parameters per SELECT ... IN (...)
 
@@ -101,7 +100,6 @@ def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-HOUR_MS = 3_600_000
 _PG_VALUES_UP_TO = 32  # rollup rows of a batch written as VALUES on PostgreSQL; more go through COPY
 # ISO weekday and hour of day of lh, local hours since 1970-01-01 (a Thursday); without '%', which
 # PostgreSQL's driver reads as a placeholder.
@@ -143,7 +141,7 @@ def rebuild_coarse(db: Database, tz: str) -> None:
     day_cols = "site, device, scale, rating"
     for day in range(first, last + 1):
         start, end = cal.day_start_ms(day), cal.day_start_ms(day + 1)
-        if _whole_hours(tz, start, end):
+        if uses_rollup(tz, start, end):
             db.execute(f"INSERT INTO rollup_day ({records.DAY_COLUMNS}) SELECT ?, {day_cols}, flagged, SUM(n) "
                        f"FROM rollup_hour WHERE hour >= ? AND hour < ? GROUP BY {day_cols}, flagged "
                        f"HAVING SUM(n) <> 0", (day, start // HOUR_MS, end // HOUR_MS))
@@ -155,7 +153,7 @@ def rebuild_coarse(db: Database, tz: str) -> None:
     raw_cols = "site, device, COALESCE(officer, ''), COALESCE(service, ''), COALESCE(reason, ''), scale, rating"
     for month in range(cal.month_of_day(first), cal.month_of_day(last) + 1):
         start, end = cal.month_start_ms(month), cal.month_start_ms(month + 1)
-        if _whole_hours(tz, start, end):
+        if uses_rollup(tz, start, end):
             db.execute(f"INSERT INTO rollup_month ({records.MONTH_COLUMNS}) SELECT ?, {month_cols}, flagged, "
                        f"SUM(n) FROM rollup_hour WHERE hour >= ? AND hour < ? GROUP BY {month_cols}, flagged "
                        f"HAVING SUM(n) <> 0", (month, start // HOUR_MS, end // HOUR_MS))
@@ -187,10 +185,6 @@ def _offset_case(cal: records.Calendar, start_ms: int, end_ms: int, step_ms: int
     whens = " ".join(f"WHEN {column} < {nxt // unit_ms} THEN {off // unit_ms}"
                      for (_, off), (nxt, _) in zip(segments, segments[1:]))
     return f"CASE {whens} ELSE {segments[-1][1] // unit_ms} END"
-
-
-def _whole_hours(tz: str, start_ms: int, end_ms: int) -> bool:
-    return start_ms % HOUR_MS == 0 and end_ms % HOUR_MS == 0 and hour_aligned(tz, start_ms, end_ms)
 
 
 class Store:
