@@ -129,9 +129,13 @@ def increments(rows: Iterable[RatingRow]) -> Counter:
     return Counter(rollup_key(r) for r in rows)
 
 
+def _add_on_conflict(table: str, key: type[tuple]) -> str:
+    """Appended to an INSERT INTO a rollup: a key already counted gets the new count added."""
+    return f" ON CONFLICT ({', '.join(key._fields)}) DO UPDATE SET n = {table}.n + excluded.n"
+
+
 ROLLUP_COLUMNS = ", ".join((*RollupKey._fields, "n"))
-# Appended to an INSERT INTO rollup_hour: a key already counted gets the new count added.
-ROLLUP_CONFLICT = f" ON CONFLICT ({', '.join(RollupKey._fields)}) DO UPDATE SET n = rollup_hour.n + excluded.n"
+ROLLUP_CONFLICT = _add_on_conflict("rollup_hour", RollupKey)
 UPSERT_ROLLUP_SQL = (f"INSERT INTO rollup_hour ({ROLLUP_COLUMNS}) "
                      f"VALUES ({', '.join('?' * (len(RollupKey._fields) + 1))}){ROLLUP_CONFLICT}")
 
@@ -186,10 +190,9 @@ class WeekHourKey(NamedTuple):
 DAY_COLUMNS = ", ".join((*DayKey._fields, "n"))
 WH_COLUMNS = ", ".join((*WeekHourKey._fields, "n"))
 MONTH_COLUMNS = ", ".join((*MonthKey._fields, "n"))
-DAY_CONFLICT = f" ON CONFLICT ({', '.join(DayKey._fields)}) DO UPDATE SET n = rollup_day.n + excluded.n"
-MONTH_CONFLICT = f" ON CONFLICT ({', '.join(MonthKey._fields)}) DO UPDATE SET n = rollup_month.n + excluded.n"
-WH_CONFLICT = (f" ON CONFLICT ({', '.join(WeekHourKey._fields)}) "
-               "DO UPDATE SET n = rollup_month_wh.n + excluded.n")
+DAY_CONFLICT = _add_on_conflict("rollup_day", DayKey)
+MONTH_CONFLICT = _add_on_conflict("rollup_month", MonthKey)
+WH_CONFLICT = _add_on_conflict("rollup_month_wh", WeekHourKey)
 QUARTER_MS = 900_000  # every UTC offset in use, and every change of one, falls on a quarter hour
 
 
