@@ -273,7 +273,7 @@ class Calendar:
 
     def day_containing(self, at_ms: int) -> int | None:
         """The day number if ``at_ms`` is a local midnight, else None."""
-        d = datetime.fromtimestamp(at_ms // 1000, self.zone).date().toordinal() - EPOCH_ORDINAL
+        d = self.day_of(at_ms)
         return d if self.day_start_ms(d) == at_ms else None
 
     @staticmethod
