@@ -79,14 +79,7 @@ def _per_device(db: Database, start_ms: int, end_ms: int, sites: Sequence[str] |
 
 def _whole_days(db: Database, start_ms: int, end_ms: int) -> tuple[int, int] | None:
     zone = coarse_zone(db)
-    if not zone:
-        return None
-    cal = calendar(zone)
-    try:
-        d0, d1 = cal.day_containing(start_ms), cal.day_containing(end_ms)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return (d0, d1) if d0 is not None and d1 is not None and d0 < d1 else None
+    return calendar(zone).day_span(start_ms, end_ms) if zone else None
 
 
 def unverified_by_device(db: Database, start_ms: int, end_ms: int,

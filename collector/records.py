@@ -295,6 +295,22 @@ class Calendar:
             return None
         return self.month_of_day(d)
 
+    def day_span(self, start_ms: int, end_ms: int) -> tuple[int, int] | None:
+        """(first day, day after the last) when [start_ms, end_ms) is whole local days, else None."""
+        return _span(self.day_containing, start_ms, end_ms)
+
+    def month_span(self, start_ms: int, end_ms: int) -> tuple[int, int] | None:
+        """(first month, month after the last) when [start_ms, end_ms) is whole local months, else None."""
+        return _span(self.month_containing, start_ms, end_ms)
+
+
+def _span(unit_at, start_ms: int, end_ms: int) -> tuple[int, int] | None:
+    try:
+        first, end = unit_at(start_ms), unit_at(end_ms)
+    except (OverflowError, OSError, ValueError):  # a bound outside the calendar (open-ended periods)
+        return None
+    return (first, end) if first is not None and end is not None and first < end else None
+
 
 @lru_cache(maxsize=16)
 def calendar(tz: str) -> Calendar:

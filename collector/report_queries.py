@@ -77,20 +77,17 @@ def coarse_source(db: Database, tz: str, start_ms: int, end_ms: int, needs: set[
     if (grain == "hour" and not by_hour) or coarse_zone(db) != tz:
         return None
     cal = calendar(tz)
-    try:
-        if by_hour:
-            m0, m1 = cal.month_containing(start_ms), cal.month_containing(end_ms)
-            return ("month_wh", m0, m1) if m0 is not None and m1 is not None and m0 < m1 else None
-        if grain in (None, "month"):
-            m0, m1 = cal.month_containing(start_ms), cal.month_containing(end_ms)
-            if m0 is not None and m1 is not None and m0 < m1:
-                return "month", m0, m1
-        if {c for c in needs if c in _ORDER} <= _DAY_COLUMNS:
-            d0, d1 = cal.day_containing(start_ms), cal.day_containing(end_ms)
-            if d0 is not None and d1 is not None and d0 < d1:
-                return "day", d0, d1
-    except (OverflowError, OSError, ValueError):  # a bound outside the calendar (open-ended periods)
-        return None
+    if by_hour:
+        months = cal.month_span(start_ms, end_ms)
+        return ("month_wh", *months) if months else None
+    if grain in (None, "month"):
+        months = cal.month_span(start_ms, end_ms)
+        if months:
+            return ("month", *months)
+    if {c for c in needs if c in _ORDER} <= _DAY_COLUMNS:
+        days = cal.day_span(start_ms, end_ms)
+        if days:
+            return ("day", *days)
     return None
 
 
