@@ -219,14 +219,14 @@ class MqttSource:
         return out
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
-        refused = [f for f, rc in zip(self.filters, reason_codes) if rc.is_failure]
-        if refused and all(f.endswith("/config") for f in refused):  # the ratings are safe; say what is missing
+        refused = [(f, rc) for f, rc in zip(self.filters, reason_codes) if rc.is_failure]
+        if refused and all(f.endswith("/config") for f, _ in refused):  # the ratings are safe; say what is missing
             log.warning("broker refused %s: the devices page shows no desired config (this account's rights "
-                        "predate it; see docs/fleet.md)", refused[0])
+                        "predate it; see docs/fleet.md)", refused[0][0])
             refused = []
-        bad = [str(rc) for f, rc in zip(self.filters, reason_codes) if rc.is_failure and f in refused]
-        if bad:
-            log.error("broker refused the subscription: %s (check the ACL for %r)", ", ".join(bad), self.client_id)
+        if refused:
+            log.error("broker refused the subscription: %s (check the ACL for %r)",
+                      ", ".join(str(rc) for _, rc in refused), self.client_id)
         else:
             log.info("subscribed: the broker now queues ratings for this collector's session")
             self._time_now.set()
