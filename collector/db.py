@@ -5,6 +5,7 @@ autocommit mode and group statements with ``transaction()``.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -24,6 +25,18 @@ def _redact(url: str) -> str:
     return url
 
 
+def _create_private(path: Path) -> None:
+    """A new database file is made readable by its owner only (0600): it holds every rating, account and
+    session. SQLite gives its -wal and -shm files the mode of the database file. An existing file keeps
+    its mode (an operator may have shared it with a group on purpose)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)  # whatever the umask
+    os.close(fd)
+
+
 class Database:
     def __init__(self, url: str, password: str | None = None):
         self.url = url
@@ -36,6 +49,11 @@ class Database:
                     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseError(f"cannot make the folder of SQLite database {path}: {exc.strerror or exc}") from None
+            try:
+                if path != ":memory:":
+                    _create_private(Path(path).expanduser())
+            except OSError as exc:
+                raise DatabaseError(f"cannot create SQLite database {path}: {exc.strerror or exc}") from None
             try:
                 self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
                 self.conn.execute("PRAGMA journal_mode=WAL")

@@ -40,3 +40,19 @@ def test_bad_url_is_a_clear_error(tmp_path):
         connect("mysql://x")
     with pytest.raises(DatabaseError, match="cannot connect"):
         connect("postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)  # the usual umask would leave a new file world-readable
+    try:
+        db = connect(f"sqlite:///{tmp_path / 'ratings.db'}")
+        db.execute("INSERT INTO rejects (received_at, topic, reason, payload) VALUES (?, ?, ?, ?)",
+                   ("2026-01-01T00:00:00Z", "t", "r", b"x"))  # the WAL file exists now too
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        db.close()
+    finally:
+        os.umask(old)
+    assert modes["ratings.db"] == 0o600 and modes["ratings.db-wal"] == 0o600, modes
