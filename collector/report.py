@@ -279,30 +279,49 @@ def month_start(year: int, month: int) -> date:
     return date(year, month, 1)
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # what a report may cover; stored times fit inside
+
+
+def _check_year(year: int) -> int:
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise ValueError
+    return year
+
+
+def _check_day(day: date, name: str) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{name} {day}: give a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
 def parse_period(text: str, tz: str) -> Period:
-    """``2026-10`` (a month), ``2026-Q4`` (a quarter) or ``2026`` (a year), in local time."""
+    """``2026-10`` (a month), ``2026-Q4`` (a quarter) or ``2026`` (a year), in local time, 2000 to 2199."""
     text = text.strip()
     try:
         if len(text) == 7 and text[4] == "-" and text[5:].upper().startswith("Q"):
-            year, q = int(text[:4]), int(text[6])
+            year, q = _check_year(int(text[:4])), int(text[6])
             if not 1 <= q <= 4:
                 raise ValueError
             first = date(year, 3 * q - 2, 1)
             return Period(f"{year}-Q{q}", _midnight(first, tz), _midnight(month_start(year, 3 * q + 1), tz))
         if len(text) == 7 and text[4] == "-":
-            year, month = int(text[:4]), int(text[5:])
+            year, month = _check_year(int(text[:4])), int(text[5:])
             first = date(year, month, 1)
             return Period(text, _midnight(first, tz), _midnight(month_start(year, month + 1), tz))
         if len(text) == 4:
-            year = int(text)
+            year = _check_year(int(text))
             return Period(text, _midnight(date(year, 1, 1), tz), _midnight(date(year + 1, 1, 1), tz))
     except ValueError:
         pass
-    raise ValueError(f"period {text!r} is not a month (2026-10), a quarter (2026-Q4) or a year (2026)")
+    raise ValueError(f"period {text!r} is not a month (2026-10), a quarter (2026-Q4) or a year (2026) "
+                     f"from {FIRST_DAY.year} to {LAST_DAY.year}")
 
 
 def date_range(since: date | None, until: date | None, tz: str) -> Period:
-    """From the start of ``since`` to the end of ``until`` (both days included), local time."""
+    """From the start of ``since`` to the end of ``until`` (both days included), local time; days outside
+    2000-01-01..2199-12-31 are refused (ValueError), not left to overflow later."""
+    since = _check_day(since, "since") if since else None
+    until = _check_day(until, "until") if until else None
     start = _midnight(since, tz) if since else datetime(2000, 1, 1, tzinfo=timezone.utc)
     end = _midnight(until + timedelta(days=1), tz) if until else datetime(2200, 1, 1, tzinfo=timezone.utc)
     if end <= start:

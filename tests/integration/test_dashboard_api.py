@@ -76,6 +76,17 @@ def test_a_token_reads_its_scope_in_json_and_csv(api):
         assert status == 200 and b"ubnd-an-phu" in body and b"zebra" not in body, path
 
 
+@pytest.mark.parametrize("path", ["/api/v1/summary", "/api/v1/officers"])
+@pytest.mark.parametrize("query", ["since=0001-01-01&until=9999-12-31", "since=0001-01-01", "until=9999-12-31",
+                                   "period=0001", "period=9999-Q4"])
+def test_days_far_outside_the_calendar_are_a_bad_request_not_an_error(api, path, query):
+    app, url = api
+    _, token = app.store.add_token("BI tỉnh", Scope("all"), None)
+    status, _, body = call(url, f"{path}?{query}", token)
+    assert status == 400 and b"2000" in body, (status, body)
+    assert call(url, f"{path}?since=2026-01-01&until=2026-12-31", token)[0] == 200
+
+
 def test_revoked_unknown_and_missing_tokens_get_nothing(api):
     app, url = api
     token_info, token = app.store.add_token("tạm", Scope("commune", "xa-an-phu"), None)
