@@ -76,17 +76,25 @@ class Attempt(NamedTuple):
 
 
 class RateLimiter:
-    """Wrong passwords within ``window_s``: ``limit`` per client (and per account from one client), and
-    ``account_limit`` per account from everywhere.
+    """Wrong passwords within ``window_s``: ``limit`` per account name from one client address,
+    ``client_limit`` from one address over every name, and ``account_limit`` per account from everywhere.
+
+    The lock-out is per (account name, address): behind a reverse proxy that is not listed in
+    ``dashboard.trusted_proxies`` every manager shares the proxy's address, and five wrong passwords for
+    one name must not lock every other manager out. The wider count per address (``client_limit``) only
+    slows one address trying a password over many names.
 
     An attempt takes its slot before the password is checked, under one lock, so simultaneous guesses
     cannot all slip past the count; a right password gives its slot back. The account-wide count stops
-    only clients that have themselves failed in the window: guessing from many addresses is slowed to one
-    try per address, yet a manager typing the right password from a clean address always gets in.
+    only clients that have themselves failed on that account in the window: guessing from many addresses
+    is slowed to one try per address, yet a manager typing the right password from a clean address
+    always gets in.
     """
 
-    def __init__(self, limit: int = 5, window_s: float = 60.0, account_limit: int = 50, max_keys: int = 10_000):
+    def __init__(self, limit: int = 5, window_s: float = 60.0, account_limit: int = 50, max_keys: int = 10_000,
+                 client_limit: int = 30):
         self.limit, self.window_s, self.account_limit, self.max_keys = limit, window_s, account_limit, max_keys
+        self.client_limit = max(client_limit, limit)
         self._failures: dict[tuple, deque] = {}
         self._lock = threading.Lock()
 
@@ -116,10 +124,10 @@ class RateLimiter:
         """For each counter that refuses this attempt now, the seconds until it would not."""
         mine, pair, everyone = (self._recent(k, now) for k in self._keys(client, account))
         until_below = lambda q, n: q[len(q) - n] + self.window_s - now  # noqa: E731  (q holds fewer than n)
-        waits = [until_below(q, self.limit) for q in (mine, pair) if len(q) >= self.limit]
-        if mine and len(everyone) >= self.account_limit:
-            # until the account's count drops below its limit, or this client's own failures age out
-            waits.append(min(until_below(everyone, self.account_limit), until_below(mine, 1)))
+        waits = [until_below(q, n) for q, n in ((pair, self.limit), (mine, self.client_limit)) if len(q) >= n]
+        if pair and len(everyone) >= self.account_limit:
+            # until the account's count drops below its limit, or this client's own failures on it age out
+            waits.append(min(until_below(everyone, self.account_limit), until_below(pair, 1)))
         return waits
 
     def acquire(self, client: str, account: str) -> Attempt | None:

@@ -117,7 +117,21 @@ def test_simultaneous_attempts_take_at_most_the_limit():
     assert len(granted) == 5
     assert 55 <= limiter.retry_after("203.0.113.9", "admin") <= 61
     assert limiter.acquire("198.51.100.4", "admin") is not None  # another client is not affected
-    assert limiter.acquire("203.0.113.9", "someone-else") is None  # same client, other account
+    assert limiter.acquire("203.0.113.9", "someone-else") is not None  # same client, other account: its own count
+
+
+def test_the_lockout_is_per_name_and_address_and_one_address_over_many_names_is_slowed():
+    """Behind a reverse proxy that is not listed every manager shares one address: five wrong passwords
+    for one name leave the others in; one address trying many names still meets a wider limit."""
+    limiter = RateLimiter(limit=5, window_s=60, client_limit=12)
+    assert all(limiter.acquire("10.0.0.1", "chu-tich") is not None for _ in range(5))
+    assert limiter.acquire("10.0.0.1", "chu-tich") is None
+    manager = limiter.acquire("10.0.0.1", "pho-chu-tich")
+    assert manager is not None
+    limiter.release(manager)  # the right password: it does not count
+    assert all(limiter.acquire("10.0.0.1", f"ten-{i}") is not None for i in range(7))  # 12 failures now
+    assert limiter.acquire("10.0.0.1", "ten-moi") is None
+    assert limiter.acquire("10.0.0.2", "ten-moi") is not None  # another address is not affected
 
 
 def test_a_right_password_gives_its_slot_back_and_ipv6_counts_per_64():
