@@ -29,6 +29,9 @@ fleet_configs  per kiosk: the config the fleet pushed (its hash), beside the one
 rollup_month_wh   (schema v9)
              per local month x site x local weekday x local hour of day: hour-of-day and weekday patterns
              of whole months, quarters and years, in the rollup_zone zone like rollup_day and rollup_month
+sessions.bootstrap; rejects.site, device, size, repeats, last_at, window_ms   (schema v10)
+             sessions of the bootstrap admin apart from a stored account of the same name; rejects
+             counted per device, reason and time window instead of one row per message
 """
 from __future__ import annotations
 
@@ -334,6 +337,20 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # that starts with a zone rebuilds them all (collector.store.sync_zone); reports read rollup_hour
         # until then.
         "UPDATE rollup_zone SET zone = ''",
+    ]),
+    (10, [
+        # A session says whether it was opened by the bootstrap admin of collector.yaml: a stored account
+        # under that name (made before the name was reserved) never inherits the bootstrap's rights.
+        "ALTER TABLE sessions ADD COLUMN bootstrap INTEGER NOT NULL DEFAULT 0",
+        # Rejects are bounded (collector/rejects.py): one row per device, reason and window counts its
+        # repeats, keeps the first payload clipped and the real size; older rows expire.
+        "ALTER TABLE rejects ADD COLUMN site TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE rejects ADD COLUMN device TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE rejects ADD COLUMN size BIGINT",
+        "ALTER TABLE rejects ADD COLUMN repeats BIGINT NOT NULL DEFAULT 1",
+        "ALTER TABLE rejects ADD COLUMN last_at TEXT",
+        "ALTER TABLE rejects ADD COLUMN window_ms BIGINT",
+        "CREATE UNIQUE INDEX rejects_window ON rejects (window_ms, site, device, reason)",
     ]),
 ]
 
