@@ -6,7 +6,9 @@ applied only if it is signed by a trusted fleet key, meant for this site and dev
 against the same schema ``python -m config check`` uses. It is written beside the running file
 (``kiosk.yaml``; the one before it stays as ``kiosk.yaml.previous``); if the kiosk cannot reach a
 broker with it within ``rollback_after_s``, the previous file comes back and that config's hash is
-refused from then on, so a retained bad config cannot bring the kiosk down again.
+refused from then on, so a retained bad config cannot bring the kiosk down again. A config signed
+at or before the newest one this kiosk ran or refused is refused too (kiosk/push_state.py keeps that
+mark on disk): an old signed config replayed on the topic cannot take the kiosk back to it.
 
 A new config is confirmed only by a connection made with it: the connection that was open when it
 arrived was made with the old settings and proves nothing. The caller says when it starts running a
@@ -16,15 +18,16 @@ its connections (``connected``); connections made before that never confirm.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from broker.contract import ContractError, config_topic, decode
+from broker.contract import ContractError, config_topic, decode, format_ts
 from broker.fleet import ConfigRefused, verify
 from config.loader import ConfigError, load
+
+from .push_state import PushState, write_atomic as _write_atomic
 
 PREVIOUS_SUFFIX = ".previous"
 STATE_SUFFIX = ".push-state.json"
@@ -42,23 +45,6 @@ class Outcome:
     config: object = None  # the new KioskConfig to run, when one was applied or restored
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class ConfigTaker:
     def __init__(self, config_path: Path, site: str, device: str, trusted_keys: Iterable,
                  prefix: str, rollback_after_s: float = 300.0,
@@ -71,35 +57,26 @@ class ConfigTaker:
         self.topic = config_topic(site, device, prefix)
         self.rollback_after_s = rollback_after_s
         self.hash_of = hash_of or file_hash
-        self.state_path = self.path.with_name(self.path.name + STATE_SUFFIX)
-        self.state = self._read_state()
+        self.state = PushState(self.path.with_name(self.path.name + STATE_SUFFIX))
         # Confirm on a connection numbered above this one; None: the file's config is not running yet.
         # A new taker belongs to a process that started on the file as it is: any connection counts.
         self._confirm_after: Optional[int] = -1
 
-    # ------------------------------------------------------------ persisted state
-    def _read_state(self) -> dict:
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            state = {}
-        state.setdefault("refused", [])
-        state.setdefault("pending", None)
-        return state
-
-    def _save_state(self) -> None:
-        _write_atomic(self.state_path, json.dumps(self.state).encode("utf-8"))
-
     @property
     def config_error(self) -> Optional[str]:
-        return self.state.get("error")
+        return self.state.error
+
+    @property
+    def pending(self) -> Optional[dict]:
+        """The config applied but not yet confirmed by a connection made with it: {hash, since}."""
+        return self.state.pending
 
     # ------------------------------------------------------------ decisions
     def offer(self, topic: str, payload: bytes, now: float) -> Outcome:
         """A message arrived on this kiosk's config topic."""
         # A retained config comes again on every reconnect: one refusal is said once.
         seen_id = "p:" + hashlib.sha256(bytes(payload)).hexdigest()[:12]
-        if seen_id in self.state["refused"]:
+        if seen_id in self.state.noise:
             return Outcome(None, None)
         try:
             push = decode(topic, payload, self.topic.rsplit("/", 3)[0])
@@ -107,12 +84,21 @@ class ConfigTaker:
                 raise ContractError("bad_kind", "not a config message")
             verify(push, self.site, self.device, self.keys)
         except (ContractError, ConfigRefused) as exc:
-            return self._refuse(None, f"{exc.reason}: {exc.detail}".strip(": "), seen_id)
-        short = push.sha256[:12]
+            # Not (provably) from the fleet: noted only to say it once; it moves no mark.
+            self.state.note_noise(seen_id)
+            return self._refuse(None, f"{exc.reason}: {exc.detail}".strip(": "))
+        short, signed = push.sha256[:12], format_ts(push.ts)
         if short == self._running_hash():
+            if self.state.raise_mark(signed, short):  # the retained copy of what runs: its time is the mark
+                self.state.save()
             return Outcome(None, short)
-        if short in self.state["refused"]:
+        if short in self.state.refused:
             return Outcome(None, short)  # refused or rolled back before: said so already
+        if self.state.stale(signed):  # an older config replayed: never go back to it
+            mark = self.state.mark
+            return self._refuse(short, f"stale: signed {signed}, not after {mark['ts']} "
+                                       f"(config {mark['hash']}, which this kiosk ran or refused)")
+        self.state.raise_mark(signed, short)
         candidate = self.path.with_name(self.path.name + ".incoming")
         _write_atomic(candidate, push.yaml.encode("utf-8"))
         try:
@@ -131,8 +117,8 @@ class ConfigTaker:
         if self.path.exists():
             _write_atomic(previous, self.path.read_bytes())
         os.replace(candidate, self.path)
-        self.state.update(pending={"hash": short, "since": now}, error=None)
-        self._save_state()
+        self.state.pending, self.state.error = {"hash": short, "since": now}, None
+        self.state.save()
         self._confirm_after = None  # written, not yet running: no connection of this run confirms it
         return Outcome("config_applied", short, "waiting for the broker", cfg)
 
@@ -152,34 +138,34 @@ class ConfigTaker:
     def broker_reached(self) -> Optional[str]:
         """A connection made with the running config reached the broker: a pending config is confirmed.
         Callers that know their connections use ``connected``, which checks that first."""
-        pending = self.state.get("pending")
+        pending = self.state.pending
         if pending and pending["hash"] == self._running_hash():
-            self.state["pending"] = None
-            self._save_state()
+            self.state.pending = None
+            self.state.save()
             return pending["hash"]
         return None
 
     def tick(self, now: float) -> Optional[Outcome]:
         """Call now and then: rolls back a pending config that never reached the broker."""
-        pending = self.state.get("pending")
+        pending = self.state.pending
         if not pending:
             return None
         if now < pending["since"]:  # a restart: the monotonic clock began again; count from now
             pending["since"] = now
-            self._save_state()
+            self.state.save()
         if now - pending["since"] < self.rollback_after_s:
             return None
         previous = self.path.with_name(self.path.name + PREVIOUS_SUFFIX)
-        self.state["pending"] = None
-        self.state["refused"] = (self.state["refused"] + [pending["hash"]])[-20:]
+        self.state.pending = None
+        self.state.refuse(pending["hash"])  # the mark stays on it: nothing signed before it comes back
         reason = (f"rolled back: no broker reached within {self.rollback_after_s:.0f} s "
                   f"with config {pending['hash']}")
-        self.state["error"] = reason
+        self.state.error = reason
         if not previous.exists():
-            self._save_state()
+            self.state.save()
             return Outcome("config_rejected", pending["hash"], reason + " (no previous config kept)")
         os.replace(previous, self.path)
-        self._save_state()
+        self.state.save()
         self._confirm_after = None
         try:
             cfg = load(self.path, kind="kiosk")
@@ -194,9 +180,9 @@ class ConfigTaker:
         except OSError:
             return None
 
-    def _refuse(self, short: Optional[str], detail: str, seen_id: Optional[str] = None) -> Outcome:
-        self.state["error"] = detail[:400]
-        if short or seen_id:
-            self.state["refused"] = (self.state["refused"] + [short or seen_id])[-20:]
-        self._save_state()
+    def _refuse(self, short: Optional[str], detail: str) -> Outcome:
+        self.state.error = detail[:400]
+        if short:
+            self.state.refuse(short)
+        self.state.save()
         return Outcome("config_rejected", short, detail[:400])

@@ -67,7 +67,7 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 
 
 def devices(ctx: Ctx) -> Page:
-    from .device_config import ConfigView, clock_text, w
+    from .device_config import ConfigView, clock_text, refusal_text, w
 
     lang = ctx.lang
     configs = ConfigView(ctx.db)
@@ -83,7 +83,7 @@ def devices(ctx: Ctx) -> Page:
                                        completeness_view.header(lang, "missing")],
                   [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]),
                     _local(ctx, _parse(d.get("last_rating_ts"))), d["app_version"], fl.applied or None,
-                    fl.desired or None, w(lang, fl.current) if fl.current else None, why or None,
+                    fl.desired or None, w(lang, fl.current) if fl.current else None, refusal_text(why) or None,
                     d["outbox_depth"], clock_text(lang, d.get("clock")) or None, d["clock_skew_s"],
                     *complete.get((d["site"], d["device"]), (None, ""))]
                    for d, fl, why in zip(rows, lines, refused)])
@@ -94,7 +94,7 @@ def devices(ctx: Ctx) -> Page:
     refusals = Table(w(lang, "refusals"), [w(lang, "time"), t(lang, "site"), t(lang, "device"), w(lang, "config"),
                                            w(lang, "reason")],
                      [[_local(ctx, datetime.fromtimestamp(r.at_ms / 1000, timezone.utc)), r.site, r.device,
-                       r.config_hash, r.detail] for r in recent])
+                       r.config_hash, refusal_text(r.detail)] for r in recent])
     values = {"table": table_view(table, classes, num_from=11, pct_cols=(14,), caption=False,
                                   minor=(0, 1, 5, 6, 8, 11, 12, 13, 15)) if rows else None,
               "summary": summary if rows else "",

@@ -60,7 +60,7 @@ def phase_two():
     yield 1.2  # the view refreshes every second
     result["tech_info"] = app.tech_info
     shot("enrol-technician")
-    result["pending"] = app.config_taker.state.get("pending")
+    result["pending"] = app.config_taker.pending
 
 
 app.bind(on_start=lambda *_: play(app, phase_one() if phase == 1 else phase_two(), result, patience_s=20))

@@ -125,9 +125,9 @@ def phase_two():
     tap(faces()[-1])
     yield on("thanks")
     made()
-    yield lambda: app.outbox.depth() == 0 and app.config_taker.state.get("pending") is None
+    yield lambda: app.outbox.depth() == 0 and app.config_taker.pending is None
     result["depth"] = app.outbox.depth()
-    result["pending"] = app.config_taker.state.get("pending")
+    result["pending"] = app.config_taker.pending
     result["config_error"] = app.config_taker.config_error
 
 

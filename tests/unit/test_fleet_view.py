@@ -156,3 +156,15 @@ def test_a_config_goes_whole_to_the_watch_and_never_into_the_rating_batches():
     source._on_fast_message(f"{PREFIX}/xa-a/quay-1/status".encode(), b"{}", 8, False)
     assert taken == [(TOPIC.encode(), big)] and acked == [7]
     assert out.qsize() == 1 and out.get().mid == 8
+
+
+def test_a_refusal_reads_in_vietnamese_first_with_english_beside_and_the_kiosks_words():
+    from collector.web.device_config import refusal_text
+
+    stale = refusal_text("0123456789ab: stale: signed 2026-11-27T08:01:00.000Z, not after 2026-11-27T08:02:00.000Z")
+    assert stale.startswith("cấu hình cũ hơn cấu hình thiết bị đã chạy") and " / older than a config" in stale
+    assert stale.endswith("(0123456789ab: stale: signed 2026-11-27T08:01:00.000Z, not after 2026-11-27T08:02:00.000Z)")
+    assert refusal_text("rolled back: no broker reached within 300 s").startswith("đã quay về cấu hình trước")
+    assert refusal_text("unknown_key: signed with key abc").startswith("ký bằng khóa không được tin cậy / ")
+    assert refusal_text("bad_json: not JSON").startswith("tin nhắn cấu hình không hợp lệ / not a valid config")
+    assert refusal_text("") == ""

@@ -125,3 +125,84 @@ def test_a_rolled_back_config_does_not_confirm_on_the_old_connection(setup):
     back = taker.tick(now=161.0)
     assert back.event == "config_rejected"
     assert taker.connected(5) is None and "rolled back" in taker.config_error
+
+
+def signed_at(key, yaml_text, minute: int):
+    from datetime import datetime, timezone
+
+    return encode(fleet.sign(yaml_text, "xa-a", "quay-1", key, ts=datetime(2026, 11, 27, 8, minute, tzinfo=timezone.utc)))
+
+
+V1 = BASE.replace("Chờ đợi lâu", "Chờ lâu (v1)")
+V2 = BASE.replace("Chờ đợi lâu", "Chờ lâu (v2)")
+
+
+def test_an_older_signed_config_replayed_is_refused_and_the_kiosk_stays_on_the_newer(setup):
+    taker, key, cfg, _ = setup
+    v1, v2 = signed_at(key, V1, 1), signed_at(key, V2, 2)
+    assert taker.offer(TOPIC, v1, now=1.0).event == "config_applied"
+    assert taker.offer(TOPIC, v2, now=2.0).event == "config_applied"
+    replay = taker.offer(TOPIC, v1, now=3.0)
+    assert replay.event == "config_rejected" and replay.detail.startswith("stale:")
+    assert "2026-11-27T08:01:00.000Z" in replay.detail and "08:02:00.000Z" in replay.detail
+    assert cfg.read_text(encoding="utf-8") == V2 and replay.config is None
+    assert taker.config_error.startswith("stale:")
+    assert taker.offer(TOPIC, v1, now=4.0).event is None  # the retained replay: said once
+    # a config signed at the same moment as the running one is not newer either
+    same_time = taker.offer(TOPIC, signed_at(key, BASE, 2), now=5.0)
+    assert same_time.event == "config_rejected" and same_time.detail.startswith("stale:")
+    # the next real push is newer and is taken
+    assert taker.offer(TOPIC, signed_at(key, BASE.replace("Chờ đợi lâu", "v3"), 3), now=6.0).event == "config_applied"
+
+
+def test_the_mark_survives_a_restart_and_a_roll_back(setup):
+    taker, key, cfg, _ = setup
+    v1 = signed_at(key, V1, 1)
+    assert taker.offer(TOPIC, v1, now=1.0).event == "config_applied"
+    assert taker.broker_reached()
+    unreachable = V2.replace("host: 127.0.0.1", "host: 127.0.0.9")
+    assert taker.offer(TOPIC, signed_at(key, unreachable, 2), now=10.0).event == "config_applied"
+    back = taker.tick(now=100.0)
+    assert back.event == "config_rejected" and cfg.read_text(encoding="utf-8") == V1  # v1 runs again
+    # a kiosk restarted after the roll-back still refuses anything signed before the rolled-back config
+    fresh = ConfigTaker(cfg, "xa-a", "quay-1", taker.keys, "hailong/v1", rollback_after_s=60)
+    older = fresh.offer(TOPIC, signed_at(key, BASE, 0), now=1.0)
+    assert older.event == "config_rejected" and "08:02:00.000Z" in older.detail
+    assert cfg.read_text(encoding="utf-8") == V1
+
+
+def test_the_retained_copy_of_the_running_config_sets_the_mark(setup):
+    """A kiosk that ran a pushed config before it kept a mark learns it from the retained copy."""
+    taker, key, cfg, _ = setup
+    cfg.write_text(V2, encoding="utf-8")
+    assert taker.offer(TOPIC, signed_at(key, V2, 2), now=1.0).event is None
+    assert taker.offer(TOPIC, signed_at(key, V1, 1), now=2.0).detail.startswith("stale:")
+
+
+def test_garbage_and_foreign_signatures_move_no_mark_and_push_no_rolled_back_config_out(setup):
+    taker, key, cfg, tmp = setup
+    bad = V2.replace("host: 127.0.0.1", "host: 127.0.0.9")
+    taker.offer(TOPIC, signed_at(key, bad, 2), now=0.0)
+    assert taker.tick(now=100.0).event == "config_rejected"
+    other, _ = fleet.keygen(tmp / "other")
+    from datetime import datetime, timezone
+
+    far_future = encode(fleet.sign(V1, "xa-a", "quay-1", fleet.load_private(other),
+                                   ts=datetime(2030, 1, 1, tzinfo=timezone.utc)))
+    assert taker.offer(TOPIC, far_future, now=1.0).detail.startswith("unknown_key")
+    for i in range(30):  # more garbage than the list of noise keeps
+        assert taker.offer(TOPIC, f"garbage {i}".encode(), now=2.0 + i).event == "config_rejected"
+    fresh = ConfigTaker(cfg, "xa-a", "quay-1", taker.keys, "hailong/v1", rollback_after_s=60)
+    assert fresh.offer(TOPIC, signed_at(key, bad, 2), now=50.0).event is None  # still never taken again
+    assert fresh.offer(TOPIC, signed_at(key, V1, 3), now=51.0).event == "config_applied"  # the mark is 08:02
+
+
+def test_a_state_file_of_the_earlier_format_is_read(setup):
+    import json
+
+    taker, key, cfg, _ = setup
+    taker.state.path.write_text(json.dumps({"refused": ["p:0123456789ab", "abcdefabcdef"], "pending": None,
+                                            "error": "rolled back: x"}), encoding="utf-8")
+    fresh = ConfigTaker(cfg, "xa-a", "quay-1", taker.keys, "hailong/v1")
+    assert fresh.state.refused == ["abcdefabcdef"] and fresh.state.noise == ["p:0123456789ab"]
+    assert fresh.config_error == "rolled back: x" and fresh.state.mark is None
