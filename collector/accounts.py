@@ -223,10 +223,20 @@ class ApiToken:
 class Store:
     """Accounts, sessions, API tokens and the audit log in the collector's database."""
 
-    def __init__(self, db: Database, hierarchy: Hierarchy, bootstrap: tuple | None = None):
+    def __init__(self, db: Database, hierarchy: Hierarchy, bootstrap: tuple | None = None,
+                 reserved: str | None = None):
         self.db, self.hierarchy = db, hierarchy
         # (username, an object whose verify(username, password) checks the configured password) or None
         self.bootstrap = bootstrap
+        # dashboard.username of collector.yaml: no stored account may take it, with or without a password
+        self.reserved = reserved or (bootstrap[0] if bootstrap else None)
+
+    def is_reserved(self, username: str) -> bool:
+        """The bootstrap admin's name, in any letter case (``Admin`` would pass for ``admin`` to a reader)."""
+        return bool(self.reserved) and username.strip().casefold() == self.reserved.casefold()
+
+    def _is_bootstrap(self, username: str) -> bool:
+        return bool(self.bootstrap) and username == self.bootstrap[0]
 
     # -------------------------------------------------------------- accounts
     _COLUMNS = "username, role, scope, disabled, email, lang, reports"
@@ -242,10 +252,18 @@ class Store:
         return self._account(rows[0]) if rows else None
 
     def get(self, username: str) -> Account | None:
-        account = self._row(username)
-        if account is None and self.bootstrap and username == self.bootstrap[0]:
+        """The account of that name. The bootstrap admin's name always means the bootstrap admin while
+        dashboard.password is set: a stored account under it (made before the name was reserved) is
+        shadowed and only removed (``collector users remove`` or ``recover-admin``)."""
+        if self._is_bootstrap(username):
             return Account(username, "admin", Scope("all"), bootstrap=True)
-        return account
+        return self._row(username)
+
+    def shadowed(self) -> list[Account]:
+        """Stored accounts under the reserved name (any letter case): left from before it was reserved."""
+        if not self.reserved:
+            return []
+        return [a for a in self.list() if self.is_reserved(a.username)]
 
     def list(self, within_scope: Scope | None = None) -> list[Account]:
         rows = self.db.query(f"SELECT {self._COLUMNS} FROM accounts ORDER BY username")
@@ -263,8 +281,13 @@ class Store:
             raise AccountError(f"role {role!r}: use viewer or admin")
         check_scope(scope, self.hierarchy)
         self._may_manage(by, scope)
+        if self.is_reserved(username):
+            raise AccountError(f"Tên {username!r} là của quản trị hệ thống (dashboard.username trong collector.yaml), "
+                               f"không dùng cho tài khoản khác; hãy chọn tên khác. / {username!r} is the name of the "
+                               "system admin (dashboard.username of collector.yaml) and cannot be given to another "
+                               "account; pick another name.")
         email, lang, reports = parse_email(email), parse_lang(lang), parse_reports(reports)
-        if self._row(username) is not None:  # the bootstrap name may be taken: the stored account then wins
+        if self._row(username) is not None:
             raise AccountError(f"account {username!r} exists already; use reset-password or pick another name")
         hashed = hash_password(password)
         self.db.execute("INSERT INTO accounts (username, password_hash, role, scope, disabled, created_ms, email, "
@@ -291,12 +314,45 @@ class Store:
         self._may_manage(by, account.scope)
         return account
 
+    def remove(self, username: str, by: Account | None = None) -> Account:
+        """Delete a stored account and end its sessions (its audit entries stay)."""
+        account = self._target(username, by)
+        with self.db.transaction():
+            self.db.execute("DELETE FROM sessions WHERE username = ? AND bootstrap = 0", (username,))
+            self.db.execute("DELETE FROM accounts WHERE username = ?", (username,))
+        return account
+
+    def recover_admin(self, username: str | None, password: str | None) -> tuple[list[Account], Account | None]:
+        """The command line's way back to a system admin: removes every stored account under the reserved
+        name (which shadowed the bootstrap admin), and, given ``username``, makes that stored account an
+        enabled admin of scope all with ``password`` (created if missing), its old sessions ended.
+        Returns (the accounts removed, the account made or reset)."""
+        if username and len(password or "") < 10:
+            hash_password(password or "")  # the same refusal as everywhere, before anything is removed
+        removed = self.shadowed()
+        for account in removed:
+            self.remove(account.username)
+        if not username:
+            return removed, None
+        username = username.strip()
+        if self.is_reserved(username):
+            raise AccountError(f"{username!r} is the bootstrap admin: it logs in with dashboard.password of "
+                               "collector.yaml; give another name for a stored system admin")
+        if self._row(username) is None:
+            return removed, self.add(username, password or "", "admin", Scope("all"))
+        hashed = hash_password(password or "")
+        with self.db.transaction():
+            self.db.execute("UPDATE accounts SET password_hash = ?, role = 'admin', scope = 'all', disabled = 0 "
+                            "WHERE username = ?", (hashed, username))
+            self.db.execute("DELETE FROM sessions WHERE username = ? AND bootstrap = 0", (username,))
+        return removed, self._row(username)
+
     def set_disabled(self, username: str, disabled: bool, by: Account | None = None) -> Account:
         account = self._target(username, by)
         with self.db.transaction():
             self.db.execute("UPDATE accounts SET disabled = ? WHERE username = ?", (int(disabled), username))
             if disabled:
-                self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+                self.db.execute("DELETE FROM sessions WHERE username = ? AND bootstrap = 0", (username,))
         return account
 
     def set_delivery(self, username: str, *, email: str | None = None, lang: str | None = None,
@@ -304,7 +360,7 @@ class Store:
         """Change where, in which language and for which periods the account's scheduled reports go. None
         keeps a value, an empty e-mail removes the address. Returns the account as it is now and what
         changed, for the audit log ("" when nothing did)."""
-        if self.bootstrap and username == self.bootstrap[0] and self._row(username) is None:
+        if self._is_bootstrap(username):
             raise AccountError(f"{username!r} is the admin of collector.yaml, which has no e-mail; "
                                "add a stored account for reports")
         before = self._target(username, by)
@@ -328,14 +384,14 @@ class Store:
         hashed = hash_password(password)
         with self.db.transaction():
             self.db.execute("UPDATE accounts SET password_hash = ? WHERE username = ?", (hashed, username))
-            self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            self.db.execute("DELETE FROM sessions WHERE username = ? AND bootstrap = 0", (username,))
         return account
 
     def verify(self, username: str, password: str) -> Account | None:
         """The account when the password is right and the account enabled; a hash is computed either way."""
-        rows = self.db.query("SELECT password_hash FROM accounts WHERE username = ?", (username,))
-        if not rows and self.bootstrap and username == self.bootstrap[0]:
+        if self._is_bootstrap(username):
             return self.get(username) if self.bootstrap[1].verify(username, password) else None
+        rows = self.db.query("SELECT password_hash FROM accounts WHERE username = ?", (username,))
         ok = verify_password(rows[0][0] if rows else None, password)
         account = self._row(username) if ok else None
         return account if account and not account.disabled else None
@@ -345,31 +401,37 @@ class Store:
         token, csrf = secrets.token_urlsafe(32), secrets.token_hex(24)
         t = now_ms()
         self.db.execute("DELETE FROM sessions WHERE expires_ms < ?", (t,))  # expired ones are only clutter
-        self.db.execute("INSERT INTO sessions (token_hash, username, csrf, client, created_ms, expires_ms) "
-                        "VALUES (?, ?, ?, ?, ?, ?)", (digest(token), account.username, csrf, client[:64], t,
-                                                      t + int(lifetime_s * 1000)))
+        self.db.execute("INSERT INTO sessions (token_hash, username, csrf, client, created_ms, expires_ms, bootstrap) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (digest(token), account.username, csrf, client[:64], t,
+                                                         t + int(lifetime_s * 1000), int(account.bootstrap)))
         return Session(token, account, csrf)
 
     def session(self, token: str | None) -> Session | None:
         if not token or len(token) > 200:
             return None
-        rows = self.db.query("SELECT username, csrf, expires_ms FROM sessions WHERE token_hash = ?", (digest(token),))
+        rows = self.db.query("SELECT username, csrf, expires_ms, bootstrap FROM sessions WHERE token_hash = ?",
+                             (digest(token),))
         if not rows or rows[0][2] < now_ms():
             return None
-        account = self.get(rows[0][0])
-        if account is None or account.disabled:
+        # A session keeps the rights of whoever opened it: the bootstrap admin's needs the bootstrap admin
+        # configured; a stored account's never turns into the bootstrap admin's because the names match.
+        account = self._session_account(rows[0][0], rows[0][3])
+        if account is None or account.disabled or account.bootstrap != bool(rows[0][3]):
             return None
         return Session(token, account, rows[0][1])
+
+    def _session_account(self, username: str, bootstrap: int) -> Account | None:
+        return self.get(username) if bootstrap and self._is_bootstrap(username) else self._row(username)
 
     def end_session(self, token: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest(token),))
 
     def sessions(self, within_scope: Scope) -> list[dict]:
-        rows = self.db.query("SELECT token_hash, username, client, created_ms, expires_ms FROM sessions "
+        rows = self.db.query("SELECT token_hash, username, client, created_ms, expires_ms, bootstrap FROM sessions "
                              "WHERE expires_ms > ? ORDER BY created_ms DESC", (now_ms(),))
         out = []
-        for h, user, client, created, expires in rows:
-            account = self.get(user)
+        for h, user, client, created, expires, boot in rows:
+            account = self._session_account(user, boot)
             if account and within(within_scope, account.scope, self.hierarchy):
                 out.append({"id": h[:16], "username": user, "client": client, "created_ms": created,
                             "expires_ms": expires})
@@ -379,10 +441,11 @@ class Store:
         """Ends the session whose id (the start of its hash) is given; returns its account name."""
         if len(session_id) != 16 or not all(c in "0123456789abcdef" for c in session_id):
             raise AccountError("no such session")
-        rows = self.db.query("SELECT token_hash, username FROM sessions WHERE token_hash LIKE ?", (session_id + "%",))
+        rows = self.db.query("SELECT token_hash, username, bootstrap FROM sessions WHERE token_hash LIKE ?",
+                             (session_id + "%",))
         if not rows:
             raise AccountError("no such session (it may have ended already)")
-        account = self.get(rows[0][1])
+        account = self._session_account(rows[0][1], rows[0][2])
         if not within(by.scope, account.scope if account else Scope("all"), self.hierarchy):
             raise AccountError("no such session within your scope")
         self._may_manage(by, account.scope if account else Scope("all"))

@@ -1,7 +1,10 @@
-"""python -m collector users add|list|set|disable|enable|reset-password: dashboard accounts from the command line.
+"""python -m collector users add|list|set|disable|enable|reset-password|remove|recover-admin: dashboard
+accounts from the command line.
 
 The command line acts with full rights (whoever can run it can read the database anyway); admins on the
-dashboard manage only accounts within their own scope. Every change is written to the audit log.
+dashboard manage only accounts within their own scope. The bootstrap admin's name (dashboard.username)
+is reserved: no account may take it. ``recover-admin`` is the way back when the system admin cannot log
+in. Every change is written to the audit log.
 """
 from __future__ import annotations
 
@@ -37,6 +40,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     reset = sub.add_parser("reset-password", help="set a new password and end the account's sessions")
     reset.add_argument("username")
     _password_options(reset)
+    sub.add_parser("remove", help="delete an account and end its sessions (its audit entries stay)").add_argument(
+        "username")
+    recover = sub.add_parser(
+        "recover-admin", help="get the system admin back: remove any account that took the bootstrap admin's "
+                              "name and, with --name, make that account an admin of scope all with a new password")
+    recover.add_argument("--name", metavar="USERNAME",
+                         help="a stored account to make (or reset as) an enabled admin of scope all")
+    _password_options(recover)
 
 
 def _delivery_options(p: argparse.ArgumentParser, unchanged: str) -> None:
@@ -73,7 +84,7 @@ def main(args) -> int:
     db = database(cfg, args.db, "users") if cfg is not None else None
     if db is None:
         return 2
-    store = Store(db, Hierarchy.from_config(cfg.sites, cfg.labels))
+    store = Store(db, Hierarchy.from_config(cfg.sites, cfg.labels), reserved=cfg.dashboard.username)
     actor = f"(command line: {getpass.getuser()})"
     try:
         if args.action == "list":
@@ -84,6 +95,10 @@ def main(args) -> int:
                       f"{a.lang:<4} {reports_text(a.reports):<24} {a.email or '-'}")
             print(f"bootstrap admin (scope all): {cfg.dashboard.username!r} with dashboard.password of "
                   f"{args.config}" + ("" if cfg.dashboard.password else " (not set: disabled)"))
+            for a in store.shadowed():
+                print(f"warning: the account {a.username!r} ({a.role}, scope {a.scope}) has the bootstrap admin's "
+                      f"name and cannot log in; remove it: python -m collector users --config {args.config} "
+                      "recover-admin", file=sys.stderr)
         elif args.action == "add":
             scope = Scope.parse(args.scope)
             parse_email(args.email), parse_reports(args.reports)  # a typo is told before the password is asked
@@ -108,9 +123,40 @@ def main(args) -> int:
             account = store.reset_password(args.username, _password(args))
             store.audit(actor, "password-reset", account.username, "", "", account.scope)
             print(f"users: new password set for {account.username}; its sessions were ended", file=sys.stderr)
+        elif args.action == "remove":
+            account = store.remove(args.username)
+            store.audit(actor, "account-removed", account.username, f"{account.role} {account.scope}", "",
+                        account.scope)
+            print(f"users: removed {account.username} ({account.role}, scope {account.scope}); its sessions were "
+                  "ended", file=sys.stderr)
+        elif args.action == "recover-admin":
+            _recover(store, cfg, args, actor)
     except AccountError as exc:
         print(f"users: {exc}", file=sys.stderr)
         return 2
     finally:
         db.close()
     return 0
+
+
+def _recover(store: Store, cfg, args, actor: str) -> None:
+    if not args.name and not cfg.dashboard.password:
+        raise AccountError(f"no dashboard.password in {args.config}, so the bootstrap admin cannot log in: give "
+                           "--name NAME to make a stored admin of scope all, or set dashboard.password")
+    if args.name and store.is_reserved(args.name):
+        raise AccountError(f"{args.name!r} is the bootstrap admin: it logs in with dashboard.password of "
+                           f"{args.config}; run recover-admin without --name, or give another name")
+    password = _password(args) if args.name else None
+    removed, account = store.recover_admin(args.name, password)
+    for a in removed:
+        store.audit(actor, "account-removed", a.username, f"{a.role} {a.scope}: it had the bootstrap admin's name",
+                    "", a.scope)
+        print(f"users: removed {a.username} ({a.role}, scope {a.scope}), which had the bootstrap admin's name",
+              file=sys.stderr)
+    if account is not None:
+        store.audit(actor, "admin-recovered", account.username, "admin all; password set, sessions ended", "",
+                    account.scope)
+        print(f"users: {account.username} is an enabled admin of scope all with the new password", file=sys.stderr)
+    if cfg.dashboard.password:
+        print(f"users: the bootstrap admin {cfg.dashboard.username!r} logs in with dashboard.password of "
+              f"{args.config}", file=sys.stderr)

@@ -61,7 +61,7 @@ class Dashboard:
     """Everything a request needs; ``now`` is replaceable so tests can pin the clock.
 
     ``password`` is dashboard.password of collector.yaml: the bootstrap admin (dashboard.username, scope
-    all) that logs in as long as no stored account has that name. None: only stored accounts log in.
+    all). Its name is reserved: no stored account may take it. None: only stored accounts log in.
     """
 
     idle_timeout_s = 15.0  # a connection silent this long is closed
@@ -81,7 +81,7 @@ class Dashboard:
         if not db.url.endswith(":memory:"):
             from ..db import connect
             self._store_db = connect(db.url, db_password, migrate=False)
-        self.store = Store(self._store_db, self.hierarchy, bootstrap)
+        self.store = Store(self._store_db, self.hierarchy, bootstrap, reserved=cfg.dashboard.username)
         self.check = self.store  # .verify(username, password) -> Account | None
         self.limiter = limiter or RateLimiter()
         self.api_limiter = api.TokenLimiter(cfg.dashboard.api_burst, cfg.dashboard.api_per_minute / 60)

@@ -83,16 +83,17 @@ def test_sessions_are_stored_hashed_and_end_with_disable_reset_and_expiry(store)
     assert store.session(short.token) is None
 
 
-def test_the_bootstrap_admin_is_scope_all_until_an_account_takes_its_name(store):
+def test_the_bootstrap_admin_is_scope_all_and_its_name_is_reserved(store):
     class Check:
         def verify(self, u, p):
             return (u, p) == ("admin", "mat-khau-cau-hinh")
-    store.bootstrap = ("admin", Check())
+    store.bootstrap, store.reserved = ("admin", Check()), "admin"
     account = store.verify("admin", "mat-khau-cau-hinh")
     assert account.bootstrap and account.is_admin and account.scope.is_all
-    store.add("admin", "mat-khau-trong-csdl", "viewer", Scope("centre", "ubnd-an-phu"))
-    assert store.verify("admin", "mat-khau-cau-hinh") is None  # the stored account wins
-    assert store.verify("admin", "mat-khau-trong-csdl").scope == Scope("centre", "ubnd-an-phu")
+    for name in ("admin", "Admin", " ADMIN "):
+        with pytest.raises(AccountError, match="dashboard.username"):
+            store.add(name, "mat-khau-trong-csdl", "viewer", Scope("centre", "ubnd-an-phu"))
+    assert store.verify("admin", "mat-khau-cau-hinh").bootstrap  # still the bootstrap admin
 
 
 def test_audit_entries_are_read_within_scope(store):
