@@ -31,6 +31,7 @@ from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
 from .clock import KioskClock, clock_wrong_text
 from .duty import Duty, DutyChange, Officer, parse_hours
+from . import pin_lockout
 from .officer_ui import ON_DUTY, PIN as OFFICER_PIN, SERVICE as OFFICER_SERVICE, OfficerEntry
 from .outbox import Outbox
 from .recorder import Recorder
@@ -207,7 +208,8 @@ class KioskApp(App):
                                          str(m.photo) if m.photo and Path(m.photo).is_file() else None)
                           for m in cfg.staff},
                          hours=parse_hours(cfg.duty.opening_hours), idle_sign_out_s=cfg.duty.idle_sign_out_s,
-                         lockout_s=cfg.duty.lockout_s)
+                         lockout_s=cfg.duty.lockout_s,
+                         lockout=pin_lockout.beside_outbox(outbox_path, cfg.duty.lockout_s, self.clock.boot))
         # The counter's local time, for closing time: a seam, so tests set the hour without waiting.
         self.local_now: Callable[[], datetime] = datetime.now
         self.entry = OfficerEntry(self.duty, self._record_duty, idle_s=cfg.timeouts.idle_s)
@@ -378,7 +380,8 @@ class KioskApp(App):
                             detail=change.detail or None)
 
     def _duty_tick(self) -> None:
-        state = lambda: (self.entry.screen, self.duty.officer, self.duty.locked(time.monotonic()) > 0)  # noqa: E731
+        state = lambda: (self.entry.screen, self.duty.officer,  # noqa: E731
+                         self.duty.locked(time.monotonic(), self.entry.chosen) > 0)
         before = state()
         self.entry.tick(time.monotonic(), self.local_now())
         if before != state() or self.entry.screen == OFFICER_PIN:  # the lockout countdown moves
@@ -460,7 +463,7 @@ class KioskApp(App):
         self.o_title = {OFFICER_PIN: o["pin"], OFFICER_SERVICE: o["service"], ON_DUTY: o["on_duty"]}.get(
             e.screen, o["pick"]).format(name=name)
         self.o_pin_mask = "•" * len(e.pin)
-        left = self.duty.locked(time.monotonic())
+        left = self.duty.locked(time.monotonic(), e.chosen) if e.chosen else 0
         if e.screen == OFFICER_PIN and left:
             self.o_message = o["locked"].format(left=f"{int(left) // 60}:{int(left) % 60:02d}")
         elif e.screen == OFFICER_PIN and e.result == "wrong" and not e.pin:

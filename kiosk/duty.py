@@ -1,5 +1,6 @@
 """Who is on duty at this counter: officer sign-in with a personal PIN, lockout, sign-out by the
-officer, at closing time and after an idle spell. Pure: time comes in as arguments.
+officer, at closing time and after an idle spell. Pure: time comes in as arguments; the wrong-PIN
+counts are per officer and kept on disk by kiosk/pin_lockout.py.
 
 Every change of duty returns the durable event to record (``sign_in``, ``sign_out``,
 ``auto_sign_out``) so a shift is never lost offline; the screen only shows the officer's name.
@@ -12,7 +13,7 @@ from typing import Callable, Optional
 
 from config.pins import verify_pin
 
-MAX_TRIES = 5
+from .pin_lockout import MAX_TRIES, PinLockout  # noqa: F401  (MAX_TRIES: the rule's number, for callers)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -69,34 +70,34 @@ class Duty:
     idle_sign_out_s: float = 0.0          # 0: never for idleness
     lockout_s: float = 300.0
     verify: Callable[[str, str], bool] = verify_pin
+    lockout: Optional[PinLockout] = None  # None: counted in memory only
 
     officer: Optional[Officer] = None
     service: Optional[str] = None
     signed_in_at: float = 0.0
     last_activity: float = 0.0
-    failures: int = 0                     # wrong PINs since the last lockout or success
-    lockouts: int = 0                     # lockouts in a row: each doubles the wait
-    locked_until: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.lockout is None:
+            self.lockout = PinLockout(None, self.lockout_s)
 
     # ------------------------------------------------------------ sign-in
-    def locked(self, now: float) -> float:
-        """Seconds left of a lockout, 0 when PINs may be tried."""
-        return max(0.0, self.locked_until - now)
+    def locked(self, now: float, officer_key: Optional[str] = None) -> float:
+        """Seconds left of this officer's lockout (without a key: of any officer's), 0 when PINs may be tried."""
+        if officer_key is not None:
+            return self.lockout.locked(officer_key, now)
+        return max((self.lockout.locked(k, now) for k in list(self.lockout.officers)), default=0.0)
 
     def try_pin(self, officer_key: str, pin: str, now: float) -> str:
-        """``ok``, ``wrong`` or ``locked``; five wrong PINs in a row lock the entry (then double)."""
-        if self.locked(now):
+        """``ok``, ``wrong`` or ``locked``; five wrong PINs in a row for one officer lock that officer's
+        entry (each lockout in a row twice as long); the other officers may still sign in."""
+        if self.lockout.locked(officer_key, now):
             return "locked"
         officer = self.officers.get(officer_key)
         if officer is not None and self.verify(pin, officer.pin_hash):
-            self.failures = self.lockouts = 0
+            self.lockout.right(officer_key)
             return "ok"
-        self.failures += 1
-        if self.failures >= MAX_TRIES:
-            self.locked_until = now + self.lockout_s * 2 ** min(self.lockouts, 6)
-            self.failures, self.lockouts = 0, self.lockouts + 1
-            return "locked"
-        return "wrong"
+        return "locked" if self.lockout.wrong(officer_key, now) else "wrong"
 
     def services_for(self, officer_key: str) -> tuple[str, ...]:
         officer = self.officers.get(officer_key)

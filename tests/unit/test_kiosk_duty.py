@@ -1,4 +1,5 @@
 """Officer on duty: PIN hashes, lockout after five wrong PINs, sign-out by hand, at closing time, when idle."""
+import json
 from datetime import datetime
 
 import pytest
@@ -37,16 +38,48 @@ def test_sign_in_takes_the_right_pin_and_the_only_service(officers):
     assert [c.event for c in duty.sign_out(now=4)] == ["sign_out"] and duty.officer is None
 
 
-def test_five_wrong_pins_lock_the_entry_even_the_right_pin(officers):
+def test_five_wrong_pins_lock_that_officer_even_the_right_pin(officers):
     duty = Duty(officers, lockout_s=300)
     assert [duty.try_pin("an", "1111", now=10 + i) for i in range(5)] == ["wrong"] * 4 + ["locked"]
     assert duty.try_pin("an", "2468", now=20) == "locked"
-    assert duty.locked(now=20) == pytest.approx(294)
-    # after the wait, the next round of five wrong PINs doubles it
-    assert [duty.try_pin("binh", "1111", now=400) for _ in range(5)][-1] == "locked"
-    assert duty.locked(now=400) == pytest.approx(600)
+    assert duty.locked(now=20, officer_key="an") == pytest.approx(294)
+    # the other officers are not locked out by guesses at one name
+    assert duty.locked(now=20, officer_key="binh") == 0 and duty.try_pin("binh", "13579", now=21) == "ok"
+    # after the wait, the next round of five wrong PINs for the same officer doubles it
+    assert [duty.try_pin("an", "1111", now=400) for _ in range(5)][-1] == "locked"
+    assert duty.locked(now=400, officer_key="an") == pytest.approx(600)
     assert duty.try_pin("an", "2468", now=1001) == "ok"
-    assert duty.failures == 0  # the right PIN starts the count again
+    assert duty.lockout.failures("an") == 0 and duty.try_pin("an", "1", now=1002) == "wrong"
+    assert duty.lockout.failures("an") == 1  # the right PIN started the count again
+
+
+def test_wrong_pins_and_lockouts_survive_a_restart_and_a_power_cycle(officers, tmp_path):
+    from kiosk.pin_lockout import PinLockout
+
+    path = tmp_path / "outbox.pin-lockout.json"
+    duty = Duty(officers, lockout_s=300, lockout=PinLockout(path, 300, boot="boot-1"))
+    assert [duty.try_pin("an", "1111", now=10 + i) for i in range(4)] == ["wrong"] * 4
+    # the kiosk restarts in the same boot: four wrong PINs are remembered, the fifth locks
+    again = Duty(officers, lockout_s=300, lockout=PinLockout(path, 300, boot="boot-1"))
+    assert again.try_pin("an", "1111", now=20) == "locked"
+    assert again.locked(now=100, officer_key="an") == pytest.approx(220)  # the same monotonic clock
+    # switched off and on: the monotonic clock starts again; the lockout runs its whole length from the start
+    cycled = Duty(officers, lockout_s=300, lockout=PinLockout(path, 300, boot="boot-2"))
+    assert cycled.try_pin("an", "2468", now=3.0) == "locked"
+    assert cycled.locked(now=3.0, officer_key="an") == pytest.approx(300)
+    assert cycled.try_pin("binh", "13579", now=4.0) == "ok"
+    assert cycled.try_pin("an", "2468", now=304.0) == "ok"
+    assert "an" not in json.loads(path.read_text(encoding="utf-8"))["officers"]
+
+
+def test_a_damaged_lockout_file_starts_empty(officers, tmp_path):
+    from kiosk.pin_lockout import PinLockout
+
+    path = tmp_path / "outbox.pin-lockout.json"
+    for text in ("{not json", '{"officers": {"an": {"failures": "x"}}}', "[]"):
+        path.write_text(text, encoding="utf-8")
+        duty = Duty(officers, lockout=PinLockout(path, 300, boot="b"))
+        assert duty.try_pin("an", "2468", now=1) == "ok"
 
 
 def test_automatic_sign_out_at_closing_time_and_when_idle(officers):
