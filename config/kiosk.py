@@ -135,6 +135,10 @@ class Duty(Strict):
 class RequestsCfg(Strict):
     mode: Literal["open", "on_request"] = Field(
         "open", description="open: faces always; on_request: only while a request from the desk is pending")
+    max_per_minute: Annotated[int, Field(ge=1, le=120, description="1 to 120 new requests a minute; more are dropped")] = 10
+    officer_from_request: bool = Field(
+        False, description="true: with nobody signed in, a request's officer goes on the rating (only an officer "
+                           "listed in staff or officers, when any are listed); false: the request's officer is ignored")
 
 
 class Fleet(Strict):

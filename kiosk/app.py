@@ -203,7 +203,7 @@ class KioskApp(App):
         # Contract v2: every rating and event carries the tap's boot and monotonic time and the
         # outbox's epoch and seq; a request from the desk attaches its dossier and ticket.
         self.clock = KioskClock()
-        self.requests = Requests(cfg.requests.mode)
+        self.requests = Requests(cfg.requests.mode, per_minute=cfg.requests.max_per_minute)
         self.duty = Duty({m.key: Officer(m.key, m.name, m.pin_hash, tuple(m.services),
                                          str(m.photo) if m.photo and Path(m.photo).is_file() else None)
                           for m in cfg.staff},

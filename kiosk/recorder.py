@@ -50,7 +50,9 @@ class Recorder:
             officer, service = self.duty.officer.key, self.duty.service or service
             self.duty.activity(self.monotonic())
         if req is not None:
-            officer = officer if self.duty is not None and self.duty.officer is not None else (req.officer or officer)
+            signed_in = self.duty is not None and self.duty.officer is not None
+            if not signed_in and self._officer_from_request(req.officer):
+                officer = req.officer
             service = req.service or service
         r = r.model_copy(update={"officer": officer, "service": service})
 
@@ -59,6 +61,15 @@ class Recorder:
                                     dossier=req.dossier if req else None, ticket=req.ticket if req else None))
 
         return self.outbox.add(build, self.rating_topic, id=r.id, created=format_ts(r.ts))
+
+    def _officer_from_request(self, key: Optional[str]) -> bool:
+        """Whether a request's officer may go on the rating when nobody is signed in: only when
+        ``requests.officer_from_request`` allows it, and only an officer this kiosk lists (its staff or
+        officers, when it lists any). Otherwise any desk account could put any name on a rating."""
+        if not key or not self.cfg.requests.officer_from_request:
+            return False
+        known = {m.key for m in self.cfg.staff} | {p.key for p in self.cfg.officers}
+        return not known or key in known
 
     def event(self, kind: str, **fields) -> Optional[int]:
         """A durable event (sign_in, sign_out, auto_sign_out, request_expired, config_applied, ...)."""

@@ -45,3 +45,17 @@ def test_a_newer_request_replaces_the_older_and_a_redelivery_is_ignored():
     assert r.offer(two, now=5) == [one]       # the first citizen left unasked: counted as expired
     assert r.offer(one, now=6) == []          # QoS 1 redelivery of an old request changes nothing
     assert r.answer(now=7).ticket == "A2"
+
+
+def test_a_flood_of_requests_is_dropped_before_it_replaces_anything():
+    r = Requests("on_request", per_minute=6)
+    first = [req(ticket=f"A{i}") for i in range(6)]
+    replaced = [gone for i, one in enumerate(first) for gone in r.offer(one, now=100 + i * 0.01)]
+    assert replaced == first[:5]  # six taken at once: five replaced, each a request_expired row
+    flood = [req(ticket=f"F{i}") for i in range(200)]
+    assert [gone for one in flood for gone in r.offer(one, now=101)] == []  # dropped: nothing written
+    assert r.dropped == 200 and r.pending.request.ticket == "A5"
+    # the bucket fills again at six a minute: one more ten seconds later
+    late = req(ticket="B1")
+    assert r.offer(late, now=111) == [first[5]] and r.pending.request is late
+    assert r.offer(req(ticket="B2"), now=112) == [] and r.pending.request is late
