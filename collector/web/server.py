@@ -64,10 +64,12 @@ class Dashboard:
     all). Its name is reserved: no stored account may take it. None: only stored accounts log in.
     """
 
-    idle_timeout_s = 15.0  # a connection silent this long is closed
+    idle_timeout_s = 15.0  # a connection silent this long between requests is closed
+    header_timeout_s = 5.0  # a request line and headers must arrive within this (connections.py)
     request_timeout_s = 30.0  # a whole request (line, headers, body) must arrive within this
     write_timeout_s = 120.0  # an answer (a download, say) must be taken by the client within this
-    max_connections = 64  # more open connections than this get 503 at once
+    max_connections = 64  # open connections at most: the longest waiting makes room, or 503 when all are busy
+    per_client = 32  # open connections per client address (reverse proxies in trusted_proxies excepted)
     work_slots = max(2, os.cpu_count() or 2)  # pages, downloads and API answers worked out at once (work())
     long_slots = 1  # of which officer evaluations (seconds each over a province's month) at most this many
 
@@ -419,10 +421,14 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
 def make_server(app: Dashboard, host: str, port: int) -> ServerThread:
     import uvicorn
 
-    config = uvicorn.Config(app.asgi, http=protocol_for(app.idle_timeout_s, app.request_timeout_s, app.write_timeout_s),
+    protocol = protocol_for(app.idle_timeout_s, app.request_timeout_s, app.write_timeout_s, app.header_timeout_s,
+                            app.max_connections, app.per_client, app.proxies)
+    config = uvicorn.Config(app.asgi, http=protocol,
                             lifespan="off", access_log=False, log_level="warning", server_header=False,
                             date_header=True, timeout_keep_alive=max(1, int(app.idle_timeout_s)),
-                            limit_concurrency=app.max_connections + 1,  # uvicorn counts the asking one too
+                            # the protocol keeps the count (connections.py); uvicorn's own 503 is a backstop for
+                            # connections closed a moment ago and not yet gone
+                            limit_concurrency=2 * app.max_connections + 1,
                             backlog=128, h11_max_incomplete_event_size=16 * 1024,
                             proxy_headers=False)  # X-Forwarded-* are believed only from trusted proxies (proxy.py)
     server = uvicorn.Server(config)

@@ -244,19 +244,6 @@ def test_idle_and_slow_connections_are_closed(dash):
         assert s.recv(100).startswith(b"HTTP/1.1 408 ")
 
 
-def test_connections_beyond_the_limit_get_503_at_once(db_path):
-    with serving(db_path, max_connections=3, idle_timeout_s=5.0) as (app, url):
-        idle = [socket.create_connection(("127.0.0.1", port_of(url)), timeout=5) for _ in range(3)]
-        try:
-            time.sleep(0.2)
-            assert head_of(raw(url, b"GET /login HTTP/1.0\r\n\r\n"))[0] == 503
-        finally:
-            for s in idle:
-                s.close()
-        time.sleep(0.3)
-        assert head_of(raw(url, b"GET /login HTTP/1.0\r\n\r\n"))[0] == 200
-
-
 def test_a_kept_alive_connection_answers_at_once(dash):
     """A browser keeps one connection for its pages. The answer leaves in two writes (head, body); with
     Nagle's algorithm on, the body waited for the browser's delayed ACK: 40 ms more on every page but the
@@ -352,7 +339,7 @@ def test_dashboard_xlsx_cells_are_never_formulas(dash, path):
 
 # ---------------------------------------------------------------------------------------- login limit
 def test_forty_simultaneous_guesses_check_at_most_the_limit(db_path):
-    with serving(db_path) as (app, url):
+    with serving(db_path, per_client=64) as (app, url):  # 40 connections at once from one address
         calls = []
         verify = app.check.verify
         app.check.verify = lambda u, p: calls.append(p) or verify(u, p)  # counts what reaches the hash
