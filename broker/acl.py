@@ -41,22 +41,27 @@ def rules(account: Account, prefix: str) -> list[Rule]:
     kind = account.kind
     if kind == "device":
         # A kiosk speaks only for its own counter, and listens only to what is addressed to it.
+        # Its receipts come only from collector accounts: nobody else may say a rating is stored.
         base = f"{prefix}/{account.site}/{account.device}"
         return ([Rule(PUBLISH, f"{base}/{k}") for k in COLLECTED]
-                + _read(f"{base}/request") + _read(f"{base}/config") + _read(f"{prefix}/time"))
+                + _read(f"{base}/request") + _read(f"{base}/config") + _read(f"{base}/receipt")
+                + _read(f"{prefix}/time"))
     if kind == "collector":
         # Plain or shared subscriptions to what kiosks send; it publishes only the time (its clock is
         # kept by NTP at the centre), so kiosks without NTP can tell how far off theirs is. It reads the
         # retained configs (plainly, never shared) to show each kiosk's desired config beside the
-        # applied one; it cannot publish one.
-        out: list[Rule] = [Rule(PUBLISH, f"{prefix}/time")]
+        # applied one; it cannot publish one. After each commit it tells each kiosk what is stored
+        # (receipts): the only account kind that may.
+        out: list[Rule] = [Rule(PUBLISH, f"{prefix}/time"), Rule(PUBLISH, f"{prefix}/+/+/receipt")]
         for k in COLLECTED:
             flt = f"{prefix}/+/+/{k}"
             out += [Rule(SUBSCRIBE, flt), Rule(SUBSCRIBE, f"$share/+/{flt}"), Rule(RECEIVE, flt)]
         return out + _read(f"{prefix}/+/+/config")
     if kind == "bridge":
-        # A commune broker forwarding its kiosks: publish everything under the prefix, read nothing.
-        return [Rule(PUBLISH, f"{prefix}/#")]
+        # A commune broker's bridge carries what kiosks send up and the collectors' receipts and time
+        # down: nothing else. It may not publish a config, a request or a receipt.
+        return ([Rule(PUBLISH, f"{prefix}/+/+/{k}") for k in COLLECTED]
+                + _read(f"{prefix}/+/+/receipt") + _read(f"{prefix}/time"))
     if kind == "desk":
         # A desk or queue system asks the kiosks of its own site to rate the citizen just served.
         return [Rule(PUBLISH, f"{prefix}/{account.site}/+/request")]

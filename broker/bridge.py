@@ -1,8 +1,11 @@
 """A Mosquitto bridge: a commune broker forwards its kiosks' topics to the provincial broker.
 
-The snippet goes into <folder>/conf.d/, which mosquitto.conf includes. With a persistent
-bridge session (cleansession false) and persistence on, messages published while the uplink
-is down wait in the commune broker's queue and leave when it returns.
+The snippet goes into <folder>/conf.d/, which mosquitto.conf includes. Up go ratings, statuses and
+events; down come the collectors' receipts and time. With a persistent bridge session (cleansession
+false) and persistence on, messages published while the uplink is down wait in the commune broker's
+queue (and receipts in the province broker's) and leave when it returns. The bridge is a forwarding
+hop, not a durable one: a kiosk keeps each rating until its receipt comes back down, and sends it
+again otherwise.
 """
 from __future__ import annotations
 
@@ -38,10 +41,13 @@ class BridgeSpec:
 
 def render(spec: BridgeSpec, client_id: str) -> str:
     lines = [
-        f"# bridge {spec.name}: {spec.prefix}/# goes out to {spec.remote_host}:{spec.remote_port}",
+        f"# bridge {spec.name}: ratings, statuses and events go out to {spec.remote_host}:{spec.remote_port}, "
+        "receipts and time come in",
         f"connection {spec.name}",
         f"address {spec.remote_host}:{spec.remote_port}",
-        f"topic {spec.prefix}/# out {spec.qos}",
+        *[f"topic {spec.prefix}/+/+/{kind} out {spec.qos}" for kind in ("rating", "status", "event")],
+        f"topic {spec.prefix}/+/+/receipt in {spec.qos}",
+        f"topic {spec.prefix}/time in 0",
         "cleansession false",  # the remote keeps our session; our side queues while the link is down
         f"remote_clientid {client_id}",
         f"local_clientid {client_id}-local",

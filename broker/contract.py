@@ -5,10 +5,11 @@ received message passes: whatever bytes arrive, it returns a model or raises
 ``ContractError`` with a short machine reason, never anything else.
 
 v2 adds completeness (``epoch`` + gap-free ``seq``), time a collector can trust without the kiosk's
-clock (``boot`` + ``mono_ms`` + ``clock``), attribution (``request``, ``dossier``, ``ticket``) and three
+clock (``boot`` + ``mono_ms`` + ``clock``), attribution (``request``, ``dossier``, ``ticket``) and four
 kinds beside ``rating`` and ``status``: ``event`` (kiosk -> collector, durable), ``request`` (desk ->
-kiosk) and ``config`` (fleet -> kiosk, signed). Both versions are accepted on the same topics: the
-payload's ``v`` says which. v2 models subclass their v1 model, so ``isinstance(m, Rating)`` holds for both.
+kiosk), ``config`` (fleet -> kiosk, signed) and ``receipt`` (collector -> kiosk, see ``Receipt``). Both
+versions are accepted on the same topics: the payload's ``v`` says which. v2 models subclass their v1
+model, so ``isinstance(m, Rating)`` holds for both.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ MAX_SAFE_INT = 2**53 - 1
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
-KINDS = ("rating", "status", "event", "request", "config")
+KINDS = ("rating", "status", "event", "request", "config", "receipt")
 INBOUND_KINDS = ("rating", "status", "event")  # what collectors take; request and config go to kiosks
 
 
@@ -106,6 +107,10 @@ def request_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
 
 def config_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
     return _topic(prefix, site, device, "config")
+
+
+def receipt_topic(site: str, device: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return _topic(prefix, site, device, "receipt")
 
 
 def time_topic(prefix: str = DEFAULT_PREFIX) -> str:
@@ -280,6 +285,12 @@ class StatusV2(Status):
     officer: Optional[Name] = None
     config_error: Optional[ShortText] = None
     fault: Optional[ShortText] = None  # storage or outbox trouble the counter cannot see (disk full, ...)
+    # Receipts (see ``Receipt``): messages the broker took that no collector has said are stored yet,
+    # the oldest one's tap time, and whether the kiosk waits for receipts ("on") or, having heard none
+    # for its configured time, trusts the broker's PUBACK ("fallback"; "off" when configured so).
+    unreceipted: Optional[Count] = None
+    unreceipted_since: Optional[UtcTimestamp] = None
+    receipts: Optional[Literal["on", "fallback", "off"]] = None
 
 
 EVENT_TYPES = ("sign_in", "sign_out", "auto_sign_out", "request_expired", "config_applied",
@@ -349,6 +360,36 @@ class TimeSignal(_Message):
     ts: UtcTimestamp
 
 
+RECEIPT_MAX_RANGES = 150  # 150 of the widest ranges (24 bytes each) stay under MAX_PAYLOAD_BYTES; more go in several
+
+
+def _check_range(r: tuple[int, int]) -> tuple[int, int]:
+    if r[0] > r[1]:
+        raise ValueError("a range is [first, last] with first <= last")
+    return r
+
+
+SeqRange = Annotated[tuple[Seq, Seq], AfterValidator(_check_range)]
+
+
+class Receipt(_Message):
+    """From a collector to one kiosk, after a database commit: the messages of ``epoch`` numbered in
+    ``seqs`` (ranges [first, last], inclusive) are in the database. Only then does the kiosk forget them.
+
+    A collector speaks only for what its own committed transaction holds (stored now or found already
+    stored), so collectors sharing one database never need to agree on anything: each receipt is true
+    when it is sent, whoever else sends others. Published QoS 1, not retained, on the kiosk's own
+    ``receipt`` topic; only collector accounts may publish there, and a kiosk reads only its own. A lost
+    receipt costs a resend (the collector stores by id once and receipts the copy again), never a rating."""
+
+    v: V2 = 2
+    site: Slug
+    device: Slug
+    ts: UtcTimestamp
+    epoch: EventId
+    seqs: list[SeqRange] = Field(min_length=1, max_length=RECEIPT_MAX_RANGES)
+
+
 def decode_time(payload: bytes) -> TimeSignal:
     """Validate a time signal; raises only ContractError."""
     if not isinstance(payload, (bytes, bytearray)) or len(payload) > 256:
@@ -359,10 +400,10 @@ def decode_time(payload: bytes) -> TimeSignal:
         raise ContractError("bad_time", str(exc)[:200]) from None
 
 
-Message = Union[Rating, Status, Event, Request, ConfigPush]
+Message = Union[Rating, Status, Event, Request, ConfigPush, Receipt]
 # (kind, v) -> model
 _MODELS = {("rating", 1): Rating, ("rating", 2): RatingV2, ("status", 1): Status, ("status", 2): StatusV2,
-           ("event", 2): Event, ("request", 2): Request, ("config", 2): ConfigPush}
+           ("event", 2): Event, ("request", 2): Request, ("config", 2): ConfigPush, ("receipt", 2): Receipt}
 
 
 def max_payload(kind: str) -> int:
@@ -462,7 +503,8 @@ def json_schema() -> dict:
             "Topics: <prefix>/<site>/<device>/<kind>. rating (QoS 1, not retained, kiosk -> collector), "
             "status (QoS 1, retained; the last will says offline), event (v2, QoS 1, not retained, kiosk -> "
             "collector), request (v2, QoS 1, not retained, desk -> kiosk), config (v2, QoS 1, retained, fleet "
-            "-> kiosk, Ed25519-signed); and <prefix>/time (v2, QoS 0, collector -> kiosks, TimeSignal). "
+            "-> kiosk, Ed25519-signed), receipt (v2, QoS 1, not retained, collector -> kiosk: these seqs of this epoch "
+            "are stored; a kiosk deletes a message only then); and <prefix>/time (v2, QoS 0, collector -> kiosks, TimeSignal). "
             f"Default prefix {DEFAULT_PREFIX}. Payloads are UTF-8 JSON objects of "
             f"at most {MAX_PAYLOAD_BYTES} bytes ({MAX_CONFIG_PAYLOAD_BYTES} for config); the field v says the "
             "version, and a collector accepts v1 and v2 on the same topics."
@@ -470,7 +512,8 @@ def json_schema() -> dict:
         "$defs": {"Rating": Rating.model_json_schema(), "Status": Status.model_json_schema(),
                   "RatingV2": RatingV2.model_json_schema(), "StatusV2": StatusV2.model_json_schema(),
                   "Event": Event.model_json_schema(), "Request": Request.model_json_schema(),
-                  "ConfigPush": ConfigPush.model_json_schema(), "TimeSignal": TimeSignal.model_json_schema()},
+                  "ConfigPush": ConfigPush.model_json_schema(), "TimeSignal": TimeSignal.model_json_schema(),
+                  "Receipt": Receipt.model_json_schema()},
     }
 
 

@@ -125,6 +125,8 @@ class MqttSource:
         self._quit = threading.Event()  # stops the time signal
         self._time_now = threading.Event()  # a connection came up: say the time soon, not in 30 s
         self.connects = 0
+        self.receipts_sent = 0
+        self.receipts_refused = 0
         self.client = self._make_client()
 
     # ------------------------------------------------------------ set-up
@@ -135,7 +137,11 @@ class MqttSource:
                          protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311, manual_ack=True, **kw)
         apply_connection(client, b)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # Receipts are QoS 1: on loopback they are acknowledged within a millisecond, and paho's default of
+        # 20 in flight would queue a busy batch's receipts behind one another.
+        client.max_inflight_messages_set(1000)
         client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -287,6 +293,26 @@ class MqttSource:
             mids = [mid for mid, qos, gen in acks if gen == conn and qos == 1]
             self.client.ack_many(mids)  # QoS 2 cannot occur: we subscribe with QoS 1
         return len(mids)
+
+    def send_receipts(self, receipts: list[tuple[str, bytes]]) -> int:
+        """Publish receipts of a committed batch (QoS 1, not retained); returns how many. Not connected:
+        none are sent (nor queued): each kiosk sends its rows again and gets its receipt then."""
+        if not receipts or not self._connected:
+            return 0
+        for topic, payload in receipts:
+            self.client.publish(topic, payload, qos=1)
+        self.receipts_sent += len(receipts)
+        return len(receipts)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        # MQTT 5 says when the broker refused a receipt (3.1.1 cannot: the broker drops it silently).
+        if reason_code.is_failure:
+            self.receipts_refused += 1
+            if self.receipts_refused == 1:
+                log.error("the broker refused a receipt (%s): kiosks keep every rating and send it again until "
+                          "they fall back to the broker's acknowledgement. This collector account predates "
+                          "receipts: run `python -m broker init` again on the broker folder and restart "
+                          "Mosquitto (docs/broker.md)", reason_code)
 
     @property
     def connected(self) -> bool:

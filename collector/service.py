@@ -26,6 +26,7 @@ from collector.fleet_watch import FleetWatch
 from collector.ingest import Batch, Message, RejectRow, classify
 from collector.mqtt_source import MqttSource, default_client_id
 from collector.placement import Anchors
+from collector.receipts import receipts_for
 from collector.store import Store
 from config import ConfigError, load
 
@@ -138,6 +139,7 @@ class Writer:
         self.max_size = cfg.batch.max_size
         self.max_wait = cfg.batch.max_wait_ms / 1000
         self.prefix = cfg.broker.topic_prefix
+        self.receipts = cfg.receipts
         self._ready: queue.Queue = queue.Queue(maxsize=1)  # validated batches for the committer; None ends it
         self._committed_all = True  # False once the committer gave up on a batch (stopped while the db failed)
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
@@ -185,8 +187,14 @@ class Writer:
                 except Exception as exc2:
                     log.error("database still unreachable: %s", str(exc2).strip().splitlines()[0])
         self.source.ack(batch.acks)
+        self._receipt(batch)
         self.stats.add(batch, result, (time.perf_counter() - t0) * 1000)
         return True
+
+    def _receipt(self, batch: Batch) -> None:
+        """Committed: tell each kiosk which of its messages the database holds (it forgets them only then)."""
+        if self.receipts and (batch.rows or batch.events):
+            self.source.send_receipts(receipts_for([*batch.rows, *batch.events], self.prefix))
 
     def _one_by_one(self, pending: list[Message]) -> bool:
         """A batch that keeps failing may hold one message the database refuses (a case validation
@@ -207,6 +215,7 @@ class Writer:
                 except Exception:
                     return False
             self.source.ack(one.acks)
+            self._receipt(one)
             self.stats.add(one, result, 0.0)
         return True
 

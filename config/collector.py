@@ -302,6 +302,10 @@ class CollectorConfig(Strict):
     completeness: Completeness = Field(default_factory=Completeness)
     log_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    # After each commit, tell each v2 kiosk which of its messages the database now holds (contract v2
+    # receipts): only then does it forget them. Turn off only for a collector that is not the end that
+    # stores (kiosks then fall back to the broker's PUBACK after their receipt_fallback_h).
+    receipts: bool = True
 
     @model_validator(mode="after")
     def _checks(self) -> "CollectorConfig":

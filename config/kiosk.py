@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .common import BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
+from .pins import hash_key_id
 from .staff import StaffInclude, StaffMember, load_staff, unique_keys
 
 # The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
@@ -106,6 +107,15 @@ class Technician(Strict):
 class Outbox(Strict):
     path: ConfigPath = Path("outbox.db")
     warn_depth: Annotated[int, Field(ge=10)] = 10000
+    # A message leaves the outbox when a collector's receipt says the database holds it, not at the
+    # broker's PUBACK (a broker that loses power loses what it held). false: trust the PUBACK.
+    receipts: bool = True
+    # A message the broker took but no receipt came for is sent again after this long (doubling while
+    # none comes, up to an hour), at every new connection, and when a collector is heard again.
+    resend_after_s: Annotated[int, Field(ge=10, le=3600)] = 90
+    # After this many hours connected with messages waiting and no receipt at all (a collector that
+    # sends none), trust the PUBACK and say so in the status; a receipt turns receipts back on. 0: never.
+    receipt_fallback_h: Annotated[float, Field(ge=0, le=8760)] = 72
 
 
 class Display(Strict):
@@ -122,6 +132,10 @@ class Duty(Strict):
     idle_sign_out_s: Annotated[float, Field(ge=0, le=86_400, description="0 (never) to 86400 seconds")] = 3600.0
     lockout_s: Annotated[float, Field(ge=30, le=3600, description="30 to 3600 seconds")] = 300.0
     hold_s: Annotated[float, Field(ge=1, le=10, description="press on the officer badge this long to open")] = 2.0
+    pin_key: Optional[Secret] = Field(
+        None, description="{file: pin.key} (python -m config pin-key): the PIN key the officers' hashes were made "
+                          "with (python -m config hash-pin --key); kept on the kiosk, never pushed")
+    pin_min_digits: Annotated[int, Field(ge=4, le=12, description="shorter PINs are refused at the keypad")] = 4
 
     @field_validator("opening_hours")
     @classmethod
@@ -204,6 +218,10 @@ class KioskConfig(Strict):
                 unknown = sorted(set(member.services) - known)
                 if unknown:
                     raise ValueError(f"staff {member.key!r}: services {unknown} are not in services")
+        keyed = [m.key for m in self.staff if hash_key_id(m.pin_hash)]
+        if keyed and self.duty.pin_key is None:
+            raise ValueError(f"staff {keyed[0]!r}: mã PIN được băm bằng khóa PIN, hãy cho thiết bị khóa đó / the PIN "
+                             f"hash was made with a PIN key; give the kiosk that key: duty: {{pin_key: {{file: pin.key}}}}")
         if self.followup.ask_at_or_below >= self.faces.scale:
             raise ValueError(f"followup.ask_at_or_below ({self.followup.ask_at_or_below}) must be below "
                              f"faces.scale ({self.faces.scale})")

@@ -1,8 +1,9 @@
 """The durable outbox: every rating is committed here before the thank-you screen shows.
 
 SQLite in WAL mode with synchronous=FULL: a committed row survives kill -9 and power loss. The UI
-thread adds rows; the uplink thread reads them in order and deletes them only after the broker's
-PUBACK. Each thread gets its own connection (sqlite3 connections must not be shared across threads);
+thread adds rows; the uplink thread reads them in order, marks a row ``sent`` at the broker's PUBACK
+and deletes it only when a collector's receipt (wire contract v2) says the database holds it
+(``receipt``); rows without a receipt key (contract v1) are deleted at PUBACK. Each thread gets its own connection (sqlite3 connections must not be shared across threads);
 one lock orders writes and a recovery, so a row is never written to a file just moved aside. Reads
 do not take it (a tap never waits for the uplink's reads): a read that races a recovery reads again.
 An optional journal keeps every id ever created (tests and the simulator compare it with what arrived).
@@ -18,6 +19,12 @@ written. A message sent straight from memory while the disk refuses writes (see 
 cannot get a number of the disk's epoch: that number could not be recorded, and after a restart the
 same number would go to another message. It is numbered instead in a memory epoch of this process
 (a fresh UUID, numbered from 1), which no other process ever uses, so both epochs stay gap-free.
+
+Receipt keys: each row keeps the (epoch, seq) its payload carries (``r_epoch``, ``r_seq``, indexed), so
+a receipt deletes by range whatever epoch the row came from (a row carried over from a salvaged outbox
+keeps its old numbering). ``r_epoch`` is '' for a payload that carries none (v1), NULL until worked out
+(rows a salvage copied in are keyed at the next open). ``sent`` holds the uplink's monotonic
+milliseconds at the row's last PUBACK: it tells "waiting for the database" from "not sent yet".
 """
 from __future__ import annotations
 
@@ -45,7 +52,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,                   -- encoded contract payload, sent as is
     created TEXT NOT NULL,
-    msg_seq INTEGER                          -- number in this outbox epoch, NULL if carried over
+    msg_seq INTEGER,                         -- number in this outbox epoch, NULL if carried over
+    r_epoch TEXT,                            -- the (epoch, seq) a receipt names it by, '' if none (v1)
+    r_seq INTEGER,
+    sent INTEGER                             -- monotonic ms of its last PUBACK, NULL: not acknowledged
 );
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,6 +81,7 @@ class Row(NamedTuple):
     id: str
     topic: str
     payload: bytes
+    keyed: bool = False  # a receipt can name it (contract v2): it is kept after the PUBACK until then
 
 
 @dataclass
@@ -82,6 +93,18 @@ class Held:
     created: str
     payload: Optional[bytes] = None   # built once it was sent straight from memory
     mem_seq: Optional[int] = None
+
+
+def receipt_key(payload: bytes) -> tuple[str, Optional[int]]:
+    """The (epoch, seq) a contract v2 payload carries, as a receipt names it; ('', None) if none (v1)."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return "", None
+    if isinstance(obj, dict) and obj.get("v") == 2 and isinstance(obj.get("epoch"), str) \
+            and type(obj.get("seq")) is int:
+        return obj["epoch"].lower(), obj["seq"]
+    return "", None
 
 
 def _utc() -> str:
@@ -161,21 +184,24 @@ class Outbox:
     def _init_schema(self) -> None:
         conn = self._conn()
         try:  # an outbox already in today's shape needs no write to open (a read-only card still reads)
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
             cols = {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}
             meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'seq_last')")) \
                 if "meta" in tables else {}
         except sqlite3.OperationalError:
             tables, cols, meta = set(), set(), {}
-        if not ({"outbox", "journal", "meta", "reports"} <= tables and "msg_seq" in cols and "epoch" in meta):
+        if not ({"outbox", "journal", "meta", "reports", "outbox_receipt"} <= tables and {"msg_seq", "r_epoch", "sent"} <= cols
+                and "epoch" in meta):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         conn.execute(stmt)
                 cols = {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}
-                if "msg_seq" not in cols:  # an outbox made before sequence numbers
-                    conn.execute("ALTER TABLE outbox ADD COLUMN msg_seq INTEGER")
+                for col in ("msg_seq", "r_epoch", "r_seq", "sent"):  # an outbox made by an earlier version
+                    if col not in cols:
+                        conn.execute(f"ALTER TABLE outbox ADD COLUMN {col} {'TEXT' if col == 'r_epoch' else 'INTEGER'}")
+                conn.execute("CREATE INDEX IF NOT EXISTS outbox_receipt ON outbox (r_epoch, r_seq)")
                 meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'seq_last')"))
                 if "epoch" not in meta:
                     meta = {"epoch": str(uuid.uuid4()), "seq_last": "0"}
@@ -188,7 +214,26 @@ class Outbox:
                 raise
         self.epoch = meta["epoch"]
         self.seq_last = int(meta.get("seq_last", 0))
+        self._key_rows(conn)
         storage.write_marker(self.path, self.epoch)
+
+    def _key_rows(self, conn: sqlite3.Connection) -> None:
+        """Give rows without a receipt key (written before keys existed, or copied in by a salvage) the
+        (epoch, seq) their payload carries. A card that refuses the write is tried again at the next open."""
+        try:
+            todo = conn.execute("SELECT seq, msg_seq, payload FROM outbox WHERE r_epoch IS NULL").fetchall()
+            if not todo:
+                return
+            keys = [(*(receipt_key(bytes(p)) if m is None else (self.epoch, m)), s) for s, m, p in todo]
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("UPDATE outbox SET r_epoch = ?, r_seq = ? WHERE seq = ?", keys)
+                self._commit(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            log.warning("outbox %s: receipt keys not written yet (%s)", self.path, exc)
 
     def _report_vanished(self, marker: dict) -> None:
         """A marker says an outbox existed here, but the file is gone or empty: say so, loudly."""
@@ -304,11 +349,16 @@ class Outbox:
             for item in items:
                 if item.payload is not None:   # already sent from memory with a memory-epoch number
                     payload, msg_seq = item.payload, None
+                    r_epoch, r_seq = (self.memory_epoch, item.mem_seq) if item.mem_seq else ("", None)
                 else:
                     seq += 1
                     payload, msg_seq = self._build(item.message, self.epoch, seq), seq
-                cur = conn.execute(f"{verb} INTO outbox (id, topic, payload, created, msg_seq) VALUES (?, ?, ?, ?, ?)",
-                                   (item.id, item.topic, payload, item.created, msg_seq))
+                    # a builder numbers it here; a ready payload or a Rating says its own numbering, if any
+                    r_epoch, r_seq = receipt_key(payload) if isinstance(item.message, (Rating, bytes, bytearray)) \
+                        else (self.epoch, seq)
+                cur = conn.execute(f"{verb} INTO outbox (id, topic, payload, created, msg_seq, r_epoch, r_seq) "
+                                   f"VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   (item.id, item.topic, payload, item.created, msg_seq, r_epoch, r_seq))
                 if cur.rowcount == 0:  # already there: its number is not used
                     if msg_seq is not None:
                         seq -= 1
@@ -405,6 +455,70 @@ class Outbox:
                 self._guard(exc)
                 return False
 
+    def mark_acknowledged(self, ids: Iterable[str], mono_ms: int) -> bool:
+        """The broker took these rows (PUBACK): they wait for a receipt now; False if the disk refused."""
+        keys = list(ids)
+        if not keys:
+            return True
+        with self._lock:
+            try:
+                conn = self._conn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for i in range(0, len(keys), 500):
+                        chunk = keys[i:i + 500]
+                        conn.execute(f"UPDATE outbox SET sent = ? WHERE id IN ({','.join('?' * len(chunk))})",
+                                     [mono_ms, *chunk])
+                    self._commit(conn)
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+                return True
+            except (sqlite3.Error, OSError) as exc:
+                self._guard(exc)
+                return False
+
+    def receipt(self, receipts: Iterable[tuple[str, Iterable[tuple[int, int]]]]) -> Optional[int]:
+        """A collector stored these (epoch, [(first, last), ...]): forget those rows, in one transaction.
+        Returns how many rows were deleted, or None if the disk refused (the receipt comes again)."""
+        todo = [(epoch, first, last) for epoch, ranges in receipts for first, last in ranges]
+        if not todo:
+            return 0
+        with self._lock:
+            try:
+                conn = self._conn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    before = conn.total_changes
+                    conn.executemany("DELETE FROM outbox WHERE r_epoch = ? AND r_seq BETWEEN ? AND ?", todo)
+                    gone = conn.total_changes - before
+                    self._commit(conn)
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+                return gone
+            except (sqlite3.Error, OSError) as exc:
+                self._guard(exc)
+                return None
+
+    def forget_acknowledged(self) -> int:
+        """Trust the broker's PUBACK again (no collector sends receipts): forget every acknowledged row."""
+        with self._lock:
+            try:
+                conn = self._conn()
+                before = conn.total_changes
+                conn.execute("DELETE FROM outbox WHERE sent IS NOT NULL")
+                return conn.total_changes - before
+            except (sqlite3.Error, OSError) as exc:
+                self._guard(exc)
+                return 0
+
+    def waiting(self) -> tuple[int, Optional[str]]:
+        """Rows the broker took that no receipt has cleared yet: how many, and the oldest one's tap time."""
+        row = self._read(lambda c: c.execute("SELECT COUNT(*), MIN(created) FROM outbox WHERE sent IS NOT NULL")
+                         .fetchone(), None)
+        return (row[0], row[1]) if row else (0, None)
+
     # ------------------------------------------------------------ memory, sent straight away
     def memory_rows(self) -> list[Row]:
         """Messages held in memory, as rows to send now; numbered in this process's memory epoch."""
@@ -448,12 +562,17 @@ class Outbox:
                     return default
         return default
 
-    def peek(self, after_seq: int = 0, limit: int = 100) -> list[Row]:
-        """The next rows to send, oldest first; only ``limit`` of them are ever in memory."""
+    def peek(self, after_seq: int = 0, limit: int = 100, sent_before: Optional[int] = None) -> list[Row]:
+        """The next rows to send, oldest first; only ``limit`` of them are ever in memory. ``sent_before``
+        (monotonic ms) skips rows the broker acknowledged at or after it (a resend round)."""
+        sql, args = "SELECT seq, id, topic, payload, r_epoch FROM outbox WHERE seq > ?", [after_seq]
+        if sent_before is not None:
+            sql += " AND (sent IS NULL OR sent < ?)"
+            args.append(sent_before)
+
         def q(conn):
-            rows = conn.execute("SELECT seq, id, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                                (after_seq, limit)).fetchall()
-            return [Row(s, i, t, bytes(p)) for s, i, t, p in rows]
+            rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
+            return [Row(s, i, t, bytes(p), bool(e)) for s, i, t, p, e in rows]
         return self._read(q, [])
 
     def depth(self) -> int:
@@ -472,6 +591,18 @@ class Outbox:
     def last_rating_ts(self) -> Optional[str]:
         row = self._read(lambda c: c.execute("SELECT value FROM meta WHERE key = 'last_rating_ts'").fetchone(), None)
         return row[0] if row else (self.memory[-1].created if self.memory else None)
+
+    def meta_get(self, key: str) -> Optional[str]:
+        row = self._read(lambda c: c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone(), None)
+        return row[0] if row else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        """A small note kept across restarts; one the disk refuses is only logged."""
+        with self._lock:
+            try:
+                self._conn().execute(UPSERT_META, (key, value))
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("outbox %s: cannot keep %s: %s", self.path, key, exc)
 
     # ------------------------------------------------------------ reports
     def _record_report(self, kind: str, body: dict) -> None:

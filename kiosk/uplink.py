@@ -1,10 +1,20 @@
 """The uplink: drains the outbox to the broker over MQTT QoS 1 on its own thread.
 
-A row is deleted only after the broker's PUBACK for it. Each connection attempt uses a fresh paho
-client and resends from the oldest row still in the outbox, so nothing paho kept in memory from a
-dead connection is ever sent twice by us; a rating whose PUBACK was lost is resent and the collector
-drops the copy by its id. A row acknowledged in this process is never sent again, even when the
-disk refuses to delete it (a full or read-only disk): its id is remembered until the delete works.
+Receipts (contract v2): the broker's PUBACK only marks a row "sent"; the row is deleted when a
+collector's receipt says the database holds it. A broker is a forwarding hop: one that loses power
+loses what it held since its last save, and one with no collector session drops what it acknowledges.
+So a sent row without a receipt is sent again: at every new connection, when a collector is heard
+again (its time signal, the first on a connection or after a silence), and every ``resend_after_s``
+(doubling while no receipt comes, up to an hour). The collector stores by id once and receipts the
+copy again. A kiosk whose collector never sends receipts falls back to the PUBACK after
+``receipt_fallback_h`` hours connected (``receipts`` says so in its status); a receipt turns them back on.
+Rows without a receipt key (contract v1) and messages sent from memory during a disk fault are
+forgotten at the PUBACK, as before.
+
+Each connection attempt uses a fresh paho client and resends from the oldest row still in the
+outbox, so nothing paho kept in memory from a dead connection is ever sent twice by us. A row deleted
+at its PUBACK is never sent again in this process, even when the disk refuses the delete (a full or
+read-only disk): its id is remembered until the delete works.
 
 Poor links (seconds of latency, connections that last a few seconds): once this broker has accepted
 the kiosk in this run, the first messages go out right behind CONNECT (MQTT allows it), so one round
@@ -29,8 +39,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.mqtt_client import apply_connection
 from broker.contract import (
-    ContractError, Status, StatusV2, config_topic, decode_time, encode, event_topic, new_event_id, rating_topic, request_topic, status_topic,
-    time_topic, utcnow,
+    ContractError, Receipt, Status, StatusV2, config_topic, decode, decode_time, encode, event_topic, new_event_id,
+    rating_topic, receipt_topic, request_topic, status_topic, time_topic, utcnow,
 )
 from config.kiosk import KioskConfig
 
@@ -47,6 +57,8 @@ DELETE_BATCH = 200        # PUBACKed rows deleted per transaction ...
 DELETE_EVERY_S = 0.2      # ... or at least this often
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 8.0
 CONNACK_TIMEOUT_S = 10.0
+RESEND_MAX_S = 3600.0     # resend rounds double while no receipt comes, up to this
+TIME_SILENCE_S = 75.0     # collectors say the time every 30 s: this long without it, one was away
 
 
 def client_id_for(cfg: KioskConfig) -> str:
@@ -93,6 +105,7 @@ class Uplink:
         self.own_topics = {rating_topic(cfg.site, cfg.device, prefix), event_topic(cfg.site, cfg.device, prefix)}
         self.inbound_topics = {request_topic(cfg.site, cfg.device, prefix): "request",
                                config_topic(cfg.site, cfg.device, prefix): "config",
+                               receipt_topic(cfg.site, cfg.device, prefix): "receipt",
                                time_topic(prefix): "time"}
         self.foreign_rows = 0
         self.connections = 0  # connections the broker accepted: a new config counts only those after it
@@ -118,6 +131,22 @@ class Uplink:
         self._fixed_host, self._fixed_port = host, port  # given on the command line: kept on retarget
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        # Receipts: "on" (keep a row until its receipt), "fallback" (none heard for receipt_fallback_h
+        # hours connected: trust the PUBACK) or "off" (configured so, or contract v1).
+        self.receipts = "on" if wire_v2 and cfg.outbox.receipts else "off"
+        self.receipted_total = 0          # rows receipts deleted in this run
+        self.last_receipt: Optional[datetime] = None
+        self.waiting = (0, None)          # (rows sent but not receipted, oldest tap time), as last counted
+        self._marks: list[str] = []       # PUBACKed ids to mark sent
+        self._heard: list[Receipt] = []   # receipts to apply
+        self._sent_before: Optional[int] = None  # in a resend round: rows acknowledged before this (mono ms)
+        self._resend_every = float(cfg.outbox.resend_after_s)
+        self._next_round = time.monotonic() + self._resend_every
+        self._round_now = False
+        self._receipt_since_round = False
+        self._time_heard_at: Optional[float] = None  # monotonic; None: not on this connection yet
+        self._wait_s = float(outbox.meta_get("receipt_wait_s") or 0)  # connected seconds without a receipt
+        self._wait_tick: Optional[float] = None
         outbox.listeners.append(self._on_added)
 
     def _on_added(self) -> None:
@@ -187,9 +216,11 @@ class Uplink:
             return encode(Status(**fields))
         stamp = self.clock.stamp(fields["ts"])
         extra = self.status_extra() if self.status_extra else {}
+        waiting, since = self.waiting
         return encode(StatusV2(**fields, boot=stamp.boot, mono_ms=stamp.mono_ms, clock=stamp.clock,
                                epoch=self.outbox.epoch or self.outbox.memory_epoch or new_event_id(),
-                               seq_last=self.outbox.seq_last, fault=self.fault, **extra))
+                               seq_last=self.outbox.seq_last, fault=self.fault, unreceipted=waiting,
+                               unreceipted_since=since, receipts=self.receipts, **extra))
 
     def queue_reports(self) -> int:
         """Turn the outbox's salvage and loss reports into durable ``outbox_salvaged`` events (v2),
@@ -232,6 +263,9 @@ class Uplink:
         if kind == "time":
             self._heard_time(bytes(message.payload))
             return
+        if kind == "receipt":
+            self._heard_receipt(message.topic, bytes(message.payload))
+            return
         if kind is None or self.inbound is None:
             return
         try:
@@ -247,11 +281,11 @@ class Uplink:
         else:
             self._connected = True
             self.connections += 1
-            if self.wire_v2:  # the collectors' time; requests from the desk and configs from the fleet
+            if self.wire_v2:  # the collectors' time and receipts; requests from the desk, configs from the fleet
                 for topic, kind in self.inbound_topics.items():
                     if kind == "time":
                         client.subscribe(topic, qos=0)
-                    elif self.inbound is not None:
+                    elif kind == "receipt" or self.inbound is not None:
                         client.subscribe(topic, qos=1)
             if not self._pipeline:  # the first status goes out now; rows follow in _serve
                 client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
@@ -268,7 +302,7 @@ class Uplink:
         entry = self._inflight.pop(mid, None)
         if entry is None:
             return  # a status message
-        msg_id, held = entry
+        msg_id, held, keyed = entry
         self._inflight_ids.discard(msg_id)
         if reason_code.is_failure:  # e.g. not authorised: keep the row, it is resent on the next connection
             self.last_error = f"broker rejected a rating: {reason_code}"
@@ -277,9 +311,12 @@ class Uplink:
             return
         if held:  # sent from memory during a disk fault: the broker's PUBACK is its durability
             self.outbox.forget_memory([msg_id])
-        # a message from memory may have reached the disk meanwhile: its row is deleted (and never sent) too
-        self._acked.append(msg_id)
-        self._undeleted.add(msg_id)
+        if keyed and not held and self.receipts == "on":
+            self._marks.append(msg_id)  # waits for its receipt now
+        else:
+            # a message from memory may have reached the disk meanwhile: its row is deleted (and never sent) too
+            self._acked.append(msg_id)
+            self._undeleted.add(msg_id)
         self._acked_here += 1
         if self._acked_here >= self._grow_at:  # a whole window acknowledged: the link carries more
             self.window = min(self.window * 2, self._limit())
@@ -303,6 +340,8 @@ class Uplink:
         self.window = min(self._start_window, self._limit())
         self._grow_at = self.window
         self._cursor = (self.outbox.generation, 0)
+        self._sent_before = None  # a new connection sends every row again, sent or not
+        self._time_heard_at = None
         self._exhausted = False
         client = self._client()
         b = self.cfg.broker
@@ -341,6 +380,73 @@ class Uplink:
             self._start_window = max(WINDOW_START, acked)
         self._inflight = {}
         self._inflight_ids = set()
+        self._wait_tick = None
+
+    # ------------------------------------------------------------ receipts
+    def _heard_receipt(self, topic: str, payload: bytes) -> None:
+        """A collector's receipt for this kiosk (only collector accounts may publish it): applied in _serve."""
+        try:
+            msg = decode(topic, payload, self.cfg.broker.topic_prefix)
+        except ContractError as exc:
+            log.warning("a receipt that breaks the contract was ignored: %s", exc)
+            return
+        if isinstance(msg, Receipt):
+            self._heard.append(msg)
+
+    def _apply_receipts(self) -> None:
+        heard, self._heard = self._heard, []
+        if not heard:
+            return
+        self._flush_marks()  # a row marked after its receipt would look unreceipted
+        gone = self.outbox.receipt([(r.epoch, r.seqs) for r in heard])
+        if gone is None:  # the disk refused: the rows stay and are resent; the collector receipts again
+            return
+        self.receipted_total += gone
+        self.last_receipt = datetime.now(timezone.utc)
+        self._receipt_since_round = True
+        self._resend_every = float(self.cfg.outbox.resend_after_s)
+        if self._wait_s:
+            self._wait_s = 0.0
+            self.outbox.meta_set("receipt_wait_s", "0")
+        if self.receipts == "fallback":
+            log.warning("a collector's receipt came: rows are kept until the database has them again")
+            self.receipts = "on"
+
+    def _flush_marks(self) -> None:
+        marks, self._marks = self._marks, []
+        if marks:
+            self.outbox.mark_acknowledged(marks, int(time.monotonic() * 1000))
+
+    def _resend_round(self, now: float) -> None:
+        """Send again, oldest first, every row the broker took before now that no receipt cleared."""
+        if not self._receipt_since_round:
+            self._resend_every = min(self._resend_every * 2, RESEND_MAX_S)
+        self._receipt_since_round = False
+        self._round_now = False
+        self._next_round = now + self._resend_every
+        self._flush_marks()
+        self._sent_before = int(now * 1000)
+        self._cursor = (self.outbox.generation, 0)
+        self._exhausted = False
+
+    def _count_wait(self, now: float) -> None:
+        """Connected time with rows waiting and no receipt; past receipt_fallback_h, trust the PUBACK."""
+        self.waiting = self.outbox.waiting()
+        if self.receipts != "on" or not self.waiting[0] or self.cfg.outbox.receipt_fallback_h <= 0:
+            self._wait_tick = None
+            return
+        if self._wait_tick is not None:
+            self._wait_s += now - self._wait_tick
+            self.outbox.meta_set("receipt_wait_s", f"{self._wait_s:.0f}")
+        self._wait_tick = now
+        if self._wait_s >= self.cfg.outbox.receipt_fallback_h * 3600:
+            self._flush_marks()
+            forgotten = self.outbox.forget_acknowledged()
+            self.receipts = "fallback"
+            self.waiting = self.outbox.waiting()
+            log.error("no collector receipt in %.0f h connected: trusting the broker's PUBACK from now on; %d rows "
+                      "the broker had taken are forgotten (is the collector older than the kiosk, or its "
+                      "account without the right to publish receipts?)", self._wait_s / 3600, forgotten)
 
     # ------------------------------------------------------------ sending
     def _fill(self, client: mqtt.Client) -> None:
@@ -358,7 +464,7 @@ class Uplink:
             generation, after = self.outbox.generation, 0
         sent_any = False
         while room > 0:
-            rows = self.outbox.peek(after, room)
+            rows = self.outbox.peek(after, room, self._sent_before)
             if not rows:
                 break
             for row in rows:
@@ -368,7 +474,7 @@ class Uplink:
                 if row.topic not in self.own_topics:
                     self._foreign(row.topic)
                     continue
-                self._send(client, row.topic, row.payload, row.id, False)
+                self._send(client, row.topic, row.payload, row.id, False, row.keyed)
                 sent_any = True
                 room -= 1
                 if self._exhausted:  # the connection is gone
@@ -393,6 +499,12 @@ class Uplink:
         except ContractError:
             return
         self.clock_offset_s = (said.ts - self.clock.stamp().ts).total_seconds()
+        # A collector is there (first word on this connection, or back after a silence): whatever the
+        # broker took before it subscribed may have gone nowhere, so send it again now.
+        now = time.monotonic()
+        if self._time_heard_at is None or now - self._time_heard_at > TIME_SILENCE_S:
+            self._round_now = True
+        self._time_heard_at = now
 
     def _foreign(self, topic: str) -> None:
         self.foreign_rows += 1
@@ -401,7 +513,8 @@ class Uplink:
         if self.foreign_rows == 1:
             log.error("%s", self.last_error)
 
-    def _send(self, client: mqtt.Client, topic: str, payload: bytes, msg_id: str, held: bool) -> None:
+    def _send(self, client: mqtt.Client, topic: str, payload: bytes, msg_id: str, held: bool,
+              keyed: bool = False) -> None:
         info = client.publish(topic, payload, qos=1)
         if info.rc == mqtt.MQTT_ERR_CONN_LOST:
             # the broker closed the connection (e.g. refused it, right behind our CONNECT): the loop
@@ -410,7 +523,7 @@ class Uplink:
             return
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
             raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
-        self._inflight[info.mid] = (msg_id, held)
+        self._inflight[info.mid] = (msg_id, held, keyed)
         self._inflight_ids.add(msg_id)
 
     # ------------------------------------------------------------ the thread
@@ -457,10 +570,14 @@ class Uplink:
         interval = self.cfg.status_interval_s
         next_status = time.monotonic() + interval
         last_delete = time.monotonic()
+        self._count_wait(time.monotonic())
         while not self._stop.is_set() and self._connected:
-            self._fill(client)
             now = time.monotonic()
-            if len(self._acked) >= DELETE_BATCH or (self._acked and now - last_delete >= DELETE_EVERY_S):
+            if self.receipts == "on" and (self._round_now or now >= self._next_round):
+                self._resend_round(now)
+            self._fill(client)
+            if len(self._acked) + len(self._marks) >= DELETE_BATCH or self._heard or \
+                    ((self._acked or self._marks) and now - last_delete >= DELETE_EVERY_S):
                 self._flush_deletes()
                 last_delete = now
             self._heal_disk()
@@ -469,6 +586,7 @@ class Uplink:
                 break
             if now >= next_status or self._status_now.is_set():
                 self._status_now.clear()
+                self._count_wait(now)
                 self.depth = self.outbox.depth()
                 client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
                 next_status = now + interval
@@ -496,6 +614,8 @@ class Uplink:
         client.loop(0.1)
 
     def _flush_deletes(self) -> None:
+        self._flush_marks()
+        self._apply_receipts()
         acked, self._acked = self._acked, []
         if acked and self.outbox.delete_ids(acked):
             self._undeleted.difference_update(acked)

@@ -51,23 +51,33 @@ def test_a_kiosk_publishes_its_own_topics_and_subscribes_only_to_its_inbound_one
         ("publishClientSend", "p/v1/s/d/event"),
         ("subscribePattern", "p/v1/s/d/request"), ("publishClientReceive", "p/v1/s/d/request"),
         ("subscribePattern", "p/v1/s/d/config"), ("publishClientReceive", "p/v1/s/d/config"),
+        ("subscribePattern", "p/v1/s/d/receipt"), ("publishClientReceive", "p/v1/s/d/receipt"),
         ("subscribePattern", "p/v1/time"), ("publishClientReceive", "p/v1/time")}
 
 
-def test_a_collector_subscribes_plain_or_shared_and_publishes_only_the_time():
+def test_a_collector_subscribes_plain_or_shared_and_publishes_only_the_time_and_receipts():
     rules = rule_pairs("collector")
     assert {t for a, t in rules if a == "subscribePattern"} == {
         f for k in ("rating", "status", "event") for f in (f"p/v1/+/+/{k}", f"$share/+/p/v1/+/+/{k}")} | {"p/v1/+/+/config"}
     # it reads the retained configs (the desired config of each kiosk) and cannot publish one
     assert ("publishClientReceive", "p/v1/+/+/config") in rules
-    assert [r for r in rules if r[0] == "publishClientSend"] == [("publishClientSend", "p/v1/time")]
+    assert {r for r in rules if r[0] == "publishClientSend"} == {("publishClientSend", "p/v1/time"),
+                                                                ("publishClientSend", "p/v1/+/+/receipt")}
 
 
 def test_desk_fleet_and_bridge_rights():
     assert rule_pairs("desk", site="s") == {("publishClientSend", "p/v1/s/+/request")}
     assert rule_pairs("fleet") == {("publishClientSend", "p/v1/+/+/config"), ("subscribePattern", "p/v1/+/+/status"),
                                    ("publishClientReceive", "p/v1/+/+/status")}
-    assert rule_pairs("bridge") == {("publishClientSend", "p/v1/#")}
+    # a bridge carries ratings, statuses and events up, receipts and the time down: no config, request or receipt
+    assert rule_pairs("bridge") == {
+        ("publishClientSend", "p/v1/+/+/rating"), ("publishClientSend", "p/v1/+/+/status"),
+        ("publishClientSend", "p/v1/+/+/event"),
+        ("subscribePattern", "p/v1/+/+/receipt"), ("publishClientReceive", "p/v1/+/+/receipt"),
+        ("subscribePattern", "p/v1/time"), ("publishClientReceive", "p/v1/time")}
+    only_collectors_say_stored = [k for k in acl.KINDS if k != "admin" and any(
+        a == "publishClientSend" and t.endswith("/receipt") for a, t in rule_pairs(k, site="s", device="d"))]
+    assert only_collectors_say_stored == ["collector"]
     with pytest.raises(ValueError):
         acl.rules(acl.Account("u", "superuser"), "p/v1")
 

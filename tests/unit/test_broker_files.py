@@ -157,12 +157,13 @@ def test_a_client_certificate_is_issued_on_request_and_named_in_the_block(folder
     assert (folder / "clients" / "tan-lap--quay-1.key").stat().st_mode & 0o777 == 0o600
 
 
-def test_a_collector_subscribes_to_what_kiosks_send_and_publishes_only_the_time(folder):
+def test_a_collector_subscribes_to_what_kiosks_send_and_publishes_only_the_time_and_receipts(folder):
     issued = setup.add_collector(folder, "main")
     assert issued.username == "collector-main"
     rules = acls(folder, "collector-main")
     assert ("subscribePattern", "$share/+/hailong/v1/+/+/rating") in rules
-    assert [r for r in rules if r[0] == "publishClientSend"] == [("publishClientSend", "hailong/v1/time")]
+    assert sorted(r for r in rules if r[0] == "publishClientSend") == [("publishClientSend", "hailong/v1/+/+/receipt"),
+                                                                         ("publishClientSend", "hailong/v1/time")]
 
 
 def test_desk_and_fleet_accounts_get_their_own_names_and_rights(folder):
@@ -219,7 +220,7 @@ def test_run_without_mosquitto_says_how_to_install_it(monkeypatch):
         runner.mosquitto_exe()
 
 
-def test_a_bridge_sends_the_prefix_out_at_qos1_with_a_persistent_session(folder, tmp_path):
+def test_a_bridge_sends_ratings_out_and_takes_receipts_in_at_qos1_with_a_persistent_session(folder, tmp_path):
     ca = tmp_path / "province-ca.crt"
     ca.write_text("-")
     (tmp_path / "pw").write_text("s3cret\n")
@@ -227,7 +228,9 @@ def test_a_bridge_sends_the_prefix_out_at_qos1_with_a_persistent_session(folder,
                  "--ca", str(ca), "--username", "bridge-tan-lap", "--password-file", str(tmp_path / "pw")]) == 0
     path = folder / "conf.d" / "bridge-to-province.conf"
     lines = path.read_text().splitlines()
-    for expected in ("connection to-province", "address mqtt.example.org:8883", "topic hailong/v1/# out 1",
+    for expected in ("connection to-province", "address mqtt.example.org:8883", "topic hailong/v1/+/+/rating out 1",
+                     "topic hailong/v1/+/+/status out 1", "topic hailong/v1/+/+/event out 1",
+                     "topic hailong/v1/+/+/receipt in 1", "topic hailong/v1/time in 0",
                      "cleansession false", "remote_username bridge-tan-lap", "remote_password s3cret",
                      f"bridge_cafile {ca}"):
         assert expected in lines

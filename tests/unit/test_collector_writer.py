@@ -20,14 +20,18 @@ T = "hailong/v1/ubnd-a/quay-01/rating"
 class FakeSource:
     def __init__(self):
         self.acked: list[int] = []
+        self.receipts: list[tuple[str, bytes]] = []
 
     def ack(self, acks):
         self.acked.extend(mid for mid, _, _ in acks)
 
+    def send_receipts(self, receipts):
+        self.receipts.extend(receipts)
+
 
 def cfg(max_size=100):
     return types.SimpleNamespace(batch=types.SimpleNamespace(max_size=max_size, max_wait_ms=20), log_interval_s=60,
-                                 broker=types.SimpleNamespace(topic_prefix="hailong/v1"))
+                                 broker=types.SimpleNamespace(topic_prefix="hailong/v1"), receipts=True)
 
 
 def rating(officer=None) -> bytes:
@@ -104,13 +108,27 @@ def test_the_next_batch_is_validated_while_the_previous_one_is_written(tmp_path,
     assert src.acked == list(range(1, 201)) and stats.stored == 200
 
 
-def test_a_failing_committer_stops_the_writer_without_acking(tmp_path):
+def test_a_failing_ack_stops_the_writer_and_nothing_after_it_is_acked(tmp_path):
+    """Three batches wait; acknowledging the first fails (the network thread is gone). The writer stops, and
+    the later batches are never acknowledged: the broker redelivers them to the next collector."""
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+
     class BrokenSource(FakeSource):
+        def __init__(self):
+            super().__init__()
+            self.tried: list[list[int]] = []  # every call to ack, failed or not
+            self.stored_then: list[int] = []  # rows committed when it was called
+
         def ack(self, acks):
+            self.tried.append([mid for mid, _, _ in acks])
+            self.stored_then.append(connect(db_url).scalar("SELECT COUNT(*) FROM ratings"))
             raise RuntimeError("network thread gone")
-    w, _ = writer_for(tmp_path, [None] * 10, BrokenSource())
+    w, _ = writer_for(tmp_path, [None] * 250, BrokenSource())
     src, stop = w.source, w.stop
     t = threading.Thread(target=lambda: setattr(w, "result", w.run()))
     t.start()
     t.join(10)
-    assert not t.is_alive() and w.result is False and stop.is_set() and src.acked == []
+    assert not t.is_alive() and w.result is False and stop.is_set()
+    # The one ack tried came after its batch was committed, and none came after it failed.
+    assert src.tried == [list(range(1, 101))] and src.stored_then == [100]
+    assert src.acked == []

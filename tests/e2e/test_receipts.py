@@ -1,0 +1,153 @@
+"""A rating leaves the kiosk only when the database has it: receipts end to end, with real processes.
+
+Each test runs a real Mosquitto (persistence on, no autosave before the kill: a power cut loses
+everything it held), the real ``python -m collector run`` and ``python -m kiosk simulate --journal``.
+The broker's PUBACK is not enough: in each scenario the broker acknowledges ratings and then loses
+them (killed with -9, or no collector session to queue them for). Every rating must still be stored
+exactly once: the database holds exactly the ids of the kiosk's journal, the hourly rollup counts
+each once, and the kiosk's outbox ends empty only because receipts emptied it.
+"""
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import chain
+from tests.servers import Mosquitto
+
+
+def _outbox(workdir: Path) -> Path:
+    (path,) = workdir.glob("outbox-*.db")
+    return path
+
+
+def _outbox_counts(workdir: Path) -> tuple[int, int]:
+    """(rows waiting, rows the broker took without a receipt yet), read beside the running kiosk."""
+    try:
+        conn = sqlite3.connect(_outbox(workdir), timeout=5)
+    except ValueError:  # no outbox yet
+        return -1, -1
+    try:
+        return conn.execute("SELECT COUNT(*), COUNT(sent) FROM outbox").fetchone()
+    except sqlite3.Error:
+        return -1, -1
+    finally:
+        conn.close()
+
+
+def _kiosk(workdir: Path, port: int, count: int, rate: float, device: str = "quay-01") -> chain.Proc:
+    """A simulated kiosk that stays connected after its taps (as a real one does)."""
+    return chain.start_kiosk_sim(workdir, "ubnd-a", device, port, count, rate, extra=("--stay",))
+
+
+def _stored_once(workdir: Path, db_url: str, count: int, collector: chain.Proc, timeout: float = 60) -> None:
+    assert chain.wait_for(lambda: len(chain.journal_ids(workdir)) == count, 60), "the kiosk did not tap them all"
+    created = chain.journal_ids(workdir)
+    ok = chain.wait_for(lambda: sorted(chain.stored_ids(db_url)) == sorted(created), timeout)
+    assert ok, f"{len(set(chain.stored_ids(db_url)) & set(created))} of {count} stored\n{collector.tail()}"
+    # once: the rollups count what was inserted, so a rating stored twice would count twice there
+    assert chain.rollup_total(db_url) == count
+    # the kiosk forgets them only because receipts said so
+    assert chain.wait_for(lambda: _outbox_counts(workdir)[0] == 0, 30), _outbox_counts(workdir)
+
+
+@pytest.fixture
+def db_url(request, tmp_path, postgres_server):
+    if getattr(request, "param", "sqlite") == "postgres":
+        return postgres_server.fresh_database(f"receipts_{abs(hash(request.node.name)) % 10**8}")
+    return f"sqlite:///{tmp_path / 'ratings.db'}"
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+def test_ratings_acknowledged_by_a_broker_that_then_loses_power_are_stored_once(tmp_path, db_url):
+    """The collector is away (its session queues at the broker), a kiosk taps 199 and the broker takes
+    every one; the broker is killed with -9 and restarted; the collector comes back: 199 of 199."""
+    broker = Mosquitto(tmp_path / "broker").start()
+    collector = kiosk = None
+    try:
+        collector = chain.start_collector(tmp_path, broker.port, db_url)
+        chain.wait_subscribed(broker.port, db_url)
+        collector.stop()  # away for maintenance: its persistent session queues what comes
+        kiosk = _kiosk(tmp_path, broker.port, 199, 0)
+        # every rating was acknowledged by the broker (PUBACK) and is still kept: no receipt yet
+        assert chain.wait_for(lambda: _outbox_counts(tmp_path) == (199, 199), 30), _outbox_counts(tmp_path)
+        broker.stop(signal.SIGKILL)  # a power cut: what it held since its last save is gone
+        broker.start()
+        time.sleep(2)  # the kiosk reconnects and sends again, before any collector session exists
+        collector.start()
+        _stored_once(tmp_path, db_url, 199, collector)
+    finally:
+        for p in (kiosk, collector):
+            if p is not None:
+                p.stop()
+        broker.stop()
+
+
+def test_a_kiosk_that_sends_before_any_collector_subscribed_loses_nothing(tmp_path):
+    """A new broker, no collector session yet: the broker acknowledges and drops 20 ratings. The
+    collector's first start (its time signal) makes the kiosk send them again."""
+    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
+    broker = Mosquitto(tmp_path / "broker").start()
+    collector = kiosk = None
+    try:
+        kiosk = _kiosk(tmp_path, broker.port, 20, 0)
+        assert chain.wait_for(lambda: _outbox_counts(tmp_path) == (20, 20), 30), _outbox_counts(tmp_path)
+        collector = chain.start_collector(tmp_path, broker.port, db_url)
+        _stored_once(tmp_path, db_url, 20, collector)
+    finally:
+        for p in (kiosk, collector):
+            if p is not None:
+                p.stop()
+        broker.stop()
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+def test_broker_killed_mid_stream_with_the_collector_running_loses_nothing(tmp_path, db_url):
+    """The everyday form: 100 taps a second, the broker killed with -9 mid-stream and restarted; the
+    restarted broker lost the collector's session, so the kiosk's first sends after it go nowhere."""
+    broker = Mosquitto(tmp_path / "broker").start()
+    collector = kiosk = None
+    try:
+        collector = chain.start_collector(tmp_path, broker.port, db_url)
+        chain.wait_subscribed(broker.port, db_url)
+        kiosk = _kiosk(tmp_path, broker.port, 600, 100)
+        assert chain.wait_for(lambda: len(chain.stored_ids(db_url)) >= 200, 30), collector.tail()
+        broker.stop(signal.SIGKILL)
+        time.sleep(0.5)
+        broker.start()
+        _stored_once(tmp_path, db_url, 600, collector, timeout=90)
+    finally:
+        for p in (kiosk, collector):
+            if p is not None:
+                p.stop()
+        broker.stop()
+
+
+def test_kiosk_and_broker_on_one_power_circuit_lose_nothing(tmp_path):
+    """Kiosk and broker killed together mid-stream, both restarted: every rating stored once."""
+    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
+    broker = Mosquitto(tmp_path / "broker").start()
+    collector = kiosk = None
+    try:
+        collector = chain.start_collector(tmp_path, broker.port, db_url)
+        chain.wait_subscribed(broker.port, db_url)
+        kiosk = _kiosk(tmp_path, broker.port, 400, 100)
+        assert chain.wait_for(lambda: len(chain.stored_ids(db_url)) >= 150, 30), collector.tail()
+        kiosk.kill9()
+        broker.stop(signal.SIGKILL)
+        time.sleep(0.5)
+        broker.start()
+        kiosk.start()  # the journal counts on from where it was: 400 in all
+        _stored_once(tmp_path, db_url, 400, collector, timeout=90)
+    finally:
+        for p in (kiosk, collector):
+            if p is not None:
+                p.stop()
+        broker.stop()
