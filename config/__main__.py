@@ -32,14 +32,26 @@ def main(argv: list[str] | None = None) -> int:
     fshow.add_argument("site", metavar="SITE")
     fshow.add_argument("device", metavar="DEVICE")
     hp = sub.add_parser("hash-pin", help="make the salted hash of an officer's PIN for the staff list",
-                        description="Prints scrypt$... to paste as pin_hash: in the staff list. The PIN is "
-                                    "asked without echo, or read from standard input when it is not a terminal.")
+                        description="Prints scrypt$... (scryptk$... with --key) to paste as pin_hash: in the staff "
+                                    "list. The PIN is asked without echo, or read from standard input when it is "
+                                    "not a terminal.")
     hp.add_argument("--stdin", action="store_true", help="read the PIN from standard input")
+    hp.add_argument("--key", metavar="FILE", help="the PIN key file (python -m config pin-key) the kiosks hold: "
+                                                  "without it a copied hash cannot be guessed at")
+    hp.add_argument("--min-digits", type=int, default=None, metavar="N",
+                    help="refuse PINs shorter than this (4 to 12, default 6)")
+    pk = sub.add_parser("pin-key", help="make the PIN key officers' PIN hashes are made with",
+                        description="Writes a new random PIN key (readable by its owner only). Give the same file "
+                                    "to 'hash-pin --key' and to every kiosk of the staff list (duty: {pin_key: "
+                                    "{file: pin.key}}); never put it in a pushed YAML file.")
+    pk.add_argument("--out", required=True, metavar="FILE", help="where to write the key (never overwritten)")
     args = parser.parse_args(argv)
     if args.command == "fleet":
         return _fleet(args)
     if args.command == "hash-pin":
         return _hash_pin(args)
+    if args.command == "pin-key":
+        return _pin_key(args)
 
     failed = False
     for f in args.files:
@@ -61,20 +73,63 @@ def main(argv: list[str] | None = None) -> int:
 def _hash_pin(args) -> int:
     import getpass
 
-    from .pins import hash_pin
+    from .pins import MIN_DIGITS, hash_pin, read_pin_key
 
+    min_digits = MIN_DIGITS if args.min_digits is None else args.min_digits
+    if not 4 <= min_digits <= 12:
+        print("hash-pin: --min-digits phải từ 4 đến 12 / must be 4 to 12", file=sys.stderr)
+        return 2
+    key = None
+    if args.key:
+        try:
+            with open(args.key, encoding="utf-8") as f:
+                key = read_pin_key(f.read())
+        except OSError as exc:
+            print(f"hash-pin: không đọc được khóa PIN / cannot read the PIN key {args.key}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"hash-pin: {args.key}: {exc}", file=sys.stderr)
+            return 1
     if args.stdin or not sys.stdin.isatty():
         pin = sys.stdin.readline().strip()
     else:
-        pin = getpass.getpass("PIN (4 to 12 digits): ")
+        pin = getpass.getpass(f"PIN ({min_digits} to 12 digits): ")
         if getpass.getpass("again: ") != pin:
             print("hash-pin: the two PINs differ; nothing printed", file=sys.stderr)
             return 1
+    if pin.isdigit() and len(pin) < min_digits:
+        print(f"hash-pin: mã PIN phải có ít nhất {min_digits} chữ số / the PIN must have at least {min_digits} "
+              f"digits (--min-digits to change it); nothing printed", file=sys.stderr)
+        return 1
     try:
-        print(hash_pin(pin))
+        print(hash_pin(pin, key=key))
     except ValueError as exc:
         print(f"hash-pin: {exc}", file=sys.stderr)
         return 1
+    if key is None:
+        print("hash-pin: không có khóa PIN: ai đọc được cấu hình đã gửi có thể dò mã PIN này / without a PIN "
+              "key (--key), anyone who can read the pushed config can guess at this PIN", file=sys.stderr)
+    return 0
+
+
+def _pin_key(args) -> int:
+    import os
+
+    from .pins import new_pin_key
+
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"pin-key: {args.out} đã có, không ghi đè / exists, not overwritten (every hash made with it "
+              f"would stop matching)", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"pin-key: không ghi được / cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(new_pin_key() + "\n")
+    print(f"pin-key: đã ghi / wrote {args.out}; give it to 'hash-pin --key' and to every kiosk (duty.pin_key)")
     return 0
 
 

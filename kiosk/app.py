@@ -30,7 +30,7 @@ from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
 from .clock import KioskClock, clock_wrong_text
-from .duty import Duty, DutyChange, Officer, parse_hours
+from .duty import Duty, DutyChange, Officer, parse_hours, pin_checker
 from . import pin_lockout
 from .officer_ui import ON_DUTY, PIN as OFFICER_PIN, SERVICE as OFFICER_SERVICE, OfficerEntry
 from .outbox import Outbox
@@ -208,7 +208,7 @@ class KioskApp(App):
                                          str(m.photo) if m.photo and Path(m.photo).is_file() else None)
                           for m in cfg.staff},
                          hours=parse_hours(cfg.duty.opening_hours), idle_sign_out_s=cfg.duty.idle_sign_out_s,
-                         lockout_s=cfg.duty.lockout_s,
+                         lockout_s=cfg.duty.lockout_s, verify=pin_checker(cfg.duty),
                          lockout=pin_lockout.beside_outbox(outbox_path, cfg.duty.lockout_s, self.clock.boot))
         # The counter's local time, for closing time: a seam, so tests set the hour without waiting.
         self.local_now: Callable[[], datetime] = datetime.now

@@ -34,6 +34,28 @@ class DutyChange:
     detail: str = ""
 
 
+def pin_checker(duty_cfg) -> Callable[[str, str], bool]:
+    """The PIN check a kiosk's ``duty:`` settings ask for: PINs shorter than ``pin_min_digits`` never match,
+    and hashes made with a PIN key are checked with the key file ``pin_key`` names (read at each check,
+    so a key put in place later works without a restart)."""
+    import logging
+
+    from config.pins import read_pin_key
+
+    def check(pin: str, stored: str) -> bool:
+        if len(pin or "") < duty_cfg.pin_min_digits:
+            return False
+        key = None
+        if duty_cfg.pin_key is not None:
+            try:
+                key = read_pin_key(duty_cfg.pin_key.resolve())
+            except ValueError as exc:
+                logging.getLogger(__name__).error("officer PINs cannot be checked: duty.pin_key: %s", exc)
+        return verify_pin(pin, stored, key)
+
+    return check
+
+
 def parse_hours(spec: dict[str, list[str]]) -> dict[int, list[tuple[dtime, dtime]]]:
     """``{"mon-fri": ["07:30-11:30", "13:30-17:00"], "sat": ["07:30-11:30"]}`` -> weekday -> intervals."""
     out: dict[int, list[tuple[dtime, dtime]]] = {}

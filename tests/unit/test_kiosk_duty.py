@@ -109,10 +109,18 @@ def test_hash_pin_command_prints_a_hash_the_kiosk_accepts(monkeypatch, capsys):
 
     from config.__main__ import main
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("24680\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("246810\n"))
     assert main(["hash-pin", "--stdin"]) == 0
     printed = capsys.readouterr().out.strip()
-    assert is_pin_hash(printed) and verify_pin("24680", printed) and "24680" not in printed
+    assert is_pin_hash(printed) and verify_pin("246810", printed) and "246810" not in printed
+    assert printed.startswith("scrypt$15$8$1$")  # 32 MiB a guess
     monkeypatch.setattr("sys.stdin", io.StringIO("12ab\n"))
     assert main(["hash-pin", "--stdin"]) == 1
     assert "4 to 12 digits" in capsys.readouterr().err
+    # a short PIN is refused unless a lower minimum is asked for
+    monkeypatch.setattr("sys.stdin", io.StringIO("24680\n"))
+    assert main(["hash-pin", "--stdin"]) == 1
+    assert "ít nhất 6 chữ số / the PIN must have at least 6 digits" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("24680\n"))
+    assert main(["hash-pin", "--stdin", "--min-digits", "5"]) == 0
+    assert verify_pin("24680", capsys.readouterr().out.strip())
