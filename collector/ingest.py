@@ -64,6 +64,9 @@ class DeviceRow(NamedTuple):
     officer: str | None = None
     config_error: str | None = None
     fault: str | None = None
+    unreceipted: int | None = None  # receipts: messages the broker took that no receipt cleared yet
+    unreceipted_since: str | None = None
+    receipts: str | None = None
 
 
 class AnchorRow(NamedTuple):
@@ -156,7 +159,9 @@ def _device_row(s: Status, m: Message, received_at: str, received_ms: int) -> De
                     last_rating, s.config_hash, skew, received_ms, 0 if m.retain else 1)
     if isinstance(s, StatusV2):
         row = row._replace(boot=s.boot, clock=s.clock, epoch=s.epoch, seq_last=s.seq_last, officer=s.officer,
-                           config_error=s.config_error, fault=s.fault)
+                           config_error=s.config_error, fault=s.fault, unreceipted=s.unreceipted,
+                           unreceipted_since=format_ts(s.unreceipted_since) if s.unreceipted_since else None,
+                           receipts=s.receipts)
     return row
 
 

@@ -352,6 +352,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE rejects ADD COLUMN window_ms BIGINT",
         "CREATE UNIQUE INDEX rejects_window ON rejects (window_ms, site, device, reason)",
     ]),
+    (11, [
+        # Receipts (contract v2): what a kiosk's status says still waits for the database, since when, and
+        # whether it keeps rows until their receipt ("on") or trusts the broker ("fallback", "off").
+        *[f"ALTER TABLE devices ADD COLUMN {col}" for col in (
+            "unreceipted BIGINT", "unreceipted_since TEXT", "receipts TEXT")],
+    ]),
 ]
 
 _TYPES = {

@@ -527,6 +527,7 @@ class KioskApp(App):
             f"Outbox: {depth} waiting" + ("  [color=c0392b][b]WARNING: above warn_depth "
                                           f"{self.cfg.outbox.warn_depth}[/b][/color]" if warn else ""),
             f"Last sent: {last}",
+            self._receipt_line(),
             self._clock_line(),
         ]
         if up.last_error and up.state != "connected":
@@ -538,6 +539,24 @@ class KioskApp(App):
             lines += [f"[color=b35c00]{escape_markup(line[:160])}[/color]"
                       for line in self.config_notice.splitlines()[:6]]
         self.tech_info = "\n".join(lines)
+
+    def _receipt_line(self) -> str:
+        """What the broker took that the database has not confirmed yet (receipts), Vietnamese first."""
+        up = self.uplink
+        if up.receipts == "fallback":
+            return ("[color=c0392b]Chờ CSDL: không có biên nhận, tin máy chủ MQTT / no receipts from the "
+                    "collector: trusting the broker[/color]")
+        if up.receipts == "off":
+            return "Chờ CSDL / waiting for the database: biên nhận tắt / receipts off"
+        n, oldest = self.outbox.waiting()  # counted now: the view refreshes every second
+        if not n:
+            return "Chờ CSDL / waiting for the database: 0"
+        since = oldest
+        try:
+            since = datetime.fromisoformat(oldest.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+        except (AttributeError, ValueError):
+            pass
+        return f"Chờ CSDL / waiting for the database: {n}, cũ nhất / oldest {since}"
 
     def _clock_line(self) -> str:
         """How far this kiosk's clock is from the collector's (heard on <prefix>/time)."""

@@ -143,6 +143,8 @@ def device_health(app, scope: Scope, params: dict) -> dict:
         out.append({"site": d["site"], "device": d["device"], "name": d["name"], "state": d["state"],
                     "silent": d["silent"], "last_seen": d["last"].isoformat() if d["last"] else None,
                     "outbox_depth": d["outbox_depth"], "clock_skew_s": d["clock_skew_s"],
+                    "unreceipted": d.get("unreceipted"), "unreceipted_since": d.get("unreceipted_since"),
+                    "receipts": d.get("receipts"),
                     "app_version": d["app_version"], "complete_rate": rate, "missing": missing,
                     "last_rating_ts": d.get("last_rating_ts"), "clock": d.get("clock"),
                     "config_hash": fl.applied or None, "desired_config_hash": fl.desired or None,

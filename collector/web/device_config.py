@@ -15,14 +15,32 @@ WORDS = {
            "no_refusals": "Không có cấu hình nào bị từ chối.",
            "summary": "{n} thiết bị; {behind} chưa chạy cấu hình đã gửi; "
                       "{refused} từ chối cấu hình.",
-           "time": "Thời gian", "config": "Cấu hình", "reason": "Lý do"},
+           "time": "Thời gian", "config": "Cấu hình", "reason": "Lý do",
+           "waiting_db": "Chờ CSDL xác nhận", "since": "từ {t}", "fallback": "không có biên nhận: tin máy chủ MQTT",
+           "receipts_off": "tắt biên nhận"},
     "en": {"applied": "Config running", "desired": "Config pushed", "current": "On pushed config",
            "yes": "yes", "no": "no", "refused": "Config refused", "clock": "Clock",
            "synced": "synced", "unsynced": "not synced", "last_rating": "Last rating",
            "refusals": "Recently refused configs", "no_refusals": "No config was refused.",
            "summary": "{n} devices; {behind} not on the pushed config; {refused} refused a config.",
-           "time": "Time", "config": "Config", "reason": "Reason"},
+           "time": "Time", "config": "Config", "reason": "Reason",
+           "waiting_db": "Waiting for the database", "since": "since {t}",
+           "fallback": "no receipts: trusting the broker", "receipts_off": "receipts off"},
 }
+
+
+def waiting_text(lang: str, d: dict, local) -> str | None:
+    """What a kiosk keeps until the database confirms it (receipts): "12 (since 08:15)", or that it
+    trusts the broker's acknowledgement instead. ``local`` formats a time for the page."""
+    mode, n = d.get("receipts"), d.get("unreceipted")
+    if mode == "fallback":
+        return w(lang, "fallback")
+    if mode == "off":
+        return w(lang, "receipts_off")
+    if n is None:
+        return None
+    since = local(d.get("unreceipted_since")) if n else None
+    return f"{n} ({w(lang, 'since', t=since)})" if since else str(n)
 
 
 # Why a kiosk refused a config, from the reason its event or status starts with (kiosk/config_apply.py):

@@ -67,7 +67,7 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 
 
 def devices(ctx: Ctx) -> Page:
-    from .device_config import ConfigView, clock_text, refusal_text, w
+    from .device_config import ConfigView, clock_text, refusal_text, w, waiting_text
 
     lang = ctx.lang
     configs = ConfigView(ctx.db)
@@ -78,16 +78,18 @@ def devices(ctx: Ctx) -> Page:
     table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
                                        t(lang, "last_seen"), w(lang, "last_rating"), t(lang, "version"),
                                        w(lang, "applied"), w(lang, "desired"), w(lang, "current"),
-                                       w(lang, "refused"), t(lang, "backlog"), w(lang, "clock"), t(lang, "skew"),
+                                       w(lang, "refused"), t(lang, "backlog"), w(lang, "waiting_db"), w(lang, "clock"),
+                                       t(lang, "skew"),
                                        completeness_view.header(lang, "complete"),
                                        completeness_view.header(lang, "missing")],
                   [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]),
                     _local(ctx, _parse(d.get("last_rating_ts"))), d["app_version"], fl.applied or None,
                     fl.desired or None, w(lang, fl.current) if fl.current else None, refusal_text(why) or None,
-                    d["outbox_depth"], clock_text(lang, d.get("clock")) or None, d["clock_skew_s"],
+                    d["outbox_depth"], waiting_text(lang, d, lambda ts: _local(ctx, _parse(ts))),
+                    clock_text(lang, d.get("clock")) or None, d["clock_skew_s"],
                     *complete.get((d["site"], d["device"]), (None, ""))]
                    for d, fl, why in zip(rows, lines, refused)])
-    classes = ["bad" if d["silent"] or why else "" for d, why in zip(rows, refused)]
+    classes = ["bad" if d["silent"] or why or d.get("receipts") == "fallback" else "" for d, why in zip(rows, refused)]
     summary = w(lang, "summary", n=len(rows), behind=sum(1 for fl in lines if fl.current == "no"),
                 refused=sum(1 for why in refused if why))
     recent = [r for r in fleet_state.recent_rejections(ctx.db) if site_allowed(r.site, ctx.sites, ctx.hierarchy)][:20]
@@ -95,8 +97,8 @@ def devices(ctx: Ctx) -> Page:
                                            w(lang, "reason")],
                      [[_local(ctx, datetime.fromtimestamp(r.at_ms / 1000, timezone.utc)), r.site, r.device,
                        r.config_hash, refusal_text(r.detail)] for r in recent])
-    values = {"table": table_view(table, classes, num_from=11, pct_cols=(14,), caption=False,
-                                  minor=(0, 1, 5, 6, 8, 11, 12, 13, 15)) if rows else None,
+    values = {"table": table_view(table, classes, num_from=11, pct_cols=(15,), caption=False,
+                                  minor=(0, 1, 5, 6, 8, 11, 13, 14, 16)) if rows else None,
               "summary": summary if rows else "",
               "refusals_title": refusals.title, "no_refusals": w(lang, "no_refusals"),
               "refusals": table_view(refusals, ["bad"] * len(recent), num_from=99, caption=False,
