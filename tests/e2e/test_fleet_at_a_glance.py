@@ -146,13 +146,15 @@ def test_the_devices_page_and_fleet_status_agree_on_a_push_applied_and_one_refus
         for d in DEVICES:
             cells, st = page[d], status[d]
             # site, device, name, state, last seen, last rating, version, applied, desired, current, refused,
-            # backlog, clock, skew, complete, missing
+            # backlog, waiting for the database, clock, skew, complete, missing
             assert (cells[7], cells[8], cells[9]) == (st["applied"], st["desired"], st["current"]), (d, cells, st)
             assert cells[6] == st["version"] and cells[11] == st["backlog"], (d, cells, st)
             last_rating = datetime.fromisoformat(st["last rating"]).astimezone(ZoneInfo(cfg.timezone)) \
                 if st["last rating"] else None
             assert cells[5] == (last_rating.strftime("%Y-%m-%d %H:%M") if last_rating else ""), (d, cells, st)
-            assert cells[12] == {"synced": "synced", "unsynced": "not synced", "": ""}[st["clock"]], (d, cells, st)
+            assert cells[13] == {"synced": "synced", "unsynced": "not synced", "": ""}[st["clock"]], (d, cells, st)
+            # a kiosk heard from says what it keeps for the database (all receipted here: 0)
+            assert cells[12] == ("0" if st["state"] != "never seen" else ""), (d, cells, st)
             assert st["config error"] in cells[10], (d, cells, st)
             assert (cells[3] or "").startswith({"online": "online", "offline": "offline",
                                                  "never seen": "never"}[st["state"]]), (d, cells, st)
