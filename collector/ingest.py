@@ -93,7 +93,8 @@ class RejectRow(NamedTuple):
     received_at: str
     topic: str
     reason: str
-    payload: bytes  # truncated to MAX_PAYLOAD_BYTES
+    payload: bytes  # truncated to MAX_PAYLOAD_BYTES (collector/rejects.py keeps less)
+    size: int = -1  # the real payload length; -1: len(payload)
 
 
 @dataclass
@@ -208,7 +209,7 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
                 raise ContractError("retained", "ratings and events are never published retained")
         except ContractError as exc:
             batch.rejects.append(RejectRow(received_at, _topic_text(m.topic), _clean(exc.reason[:200]),
-                                           bytes(m.payload[:MAX_PAYLOAD_BYTES])))
+                                           bytes(m.payload[:MAX_PAYLOAD_BYTES]), size))
             continue
         if isinstance(msg, (Rating, Event)):
             if msg.id in seen:

@@ -23,6 +23,7 @@ from collector.completeness import EpochRow, epoch_increments, epoch_rows
 from collector.db import Database
 from collector.ingest import Batch
 from collector.placement import Anchors, correction_increments, place
+from collector.rejects import RejectPolicy, RejectWriter
 from collector.report_queries import HOUR_MS, coarse_zone, uses_rollup
 
 _SQLITE_IN_CHUNK = 900  # bound on host parameters per SELECT ... IN (...)
@@ -189,10 +190,13 @@ def _offset_case(cal: records.Calendar, start_ms: int, end_ms: int, step_ms: int
 
 
 class Store:
-    def __init__(self, db: Database, anchors: Anchors | None = None, timezone: str | None = None):
+    def __init__(self, db: Database, anchors: Anchors | None = None, timezone: str | None = None,
+                 rejects: RejectPolicy | None = None):
         """``timezone``: the collector's local zone; the coarse rollups are rebuilt in it if they are kept
-        in another one (or not built yet). Without it, batches keep them in whatever zone they are in."""
+        in another one (or not built yet). Without it, batches keep them in whatever zone they are in.
+        ``rejects``: how rejected messages are bounded (collector/rejects.py; default RejectPolicy())."""
         self.db = db
+        self.reject_writer = RejectWriter(db, rejects)
         self.anchors = anchors  # learns boots other collectors anchored (see _anchor_from_db)
         if db.dialect == "sqlite":
             # Rating ids are random UUIDs, so every batch dirties pages all over the id index. A larger
@@ -271,7 +275,8 @@ class Store:
                 if first_seen:
                     self._place_waiting({k: best_a[k][3] for k in first_seen}, cal)
             self._values("devices", DEVICE_COLUMNS, batch.devices, UPSERT_DEVICE_TAIL)  # unique keys (ingest)
-            self._values("rejects", "received_at, topic, reason, payload", batch.rejects)
+            self.reject_writer.write(batch.rejects)  # bounded: repeats counted, per device and window
+            self.reject_writer.expire()  # at most every few minutes
         return WriteResult(len(new) + len(new_events), len(batch.rows) + len(batch.events) - len(new) - len(new_events),
                            len(batch.rejects), len(batch.devices))
 

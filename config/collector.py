@@ -49,6 +49,19 @@ class Batch(Strict):
     max_wait_ms: Annotated[int, Field(ge=1, le=60000, description="1 to 60000 ms")] = 200
 
 
+class Rejects(Strict):
+    """How much the collector keeps of messages that break the contract (collector/rejects.py)."""
+
+    keep_bytes: Annotated[int, Field(ge=0, le=4096)] = Field(512, description="payload bytes kept of a reject, 0 to 4096")
+    window_minutes: Annotated[float, Field(ge=1, le=24 * 60)] = Field(
+        60, description="repeats of one device and reason within this window are one row with a count")
+    per_device: Annotated[int, Field(ge=1, le=1000)] = Field(
+        10, description="rows a device may add per window; further reasons are only counted")
+    per_window: Annotated[int, Field(ge=10, le=1_000_000)] = Field(
+        2000, description="rows all devices may add per window; further devices are only counted")
+    retention_days: Annotated[float, Field(gt=0, le=3660)] = Field(30, description="rejects older than this are deleted")
+
+
 class Counter(Strict):
     device: Slug
     name: str
@@ -131,7 +144,8 @@ class Opening(Strict):
     centres: dict[Slug, OpeningHours] = Field(default_factory=dict, description="centre site slug -> its own hours")
 
 
-RuleKind = Literal["satisfaction_below", "negative_share", "device_offline", "outbox_growing", "rejects_spike"]
+RuleKind = Literal["satisfaction_below", "negative_share", "device_offline", "outbox_growing", "rejects_spike",
+                   "device_rejects"]
 RuleScope = Annotated[str, Field(pattern=r"^(all|[a-z0-9][a-z0-9-]*|device:[a-z0-9-]+/[a-z0-9-]+|officer:.+)$",
                                  description="all, a province/commune/centre slug, device:SITE/DEVICE or officer:KEY")]
 
@@ -145,13 +159,13 @@ class AlertRule(Strict):
     per: Optional[Literal["centre", "counter", "officer", "all"]] = Field(
         None, description="rate rules: one alert per centre (default), counter, officer, or one for all")
     threshold: Optional[Annotated[float, Field(ge=0)]] = Field(
-        None, description="satisfaction_below / negative_share: a rate 0..1; rejects_spike: a count")
+        None, description="satisfaction_below / negative_share / device_rejects: a rate 0..1; rejects_spike: a count")
     clear_at: Optional[Annotated[float, Field(ge=0)]] = Field(
         None, description="hysteresis: the alert clears only past this value (default: threshold -/+ 0.05)")
     last_ratings: Optional[Annotated[int, Field(ge=1, le=100000)]] = Field(None, description="over the last N ratings")
     hours: Optional[Annotated[float, Field(gt=0, le=24 * 92)]] = Field(None, description="over the last N hours")
     minutes: Optional[Annotated[float, Field(gt=0, le=60 * 24 * 31)]] = Field(
-        None, description="device_offline: silent this long in opening hours; rejects_spike: the window")
+        None, description="device_offline: silent this long in opening hours; rejects_spike, device_rejects: the window")
     min_ratings: Annotated[int, Field(ge=1)] = Field(10, description="fewer ratings than this decide nothing")
     statuses: Annotated[int, Field(ge=2, le=50)] = Field(3, description="outbox_growing: rising over this many statuses")
     min_depth: Annotated[int, Field(ge=0)] = Field(20, description="outbox_growing: and at least this many queued")
@@ -175,6 +189,10 @@ class AlertRule(Strict):
         elif self.kind == "rejects_spike":
             if self.threshold is None or self.minutes is None:
                 raise ValueError("rejects_spike needs threshold: a count and minutes: the window")
+        elif self.kind == "device_rejects":
+            if self.threshold is None or self.threshold > 1 or self.minutes is None:
+                raise ValueError("device_rejects needs threshold: the share of a kiosk's messages rejected, 0 to 1, "
+                                 "and minutes: the window")
         return self
 
 
@@ -288,6 +306,7 @@ class CollectorConfig(Strict):
     subscription: Subscription = Field(default_factory=Subscription)
     database: Database = Field(default_factory=Database)
     batch: Batch = Field(default_factory=Batch)
+    rejects: Rejects = Field(default_factory=Rejects)
     timezone: Annotated[str, AfterValidator(_check_tz)] = "Asia/Ho_Chi_Minh"
     satisfied: dict[Annotated[int, Field(ge=2, le=5)], list[Annotated[int, Field(ge=1, le=5)]]] = Field(
         default_factory=lambda: {2: [2], 3: [3], 4: [3, 4], 5: [4, 5]},

@@ -30,7 +30,7 @@ from .timefmt import iso, parse
 log = logging.getLogger("collector.alerts")
 LOOKBACK = timedelta(days=92)  # "the last N ratings" never reach further back than this
 PER_DEFAULT = {"satisfaction_below": "centre", "negative_share": "centre", "device_offline": "counter",
-               "outbox_growing": "counter", "rejects_spike": "all"}
+               "outbox_growing": "counter", "rejects_spike": "all", "device_rejects": "counter"}
 
 
 @dataclass
@@ -101,7 +101,8 @@ class Evaluator:
                 else:
                     states = self._states(rule.name)
                     readings = {"satisfaction_below": self._rate_readings, "negative_share": self._rate_readings,
-                                "rejects_spike": self._reject_readings}[rule.kind](rule, now)
+                                "rejects_spike": self._reject_readings,
+                                "device_rejects": self._device_reject_readings}[rule.kind](rule, now, states)
                 events += self._apply(rule, readings, states, now)
             except Exception:
                 log.exception("alert rule %s could not be evaluated", rule.name)
@@ -121,7 +122,7 @@ class Evaluator:
         return {r[0]: State(r[1], parse(r[2]), r[3], r[4], r[5] or "") for r in rows}
 
     # ------------------------------------------------------------------ rate rules
-    def _rate_readings(self, rule, now: datetime) -> list[Reading]:
+    def _rate_readings(self, rule, now: datetime, states: dict | None = None) -> list[Reading]:
         per = rule.per or PER_DEFAULT[rule.kind]
         sc = rule_scope(rule.scope, self.hierarchy)
         if rule.hours is not None:
@@ -290,12 +291,47 @@ class Evaluator:
         return out
 
     # ------------------------------------------------------------------ rejects
-    def _reject_readings(self, rule, now: datetime) -> list[Reading]:
+    def _reject_readings(self, rule, now: datetime, states: dict | None = None) -> list[Reading]:
+        # a row counts its repeats (collector/rejects.py); it is in the window if its last one is
         since = iso(now - timedelta(minutes=rule.minutes))
-        count = self.db.scalar("SELECT COUNT(*) FROM rejects WHERE received_at >= ?", (since,)) or 0
+        count = int(self.db.scalar("SELECT COALESCE(SUM(repeats), 0) FROM rejects "
+                                   "WHERE COALESCE(last_at, received_at) >= ?", (since,)) or 0)
         name = {"vi": "Bản tin bị từ chối", "en": "Rejected messages"}[self.cfg.dashboard.lang]
         return [Reading("all", name, "", rules.spike(count, rule.threshold, rule.clear_at), count,
                         {"threshold": rule.threshold, "minutes": rule.minutes}, not self.is_open(None, now))]
+
+    def _device_reject_readings(self, rule, now: datetime, states: dict[str, State]) -> list[Reading]:
+        """Per kiosk: the share of its messages over the last ``minutes`` that were rejected (rejects against
+        rejects plus ratings received). Kiosks with rejects in the window, and those alerted before (so
+        their alert clears)."""
+        sc = rule_scope(rule.scope, self.hierarchy)
+        wanted = None if sc.sites is None else set(sc.sites)
+        since = now - timedelta(minutes=rule.minutes)
+        tapped_ms = int((since - timedelta(days=7)).timestamp() * 1000)
+        rejected = {(site, device): int(n) for site, device, n in self.db.query(
+            "SELECT site, device, SUM(repeats) FROM rejects WHERE COALESCE(last_at, received_at) >= ? "
+            "AND device <> '' GROUP BY site, device", (iso(since),))}
+        for subject in states:
+            site, _, device = subject.removeprefix("device:").partition("/")
+            rejected.setdefault((site, device), 0)
+        out = []
+        for (site, device), n in sorted(rejected.items()):
+            if (wanted is not None and site not in wanted) or (sc.device and device != sc.device):
+                continue
+            # by the (site, at_ms) index: ratings received in the window and tapped within the week before it
+            valid = self.db.scalar("SELECT COUNT(*) FROM ratings WHERE site = ? AND at_ms >= ? AND device = ? "
+                                   "AND received_at >= ?", (site, tapped_ms, device, iso(since))) or 0
+            total = n + valid
+            share = n / total if total else None
+            centre = self.hierarchy.centre_of(site)
+            name = self.hierarchy.group("counter", site, device)[1]
+            verdict = False if n == 0 else rules.share_above(share, total, rule.threshold, rule.clear_at,
+                                                             rule.min_ratings)
+            out.append(Reading(f"device:{site}/{device}", name, centre, verdict,
+                               None if share is None else round(share, 4),
+                               {"threshold": rule.threshold, "minutes": rule.minutes, "rejected": n, "count": total},
+                               False))  # an attack does not keep opening hours
+        return out
 
     # ------------------------------------------------------------------ transitions
     def _apply(self, rule, readings: list[Reading], states: dict[str, State], now: datetime) -> list[tuple]:

@@ -15,6 +15,8 @@ TEXT = {
         "device_offline": "thiết bị không liên lạc {value} phút trong giờ làm việc (ngưỡng {threshold} phút)",
         "outbox_growing": "hàng đợi chưa gửi của thiết bị tăng liên tục: {depths}",
         "rejects_spike": "{value} bản tin bị từ chối trong {minutes} phút (ngưỡng {threshold})",
+        "device_rejects": "{value} bản tin của thiết bị bị từ chối trong {minutes} phút ({rejected} trên {count}; "
+                          "ngưỡng {threshold}): kiểm tra thiết bị và tài khoản của nó",
         "ratings": "{n} đánh giá gần nhất", "hours": "{n} giờ qua",
         "fired_at": "Bắt đầu", "cleared_at": "Kết thúc", "rule": "Quy tắc", "now": "Hiện tại",
         "footer": "Thư tự động của hệ thống {p}. Xác nhận và ghi chú trên trang Cảnh báo.",
@@ -26,6 +28,8 @@ TEXT = {
         "device_offline": "kiosk silent for {value} minutes of opening time (limit {threshold} minutes)",
         "outbox_growing": "kiosk outbox backlog growing: {depths}",
         "rejects_spike": "{value} messages rejected in {minutes} minutes (limit {threshold})",
+        "device_rejects": "{value} of the kiosk's messages rejected in {minutes} minutes ({rejected} of {count}; "
+                          "limit {threshold}): check the kiosk and its account",
         "ratings": "last {n} ratings", "hours": "last {n} hours",
         "fired_at": "Started", "cleared_at": "Ended", "rule": "Rule", "now": "Now",
         "footer": "Automatic message from {p}. Acknowledge and comment on the Alerts page.",
@@ -47,11 +51,11 @@ def describe(alert: dict, lang: str, value=None) -> str:
     if d.get("window"):
         unit, n = d["window"].split(":")
         window = t[unit].format(n=n)
-    rate_kind = kind in ("satisfaction_below", "negative_share")
+    rate_kind = kind in ("satisfaction_below", "negative_share", "device_rejects")
     return t[kind].format(
         value=_pct(value) if rate_kind else f"{value:g}" if isinstance(value, (int, float)) else value,
         threshold=_pct(d.get("threshold")) if rate_kind else f"{d.get('threshold', 0):g}",
-        count=d.get("count", ""), window=window, minutes=f"{d.get('minutes', 0):g}",
+        count=d.get("count", ""), rejected=d.get("rejected", ""), window=window, minutes=f"{d.get('minutes', 0):g}",
         depths=" → ".join(str(x) for x in d.get("depths", [])))
 
 

@@ -198,7 +198,8 @@ def counts(db_url: str) -> dict:
         return {"ratings": db.scalar("SELECT COUNT(*) FROM ratings"),
                 "distinct": db.scalar("SELECT COUNT(DISTINCT id) FROM ratings"),
                 "rollup": db.scalar("SELECT COALESCE(SUM(n), 0) FROM rollup_hour") or 0,
-                "rejects": db.scalar("SELECT COUNT(*) FROM rejects")}
+                # rejected messages: a stored reject counts its repeats (collector/rejects.py)
+                "rejects": int(db.scalar("SELECT COALESCE(SUM(repeats), 0) FROM rejects") or 0)}
     finally:
         db.close()
 

@@ -76,11 +76,12 @@ def test_devices_follow_the_collectors_receive_order_not_the_kiosk_clock(store):
         ("online", 0, "2026-11-23T07:05:00.000Z")]
 
 
-def test_rejects_keep_topic_reason_and_at_most_4_kib_of_payload(store):
+def test_rejects_keep_topic_reason_device_real_size_and_at_most_512_bytes_of_payload(store):
     store.write(batch((T, b"\x00\xff" * 5000), ("hailong/v1/ubnd-b/quay-01/rating", rating())))
-    rows = store.db.query("SELECT topic, reason, payload FROM rejects ORDER BY id")
-    assert [(r[0], r[1], len(bytes(r[2]))) for r in rows] == [
-        (T, "too_large", 4096), ("hailong/v1/ubnd-b/quay-01/rating", "topic_mismatch", len(rating()))]
+    rows = store.db.query("SELECT topic, reason, site, device, size, repeats, payload FROM rejects ORDER BY id")
+    assert [(*r[:6], len(bytes(r[6]))) for r in rows] == [
+        (T, "too_large", "ubnd-a", "quay-01", 10000, 1, 512),
+        ("hailong/v1/ubnd-b/quay-01/rating", "topic_mismatch", "ubnd-b", "quay-01", len(rating()), 1, len(rating()))]
 
 
 def test_a_failing_batch_writes_nothing(store, monkeypatch):
