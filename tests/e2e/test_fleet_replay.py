@@ -91,8 +91,10 @@ def test_a_replayed_older_config_leaves_the_kiosk_on_the_newer_one_and_the_page_
         assert running() == v2_yaml and kiosk.running()
         assert kiosk.tail(20000).count("stale") == 1, kiosk.tail()
 
-        stale_events = lambda: q(db_url, "SELECT config_hash, detail FROM events WHERE type = 'config_rejected' "  # noqa: E731
-                                         "AND site = ? AND device = ?", (SITE, DEVICE))
+        def stale_events() -> list[tuple]:
+            return q(db_url, "SELECT config_hash, detail FROM events WHERE type = 'config_rejected' "
+                             "AND site = ? AND device = ?", (SITE, DEVICE))
+
         assert chain.wait_for(lambda: len(stale_events()) == 1, 30), stale_events()
         [(config_hash, detail)] = stale_events()
         assert detail.startswith("stale:") and config_hash == fleet.sign(v1_yaml, SITE, DEVICE, key).sha256[:12]

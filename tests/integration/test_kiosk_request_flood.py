@@ -43,7 +43,8 @@ def test_a_flood_of_desk_requests_writes_only_what_the_limit_lets_through(mosqui
         assert wait_for(lambda: uplink.state == "connected", 10)
         probe = build_request(SITE, DEVICE, ticket="probe")
         # subscribed once a request gets through (the probe is the first of the bucket)
-        assert wait_for(lambda: desk.publish(request_topic(SITE, DEVICE), encode(probe), qos=1) and not arrived.empty(), 10)
+        assert wait_for(lambda: desk.publish(request_topic(SITE, DEVICE), encode(probe), qos=1)
+                        and not arrived.empty(), 10)
         while not arrived.empty():
             requests.offer(arrived.get(), time.monotonic())
         for i in range(FLOOD):
@@ -64,7 +65,8 @@ def test_a_flood_of_desk_requests_writes_only_what_the_limit_lets_through(mosqui
             replaced = requests.offer(req, now)
             taken += requests.dropped == dropped_before
             for gone in replaced:
-                recorder.event("request_expired", request=gone.id, ticket=gone.ticket, detail="replaced by a newer request")
+                recorder.event("request_expired", request=gone.id, ticket=gone.ticket,
+                               detail="replaced by a newer request")
         assert seen == FLOOD
         # the bucket held five with the probe; one more per 12 s of the flood at most
         allowed = 5 - 1 + int((last - first) / 12) + 1

@@ -130,7 +130,8 @@ def test_a_rolled_back_config_does_not_confirm_on_the_old_connection(setup):
 def signed_at(key, yaml_text, minute: int):
     from datetime import datetime, timezone
 
-    return encode(fleet.sign(yaml_text, "xa-a", "quay-1", key, ts=datetime(2026, 11, 27, 8, minute, tzinfo=timezone.utc)))
+    ts = datetime(2026, 11, 27, 8, minute, tzinfo=timezone.utc)
+    return encode(fleet.sign(yaml_text, "xa-a", "quay-1", key, ts=ts))
 
 
 V1 = BASE.replace("Chờ đợi lâu", "Chờ lâu (v1)")
