@@ -25,7 +25,7 @@ def _wait_until(cond, timeout: float, what: str) -> None:
 def _exactly(db_url: str, n: int, timeout: float = 60) -> None:
     wait_count(db_url, n, timeout=timeout)
     time.sleep(0.5)  # anything extra (a double insert, a double rollup) would show up now
-    assert counts(db_url) | {"rejects": 0} == {"ratings": n, "distinct": n, "rollup": n, "rejects": 0}
+    assert counts(db_url) == {"ratings": n, "distinct": n, "rollup": n, "rejects": 0}
 
 
 def test_kill_9_of_the_collector_mid_stream_loses_nothing_and_counts_nothing_twice(mosquitto, tmp_path, db_url):
@@ -43,7 +43,6 @@ def test_kill_9_of_the_collector_mid_stream_loses_nothing_and_counts_nothing_twi
             col.start()
         pub.join_ok()
         _exactly(db_url, N)
-        assert "rejected=0" in col.log_text().splitlines()[-1] or counts(db_url)["rejects"] == 0
     finally:
         col.stop()
 
