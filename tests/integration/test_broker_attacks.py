@@ -85,6 +85,7 @@ def site(tmp_path_factory):
     setup.add_desk(folder, "tan-lap", "front")
     setup.add_desk(folder, "xa-b", "front")
     setup.add_fleet(folder, "main")
+    setup.add_bridge_user(folder, "xa-b")
     broker = Mosquitto(folder, port=tls_port, conf_file=folder / "mosquitto.conf").start()
     yield folder, tls_port
     broker.stop()
@@ -240,6 +241,47 @@ def test_a_desk_sends_requests_to_its_own_site_only_and_a_kiosk_cannot_send_conf
         kiosk.close()
     # nor may a kiosk write its own config (the fleet tool signs and sends it)
     assert not accepted(publish_as(folder, port, KIOSK1, config, b"self-made config"))
+
+
+def test_only_a_collector_may_say_a_rating_is_stored(site):
+    """A forged receipt would make a kiosk delete a rating the database does not have: the broker refuses
+    one from a kiosk (for itself or another), a desk, the fleet tool and a bridge, and a kiosk reads
+    only its own receipts."""
+    folder, port = site
+    receipt = "hailong/v1/tan-lap/quay-1/receipt"
+    body = json.dumps({"v": 2, "site": "tan-lap", "device": "quay-1", "ts": "2026-12-07T10:00:00Z",
+                       "epoch": "0b3f6c1e-9d2a-4c8e-9a51-0f1e2d3c4b5a", "seqs": [[1, 1000]]}).encode()
+    # the kiosk itself (its account binds its client id: it forges before it listens)
+    assert not accepted(publish_as(folder, port, KIOSK1, receipt, body)), "a kiosk receipted its own rating"
+    kiosk, other = up(folder, port, KIOSK1), up(folder, port, KIOSK2)
+    try:
+        assert not refused(kiosk.subscribe(receipt))
+        assert refused(other.subscribe(receipt)), "a kiosk may read another's receipts"
+        other.close()
+        for forger in (KIOSK2, "desk-tan-lap--front", "fleet-main", "bridge-xa-b"):
+            assert not accepted(publish_as(folder, port, forger, receipt, body)), f"{forger} forged a receipt"
+        time.sleep(0.3)
+        assert kiosk.messages == [], "a forged receipt reached the kiosk"
+        assert accepted(publish_as(folder, port, "collector-main", receipt, body))
+        assert [p for _, p in kiosk.wait_for(1)] == [body]
+    finally:
+        kiosk.close()
+
+
+def test_a_bridge_carries_ratings_up_and_receipts_down_and_nothing_else(site):
+    folder, port = site
+    bridge = up(folder, port, "bridge-xa-b")
+    try:
+        for kind in ("rating", "status", "event"):
+            assert accepted(bridge.publish(f"hailong/v1/xa-b/quay-1/{kind}", b"forwarded"))
+        assert not refused(bridge.subscribe("hailong/v1/+/+/receipt"))
+        assert not refused(bridge.subscribe("hailong/v1/time"))
+        assert refused(bridge.subscribe("hailong/v1/+/+/rating")), "a bridge reads what kiosks send"
+    finally:
+        bridge.close()
+    for kind in ("config", "request", "receipt"):
+        rc = publish_as(folder, port, "bridge-xa-b", f"hailong/v1/tan-lap/quay-1/{kind}", b"x")
+        assert not accepted(rc), f"a bridge account may publish a {kind}"
 
 
 def test_a_collector_reads_the_retained_configs_but_cannot_write_or_share_them(site):
