@@ -141,6 +141,7 @@ requests: {mode: on_request}
 timeouts: {thank_you_s: 1}
 repeat_window_s: 0
 settle_s: 0
+outbox: {receipts: false}   # no collector here: the test reads what reached the broker
 """, encoding="utf-8")
     desk = tmp_path / "desk.yaml"
     desk.write_text(f"kind: desk\nbroker: {{host: 127.0.0.1, port: {mosquitto.port}}}\n", encoding="utf-8")
