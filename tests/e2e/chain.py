@@ -193,6 +193,36 @@ def rollup_total(db_url: str) -> int:
         db.close()
 
 
+def stored_seqs(db_url: str, site: str, device: str) -> list[int]:
+    """The v2 sequence numbers of one kiosk's stored ratings and events together, sorted, repeats kept: a
+    message stored twice under two ids shows as a repeated seq, which the id key cannot catch."""
+    return sorted(s for (s,) in query(db_url, "SELECT seq FROM ratings WHERE site = ? AND device = ? AND seq IS NOT NULL "
+                                              "UNION ALL SELECT seq FROM events WHERE site = ? AND device = ?",
+                                      (site, device, site, device)))
+
+
+def collector_totals(proc: Proc) -> dict[str, int]:
+    """The collector's own running totals (received, stored, duplicates, ...) from the last line it logged;
+    ``stopped: ...`` after a clean stop."""
+    import re
+
+    lines = [ln for ln in proc.tail(1_000_000).splitlines() if "received=" in ln]
+    assert lines, f"the collector logged no totals:\n{proc.tail()}"
+    return {k: int(v) for k, v in re.findall(r"(received|stored|duplicates|rejected|ignored)=(\d+)", lines[-1])}
+
+
+def unchanged(measure):
+    """A predicate for ``wait_for``: true once ``measure()`` gives the same value twice in a row."""
+    last: list = []
+
+    def check() -> bool:
+        now = measure()
+        same = bool(last) and last[-1] == now
+        last[:] = [now]
+        return same
+    return check
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

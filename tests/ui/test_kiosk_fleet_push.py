@@ -6,6 +6,7 @@ before, during and after reaches the collector exactly once."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -134,6 +135,18 @@ def test_a_pushed_reason_list_and_language_show_on_screen_and_no_tap_is_lost(tmp
         assert chain.wait_for(lambda: len(stored()) >= len(made), 20), (len(stored()), len(made))
         time.sleep(0.5)  # a late duplicate would show now
         assert sorted(stored()) == sorted(made)
+        # The id is the table's key, so also count what it cannot deduplicate: the kiosk numbered every
+        # rating and event it kept 1..seq_last (a message stored twice under two ids repeats a number),
+        # and the hourly rollup every report reads holds each tap once.
+        outbox = sqlite3.connect(home / "outbox.db")
+        try:
+            seq_last = int(outbox.execute("SELECT value FROM meta WHERE key = 'seq_last'").fetchone()[0])
+        finally:
+            outbox.close()
+        assert seq_last > len(made)  # the ratings and at least the config_applied event
+        assert chain.wait_for(lambda: chain.stored_seqs(db_url, SITE, DEVICE) == list(range(1, seq_last + 1)), 20), \
+            (seq_last, chain.stored_seqs(db_url, SITE, DEVICE))
+        assert chain.rollup_total(db_url) == len(made)
         from config import file_hash
 
         new_hash = file_hash(home / "kiosk.yaml")
