@@ -79,7 +79,8 @@ def report_table(rows: Sequence[ReportRow], by: str, lang: str = "vi", title: st
                h["flagged"], *level_headers]
 
     def line(r: ReportRow, group: str, name: str) -> list:
-        return [group, name, r.count, r.satisfied_rate, r.mean_score, r.flagged, *[r.levels.get(k, 0) for k in levels]]
+        faces = [None] * len(levels) if r.hidden else [r.levels.get(k, 0) for k in levels]  # privacy.py
+        return [group, name, r.count, r.satisfied_rate, r.mean_score, r.flagged, *faces]
 
     table = Table(title, headers, [line(r, r.group, r.name) for r in rows])
     if total is not None:

@@ -61,23 +61,28 @@ class ReportRow:
     levels: Counter = field(default_factory=Counter)  # (scale, rating) -> count
     score_units: int = 0
     keys: tuple = ()
+    hidden: bool = False  # an officer below evaluation.min_ratings: count only, no figures (collector/privacy.py)
 
     @property
     def satisfied_rate(self) -> float | None:
-        return round(self.satisfied / self.count, 4) if self.count else None
+        return round(self.satisfied / self.count, 4) if self.count and not self.hidden else None
 
     @property
     def mean_score(self) -> float | None:
         """Mean of (rating-1)/(scale-1)*100: 0 is the saddest face, 100 the happiest."""
-        return round(self.score_units * 100 / _SCORE_UNIT / self.count, 1) if self.count else None
+        return round(self.score_units * 100 / _SCORE_UNIT / self.count, 1) if self.count and not self.hidden else None
 
     def level_dict(self) -> dict[str, int]:
         return {f"{r}/{s}": n for (s, r), n in sorted(self.levels.items(), key=lambda kv: (-kv[0][0], kv[0][1]))}
 
     def to_dict(self) -> dict:
-        return {"group": self.group, "name": self.name, "count": self.count, "satisfied": self.satisfied,
-                "satisfied_rate": self.satisfied_rate, "mean_score": self.mean_score, "flagged": self.flagged,
-                "time_unverified": self.unverified, "levels": self.level_dict()}
+        out = {"group": self.group, "name": self.name, "count": self.count,
+               "satisfied": None if self.hidden else self.satisfied, "satisfied_rate": self.satisfied_rate,
+               "mean_score": self.mean_score, "flagged": self.flagged, "time_unverified": self.unverified,
+               "levels": self.level_dict()}
+        if self.hidden:
+            out["hidden"] = True
+        return out
 
 
 @lru_cache(maxsize=256)

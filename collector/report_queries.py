@@ -195,7 +195,8 @@ class ReportSpec:
 
 def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ...]],
                 hierarchy: Hierarchy | None = None, only: callable = None, fetcher=fetch) -> list[list[ReportRow]]:
-    """Several groupings from one query (e.g. commune, centre and counter all need only site and device).
+    """Several groupings from one query (e.g. commune, centre and counter all need only site and device),
+    officers below ``evaluation.min_ratings`` hidden (collector/privacy.py).
 
     ``only`` filters the rollup rows first (e.g. poor ratings); ``fetcher`` may add a cache in front of fetch.
     """
@@ -203,7 +204,9 @@ def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ..
     sites = sorted(hierarchy.expand(spec.sites)) if spec.sites else None
     needs = needs_for(d for by in bys for d in by)
     rows = fetcher(db, spec.period.start_ms, spec.period.end_ms, needs, tz=cfg.timezone, sites=sites)
-    return figures(rows, cfg, spec, bys, hierarchy, only)
+    from .privacy import private  # officers below evaluation.min_ratings: count only
+
+    return private(figures(rows, cfg, spec, bys, hierarchy, only), bys, cfg)
 
 
 def figures(rows: list[RollupRow], cfg, spec: ReportSpec, bys: Sequence[tuple[str, ...]], hierarchy: Hierarchy,

@@ -104,6 +104,8 @@ def row_filter(params: dict):
         return [r for r in rows if (not device or (r.site == site and r.device == dev))
                 and (officer is None or r.officer == officer) and (service is None or r.service == service)]
     only.cache_key = ("api", device, officer, service)
+    # the columns the filter reads, fetched whatever the grouping (by=reason&officer=X needs the officer too)
+    only.needs = frozenset(c for c, v in (("device", device), ("officer", officer), ("service", service)) if v is not None)
     return only
 
 
@@ -119,6 +121,9 @@ def summary(app, scope: Scope, params: dict) -> dict:
             raise ApiError(403, "the device filter is not within this token's or account's scope")
     lang = params.get("lang") if params.get("lang") in ("vi", "en") else app.cfg.dashboard.lang
     rows = app.data.reports([(period, [dims], only, lang, sites)])[0][0]
+    if params.get("officer"):  # one officer's ratings: the same minimum as a grouping by officer
+        from ..privacy import hide_one_officer
+        rows = hide_one_officer(rows, dims, app.cfg.evaluation.min_ratings)
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
             "by": list(dims), "scope": str(scope),
             "rows": [{"keys": list(r.keys), **r.to_dict()} for r in rows]}

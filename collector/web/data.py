@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from ..db import Database, connect
 from ..hierarchy import Hierarchy
+from ..privacy import private
 from ..report import ReportRow, RollupRow, merge
 from ..report_queries import ReportSpec, fetch, figures, needs_for
 
@@ -117,7 +118,11 @@ class DataSource:
         spec = ReportSpec(period, lang=lang)
         if sites is not None and not sites:  # a scope that covers no site sees no rating
             return figures([], self.cfg, spec, bys, self.hierarchy)
-        needs = frozenset(needs_for(d for by in bys for d in by)) | {"site"}
+        # officers below evaluation.min_ratings keep a count only, judged on the whole answer, not per site
+        return private(self._figures(period, bys, only, sites, kept, spec), bys, self.cfg)
+
+    def _figures(self, period, bys, only, sites, kept: tuple | None, spec) -> list[list[ReportRow]]:
+        needs = frozenset(needs_for(d for by in bys for d in by)) | {"site"} | getattr(only, "needs", frozenset())
         snap = self._snapshots.get((period.start_ms, period.end_ms, needs, self.cfg.timezone),
                                    lambda: self._snapshot(period.start_ms, period.end_ms, needs))
         wanted = sorted(snap.by_site if sites is None else self.hierarchy.expand(sites) & snap.by_site.keys())

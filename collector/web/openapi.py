@@ -17,11 +17,13 @@ _PERIOD = [
     {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "first day"},
     {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "last day"},
 ]
-_ROW = {"type": "object", "properties": {
+_ROW = {"type": "object", "description": "an officer below evaluation.min_ratings ratings (hidden: true) has one row "
+                                         "with its count only: satisfied, satisfied_rate, mean_score null, levels empty",
+        "properties": {
     "keys": {"type": "array", "items": _STR}, "group": _STR, "name": _STR, "count": {"type": "integer"},
-    "satisfied": {"type": "integer"}, "satisfied_rate": {"type": ["number", "null"]},
+    "satisfied": {"type": ["integer", "null"]}, "satisfied_rate": {"type": ["number", "null"]},
     "mean_score": {"type": ["number", "null"]}, "flagged": {"type": "integer"},
-    "time_unverified": {"type": "integer"},
+    "time_unverified": {"type": "integer"}, "hidden": {"type": "boolean"},
     "levels": {"type": "object", "additionalProperties": {"type": "integer"}}}}
 
 _INT, _NUM_OR_NULL = {"type": "integer"}, {"type": ["number", "null"]}
