@@ -18,6 +18,7 @@ import pytest
 from openpyxl import load_workbook
 
 from collector import records
+from collector.accounts import Scope
 from collector.db import connect
 from collector.web.auth import RateLimiter
 from collector.web.server import Dashboard, start_in_thread
@@ -372,6 +373,15 @@ def test_behind_a_trusted_proxy_one_client_locked_out_leaves_the_others_in(db_pa
         assert manager.status == 303 and "hl_session=" in manager.getheader("Set-Cookie")
         # a forged entry in front of the proxy's own does not make the attacker someone else
         assert login(url, headers={"X-Forwarded-For": "198.51.100.4, 203.0.113.9"}).status == 429
+
+
+def test_behind_an_unlisted_proxy_five_wrong_passwords_lock_out_that_name_only(db_path):
+    """No trusted_proxies: every manager comes from the proxy's one address (here 127.0.0.1)."""
+    with serving(db_path) as (app, url):
+        app.store.add("chu-tich-xa", "mat-khau-chu-tich-1", "viewer", Scope("all"))
+        assert [login(url, f"sai-{i}").status for i in range(6)] == [401] * 5 + [429]
+        assert login(url).status == 429  # that name waits, even with the right password
+        assert login(url, "mat-khau-chu-tich-1", username="chu-tich-xa").status == 303  # another manager gets in
 
 
 def test_guessing_from_many_addresses_is_slowed_and_the_manager_still_gets_in(db_path):
