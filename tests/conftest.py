@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT))
 ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots and logs a person may look at after a run
 
 from tests.servers import CHROMIUM_ARGS, Mosquitto, Postgres, free_port  # noqa: E402
+from tests.cited import pytest_configure  # noqa: E402,F401  (a skipped test the README cites: tests/cited.py)
 
 _db_counter = itertools.count()
 
