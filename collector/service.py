@@ -27,6 +27,7 @@ from collector.ingest import Batch, Message, RejectRow, classify
 from collector.mqtt_source import MqttSource, default_client_id
 from collector.placement import Anchors
 from collector.receipts import receipts_for
+from collector.rejects import RejectPolicy
 from collector.store import Store
 from config import ConfigError, load
 
@@ -301,7 +302,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
     def open_store() -> Store:
-        return Store(connect(cfg.database.url, password), timezone=cfg.timezone)
+        return Store(connect(cfg.database.url, password), timezone=cfg.timezone,
+                     rejects=RejectPolicy.from_config(cfg.rejects))
 
     client_id = cfg.broker.client_id or default_client_id()
     # Two batches' worth: one being committed while the next fills; also the memory bound.
