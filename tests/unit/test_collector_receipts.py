@@ -1,0 +1,36 @@
+"""What a collector receipts after a commit: every stored v2 message by (epoch, seq), nothing else."""
+import json
+from types import SimpleNamespace as Row
+
+from broker.contract import RECEIPT_MAX_RANGES, MAX_PAYLOAD_BYTES, Receipt, decode
+from collector.receipts import ranges, receipts_for
+
+E1, E2 = "7d3c1f0e-2b4a-4e8f-9c1d-5a6b7c8d9e0f", "0b3f6c1e-9d2a-4c8e-9a51-0f1e2d3c4b5a"
+
+
+def row(seq, epoch=E1, device="quay-01"):
+    return Row(site="xa-a", device=device, epoch=epoch, seq=seq)
+
+
+def test_seqs_become_sorted_merged_inclusive_ranges():
+    assert ranges([3, 1, 2, 7, 5, 6, 6, 10]) == [[1, 3], [5, 7], [10, 10]]
+    assert ranges([]) == []
+
+
+def test_one_receipt_per_kiosk_and_epoch_and_none_for_v1_rows():
+    rows = [row(1), row(2), row(4), row(1, E2), row(9, device="quay-02"), row(None, epoch=None)]
+    out = receipts_for(rows, "hailong/v1")
+    got = {(t, m.epoch): m.seqs for t, m in ((t, decode(t, p)) for t, p in out)}
+    assert got == {("hailong/v1/xa-a/quay-01/receipt", E1): [(1, 2), (4, 4)],
+                   ("hailong/v1/xa-a/quay-01/receipt", E2): [(1, 1)],
+                   ("hailong/v1/xa-a/quay-02/receipt", E1): [(9, 9)]}
+    assert receipts_for([row(None, epoch=None)], "hailong/v1") == []
+
+
+def test_a_scattered_batch_is_split_into_receipts_within_the_payload_limit():
+    seqs = list(range(1, 2_000_000_000, 1_000_000))[:RECEIPT_MAX_RANGES * 2 + 7]  # no two adjacent
+    out = receipts_for([row(s) for s in seqs], "hailong/v1")
+    assert len(out) == 3 and all(len(p) <= MAX_PAYLOAD_BYTES for _, p in out)
+    back = [s for t, p in out for first, last in decode(t, p).seqs for s in range(first, last + 1)]
+    assert back == seqs
+    assert all(isinstance(decode(t, p), Receipt) and json.loads(p)["v"] == 2 for t, p in out)
