@@ -208,3 +208,77 @@ def test_through_a_bridge_a_killed_commune_broker_and_a_cut_link_lose_nothing(tm
         down.stop()
         up.stop()
         link.close()
+
+
+@pytest.mark.postgres
+def test_two_collectors_in_a_share_group_never_receipt_what_is_not_committed(tmp_path, postgres_server):
+    """Two collectors share the stream into one PostgreSQL; one is killed with -9 mid-batch and
+    restarted. A watcher checks every receipt against the database the moment it arrives: each seq
+    it names must already be stored."""
+    import json
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from collector.db import connect
+
+    db_url = postgres_server.fresh_database("receipts_share")
+    broker = Mosquitto(tmp_path / "broker").start()
+    checked, wrong = [], []
+    lock = threading.Lock()
+    watcher_db = {}
+
+    def check(client, userdata, m):
+        body = json.loads(m.payload)
+        with lock:
+            db = watcher_db.setdefault("db", connect(db_url))
+            for first, last in body["seqs"]:
+                n = db.scalar("SELECT (SELECT COUNT(*) FROM ratings WHERE device = ? AND epoch = ? AND seq BETWEEN ? AND ?)"
+                              " + (SELECT COUNT(*) FROM events WHERE device = ? AND epoch = ? AND seq BETWEEN ? AND ?)",
+                              (body["device"], body["epoch"], first, last) * 2)
+                (checked if n == last - first + 1 else wrong).append((body["device"], first, last, n))
+
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    watcher.on_message = check
+    watcher.connect("127.0.0.1", broker.port)
+    watcher.subscribe("hailong/v1/+/+/receipt", qos=1)
+    watcher.loop_start()
+    procs = []
+    try:
+        c1 = chain.start_collector(tmp_path, broker.port, db_url, client_id="c1", share_group="g", batch=500)
+        c2 = chain.start_collector(tmp_path, broker.port, db_url, client_id="c2", share_group="g", batch=500)
+        procs += [c1, c2]
+        chain.wait_subscribed(broker.port, db_url)
+        time.sleep(2)  # both members subscribed
+        kiosks = [_kiosk(tmp_path, broker.port, 500, 50, device=f"quay-0{i}") for i in range(1, 5)]
+        procs += kiosks
+        assert chain.wait_for(lambda: len(chain.stored_ids(db_url)) >= 600, 60), c1.tail()
+        c1.kill9()
+        time.sleep(2)
+        c1.start()
+        assert chain.wait_for(lambda: len(chain.journal_ids(tmp_path)) == 2000, 90)
+        created = chain.journal_ids(tmp_path)
+        assert chain.wait_for(lambda: sorted(chain.stored_ids(db_url)) == sorted(created), 90), c1.tail()
+        assert chain.rollup_total(db_url) == 2000
+        assert chain.wait_for(lambda: all(_outbox_counts_of(p)[0] == 0 for p in tmp_path.glob("outbox-*.db")), 60)
+        def seen() -> int:
+            with lock:
+                return sum(last - first + 1 for _, first, last, _ in checked)
+        assert chain.wait_for(lambda: seen() >= 2000, 30), f"the watcher checked {seen()} receipted seqs"
+        with lock:
+            assert wrong == [], f"receipts named seqs not yet stored: {wrong[:5]}"
+    finally:
+        for p in procs:
+            p.stop()
+        watcher.loop_stop()
+        broker.stop()
+        if "db" in watcher_db:
+            watcher_db["db"].close()
+
+
+def _outbox_counts_of(path: Path) -> tuple[int, int]:
+    conn = sqlite3.connect(path, timeout=5)
+    try:
+        return conn.execute("SELECT COUNT(*), COUNT(sent) FROM outbox").fetchone()
+    finally:
+        conn.close()
