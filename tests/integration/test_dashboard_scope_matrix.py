@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
 import re
 from urllib.parse import urlencode, urlsplit
 
@@ -33,9 +34,13 @@ PARAMS = ([{}] + [{k: v} for k, v in B_PARAMS] + [{"by": d} for d in DIMENSIONS]
 HEX_RUN = re.compile(rb"[0-9a-f]{12,}")  # form tokens and ids: random, they may hold any digits
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    db = seed(f"sqlite:///{tmp_path_factory.mktemp('scope') / 'ratings.db'}")
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request, tmp_path_factory):
+    """The dashboard over the seeded database, once on SQLite and once on PostgreSQL (the scope filters are SQL)."""
+    if request.param == "sqlite":
+        db = seed(f"sqlite:///{tmp_path_factory.mktemp('scope') / 'ratings.db'}")
+    else:
+        db = seed(request.getfixturevalue("postgres_server").fresh_database(f"scope_matrix_{os.getpid()}"))
     app = Dashboard(CFG, db, ADMIN_PASSWORD, now=lambda: NOW)
     app.api_limiter = TokenLimiter(burst=100_000, per_s=1000)
     store = app.store
