@@ -7,12 +7,16 @@ one process per 20,000 ratings (one per line, unique ids), so the figures measur
 a Python publisher. (One ``mosquitto_pub -l`` fed 100,000 lines from a file exits having sent only
 about 35,000 of them, with status 0: hence the chunks.) Phases: the broker alone (``mosquitto_sub`` receiving the same stream), a live
 stream into SQLite, a live stream into PostgreSQL, the same with two collectors in one shared
-group (scale-out), and a backlog: a collector whose persistent
-session already exists is started after N ratings were published, and timed until all are stored.
+group (scale-out), contract v2 ratings from 20 kiosks (epoch, seq, boot time) into SQLite and
+PostgreSQL with receipts (the collector publishes one per kiosk and epoch after each commit), and a
+backlog: a collector whose persistent session already exists is started after N ratings were
+published, and timed until all are stored.
 The live SQLite and PostgreSQL phases run ``--repeat`` times (default 3), each into a fresh database,
 and report the median. ``--prefill M`` first stores M ratings in the SQLite database of each live
 run, to measure ingest into a database that is no longer small.
-The last line is ``RESULT sqlite_per_s=... postgres_per_s=... broker_raw_per_s=... backlog_100k_s=...``.
+The last line is ``RESULT sqlite_per_s=... postgres_per_s=... broker_raw_per_s=... v2_receipts_sqlite_per_s=...
+v2_receipts_postgres_per_s=... backlog_100k_s=...``, and the line before it each figure as a share of
+the broker's raw rate measured in the same run.
 """
 from __future__ import annotations
 
@@ -56,6 +60,26 @@ def rating_json(i: int, device: str, ts: str) -> str:
                        "officer": f"officer {i % 13}", "service": "ho-tich", "flags": []}, separators=(",", ":"))
 
 
+V2_KIOSKS = 20
+
+
+def make_v2_payloads(folder: Path, n: int) -> list[tuple[Path, str]]:
+    """n contract v2 ratings from V2_KIOSKS kiosks, each numbered 1, 2, ... in an epoch of its own."""
+    ts, per = now_ts(), -(-n // V2_KIOSKS)
+    out = []
+    for k in range(V2_KIOSKS):
+        device, epoch = f"v2-{k:02d}", str(uuid.uuid4())
+        lines = []
+        for seq in range(1, min(per, n - k * per) + 1):
+            body = json.loads(rating_json(seq, device, ts))
+            body.update(v=2, epoch=epoch, seq=seq, boot="bench", mono_ms=seq * 1000, clock="synced",
+                        request=None, dossier=None, ticket=None)
+            lines.append(json.dumps(body, separators=(",", ":")) + "\n")
+        out.append((folder / f"v2-{device}.jsonl", device))
+        out[-1][0].write_text("".join(lines))
+    return out
+
+
 def make_payloads(folder: Path, n: int) -> list[Path]:
     ts = now_ts()
     lines = [rating_json(i, DEVICE, ts) + "\n" for i in range(n)]
@@ -69,11 +93,13 @@ def make_payloads(folder: Path, n: int) -> list[Path]:
 class publish:
     """mosquitto_pub processes publishing every chunk file with QoS 1, in parallel."""
 
-    def __init__(self, port: int, prefix: str, payloads: list[Path]):
+    def __init__(self, port: int, prefix: str, payloads: list):
+        """``payloads``: files of one device's ratings, as paths (DEVICE) or (path, device) pairs."""
         exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+        files = [f if isinstance(f, tuple) else (f, DEVICE) for f in payloads]
         self.procs = [subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-M", "1000", "-l",
-                                        "-t", f"{prefix}/{SITE}/{DEVICE}/rating"], stdin=open(f, "rb"))
-                      for f in payloads]
+                                        "-t", f"{prefix}/{SITE}/{device}/rating"], stdin=open(f, "rb"))
+                      for f, device in files]
 
     def wait(self, timeout: float = 300) -> None:
         for p in self.procs:
@@ -147,7 +173,8 @@ def broker_raw(broker: Mosquitto, payloads: list[Path], n: int) -> float:
     return n / dt
 
 
-def live(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, label: str) -> float:
+def live(broker: Mosquitto, work: Path, url: str, payloads: list, n: int, label: str,
+         where: str = f"WHERE device = '{DEVICE}'") -> float:
     slug = label.replace(" ", "-")
     prefix = f"{slug}/v1"  # a stopped run's session must not queue the next run's stream
     col = CollectorProc(work, broker.port, url, client_id=f"bench-{slug}", prefix=prefix, max_size=2000,
@@ -155,7 +182,7 @@ def live(broker: Mosquitto, work: Path, url: str, payloads: list[Path], n: int, 
     try:
         t0 = time.monotonic()
         pub = publish(broker.port, prefix, payloads)
-        dt = wait_stored(url, n, t0, label, where=f"WHERE device = '{DEVICE}'")
+        dt = wait_stored(url, n, t0, label, where=where)
         pub.wait(60)
         logged = [ln for ln in col.log_text().splitlines() if 'received=' in ln]
         say(f"  {label}: {n} stored in {dt:.2f} s" +
@@ -243,6 +270,12 @@ def main() -> int:
         postgres = median_of_runs(args.repeat, "postgres", lambda k: pg.fresh_database(f"bench{k}"), "", run)
         group = shared(broker, work, pg.fresh_database("bench_shared"), payloads, n, 2)
         say(f"postgres, 2 collectors in one shared group: {group:.0f}/s")
+        v2 = make_v2_payloads(work, n)
+        v2_where = "WHERE device LIKE 'v2-%'"
+        v2_sqlite = live(broker, work, f"sqlite:///{work / 'v2.db'}", v2, n, "v2 receipts sqlite", v2_where)
+        say(f"contract v2 from {V2_KIOSKS} kiosks with receipts, SQLite: {v2_sqlite:.0f}/s")
+        v2_pg = live(broker, work, pg.fresh_database("bench_v2"), v2, n, "v2 receipts postgres", v2_where)
+        say(f"contract v2 from {V2_KIOSKS} kiosks with receipts, PostgreSQL: {v2_pg:.0f}/s")
         drain = backlog(broker, work, f"sqlite:///{work / 'backlog.db'}", payloads, n)
         first = FIRST_ROW.get("backlog", 0.0)
         say(f"backlog of {n} drained into SQLite in {drain:.2f} s from collector start; first row after "
@@ -252,7 +285,10 @@ def main() -> int:
         pg.stop()
         shutil.rmtree(pg.workdir, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
+    say(f"SHARE of the broker's raw rate: sqlite {sqlite / raw:.2f}x, postgres {postgres / raw:.2f}x, "
+        f"v2 with receipts sqlite {v2_sqlite / raw:.2f}x, postgres {v2_pg / raw:.2f}x")
     say(f"RESULT sqlite_per_s={sqlite:.0f} postgres_per_s={postgres:.0f} broker_raw_per_s={raw:.0f} "
+        f"v2_receipts_sqlite_per_s={v2_sqlite:.0f} v2_receipts_postgres_per_s={v2_pg:.0f} "
         f"backlog_{n // 1000}k_s={drain:.2f}")
     return 0
 
