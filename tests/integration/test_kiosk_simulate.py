@@ -29,12 +29,14 @@ def journal(db: Path) -> list[str]:
 
 
 def test_simulate_survives_broker_restart_and_kill9(mosquitto_factory, tmp_path):
+    # No collector here: the kiosk trusts the broker's PUBACK (receipts: false); with receipts the same
+    # faults are tested end to end in tests/e2e/test_receipts.py.
     broker = mosquitto_factory().start()
     cfg = tmp_path / "kiosk.yaml"
     cfg.write_text("kind: kiosk\nsite: site-s\ndevice: quay-02\n"
                    "broker: {host: 127.0.0.1, port: 1, keepalive_s: 5}\n"  # overridden by --mqtt-url
                    "followup:\n  reasons:\n    - {key: waiting, texts: {vi: 'Chờ lâu', en: 'Long wait'}}\n"
-                   "repeat_window_s: 0\noutbox: {path: outbox.db}\nstatus_interval_s: 5\n", encoding="utf-8")
+                   "repeat_window_s: 0\noutbox: {path: outbox.db, receipts: false}\nstatus_interval_s: 5\n", encoding="utf-8")
     sub = Subscriber(broker.port, rating_topic("site-s", "quay-02"), client_id="sim-sub")
     cmd = [sys.executable, "-m", "kiosk", "simulate", "--config", str(cfg), "--count", "600", "--rate", "150",
            "--journal", "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}"]
