@@ -25,7 +25,11 @@ from collector.placement import Anchors
 from collector.report import RollupRow, aggregate, date_range, parse_period
 from collector.report_queries import ReportSpec, coarse_source, fetch, needs_for, run_reports
 from collector.store import Store, sync_zone
-from tests.unit.test_report_data import CONFIG
+from tests.unit.test_report_data import CONFIG as REPORT_CONFIG
+
+# These tests compare the rollup paths with the raw ratings, not the privacy rule: every officer with a
+# rating is shown (the minimum of one), as the raw report here shows them.
+CONFIG = REPORT_CONFIG.model_copy(update={"evaluation": REPORT_CONFIG.evaluation.model_copy(update={"min_ratings": 1})})
 
 HCM = "Asia/Ho_Chi_Minh"
 SITES = [("s-new", "d1"), ("s-old", "d1"), ("s-two", "d1"), ("s-x", "d9")]
