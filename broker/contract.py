@@ -316,6 +316,11 @@ class Event(Durable, _EventHead):  # this order puts "v" first on the wire, wher
     ticket: Optional[Code] = None
     config_hash: Optional[Hash] = None
     detail: Optional[ShortText] = None
+    # outbox_salvaged: the outbox epoch whose messages were (partly) lost, the last seq it had numbered,
+    # and how many waited in it, as far as the kiosk knows: the collector counts that epoch's end from it.
+    lost_epoch: Optional[EventId] = None
+    lost_seq_last: Optional[Count] = None
+    lost: Optional[Count] = None
 
 
 class Request(_Message):

@@ -220,6 +220,10 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
                 batch.rows.append(rating_row(msg, received_at, key))
             else:
                 durable.append((msg, received_at, key))
+                if type(msg) is Event and msg.lost_epoch is not None and msg.lost_seq_last:
+                    # a kiosk that lost its outbox says how far that epoch was numbered: its end is counted
+                    batch.epoch_status.append(EpochStatus(msg.site, msg.device, msg.lost_epoch, msg.lost_seq_last,
+                                                          received_at))
             continue
         row = _device_row(msg, m, received_at, key)
         dkey = (row.site, row.device)

@@ -32,6 +32,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS reports (         -- salvage and loss reports, kept u
 );
 """
 RETRY_S = 2.0  # while the disk refuses writes, try it again this often
+MARKER_EVERY_S = 2.0  # the marker beside the outbox learns the last seq at most this often
 UPSERT_META = ("INSERT INTO meta (key, value) VALUES (?, ?) "
                "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
 
@@ -131,6 +133,7 @@ class Outbox:
         self._recover = recover
         self._closed = threading.Event()
         self._healer: Optional[threading.Thread] = None
+        self._marker_at = 0.0
         self._open()
 
     # ------------------------------------------------------------ opening
@@ -373,7 +376,21 @@ class Outbox:
             self._rollback(conn)
             raise
         self.seq_last = seq
+        self._note_progress()
         return rowids
+
+    def _note_progress(self) -> None:
+        """Keep the marker's last seq close to the outbox's (at most every MARKER_EVERY_S, off the tap's
+        transaction): a card that later loses the file still tells how far its numbering went, so the
+        collector can count what was lost."""
+        now = time.monotonic()
+        if now - self._marker_at < MARKER_EVERY_S:
+            return
+        self._marker_at = now
+        try:
+            storage.write_marker(self.path, self.epoch, seq_last=self.seq_last, depth=None)
+        except OSError:
+            pass
 
     @staticmethod
     def _build(message: Message, epoch: str, seq: int) -> bytes:

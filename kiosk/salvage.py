@@ -234,6 +234,7 @@ def salvage_into(path: Path, journal: bool = True) -> dict:
     report = {"what": "outbox corrupt", "path": str(path), "moved_to": str(moved),
               "previous_epoch": found["epoch"] or marker.get("epoch"), "new_epoch": new_epoch,
               "salvaged": len(found["rows"]), "unreadable": lost, "at_last_stop": at_stop,
+              "seq_last": max(int(found["seq_last"] or 0), int(marker.get("seq_last") or 0) if same else 0) or None,
               "header_rebuilt": found["header_rebuilt"], "problems": found["problems"][:10],
               "when": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     conn = sqlite3.connect(path, isolation_level=None)

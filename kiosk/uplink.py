@@ -76,6 +76,20 @@ def salvage_detail(body: dict) -> str:
     return "".join(c for c in text if c.isprintable())[:500]
 
 
+def lost_fields(body: dict) -> dict:
+    """The outbox_salvaged event's word on the lost epoch: which, how far it was numbered, how many lost."""
+    epoch = body.get("previous_epoch")
+    try:
+        seq_last = int(body.get("seq_last") or 0)
+        lost = body.get("unreadable") if "moved_to" in body else body.get("at_last_stop")
+        lost = int(lost) if lost is not None else None
+    except (TypeError, ValueError):
+        return {}
+    if not isinstance(epoch, str) or epoch == body.get("new_epoch"):
+        return {}
+    return {"lost_epoch": epoch, "lost_seq_last": seq_last or None, "lost": lost}
+
+
 class Uplink:
     def __init__(self, cfg: KioskConfig, outbox: Outbox, config_hash: Optional[str] = None,
                  host: Optional[str] = None, port: Optional[int] = None, wire_v2: bool = False, clock=None,
@@ -234,7 +248,7 @@ class Uplink:
 
             def build(epoch: str, seq: int, body=body, stamp=stamp, event_id=event_id) -> bytes:
                 return encode(event("outbox_salvaged", self.cfg.site, self.cfg.device, stamp, epoch, seq,
-                                    id=event_id, detail=salvage_detail(body)))
+                                    id=event_id, detail=salvage_detail(body), **lost_fields(body)))
 
             if self.outbox.add(build, topic, id=event_id) is not None:
                 self.outbox.mark_sent(n)

@@ -45,7 +45,24 @@ def chain_up(mosquitto, tmp_path_factory):
     collector.stop()
 
 
-@pytest.mark.parametrize("how", ["half", "header", "middle", "zero"])
+def audit_of(work: Path, db_url: str, device: str) -> dict:
+    """``collector audit`` as a manager runs it, for one device of this year."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    cfg = work / "audit.yaml"
+    cfg.write_text(f"kind: collector\ndatabase: {{url: '{db_url}'}}\n", encoding="utf-8")
+    year = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).year
+    out = subprocess.run([sys.executable, "-m", "collector", "audit", "--config", str(cfg), "--period", str(year),
+                          "--site", SITE, "--format", "json"], cwd=work, capture_output=True, text=True, timeout=60,
+                         env={**chain._env(), "PYTHONPATH": str(chain.ROOT)})
+    assert out.returncode in (0, 1), out.stderr
+    found = [d for d in json.loads(out.stdout)["devices"] if d["device"] == device]
+    assert len(found) == 1, out.stdout
+    return found[0] | {"exit": out.returncode}
+
+
+@pytest.mark.parametrize("how", ["half", "header", "middle", "zero", "deleted"])
 def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, chain_up, mosquitto, tmp_path):
     db_url, watcher, collector = chain_up
     device = f"{DEVICE}-{how}"
@@ -59,7 +76,12 @@ def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, ch
     made = [r[0] for r in conn.execute("SELECT id FROM outbox ORDER BY seq")]
     conn.close()
     assert len(made) == TAPS
-    damage(outbox, how)
+    if how == "deleted":  # what a failing card or a careless clean-up leaves: no file at all
+        outbox.unlink()
+        for extra in (outbox.with_name(outbox.name + "-wal"), outbox.with_name(outbox.name + "-shm")):
+            extra.unlink(missing_ok=True)
+    else:
+        damage(outbox, how)
 
     second = simulate(cfg, tmp_path, "--count", "0", "--mqtt-url", mosquitto.url)
     out = second.stdout + second.stderr
@@ -67,7 +89,7 @@ def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, ch
     assert "simulate: done" in out
 
     reports = list(tmp_path.glob(f"{outbox.name}.corrupt-*.report.json"))
-    if how == "zero":
+    if how in ("zero", "deleted"):
         assert not reports and "missing or empty" in out and "300 waiting ratings" in out
         body = json.loads(sqlite3.connect(outbox).execute("SELECT body FROM reports").fetchone()[0])
         assert body["at_last_stop"] == TAPS and body["previous_epoch"]
@@ -87,7 +109,7 @@ def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, ch
         assert report["salvaged"] >= 50
     # every salvaged rating stored once, in tap order on the wire; nothing else from this kiosk
     ours = set(made)
-    if how != "zero":
+    if salvaged or how not in ("zero", "deleted"):
         assert chain.wait_for(lambda: len(set(chain.stored_ids(db_url)) & ours) == report["salvaged"], 20), \
             collector.tail()
     chain.wait_for(lambda: False, 1.0)  # anything sent twice would arrive now
@@ -98,3 +120,13 @@ def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, ch
     arrived = [i for i in (json.loads(p)["id"] for _, p, _ in watcher.messages) if i in ours]
     assert sorted(arrived) == sorted(stored), "a rating went out twice, or one stored was never sent"
     assert arrived == [i for i in made if i in set(arrived)]  # oldest first
+    # the manager's audit counts what the kiosk lost: the old outbox numbered TAPS messages, and what never
+    # arrived is missing (it was blind to a lost outbox: 0 missing, exit 0)
+    lost = TAPS - len(set(stored))
+    assert chain.wait_for(lambda: audit_of(tmp_path, db_url, device)["missing"] == lost, 20), \
+        audit_of(tmp_path, db_url, device)
+    audit = audit_of(tmp_path, db_url, device)
+    assert audit["created"] - audit["received"] == lost  # (the exit code speaks for every kiosk of the module)
+    assert len(audit["epoch_changes"]) == 1, audit  # "outbox replaced on ..."
+    if lost:
+        assert sum(r["last"] - r["first"] + 1 for r in audit["missing_ranges"]) == lost
