@@ -46,6 +46,7 @@ class DeviceAudit:
     replacements: list[Replacement] = field(default_factory=list)
     unverified: int = 0
     corrections: list[Correction] = field(default_factory=list)
+    shared: tuple[int, int] | None = None  # two kiosks used this id (first and last sign, ms): counts merged
 
     @property
     def numbered(self) -> bool:
@@ -59,7 +60,8 @@ class DeviceAudit:
 
 def build(epochs: Sequence[EpochState], replaced: Sequence[Replacement], unverified: dict[tuple[str, str], int],
           corrections: Iterable[dict], ratings: dict[tuple[str, str], int],
-          hierarchy: Hierarchy | None = None) -> list[DeviceAudit]:
+          hierarchy: Hierarchy | None = None,
+          shared: dict[tuple[str, str], tuple[int, int]] | None = None) -> list[DeviceAudit]:
     """One DeviceAudit per device with anything to say in the period, in the hierarchy's order."""
     hierarchy = hierarchy or Hierarchy()
     out: dict[tuple[str, str], DeviceAudit] = {}
@@ -87,6 +89,8 @@ def build(epochs: Sequence[EpochState], replaced: Sequence[Replacement], unverif
                        int(c["last_ms"])))
     for key, n in ratings.items():
         get(*key).ratings += n
+    for key, span in (shared or {}).items():
+        get(*key).shared = span
     return sorted(out.values(), key=lambda a: (*hierarchy.sort_key(a.site), a.device))
 
 
@@ -95,8 +99,14 @@ def total(audits: Sequence[DeviceAudit], epochs: Sequence[EpochState], replaced:
 
 
 def exit_code(audits: Sequence[DeviceAudit]) -> int:
-    """1 when any device misses anything, else 0."""
-    return 1 if any(a.missing for a in audits) else 0
+    """1 when any device misses anything, or two kiosks shared one id (their figures are merged), else 0."""
+    return 1 if any(a.missing or a.shared for a in audits) else 0
+
+
+def shared_text(a: DeviceAudit, tz) -> str:
+    if not a.shared:
+        return ""
+    return f"hai kiosk dùng chung mã này / two kiosks share this id ({_day(a.shared[0], tz)} - {_day(a.shared[1], tz)})"
 
 
 def _day(ms: int | None, tz) -> str:
@@ -117,6 +127,7 @@ def to_dict(audits: Sequence[DeviceAudit], summary: Summary, period: str, tz) ->
             "epoch_changes": [{"old_epoch": r.old_epoch, "new_epoch": r.new_epoch, "on": _day(r.at_ms, tz),
                                "text": f"outbox replaced on {_day(r.at_ms, tz)}"} for r in a.replacements],
             "time_unverified": a.unverified,
+            "shared_id": {"first": _day(a.shared[0], tz), "last": _day(a.shared[1], tz)} if a.shared else None,
             "clock_corrections": [{"boot": c.boot, "n": c.n, "min_delta_ms": c.min_delta_ms,
                                    "max_delta_ms": c.max_delta_ms} for c in a.corrections],
         } for a in audits],
@@ -137,6 +148,7 @@ def rows(audits: Sequence[DeviceAudit], tz) -> list[list]:
     for a in audits:
         out.append([a.site, a.device, a.name, a.ratings, a.created if a.numbered else "v1",
                     a.received if a.numbered else "v1", a.missing, ranges_text([r for _, r in a.ranges]),
-                    "; ".join(f"outbox replaced on {_day(r.at_ms, tz)}" for r in a.replacements),
+                    "; ".join([f"outbox replaced on {_day(r.at_ms, tz)}" for r in a.replacements]
+                              + ([shared_text(a, tz)] if a.shared else [])),
                     a.unverified, "; ".join(c.text() for c in a.corrections)])
     return out

@@ -102,7 +102,7 @@ def main(args) -> int:
         db.close()
     tz = _zone(cfg.timezone)
     audits = audit.build(scope.epochs, scope.replacements, scope.unverified, scope.corrections, scope.ratings,
-                         hierarchy)
+                         hierarchy, scope.shared)
     summary = audit.total(audits, scope.epochs, len(scope.replacements))
     code = audit.exit_code(audits)
     title = ("Đối soát" if lang == "vi" else "Reconciliation") + f" {period.label}"
@@ -121,5 +121,7 @@ def main(args) -> int:
     else:
         sys.stdout.write(out)
     if code:
-        print(f"audit: {summary.missing} messages missing in {summary.ranges} ranges", file=sys.stderr)
+        shared = [f"{a.site}/{a.device}" for a in audits if a.shared]
+        print(f"audit: {summary.missing} messages missing in {summary.ranges} ranges"
+              + (f"; two kiosks share the id of {', '.join(shared)}" if shared else ""), file=sys.stderr)
     return code

@@ -103,6 +103,15 @@ def ratings_by_device(db: Database, start_ms: int, end_ms: int,
     return _per_device(db, start_ms, end_ms, sites)
 
 
+def shared_ids(db: Database, start_ms: int, end_ms: int,
+               sites: Sequence[str] | None = None) -> dict[tuple[str, str], tuple[int, int]]:
+    """Devices whose id two kiosks shared during the period (collector/clones.py): (first, last) flip."""
+    where, params = _in_sites(sites)
+    rows = db.query(f"SELECT site, device, shared_since_ms, shared_last_ms FROM devices WHERE shared_last_ms >= ? "
+                    f"AND shared_since_ms < ?{where}", [start_ms, end_ms, *params])
+    return {(s, d): (int(a), int(b)) for s, d, a, b in rows}
+
+
 class Scope:
     """Everything completeness says about some sites over a period, read once."""
 
@@ -118,6 +127,7 @@ class Scope:
         self.corrections = corrections(db, start_ms, end_ms, sites)
         # Ratings per device in the period: the audit lists them; a report has its own figures.
         self.ratings = ratings_by_device(db, start_ms, end_ms, sites) if ratings else {}
+        self.shared = shared_ids(db, start_ms, end_ms, sites)
 
     def summary(self) -> Summary:
         return summarize(self.epochs, len(self.replacements), sum(self.unverified.values()),

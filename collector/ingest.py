@@ -104,6 +104,7 @@ class Batch:
     anchors: list[AnchorRow] = field(default_factory=list)  # from live v2 statuses
     epoch_status: list[EpochStatus] = field(default_factory=list)  # from v2 statuses
     devices: list[DeviceRow] = field(default_factory=list)  # newest status per device, sorted by key
+    live_boots: list[tuple[str, str, str, int]] = field(default_factory=list)  # (site, device, boot, received ms)
     rejects: list[RejectRow] = field(default_factory=list)
     duplicates: int = 0  # same id seen twice in this batch
     ignored: int = 0  # zero-length retained status clears
@@ -237,6 +238,8 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
                 offset = status_offset(key, int(msg.ts.timestamp() * 1000), msg.mono_ms, msg.clock)
                 anchors.observe((msg.site, msg.device, msg.boot), offset)
                 batch.anchors.append(AnchorRow(msg.site, msg.device, msg.boot, offset, received_at))
+                # which kiosk spoke: its boot and its outbox's epoch (two machines never share both)
+                batch.live_boots.append((msg.site, msg.device, f"{msg.boot}/{msg.epoch}", key))
     get = anchors.get
     for msg, received_at, received_ms in durable:
         offset = get((msg.site, msg.device, msg.boot))

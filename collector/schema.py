@@ -358,6 +358,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         *[f"ALTER TABLE devices ADD COLUMN {col}" for col in (
             "unreceipted BIGINT", "unreceipted_since TEXT", "receipts TEXT")],
     ]),
+    (12, [
+        # Two kiosks with one device id (collector/clones.py): the boots its live statuses came from,
+        # and when statuses went back to a boot left minutes before.
+        *[f"ALTER TABLE devices ADD COLUMN {col}" for col in (
+            "track_boot TEXT", "prev_boot TEXT", "prev_boot_ms BIGINT", "shared_since_ms BIGINT",
+            "shared_last_ms BIGINT", "shared_flips INTEGER")],
+    ]),
 ]
 
 _TYPES = {

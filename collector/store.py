@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from collector import records
+from collector import clones, records
 from collector.completeness import EpochRow, epoch_increments, epoch_rows
 from collector.db import Database
 from collector.ingest import Batch
@@ -275,10 +275,36 @@ class Store:
                 if first_seen:
                     self._place_waiting({k: best_a[k][3] for k in first_seen}, cal)
             self._values("devices", DEVICE_COLUMNS, batch.devices, UPSERT_DEVICE_TAIL)  # unique keys (ingest)
+            self._follow_boots(batch.live_boots)
             self.reject_writer.write(batch.rejects)  # bounded: repeats counted, per device and window
             self.reject_writer.expire()  # at most every few minutes
         return WriteResult(len(new) + len(new_events), len(batch.rows) + len(batch.events) - len(new) - len(new_events),
                            len(batch.rejects), len(batch.devices))
+
+    def _follow_boots(self, live: list[tuple[str, str, str, int]]) -> None:
+        """Which boots each device's live statuses came from: two kiosks with one id take turns."""
+        if not live:
+            return
+        seen: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for site, device, boot, ms in live:
+            seen.setdefault((site, device), []).append((boot, ms))
+        keys = sorted(seen)
+        changed = []
+        for i in range(0, len(keys), _SQLITE_IN_CHUNK // 2):
+            chunk = keys[i:i + _SQLITE_IN_CHUNK // 2]
+            rows = self.db.query(
+                "SELECT site, device, track_boot, prev_boot, prev_boot_ms, shared_since_ms, shared_last_ms, "
+                "shared_flips FROM devices WHERE " + " OR ".join(["(site = ? AND device = ?)"] * len(chunk)),
+                [v for k in chunk for v in k])
+            known = {(r[0], r[1]): clones.BootTrack(r[2], r[3], r[4], r[5], r[6], int(r[7] or 0)) for r in rows}
+            for key in chunk:
+                old = known.get(key, clones.BootTrack())
+                new = clones.follow(old, sorted(seen[key], key=lambda b: b[1]))
+                if new != old:
+                    changed.append((*new, *key))
+        if changed:
+            self.db.executemany("UPDATE devices SET track_boot = ?, prev_boot = ?, prev_boot_ms = ?, shared_since_ms = ?, "
+                                "shared_last_ms = ?, shared_flips = ? WHERE site = ? AND device = ?", changed)
 
     def load_anchors(self, days: int = 7, limit: int = 20_000) -> list[tuple[tuple, int]]:
         """The boots seen live most recently, for a collector that starts. Older ones are looked up in the

@@ -572,6 +572,9 @@ class KioskApp(App):
 
         box, red = self.outbox, "[color=c0392b][b]{}[/b][/color]"
         lines = []
+        if self.uplink.duplicate_id:
+            lines.append(red.format("Một kiosk khác dùng cùng mã thiết bị / another kiosk uses this device id")
+                         + ": mỗi kiosk cần tài khoản riêng / give each its own (broker add-device)")
         if box.fault:
             held = f"; held in memory: {len(box.memory)}" if box.memory else ""
             lines.append(red.format(f"Storage: {box.fault.upper()}") + f"{held} - {FAULT_HINTS.get(box.fault, '')}")

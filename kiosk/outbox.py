@@ -530,6 +530,11 @@ class Outbox:
                 self._guard(exc)
                 return 0
 
+    def receipt_epochs(self) -> set[str]:
+        """The epochs rows waiting here are numbered in (this outbox's, and any carried over)."""
+        return self._read(lambda c: {r[0] for r in c.execute("SELECT DISTINCT r_epoch FROM outbox WHERE r_epoch <> ''")},
+                          set())
+
     def waiting(self) -> tuple[int, Optional[str]]:
         """Rows the broker took that no receipt has cleared yet: how many, and the oldest one's tap time."""
         row = self._read(lambda c: c.execute("SELECT COUNT(*), MIN(created) FROM outbox WHERE sent IS NOT NULL")

@@ -58,6 +58,9 @@ DELETE_EVERY_S = 0.2      # ... or at least this often
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 8.0
 CONNACK_TIMEOUT_S = 10.0
 RESEND_MAX_S = 3600.0     # resend rounds double while no receipt comes, up to this
+SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT reason: another connection took this client id
+TAKEOVERS, TAKEOVER_WINDOW_S = 3, 600  # this many in this window: a second kiosk shares the device id
+DUPLICATE_ID = "device id used by another kiosk"
 TIME_SILENCE_S = 75.0     # collectors say the time every 30 s: this long without it, one was away
 
 
@@ -161,6 +164,8 @@ class Uplink:
         self._time_heard_at: Optional[float] = None  # monotonic; None: not on this connection yet
         self._wait_s = float(outbox.meta_get("receipt_wait_s") or 0)  # connected seconds without a receipt
         self._wait_tick: Optional[float] = None
+        self._takeovers: list[float] = []
+        self.duplicate_id = False  # another kiosk connects with this device's account (see _taken_over)
         outbox.listeners.append(self._on_added)
 
     def _on_added(self) -> None:
@@ -215,6 +220,8 @@ class Uplink:
             return self.outbox.fault
         if self.outbox.salvage is not None:
             return "outbox salvaged" if "moved_to" in self.outbox.salvage else "outbox lost"
+        if self.duplicate_id:
+            return DUPLICATE_ID
         return None
 
     # ------------------------------------------------------------ connection
@@ -311,6 +318,22 @@ class Uplink:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected = False
         self._closed = True
+        if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+            self._taken_over(time.monotonic())
+
+    def _taken_over(self, now: float) -> None:
+        """A sign of a second kiosk with this device's kiosk.yaml (a copied file), whose ratings would
+        merge into one counter: the broker threw us off for another connection of this account (MQTT 5
+        brokers that say so), or a receipt came for an outbox epoch this kiosk never had (the other
+        kiosk's, on the receipt topic both listen to). Once may be chance; again and again is not."""
+        self._takeovers = [t for t in self._takeovers if now - t < TAKEOVER_WINDOW_S] + [now]
+        if len(self._takeovers) >= TAKEOVERS and not self.duplicate_id:
+            self.duplicate_id = True
+            log.error("another kiosk uses this device id (%s/%s): %d signs of it in %d minutes (thrown off the "
+                      "broker, receipts for another outbox). Give each kiosk its own device and account "
+                      "(python -m broker add-device)",
+                      self.cfg.site, self.cfg.device, len(self._takeovers), TAKEOVER_WINDOW_S // 60)
+            self.status_now()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         entry = self._inflight.pop(mid, None)
@@ -412,6 +435,12 @@ class Uplink:
         if not heard:
             return
         self._flush_marks()  # a row marked after its receipt would look unreceipted
+        own = {self.outbox.epoch, self.outbox.memory_epoch}
+        if any(r.epoch not in own for r in heard):  # an epoch carried over from a salvage is ours too
+            own |= self.outbox.receipt_epochs()
+            for r in heard:
+                if r.epoch not in own:
+                    self._taken_over(time.monotonic())
         gone = self.outbox.receipt([(r.epoch, r.seqs) for r in heard])
         if gone is None:  # the disk refused: the rows stay and are resent; the collector receipts again
             return

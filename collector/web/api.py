@@ -137,7 +137,7 @@ def device_health(app, scope: Scope, params: dict) -> dict:
 
     sites = filter_sites(app, scope, params)
     ctx = Ctx(app.data, app.cfg, app.hierarchy, app.cfg.dashboard.lang, {}, app.now(), sites)
-    from .device_config import ConfigView
+    from .device_config import ConfigView, is_shared
 
     complete = completeness_view.device_cells(app.db, app.cfg.timezone)
     configs = ConfigView(app.db)
@@ -149,7 +149,7 @@ def device_health(app, scope: Scope, params: dict) -> dict:
                     "silent": d["silent"], "last_seen": d["last"].isoformat() if d["last"] else None,
                     "outbox_depth": d["outbox_depth"], "clock_skew_s": d["clock_skew_s"],
                     "unreceipted": d.get("unreceipted"), "unreceipted_since": d.get("unreceipted_since"),
-                    "receipts": d.get("receipts"),
+                    "receipts": d.get("receipts"), "shared_id": is_shared(d, int(ctx.now.timestamp() * 1000)),
                     "app_version": d["app_version"], "complete_rate": rate, "missing": missing,
                     "last_rating_ts": d.get("last_rating_ts"), "clock": d.get("clock"),
                     "config_hash": fl.applied or None, "desired_config_hash": fl.desired or None,

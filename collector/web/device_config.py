@@ -16,6 +16,7 @@ WORDS = {
            "summary": "{n} thiết bị; {behind} chưa chạy cấu hình đã gửi; "
                       "{refused} từ chối cấu hình.",
            "time": "Thời gian", "config": "Cấu hình", "reason": "Lý do",
+           "shared": "hai kiosk dùng chung mã thiết bị này",
            "waiting_db": "Chờ CSDL xác nhận", "since": "từ {t}", "fallback": "không có biên nhận: tin máy chủ MQTT",
            "receipts_off": "tắt biên nhận"},
     "en": {"applied": "Config running", "desired": "Config pushed", "current": "On pushed config",
@@ -24,9 +25,18 @@ WORDS = {
            "refusals": "Recently refused configs", "no_refusals": "No config was refused.",
            "summary": "{n} devices; {behind} not on the pushed config; {refused} refused a config.",
            "time": "Time", "config": "Config", "reason": "Reason",
+           "shared": "two kiosks share this device id",
            "waiting_db": "Waiting for the database", "since": "since {t}",
            "fallback": "no receipts: trusting the broker", "receipts_off": "receipts off"},
 }
+
+
+def is_shared(d: dict, now_ms: int) -> bool:
+    """Two kiosks use this device id now (collector/clones.py)."""
+    from ..clones import CLEAR_AFTER_MS
+
+    last = d.get("shared_last_ms")
+    return last is not None and now_ms - int(last) <= CLEAR_AFTER_MS
 
 
 def waiting_text(lang: str, d: dict, local) -> str | None:

@@ -67,7 +67,7 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 
 
 def devices(ctx: Ctx) -> Page:
-    from .device_config import ConfigView, clock_text, refusal_text, w, waiting_text
+    from .device_config import ConfigView, clock_text, is_shared, refusal_text, w, waiting_text
 
     lang = ctx.lang
     configs = ConfigView(ctx.db)
@@ -82,14 +82,19 @@ def devices(ctx: Ctx) -> Page:
                                        t(lang, "skew"),
                                        completeness_view.header(lang, "complete"),
                                        completeness_view.header(lang, "missing")],
-                  [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"]),
+                  [[d["site"], d["device"], d["name"],
+                    _state(ctx, d) + (f" ⚠ {w(lang, 'shared')}" if is_shared(d, int(ctx.now.timestamp() * 1000)) else ""),
+                    _local(ctx, d["last"]),
                     _local(ctx, _parse(d.get("last_rating_ts"))), d["app_version"], fl.applied or None,
                     fl.desired or None, w(lang, fl.current) if fl.current else None, refusal_text(why) or None,
                     d["outbox_depth"], waiting_text(lang, d, lambda ts: _local(ctx, _parse(ts))),
                     clock_text(lang, d.get("clock")) or None, d["clock_skew_s"],
                     *complete.get((d["site"], d["device"]), (None, ""))]
                    for d, fl, why in zip(rows, lines, refused)])
-    classes = ["bad" if d["silent"] or why or d.get("receipts") == "fallback" else "" for d, why in zip(rows, refused)]
+    now_ms = int(ctx.now.timestamp() * 1000)
+    shared = [is_shared(d, now_ms) for d in rows]
+    classes = ["bad" if d["silent"] or why or d.get("receipts") == "fallback" or dup else ""
+               for d, why, dup in zip(rows, refused, shared)]
     summary = w(lang, "summary", n=len(rows), behind=sum(1 for fl in lines if fl.current == "no"),
                 refused=sum(1 for why in refused if why))
     recent = [r for r in fleet_state.recent_rejections(ctx.db) if site_allowed(r.site, ctx.sites, ctx.hierarchy)][:20]
