@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .outbox_move import carry_over
+
 COMMANDS = ("run", "simulate", "request", "outbox", "enrol")
 
 
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     host, port = args.mqtt_url or (None, None)
     outbox = args.outbox or cfg.outbox.path
+    carry_over(args.config, outbox)
     chash = file_hash(args.config)
     if args.command == "simulate":
         from .simulate import simulate
@@ -248,6 +251,7 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
 
     host, port = args.mqtt_url or (None, None)
     outbox = args.outbox or cfg.outbox.path
+    carry_over(args.config, outbox)  # a changed outbox.path leaves nothing behind
     fixed: list[bool] = []
 
     def started(app):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -540,6 +541,49 @@ class Outbox:
         row = self._read(lambda c: c.execute("SELECT COUNT(*), MIN(created) FROM outbox WHERE sent IS NOT NULL")
                          .fetchone(), None)
         return (row[0], row[1]) if row else (0, None)
+
+    def adopt(self, other: Path) -> int:
+        """Take every message still waiting in another outbox file (the one a changed ``outbox.path`` left
+        behind) into this one, in its order and with its own numbering (receipts name them by it), and
+        move that file aside; returns how many were taken. A copy already here is not taken twice."""
+        from .salvage import move_aside
+
+        src = sqlite3.connect(f"file:{other}?mode=ro", uri=True)
+        try:
+            rows = src.execute("SELECT id, topic, payload, created FROM outbox ORDER BY seq").fetchall()
+            try:
+                journal = [r[0] for r in src.execute("SELECT id FROM journal ORDER BY seq")]
+            except sqlite3.Error:
+                journal = []
+        finally:
+            src.close()
+        taken = 0
+        with self._lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for id_, topic, payload, created in rows:
+                    payload = bytes(payload)
+                    cur = conn.execute("INSERT OR IGNORE INTO outbox (id, topic, payload, created, msg_seq, r_epoch, "
+                                       "r_seq) VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                                       (id_, topic, payload, created, *receipt_key(payload)))
+                    taken += cur.rowcount
+                if self.journal and journal:
+                    known = {r[0] for r in conn.execute("SELECT id FROM journal")}
+                    conn.executemany("INSERT INTO journal (id) VALUES (?)", [(i,) for i in journal if i not in known])
+                self._commit(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+        moved = move_aside(Path(other), "moved")
+        marker = storage.marker_path(Path(other))  # its epoch lives on here: no "vanished" report there later
+        if marker.exists():
+            os.replace(marker, moved.with_name(moved.name + ".epoch"))
+        log.warning("outbox moved: %d waiting messages taken from %s into %s (the old file is kept as %s)",
+                    taken, other, self.path, moved)
+        for listener in self.listeners:
+            listener()
+        return taken
 
     # ------------------------------------------------------------ memory, sent straight away
     def memory_rows(self) -> list[Row]:

@@ -202,13 +202,14 @@ def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def move_aside(path: Path) -> Path:
-    """Rename the damaged file (and its -wal/-shm) to a timestamped name beside it; never delete it."""
-    target = path.with_name(f"{path.name}.corrupt-{_stamp()}")
+def move_aside(path: Path, label: str = "corrupt") -> Path:
+    """Rename the file (and its -wal/-shm) to a timestamped name beside it (``<name>.<label>-<time>``);
+    never delete it."""
+    target = path.with_name(f"{path.name}.{label}-{_stamp()}")
     n = 1
     while target.exists():
         n += 1
-        target = path.with_name(f"{path.name}.corrupt-{_stamp()}-{n}")
+        target = path.with_name(f"{path.name}.{label}-{_stamp()}-{n}")
     os.replace(path, target)
     for side in SIDE_FILES:
         if Path(str(path) + side).exists():

@@ -130,3 +130,52 @@ def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, ch
     assert len(audit["epoch_changes"]) == 1, audit  # "outbox replaced on ..."
     if lost:
         assert sum(r["last"] - r["first"] + 1 for r in audit["missing_ranges"]) == lost
+
+
+def test_a_changed_outbox_path_leaves_no_rating_behind(chain_up, mosquitto, tmp_path):
+    """A push (or a technician) changes outbox.path while ratings wait in the old file: the kiosk takes
+    them into the new outbox at its next start, each arrives once, and the old file is kept aside."""
+    db_url, _watcher, collector = chain_up
+    device = f"{DEVICE}-moved"
+    cfg = chain.kiosk_config(tmp_path, SITE, device, mosquitto.port)
+    first = simulate(cfg, tmp_path, "--count", "40", "--rate", "0", "--journal", "--no-wait",
+                     "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}")  # offline: all 40 wait
+    assert first.returncode == 0, first.stdout + first.stderr
+    old = tmp_path / f"outbox-{SITE}-{device}.db"
+    made = [r[0] for r in sqlite3.connect(old).execute("SELECT id FROM outbox ORDER BY seq")]
+    assert len(made) == 40
+    (tmp_path / "moved").mkdir()
+    cfg.write_text(cfg.read_text().replace(f"outbox: {{path: outbox-{SITE}-{device}.db}}",
+                                           "outbox: {path: moved/outbox.db}"))
+    second = simulate(cfg, tmp_path, "--count", "0", "--mqtt-url", mosquitto.url)
+    out = second.stdout + second.stderr
+    assert second.returncode == 0 and "the outbox moved with its 40 waiting messages" in out, out
+    assert not old.exists() and (tmp_path / "moved" / "outbox.db").exists()
+    assert chain.wait_for(lambda: sorted(set(chain.stored_ids(db_url)) & set(made)) == sorted(made), 20), \
+        collector.tail()
+    audit = audit_of(tmp_path, db_url, device)
+    assert audit["missing"] == 0 and audit["created"] == 40 and audit["epoch_changes"] == [], audit  # one outbox
+
+
+def test_an_outbox_path_onto_a_used_outbox_takes_its_messages_in(tmp_path):
+    """The new path already holds an outbox: the old one's waiting messages are taken into it, with
+    their own numbering, once, and the old file is kept aside."""
+    from kiosk.outbox import Outbox
+    from kiosk.outbox_move import carry_over
+
+    a, b, cfg = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "kiosk.yaml"
+    carry_over(cfg, a)
+    old = Outbox(a)
+    for i in range(5):
+        old.add(lambda epoch, seq: json.dumps({"v": 2, "epoch": epoch, "seq": seq}).encode(), "t", id=f"a{i}")
+    old_epoch = old.epoch
+    old.close()
+    new = Outbox(b)
+    new.add(lambda epoch, seq: json.dumps({"v": 2, "epoch": epoch, "seq": seq}).encode(), "t", id="b0")
+    new.close()
+    assert carry_over(cfg, b) == 5 and carry_over(cfg, b) is None  # once
+    box = Outbox(b)
+    assert box.ids() == ["b0", "a0", "a1", "a2", "a3", "a4"]
+    assert box.receipt([(old_epoch, [(1, 5)])]) == 5 and box.ids() == ["b0"]
+    box.close()
+    assert not a.exists() and list(tmp_path.glob("a.db.moved-*"))
