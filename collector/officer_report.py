@@ -3,8 +3,9 @@ the figures from collector/officers.py, the tables written by collector/export.p
 formula-like and control characters in every cell)."""
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, time as dtime
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from .export import HEADERS, Table, terminal_text
 from .hierarchy import Hierarchy
@@ -71,10 +72,33 @@ def fetch_ratings(db, start_ms: int, end_ms: int, sites: Sequence[str] | None = 
 def fetch_events(db, start_ms: int, end_ms: int, sites: Sequence[str] | None = None) -> list[OEvent]:
     """Shift and request events, from a day before the period (a shift begun the evening before) to its end."""
     where, params = _sites_sql(sites)
-    rows = db.query("SELECT at_ms, site, device, type, officer, service, seq FROM events WHERE at_ms >= ? "
+    rows = db.query("SELECT at_ms, site, device, type, officer, service, seq, boot FROM events WHERE at_ms >= ? "
                     "AND at_ms < ? AND type IN ('sign_in', 'sign_out', 'auto_sign_out', 'request_expired')"
                     f"{where} ORDER BY at_ms, seq", [start_ms - DAY_MS, end_ms, *params])
-    return [OEvent(int(r[0]), r[1], r[2], r[3], r[4] or None, r[5] or None, int(r[6])) for r in rows]
+    return [OEvent(int(r[0]), r[1], r[2], r[3], r[4] or None, r[5] or None, int(r[6]), r[7]) for r in rows]
+
+
+def last_signs_of_life(db, boots: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """The last time (ms) each kiosk boot was heard from: its last live status, rating or event."""
+    keys = sorted(set(boots))
+    out: dict[tuple[str, str, str], int] = {}
+    for i in range(0, len(keys), 200):
+        chunk = keys[i:i + 200]
+        match = " OR ".join(["(site = ? AND device = ? AND boot = ?)"] * len(chunk))
+        args = [v for k in chunk for v in k]
+        for site, device, boot, seen in db.query(f"SELECT site, device, boot, seen_at FROM boots WHERE {match}", args):
+            out[(site, device, boot)] = _iso_ms(seen)
+        for table in ("events", "ratings"):  # by the boot's own messages, placed on real time
+            for site, device, boot, last in db.query(f"SELECT site, device, boot, MAX(at_ms) FROM {table} WHERE {match} "
+                                                     f"GROUP BY site, device, boot", args):
+                if last is not None:
+                    key = (site, device, boot)
+                    out[key] = max(out.get(key, 0), int(last))
+    return out
+
+
+def _iso_ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _label(hierarchy: Hierarchy, kind: str, key: str, lang: str) -> str:
@@ -94,17 +118,23 @@ def evaluation_figures(db, cfg, period: Period, hierarchy: Hierarchy | None,
     if site_list is not None and not site_list:
         return [], []
     ratings = fetch_ratings(db, period.start_ms, period.end_ms, site_list)
-    events = fetch_events(db, period.start_ms, period.end_ms, site_list)
+    events = raw_events = fetch_events(db, period.start_ms, period.end_ms, site_list)
     if hierarchy:
         centre = {s: hierarchy.centre_of(s) for s in {r.site for r in ratings} | {e.site for e in events}}
         old = {s for s, c in centre.items() if s != c}
         if old:
             ratings = [r._replace(site=centre[r.site]) if r.site in old else r for r in ratings]
             events = [e._replace(site=centre[e.site]) if e.site in old else e for e in events]
+    # the boots officers signed in on, by their stored sites: where did each go dark?
+    life = last_signs_of_life(db, [(e.site, e.device, e.boot) for e in raw_events
+                                   if e.type == "sign_in" and e.boot])
+    if hierarchy and life:
+        life = {(hierarchy.centre_of(s), d, b): ms for (s, d, b), ms in life.items()}
     return evaluate(ratings, events, start_ms=period.start_ms, end_ms=period.end_ms, tz=cfg.timezone,
                     satisfied=cfg.satisfied, hours_for=hours_for(cfg), min_ratings=ev.min_ratings,
                     grade_min_ratings=ev.grade_min_ratings,
-                    grades=[Grade(g.name, g.min_satisfied) for g in ev.grades])
+                    grades=[Grade(g.name, g.min_satisfied) for g in ev.grades], life=life,
+                    now_ms=int(time.time() * 1000))
 
 
 def evaluation_tables(db, cfg, period: Period, hierarchy: Hierarchy, lang: str = "vi",

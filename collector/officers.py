@@ -2,10 +2,11 @@
 figures out; the SQL is in collector/officer_report.py.
 
 Hours on duty come from the kiosks' ``sign_in`` / ``sign_out`` / ``auto_sign_out`` events, per
-counter in the order the counter made them. A shift whose end never came (a kiosk switched off
-mid-shift) closes at the end of that day's opening hours, or at the counter's next shift event if that
-is earlier; signed in after closing, it closes at local midnight. A sign-out the officer or the kiosk
-made is taken as it is. Shifts are clipped to the period.
+counter in the order the counter made them. A shift whose end never came closes at the first of: the
+counter's next shift event; the last sign of life of the kiosk boot it was signed in on (its last
+status, rating or event: a power cut mid-shift ends the shift there, not at closing time); the end of
+that day's opening hours (signed in after closing: local midnight); and now, for a shift still open. A
+sign-out the officer or the kiosk made is taken as it is. Shifts are clipped to the period.
 
 A figure that could reveal one citizen's choice is never shown: below ``min_ratings`` ratings in the
 period the satisfied rate, reasons, grade and rank of that officer are suppressed (None).
@@ -44,6 +45,7 @@ class OEvent(NamedTuple):
     officer: Optional[str]
     service: Optional[str]
     seq: int = 0
+    boot: Optional[str] = None  # the kiosk boot that made it
 
 
 class Shift(NamedTuple):
@@ -52,7 +54,7 @@ class Shift(NamedTuple):
     officer: str
     start_ms: int
     end_ms: int
-    closed_by: str   # sign_out, auto_sign_out, next_event, closing_time, midnight
+    closed_by: str   # sign_out, auto_sign_out, next_event, last_sign_of_life, now, closing_time, midnight
 
 
 @dataclass
@@ -103,8 +105,11 @@ def closing_of(hours_for: Callable[[str, date], Sequence[tuple[dtime, dtime]]], 
 
 
 def shifts(events: Iterable[OEvent], tz: str,
-           hours_for: Callable[[str, date], Sequence[tuple[dtime, dtime]]]) -> list[Shift]:
+           hours_for: Callable[[str, date], Sequence[tuple[dtime, dtime]]],
+           life: dict[tuple[str, str, str], int] | None = None, now_ms: int | None = None) -> list[Shift]:
+    """``life``: the last sign of life (ms) of each (site, device, boot); ``now_ms``: no shift runs past it."""
     zone = ZoneInfo(tz)
+    life = life or {}
     by_device: dict[tuple[str, str], list[OEvent]] = defaultdict(list)
     for e in events:
         if e.type in SHIFT_EVENTS and e.officer:
@@ -120,6 +125,12 @@ def shifts(events: Iterable[OEvent], tz: str,
             limit_ms = int(limit.timestamp() * 1000)
             if how in ("", "next_event") and (at_ms is None or at_ms > limit_ms):  # the end never came
                 at_ms, how = limit_ms, ("closing_time" if limit.time() != dtime(0) else "midnight")
+            if how not in ("sign_out", "auto_sign_out"):
+                alive = life.get((site, device, open_.boot)) if open_.boot else None
+                if alive is not None and alive + 1 < at_ms:  # the kiosk went dark mid-shift (a power cut)
+                    at_ms, how = alive + 1, "last_sign_of_life"  # its last message is still in the shift
+                if now_ms is not None and now_ms < at_ms:  # still on duty: counted up to now
+                    at_ms, how = now_ms, "now"
             out.append(Shift(site, device, open_.officer, open_.at_ms, max(at_ms, open_.at_ms), how))
 
         for e in evs:
@@ -154,10 +165,11 @@ def grade_for(rate: float, bands: Sequence[Grade]) -> Optional[str]:
 def evaluate(ratings: Iterable[ORating], events: Iterable[OEvent], *, start_ms: int, end_ms: int, tz: str,
              satisfied: dict[int, list[int]], hours_for: Callable[[str, date], Sequence[tuple[dtime, dtime]]],
              min_ratings: int = 5, grade_min_ratings: int = 30, grades: Sequence[Grade] = (),
-             include_flagged: bool = False) -> tuple[list[OfficerRow], list[SiteQuality]]:
+             include_flagged: bool = False, life: dict[tuple[str, str, str], int] | None = None,
+             now_ms: int | None = None) -> tuple[list[OfficerRow], list[SiteQuality]]:
     """Rows per (centre, officer) and the data-quality line per centre, for [start_ms, end_ms)."""
     events = list(events)
-    shift_list = shifts(events, tz, hours_for)
+    shift_list = shifts(events, tz, hours_for, life, now_ms)
     rows: dict[tuple[str, str], OfficerRow] = {}
     quality: dict[str, SiteQuality] = {}
 

@@ -5,10 +5,11 @@ when the window is created.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -30,8 +31,9 @@ from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
 from .clock import KioskClock, clock_wrong_text
-from .duty import Duty, DutyChange, Officer, parse_hours, pin_checker
+from .duty import Duty, DutyChange, Officer, closing_time, parse_hours, pin_checker
 from . import pin_lockout
+from .shift_memory import ShiftMemory, beside_outbox as shift_file
 from .officer_ui import ON_DUTY, PIN as OFFICER_PIN, SERVICE as OFFICER_SERVICE, OfficerEntry
 from .outbox import Outbox
 from .recorder import Recorder
@@ -223,6 +225,8 @@ class KioskApp(App):
         self.flow = Flow(cfg, self._keep, self._on_flow_event, now=time.monotonic())
         self._sounds: dict[tuple[str, str], object] = {}
         self._tech_clock = None
+        self.shift_memory = ShiftMemory(shift_file(outbox_path))
+        self._restore_shift()
 
     # ------------------------------------------------------------ build
     def load_kv(self, filename=None):
@@ -378,8 +382,32 @@ class KioskApp(App):
         """Sign-in, sign-out and automatic sign-out: durable events, so a shift is never lost offline."""
         self.recorder.event(change.event, officer=change.officer, service=change.service,
                             detail=change.detail or None)
+        if change.event == "sign_in":  # kept beside the outbox: a power cut does not end it silently
+            self.shift_memory.signed_in(change.officer, change.service, datetime.now().astimezone(), time.monotonic())
+        else:
+            self.shift_memory.signed_out()
+
+    def _restore_shift(self) -> None:
+        """Started after a stop mid-shift (a power cut): sign the officer in again when it is safe."""
+        now = datetime.now().astimezone()
+        close = closing_time(self.duty.hours, now) if self.duty.hours else None
+        closing = now.replace(hour=close.hour, minute=close.minute, second=0, microsecond=0) if close else None
+        if self.duty.hours and close is None:
+            closing = now  # closed today
+        back = self.shift_memory.restorable(now, self.cfg.duty.idle_sign_out_s, closing)
+        if back is None or back["officer"] not in self.duty.officers:
+            return
+        log.warning("signed in again after a restart mid-shift: %s", back["officer"])
+        for change in self.duty.sign_in(back["officer"], back.get("service"), time.monotonic()):
+            if change.event == "sign_in":
+                change = dataclasses.replace(change, detail="restored after a restart")
+            self._record_duty(change)
 
     def _duty_tick(self) -> None:
+        if self.duty.officer is not None:  # when the counter was last in use, for a restart mid-shift
+            mono = time.monotonic()
+            used = datetime.now().astimezone() - timedelta(seconds=max(0.0, mono - self.duty.last_activity))
+            self.shift_memory.touch(used, mono)
         state = lambda: (self.entry.screen, self.duty.officer,  # noqa: E731
                          self.duty.locked(time.monotonic(), self.entry.chosen) > 0)
         before = state()

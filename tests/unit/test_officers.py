@@ -82,3 +82,22 @@ def test_shifts_are_clipped_to_the_period():
     by = {r.officer: r.hours for r in rows}
     # An 09:00-11:30 and 13:00-14:00; Binh 09:00-10:00 and 10:30-11:00; Cuong 11:00-12:00
     assert by == {"an": 3.5, "binh": 1.5, "cuong": 1.0}
+
+
+def test_a_power_cut_mid_shift_ends_the_shift_at_the_boots_last_sign_of_life():
+    events = [OEvent(ms(8, 0), "xa-a", "q1", "sign_in", "an", None, 1, "boot-1"),
+              OEvent(ms(13, 0), "xa-a", "q1", "sign_in", "binh", None, 1, "boot-2")]
+    life = {("xa-a", "q1", "boot-1"): ms(9, 17)}  # its last status: then the power went
+    got = [(s.officer, (s.end_ms - s.start_ms) / 60_000, s.closed_by) for s in shifts(events, TZ, hours_for, life)]
+    # not until binh's sign-in at 13:00, nor the 11:30 closing: 77 minutes worked (and the last status)
+    assert got[0] == ("an", 77 + 1 / 60_000, "last_sign_of_life")
+    assert got[1] == ("binh", 240.0, "closing_time")  # boot-2 never went dark as far as anyone knows
+
+
+def test_an_open_shift_never_counts_past_now():
+    events = [OEvent(ms(8, 0), "xa-a", "q1", "sign_in", "an", None, 1, "boot-1")]
+    life = {("xa-a", "q1", "boot-1"): ms(8, 5)}
+    (s,) = shifts(events, TZ, hours_for, life, now_ms=ms(8, 6))
+    assert (s.end_ms - s.start_ms, s.closed_by) == (5 * 60_000 + 1, "last_sign_of_life")
+    (s,) = shifts(events, TZ, hours_for, {}, now_ms=ms(8, 6))  # six minutes after signing in: six minutes
+    assert (s.end_ms - s.start_ms, s.closed_by) == (6 * 60_000, "now")
