@@ -145,7 +145,7 @@ class Opening(Strict):
 
 
 RuleKind = Literal["satisfaction_below", "negative_share", "device_offline", "outbox_growing", "rejects_spike",
-                   "device_rejects"]
+                   "device_rejects", "receipts_stalled"]
 RuleScope = Annotated[str, Field(pattern=r"^(all|[a-z0-9][a-z0-9-]*|device:[a-z0-9-]+/[a-z0-9-]+|officer:.+)$",
                                  description="all, a province/commune/centre slug, device:SITE/DEVICE or officer:KEY")]
 
@@ -165,7 +165,8 @@ class AlertRule(Strict):
     last_ratings: Optional[Annotated[int, Field(ge=1, le=100000)]] = Field(None, description="over the last N ratings")
     hours: Optional[Annotated[float, Field(gt=0, le=24 * 92)]] = Field(None, description="over the last N hours")
     minutes: Optional[Annotated[float, Field(gt=0, le=60 * 24 * 31)]] = Field(
-        None, description="device_offline: silent this long in opening hours; rejects_spike, device_rejects: the window")
+        None, description="device_offline: silent this long in opening hours; rejects_spike, device_rejects: the "
+                          "window; receipts_stalled: how long messages may wait for a receipt")
     min_ratings: Annotated[int, Field(ge=1)] = Field(10, description="fewer ratings than this decide nothing")
     statuses: Annotated[int, Field(ge=2, le=50)] = Field(3, description="outbox_growing: rising over this many statuses")
     min_depth: Annotated[int, Field(ge=0)] = Field(20, description="outbox_growing: and at least this many queued")
@@ -189,6 +190,10 @@ class AlertRule(Strict):
         elif self.kind == "rejects_spike":
             if self.threshold is None or self.minutes is None:
                 raise ValueError("rejects_spike needs threshold: a count and minutes: the window")
+        elif self.kind == "receipts_stalled":
+            if self.minutes is None:
+                raise ValueError("receipts_stalled needs minutes: how long every live kiosk of a centre may wait for "
+                                 "a receipt from the database")
         elif self.kind == "device_rejects":
             if self.threshold is None or self.threshold > 1 or self.minutes is None:
                 raise ValueError("device_rejects needs threshold: the share of a kiosk's messages rejected, 0 to 1, "

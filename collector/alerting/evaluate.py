@@ -30,7 +30,9 @@ from .timefmt import iso, parse
 log = logging.getLogger("collector.alerts")
 LOOKBACK = timedelta(days=92)  # "the last N ratings" never reach further back than this
 PER_DEFAULT = {"satisfaction_below": "centre", "negative_share": "centre", "device_offline": "counter",
-               "outbox_growing": "counter", "rejects_spike": "all", "device_rejects": "counter"}
+               "outbox_growing": "counter", "rejects_spike": "all", "device_rejects": "counter",
+               "receipts_stalled": "centre"}
+LIVE_WITHIN = timedelta(minutes=15)  # receipts_stalled: a kiosk heard from this recently is live
 
 
 @dataclass
@@ -101,7 +103,7 @@ class Evaluator:
                 else:
                     states = self._states(rule.name)
                     readings = {"satisfaction_below": self._rate_readings, "negative_share": self._rate_readings,
-                                "rejects_spike": self._reject_readings,
+                                "rejects_spike": self._reject_readings, "receipts_stalled": self._receipt_readings,
                                 "device_rejects": self._device_reject_readings}[rule.kind](rule, now, states)
                 events += self._apply(rule, readings, states, now)
             except Exception:
@@ -288,6 +290,34 @@ class Evaluator:
                 verdict = rules.backlog_growing(history, rule.statuses, rule.min_depth)
                 out.append(Reading(subject, name, centre, verdict, history[-1] if history else None,
                                    {"threshold": rule.min_depth, "depths": history}, quiet, memo))
+        return out
+
+    def _receipt_readings(self, rule, now: datetime, states: dict | None = None) -> list[Reading]:
+        """Per centre: every live kiosk waits longer than ``minutes`` for a receipt (or gave up on them and
+        trusts the broker): the collector is not storing, or its receipts do not reach the kiosks."""
+        sc = rule_scope(rule.scope, self.hierarchy)
+        wanted = None if sc.sites is None else set(sc.sites)
+        live_since = iso(now - LIVE_WITHIN)
+        waits: dict[str, list[float]] = {}
+        for site, device, last_seen, waiting, since, mode in self.db.query(
+                "SELECT site, device, last_seen, unreceipted, unreceipted_since, receipts FROM devices "
+                "WHERE receipts IN ('on', 'fallback') AND last_seen >= ?", (live_since,)):
+            if (wanted is not None and site not in wanted) or (sc.device and device != sc.device):
+                continue
+            if mode == "fallback":
+                minutes = float("inf")
+            elif waiting and since:
+                minutes = max(0.0, (now - parse(since)).total_seconds() / 60)
+            else:
+                minutes = 0.0
+            waits.setdefault(self.hierarchy.centre_of(site), []).append(minutes)
+        out = []
+        for centre, minutes in sorted(waits.items()):
+            shortest = min(minutes)
+            value = round(shortest, 1) if shortest != float("inf") else rule.minutes
+            out.append(Reading(f"centre:{centre}", self._name("centre", centre, rule), centre,
+                               shortest >= rule.minutes, value,
+                               {"threshold": rule.minutes, "kiosks": len(minutes)}, not self.is_open(centre, now)))
         return out
 
     # ------------------------------------------------------------------ rejects

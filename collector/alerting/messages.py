@@ -17,6 +17,8 @@ TEXT = {
         "rejects_spike": "{value} bản tin bị từ chối trong {minutes} phút (ngưỡng {threshold})",
         "device_rejects": "{value} bản tin của thiết bị bị từ chối trong {minutes} phút ({rejected} trên {count}; "
                           "ngưỡng {threshold}): kiểm tra thiết bị và tài khoản của nó",
+        "receipts_stalled": "các thiết bị của trung tâm chờ xác nhận lưu từ CSDL đã {value} phút (ngưỡng {threshold} "
+                            "phút): kiểm tra bộ thu (collector), tài khoản và đường truyền của nó",
         "ratings": "{n} đánh giá gần nhất", "hours": "{n} giờ qua",
         "fired_at": "Bắt đầu", "cleared_at": "Kết thúc", "rule": "Quy tắc", "now": "Hiện tại",
         "footer": "Thư tự động của hệ thống {p}. Xác nhận và ghi chú trên trang Cảnh báo.",
@@ -30,6 +32,8 @@ TEXT = {
         "rejects_spike": "{value} messages rejected in {minutes} minutes (limit {threshold})",
         "device_rejects": "{value} of the kiosk's messages rejected in {minutes} minutes ({rejected} of {count}; "
                           "limit {threshold}): check the kiosk and its account",
+        "receipts_stalled": "the centre's kiosks have waited {value} minutes for the database to confirm what they "
+                            "sent (limit {threshold} minutes): check the collector, its account and its link",
         "ratings": "last {n} ratings", "hours": "last {n} hours",
         "fired_at": "Started", "cleared_at": "Ended", "rule": "Rule", "now": "Now",
         "footer": "Automatic message from {p}. Acknowledge and comment on the Alerts page.",

@@ -210,6 +210,33 @@ def test_outbox_backlog_growing_over_successive_statuses(tmp_path, db_url):
                       [("backlog", "device:ubnd-tan-lap/quay-01", "clear")]]
 
 
+def test_receipts_stalled_for_a_whole_centre(tmp_path, db_url):
+    """Every live kiosk of a centre waits longer than the limit for the database to confirm: fire for the
+    centre; one kiosk whose receipts still come means the collector is storing: no alert."""
+    rule = {"name": "receipts", "kind": "receipts_stalled", "minutes": 30}
+    cfg, db = make(tmp_path, rule, db_url)
+    ev = Evaluator(cfg, db)
+    t = local("2026-10-05 09:00")
+
+    def kiosk(device, waiting, since_min, mode="on", site="ubnd-tan-lap"):
+        set_device(db, site, device, t)
+        since = (t - timedelta(minutes=since_min)).strftime("%Y-%m-%dT%H:%M:%S.000Z") if waiting else None
+        db.execute("UPDATE devices SET unreceipted = ?, unreceipted_since = ?, receipts = ? WHERE site = ? "
+                   "AND device = ?", (waiting, since, mode, site, device))
+
+    kiosk("quay-01", 40, 45)
+    kiosk("quay-02", 0, 0)  # its receipts come: the collector stores
+    kiosk("quay-01", 3, 50, site="ubnd-hoa-binh")
+    assert ev.run(t) == [("receipts", "centre:ubnd-hoa-binh", "fire")]
+    kiosk("quay-02", 12, 40, mode="fallback")  # gave up waiting: counts as stalled too
+    assert ev.run(t + timedelta(seconds=30)) == [("receipts", "centre:ubnd-tan-lap", "fire")]
+    kiosk("quay-01", 0, 0, site="ubnd-hoa-binh")  # receipts again
+    assert ev.run(t + timedelta(minutes=1)) == [("receipts", "centre:ubnd-hoa-binh", "clear")]
+    alert = [a for a in list_alerts(db, cfg.timezone, ev.hierarchy) if a["subject"] == "centre:ubnd-tan-lap"][0]
+    from collector.alerting.messages import describe
+    assert describe(alert, "vi").startswith("các thiết bị của trung tâm chờ xác nhận lưu từ CSDL đã 45.5 phút (ngưỡng 30 phút)")
+
+
 def test_rejects_spike_and_webhook_queue(tmp_path, db_url):
     rule = {"name": "rejects", "kind": "rejects_spike", "threshold": 5, "minutes": 10, "email": False}
     cfg, db = make(tmp_path, rule, db_url, webhooks=[{"name": "chat", "url": "http://127.0.0.1:9/hook"}])
