@@ -31,7 +31,8 @@ def test_kill_9_mid_stream_leaves_every_v2_outbox_complete_with_no_gap(mosquitto
                              outbox_depth=N, boot="boot1", mono_ms=999, clock="synced", epoch=epoch, seq_last=N))
     col = CollectorProc(tmp_path, mosquitto.port, db_url, prefix=prefix, max_size=500).start()
     Publisher(mosquitto.port, f"{prefix}/ubnd-test/quay-01/status", [status]).run()
-    pub = Publisher(mosquitto.port, f"{prefix}/ubnd-test/quay-01/rating", ratings, chunk=250, pause_s=0.05)
+    # a stream of several seconds, so both kills land while it flows even on a busy machine
+    pub = Publisher(mosquitto.port, f"{prefix}/ubnd-test/quay-01/rating", ratings, chunk=250, pause_s=0.25)
     try:
         pub.start()
         for at in (1500, 3000):

@@ -72,6 +72,12 @@ def tap(rec: Recorder, n: int) -> None:
         rec.rating(Rating(id=new_event_id(), site=SITE, device=DEVICE, ts=utcnow(), rating=4, scale=5, lang="vi"))
 
 
+@pytest.fixture
+def mosquitto(mosquitto_factory):
+    """A broker of its own: no other test's collector may receipt these kiosks' ratings."""
+    return mosquitto_factory().start()
+
+
 def test_a_rating_the_broker_acknowledged_stays_until_its_receipt(mosquitto, tmp_path):
     collector = FakeCollector(mosquitto.port)
     rec, box, up = kiosk(tmp_path, mosquitto.port)
