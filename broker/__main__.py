@@ -81,10 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     _dir(p)
 
     p = sub.add_parser("add-bridge-user", help="create an account a commune broker's bridge logs in with",
-                       description="On the provincial broker: an account that may write everything under the "
-                                   "prefix, for one commune broker's bridge.")
+                       description="On the provincial broker: an account for one commune broker's bridge. It may "
+                                   "publish what kiosks send (rating, status, event) and read the collectors' "
+                                   "receipts and time; with --sites, for those sites only.")
     p.add_argument("name")
     _dir(p)
+    p.add_argument("--sites", metavar="SITE[,SITE...]",
+                   help="the sites (centres) whose kiosks this bridge carries; the commune's `bridge` needs the same")
 
     p = sub.add_parser("add-desk", help="create or rotate a desk account of one site (sends requests)",
                        description="Create (or rotate) an account for a desk or queue system of SITE: it may "
@@ -129,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=1883, help="port (default 1883)")
 
     p = sub.add_parser("bridge", help="write a bridge from this broker to a provincial broker",
-                       description="Write DIR/conf.d/bridge-NAME.conf: <prefix>/# goes out at QoS 1 with a "
-                                   "persistent session, queued here while the uplink is down.")
+                       description="Write DIR/conf.d/bridge-NAME.conf: ratings, statuses and events go out, the "
+                                   "collectors' receipts and time come in, at QoS 1 with a persistent session, "
+                                   "queued while the uplink is down.")
     _dir(p)
     p.add_argument("--name", required=True, help="bridge name (a slug, e.g. to-province)")
     p.add_argument("--remote-host", required=True)
@@ -138,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ca", type=Path, help="CA certificate of the remote broker (default: the system's CAs)")
     p.add_argument("--username", help="account on the remote broker (see add-bridge-user there)")
     p.add_argument("--password-file", type=Path, help="file holding that account's password")
+    p.add_argument("--sites", metavar="SITE[,SITE...]",
+                   help="only these sites' kiosks (when the remote account was made with --sites)")
     fleet_cli.add_parser(sub)
     return parser
 
@@ -205,7 +211,8 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "add-collector":
         _print_issued(setup.add_collector(args.dir, args.name, args.client_cert))
     elif args.command == "add-bridge-user":
-        _print_issued(setup.add_bridge_user(args.dir, args.name))
+        sites = [s.strip() for s in args.sites.split(",") if s.strip()] if args.sites else None
+        _print_issued(setup.add_bridge_user(args.dir, args.name, sites))
     elif args.command == "add-desk":
         _print_issued(setup.add_desk(args.dir, args.site, args.name, args.client_cert))
     elif args.command == "add-fleet":
@@ -247,7 +254,8 @@ def dispatch(args: argparse.Namespace) -> int:
             raise SetupError("--password-file needs --username")
         prefix = load_state(args.dir.resolve()).settings.topic_prefix
         spec = BridgeSpec(args.name, args.remote_host, prefix, args.remote_port, args.ca, args.username,
-                          read_password_file(args.password_file) if args.password_file else None)
+                          read_password_file(args.password_file) if args.password_file else None,
+                          sites=tuple(s.strip() for s in (args.sites or "").split(",") if s.strip()))
         print(f"wrote {write_bridge(args.dir, spec)}")
         print("restart Mosquitto to start the bridge (a reload does not open new bridges)")
     return 0

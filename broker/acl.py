@@ -59,9 +59,12 @@ def rules(account: Account, prefix: str) -> list[Rule]:
         return out + _read(f"{prefix}/+/+/config")
     if kind == "bridge":
         # A commune broker's bridge carries what kiosks send up and the collectors' receipts and time
-        # down: nothing else. It may not publish a config, a request or a receipt.
-        return ([Rule(PUBLISH, f"{prefix}/+/+/{k}") for k in COLLECTED]
-                + _read(f"{prefix}/+/+/receipt") + _read(f"{prefix}/time"))
+        # down: nothing else. It may not publish a config, a request or a receipt. Given its sites
+        # (add-bridge-user --sites), only those communes' topics.
+        out = []
+        for site in bridge_sites(account):
+            out += [Rule(PUBLISH, f"{prefix}/{site}/+/{k}") for k in COLLECTED] + _read(f"{prefix}/{site}/+/receipt")
+        return out + _read(f"{prefix}/time")
     if kind == "desk":
         # A desk or queue system asks the kiosks of its own site to rate the citizen just served.
         return [Rule(PUBLISH, f"{prefix}/{account.site}/+/request")]
@@ -74,6 +77,11 @@ def rules(account: Account, prefix: str) -> list[Rule]:
         return [Rule(PUBLISH, CONTROL_TOPIC), *_read(f"{CONTROL_TOPIC}/response"),
                 Rule(PUBLISH, f"{prefix}/#"), *_read(f"{prefix}/#")]
     raise ValueError(f"unknown account kind {kind!r}")
+
+
+def bridge_sites(account: Account) -> list[str]:
+    """The sites a bridge account speaks for (kept comma-separated in its site field); every site: ['+']."""
+    return [s for s in (account.site or "").split(",") if s] or ["+"]
 
 
 def describe(account: Account, prefix: str) -> str:

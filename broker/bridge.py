@@ -29,6 +29,7 @@ class BridgeSpec:
     username: str | None = None
     password: str | None = None
     qos: int = 1
+    sites: tuple[str, ...] = ()  # only these sites' topics (the remote account's --sites); empty: all
 
     @classmethod
     def from_config(cls, b, prefix: str) -> "BridgeSpec":
@@ -36,7 +37,7 @@ class BridgeSpec:
             password = b.password.resolve() if b.password else None
         except ValueError as exc:
             raise SetupError(f"bridge {b.name}: {exc}") from None
-        return cls(b.name, b.remote_host, prefix, b.remote_port, b.ca, b.username, password, b.qos)
+        return cls(b.name, b.remote_host, prefix, b.remote_port, b.ca, b.username, password, b.qos, tuple(b.sites))
 
 
 def render(spec: BridgeSpec, client_id: str) -> str:
@@ -45,8 +46,9 @@ def render(spec: BridgeSpec, client_id: str) -> str:
         "receipts and time come in",
         f"connection {spec.name}",
         f"address {spec.remote_host}:{spec.remote_port}",
-        *[f"topic {spec.prefix}/+/+/{kind} out {spec.qos}" for kind in ("rating", "status", "event")],
-        f"topic {spec.prefix}/+/+/receipt in {spec.qos}",
+        *[f"topic {spec.prefix}/{site}/+/{kind} out {spec.qos}" for site in spec.sites or ("+",)
+          for kind in ("rating", "status", "event")],
+        *[f"topic {spec.prefix}/{site}/+/receipt in {spec.qos}" for site in spec.sites or ("+",)],
         f"topic {spec.prefix}/time in 0",
         "cleansession false",  # the remote keeps our session; our side queues while the link is down
         f"remote_clientid {client_id}",
@@ -74,6 +76,9 @@ def write_bridge(folder: Path, spec: BridgeSpec) -> Path:
     folder = Path(folder).resolve()
     if not is_slug(spec.name):
         raise SetupError(f"bridge name {spec.name!r} is not a slug: use lower-case letters, digits and '-'")
+    bad = [s for s in spec.sites if not is_slug(s)]
+    if bad:
+        raise SetupError(f"bridge {spec.name}: site {bad[0]!r} is not a slug: use lower-case letters, digits and '-'")
     if spec.ca is not None and not Path(spec.ca).exists():
         raise SetupError(f"CA file {spec.ca} does not exist; copy the provincial broker's ca.crt here first")
     state = load_state(folder)

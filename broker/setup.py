@@ -257,10 +257,13 @@ def add_collector(folder: Path, name: str, client_cert: bool = False) -> Issued:
     return _issue(folder, f"collector-{name}", "collector", client_cert=client_cert)
 
 
-def add_bridge_user(folder: Path, name: str) -> Issued:
-    """An account a commune broker's bridge logs in with on this (provincial) broker."""
+def add_bridge_user(folder: Path, name: str, sites: list[str] | None = None) -> Issued:
+    """An account a commune broker's bridge logs in with on this (provincial) broker; with ``sites``, it
+    may carry only those sites' kiosks (a stolen bridge password then speaks for no other commune)."""
     _check_slug("bridge name", name)
-    return _issue(folder, f"bridge-{name}", "bridge")
+    for site in sites or []:
+        _check_slug("site", site)
+    return _issue(folder, f"bridge-{name}", "bridge", ",".join(sorted(set(sites))) if sites else None)
 
 
 def add_desk(folder: Path, site: str, name: str, client_cert: bool = False) -> Issued:

@@ -49,6 +49,8 @@ class Bridge(Strict):
     username: Optional[str] = None
     password: Optional[Secret] = None
     qos: Literal[1, 2] = 1
+    sites: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]] = Field(
+        default_factory=list, description="only these sites' kiosks (as the remote account's --sites); empty: all")
 
 
 class BrokerConfig(Strict):

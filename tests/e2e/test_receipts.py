@@ -167,7 +167,7 @@ def test_through_a_bridge_a_killed_commune_broker_and_a_cut_link_lose_nothing(tm
 
     province, commune = tmp_path / "p", tmp_path / "c"  # short: the control socket path is bounded
     p_tls, _ = init_dir(province)
-    setup.add_bridge_user(province, "tan-lap")
+    setup.add_bridge_user(province, "tan-lap", ["ubnd-a"])  # this commune's kiosks only
     issued = setup.add_collector(province, "main")
     _, c_local = init_dir(commune)
     setup.add_device(commune, "ubnd-a", "quay-01")
@@ -175,7 +175,7 @@ def test_through_a_bridge_a_killed_commune_broker_and_a_cut_link_lose_nothing(tm
     assert main(["bridge", "--dir", str(commune), "--name", "to-province", "--remote-host", "127.0.0.1",
                  "--remote-port", str(link.port), "--ca", str(province / "certs" / "ca.crt"),
                  "--username", "bridge-tan-lap",
-                 "--password-file", str(province / "secrets" / "bridge-tan-lap.pass")]) == 0
+                 "--password-file", str(province / "secrets" / "bridge-tan-lap.pass"), "--sites", "ubnd-a"]) == 0
     up = Mosquitto(province, port=p_tls, conf_file=province / "mosquitto.conf").start()
     down = Mosquitto(commune, port=c_local, conf_file=commune / "mosquitto.conf").start()
     work = tmp_path / "w"

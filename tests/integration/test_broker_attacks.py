@@ -85,7 +85,7 @@ def site(tmp_path_factory):
     setup.add_desk(folder, "tan-lap", "front")
     setup.add_desk(folder, "xa-b", "front")
     setup.add_fleet(folder, "main")
-    setup.add_bridge_user(folder, "xa-b")
+    setup.add_bridge_user(folder, "xa-b", ["xa-b"])  # the bridge of commune xa-b carries its kiosks only
     broker = Mosquitto(folder, port=tls_port, conf_file=folder / "mosquitto.conf").start()
     yield folder, tls_port
     broker.stop()
@@ -268,20 +268,23 @@ def test_only_a_collector_may_say_a_rating_is_stored(site):
         kiosk.close()
 
 
-def test_a_bridge_carries_ratings_up_and_receipts_down_and_nothing_else(site):
+def test_a_bridge_carries_its_communes_ratings_up_and_receipts_down_and_nothing_else(site):
     folder, port = site
     bridge = up(folder, port, "bridge-xa-b")
     try:
         for kind in ("rating", "status", "event"):
             assert accepted(bridge.publish(f"hailong/v1/xa-b/quay-1/{kind}", b"forwarded"))
-        assert not refused(bridge.subscribe("hailong/v1/+/+/receipt"))
+        assert not refused(bridge.subscribe("hailong/v1/xa-b/+/receipt"))
         assert not refused(bridge.subscribe("hailong/v1/time"))
+        assert refused(bridge.subscribe("hailong/v1/+/+/receipt")), "a bridge reads other communes' receipts"
         assert refused(bridge.subscribe("hailong/v1/+/+/rating")), "a bridge reads what kiosks send"
     finally:
         bridge.close()
     for kind in ("config", "request", "receipt"):
-        rc = publish_as(folder, port, "bridge-xa-b", f"hailong/v1/tan-lap/quay-1/{kind}", b"x")
+        rc = publish_as(folder, port, "bridge-xa-b", f"hailong/v1/xa-b/quay-1/{kind}", b"x")
         assert not accepted(rc), f"a bridge account may publish a {kind}"
+    # nor speak for another commune's kiosks
+    assert not accepted(publish_as(folder, port, "bridge-xa-b", "hailong/v1/tan-lap/quay-1/rating", b"forged"))
 
 
 def test_a_collector_reads_the_retained_configs_but_cannot_write_or_share_them(site):

@@ -75,6 +75,9 @@ def test_desk_fleet_and_bridge_rights():
         ("publishClientSend", "p/v1/+/+/event"),
         ("subscribePattern", "p/v1/+/+/receipt"), ("publishClientReceive", "p/v1/+/+/receipt"),
         ("subscribePattern", "p/v1/time"), ("publishClientReceive", "p/v1/time")}
+    # a bridge given its sites speaks for those communes only
+    assert {t for a, t in rule_pairs("bridge", site="xa-a,xa-b") if a == "publishClientSend"} == {
+        f"p/v1/{s}/+/{k}" for s in ("xa-a", "xa-b") for k in ("rating", "status", "event")}
     only_collectors_say_stored = [k for k in acl.KINDS if k != "admin" and any(
         a == "publishClientSend" and t.endswith("/receipt") for a, t in rule_pairs(k, site="s", device="d"))]
     assert only_collectors_say_stored == ["collector"]
