@@ -1,5 +1,5 @@
 # Every command a user runs; see README.md.
-.PHONY: setup test demo bench doc-images clean
+.PHONY: setup test demo bench doc-images mutants clean
 
 setup:
 	scripts/setup.sh
@@ -19,5 +19,8 @@ bench: setup
 doc-images: setup  # the window and browser tests, copying their screenshots into docs/img
 	HAILONG_DOC_IMAGES=1 TEST_WORKERS=2 scripts/test.sh tests/ui
 
+mutants: setup  # mutation testing of the no-loss and completeness code (long; not part of `make test`)
+	scripts/mutants.sh
+
 clean:
-	rm -rf .venv tests/artifacts .pytest_cache
+	rm -rf .venv tests/artifacts .pytest_cache mutants

@@ -20,8 +20,12 @@ def problems(tmp_path, text: str) -> list[str]:
 
 def test_example_documents_alerts_and_reports():
     cfg = load(EXAMPLE, kind="collector")
-    assert {r.kind for r in cfg.alerts.rules} == {"satisfaction_below", "negative_share", "device_offline",
-                                                  "outbox_growing", "rejects_spike", "device_rejects"}
+    from typing import get_args
+
+    from config.collector import RuleKind
+
+    assert {r.kind for r in cfg.alerts.rules} == set(get_args(RuleKind))  # every kind shown in the example
+    assert "receipts_stalled" in get_args(RuleKind)
     assert cfg.notify.smtp.security == "starttls" and cfg.notify.smtp.password.env
     assert cfg.holidays and cfg.opening.default.hours
     assert {k for r in cfg.notify.recipients for k in r.reports} == {"month", "quarter", "6m", "9m", "year"}
