@@ -135,6 +135,7 @@ class Outbox:
         self._closed = threading.Event()
         self._healer: Optional[threading.Thread] = None
         self._marker_at = 0.0
+        self.last_receipted_sent: Optional[int] = None  # ``sent`` of the newest row a receipt cleared
         self._open()
 
     # ------------------------------------------------------------ opening
@@ -507,6 +508,8 @@ class Outbox:
                 conn = self._conn()
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    newest = [conn.execute("SELECT MAX(sent) FROM outbox WHERE r_epoch = ? AND r_seq BETWEEN ? AND ?",
+                                           t).fetchone()[0] for t in todo]
                     before = conn.total_changes
                     conn.executemany("DELETE FROM outbox WHERE r_epoch = ? AND r_seq BETWEEN ? AND ?", todo)
                     gone = conn.total_changes - before
@@ -514,6 +517,9 @@ class Outbox:
                 except BaseException:
                     self._rollback(conn)
                     raise
+                newest = [n for n in newest if n is not None]
+                if newest:  # the latest acknowledgement a receipt has cleared: older unreceipted rows were overtaken
+                    self.last_receipted_sent = max(newest)
                 return gone
             except (sqlite3.Error, OSError) as exc:
                 self._guard(exc)

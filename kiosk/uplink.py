@@ -3,10 +3,12 @@
 Receipts (contract v2): the broker's PUBACK only marks a row "sent"; the row is deleted when a
 collector's receipt says the database holds it. A broker is a forwarding hop: one that loses power
 loses what it held since its last save, and one with no collector session drops what it acknowledges.
-So a sent row without a receipt is sent again: at every new connection, when a collector is heard
-again (its time signal, the first on a connection or after a silence), and every ``resend_after_s``
-(doubling while no receipt comes, up to an hour). The collector stores by id once and receipts the
-copy again. A kiosk whose collector never sends receipts falls back to the PUBACK after
+So a sent row without a receipt is sent again: at every new connection; when a collector is heard
+again (its time signal, the first on a connection or after a silence); when no receipt at all has come
+for ``resend_after_s`` (then again at doubling intervals, up to an hour); and, while receipts come,
+only the rows a later one overtook by ``resend_after_s`` (lost on the way; the rest are merely queued
+behind a busy collector, and sending them again would only lengthen its queue). The collector stores by
+id once and receipts the copy again. A kiosk whose collector never sends receipts falls back to the PUBACK after
 ``receipt_fallback_h`` hours connected (``receipts`` says so in its status); a receipt turns them back on.
 Rows without a receipt key (contract v1) and messages sent from memory during a disk fault are
 forgotten at the PUBACK, as before.
@@ -160,7 +162,8 @@ class Uplink:
         self._resend_every = float(cfg.outbox.resend_after_s)
         self._next_round = time.monotonic() + self._resend_every
         self._round_now = False
-        self._receipt_since_round = False
+        self._last_receipt_mono = time.monotonic()
+        self._quiet_rounds = 0  # rounds in a row with no receipt between them
         self._time_heard_at: Optional[float] = None  # monotonic; None: not on this connection yet
         self._wait_s = float(outbox.meta_get("receipt_wait_s") or 0)  # connected seconds without a receipt
         self._wait_tick: Optional[float] = None
@@ -446,7 +449,8 @@ class Uplink:
             return
         self.receipted_total += gone
         self.last_receipt = datetime.now(timezone.utc)
-        self._receipt_since_round = True
+        self._last_receipt_mono = time.monotonic()
+        self._quiet_rounds = 0
         self._resend_every = float(self.cfg.outbox.resend_after_s)
         if self._wait_s:
             self._wait_s = 0.0
@@ -460,15 +464,29 @@ class Uplink:
         if marks:
             self.outbox.mark_acknowledged(marks, int(time.monotonic() * 1000))
 
-    def _resend_round(self, now: float) -> None:
-        """Send again, oldest first, every row the broker took before now that no receipt cleared."""
-        if not self._receipt_since_round:
-            self._resend_every = min(self._resend_every * 2, RESEND_MAX_S)
-        self._receipt_since_round = False
+    def _round_due(self, now: float) -> Optional[int]:
+        """Whether to send unreceipted rows again now: those the broker took before the returned
+        monotonic ms (None: not now)."""
+        if self._round_now:  # a collector was heard (again): what went before it may have gone nowhere
+            return int(now * 1000)
+        if now < self._next_round:
+            return None
+        base = float(self.cfg.outbox.resend_after_s)
+        if now - self._last_receipt_mono >= self._resend_every:  # no receipt at all for a while: all of them
+            if self._quiet_rounds:
+                self._resend_every = min(self._resend_every * 2, RESEND_MAX_S)
+            self._quiet_rounds += 1
+            self._next_round = now + self._resend_every
+            return int(now * 1000)
+        self._next_round = now + base
+        newest = self.outbox.last_receipted_sent
+        return newest - int(base * 1000) if newest is not None else None  # only rows a later one overtook
+
+    def _resend_round(self, sent_before: int) -> None:
+        """Send again, oldest first, every row the broker took before ``sent_before`` that no receipt cleared."""
         self._round_now = False
-        self._next_round = now + self._resend_every
         self._flush_marks()
-        self._sent_before = int(now * 1000)
+        self._sent_before = sent_before
         self._cursor = (self.outbox.generation, 0)
         self._exhausted = False
 
@@ -616,8 +634,10 @@ class Uplink:
         self._count_wait(time.monotonic())
         while not self._stop.is_set() and self._connected:
             now = time.monotonic()
-            if self.receipts == "on" and (self._round_now or now >= self._next_round):
-                self._resend_round(now)
+            if self.receipts == "on":
+                due = self._round_due(now)
+                if due is not None:
+                    self._resend_round(due)
             self._fill(client)
             if len(self._acked) + len(self._marks) >= DELETE_BATCH or self._heard or \
                     ((self._acked or self._marks) and now - last_delete >= DELETE_EVERY_S):

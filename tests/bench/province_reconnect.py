@@ -9,8 +9,9 @@ real ``python -m collector run`` process. The collector's session exists before 
 started once, then stopped). The kiosks are simulated, many per process on one selector loop (as in
 tests/bench/fleet_push.py): each holds its R ratings as contract v2 payloads numbered 1..R in an epoch
 of its own, subscribes to its receipt topic, sends all of them (100 in flight, as the uplink's
-largest window) and forgets each one only when a receipt names it; what is not receipted 90 s after
-it was sent is sent again, as the kiosk's resend round does. Reported: seconds from the first connect
+largest window) and forgets each one only when a receipt names it; it sends again as the uplink does:
+everything unreceipted when no receipt at all came for 90 s (doubling), and while receipts come only
+what a later-sent receipted one overtook by 90 s. Reported: seconds from the first connect
 until the last receipt, until the database held every rating, ratings stored (must be N x R, each
 once: the hourly rollup must say the same), copies the collector recognised as already stored, and
 the broker's and the collector's peak memory. The last line is ``RESULT ...``.
@@ -62,6 +63,10 @@ class SimKiosk:
         self.sent_at: dict[int, float] = {}
         self.connected = False
         self.done_at: float | None = None
+        self.last_receipt = time.monotonic()
+        self.quiet_every = RESEND_S
+        self.next_check = time.monotonic() + RESEND_S
+        self.newest_receipted_sent = 0.0
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{site}--{device}", protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(WINDOW)
         self.client.on_connect = self._on_connect
@@ -86,7 +91,11 @@ class SimKiosk:
         if body.get("epoch") != self.epoch:
             return
         for first, last in body["seqs"]:
-            self.waiting.difference_update(range(first, last + 1))
+            done = self.waiting.intersection(range(first, last + 1))
+            if done:
+                self.newest_receipted_sent = max(self.newest_receipted_sent, max(self.sent_at.get(s, 0) for s in done))
+            self.waiting.difference_update(done)
+        self.last_receipt, self.quiet_every = time.monotonic(), RESEND_S
         if not self.waiting and self.done_at is None:
             self.done_at = time.monotonic()
 
@@ -101,10 +110,13 @@ class SimKiosk:
             self.client.publish(f"{PREFIX}/{self.site}/{self.device}/rating", self.payloads[seq], qos=1)
             self.inflight += 1
             self.sent_at[seq] = now
-        if not self.queue and self.waiting:
-            late = [s for s in self.waiting if now - self.sent_at.get(s, now) >= RESEND_S]
-            if late:
-                self.queue = sorted(late)
+        if not self.queue and self.waiting and now >= self.next_check:
+            if now - self.last_receipt >= self.quiet_every:  # no receipt at all: everything, backing off
+                cutoff, self.quiet_every = now, min(self.quiet_every * 2, 3600.0)
+            else:  # receipts come: only what a later one overtook
+                cutoff = self.newest_receipted_sent - RESEND_S
+            self.next_check = now + RESEND_S
+            self.queue = sorted(s for s in self.waiting if self.sent_at.get(s, now) < cutoff)
 
 
 def worker(args) -> int:

@@ -164,3 +164,48 @@ def test_receipts_off_trusts_the_puback_as_before(mosquitto, tmp_path):
         up.stop()
         box.close()
         collector.close()
+
+
+def test_while_receipts_come_in_order_nothing_is_sent_again(mosquitto, tmp_path):
+    """Receipts that keep coming mean a collector is draining a queue: the kiosk does not add to it, even
+    past resend_after_s."""
+    collector = FakeCollector(mosquitto.port)
+    rec, box, up = kiosk(tmp_path, mosquitto.port, resend_after_s=10)
+    up.start()
+    try:
+        tap(rec, 10)
+        assert wait_for(lambda: box.waiting()[0] == 10, 10)
+        epoch = collector.ratings[0].epoch
+        for seq in range(1, 7):  # a slow collector: one receipt every 3 s, oldest first, for 18 s
+            time.sleep(3)
+            collector.receipt(DEVICE, epoch, [[seq, seq]])
+        assert box.depth() == 4 and len(collector.ratings) == 10, [r.seq for r in collector.ratings]
+    finally:
+        up.stop()
+        box.close()
+        collector.close()
+
+
+def test_a_rating_a_later_one_overtook_is_sent_again(mosquitto, tmp_path):
+    """Receipted later ones and not this one: it was lost on the way, and goes again (only it)."""
+    collector = FakeCollector(mosquitto.port)
+    rec, box, up = kiosk(tmp_path, mosquitto.port, resend_after_s=10)
+    up.start()
+    try:
+        tap(rec, 5)
+        assert wait_for(lambda: box.waiting()[0] == 5, 10)
+        epoch = collector.ratings[0].epoch
+        collector.receipt(DEVICE, epoch, [[2, 5]])  # 1 never reached the database (say)
+        time.sleep(11)
+        tap(rec, 2)  # 6 and 7, acknowledged more than resend_after_s after 1, and receipted
+        assert wait_for(lambda: box.waiting()[0] == 3, 10)
+        collector.receipt(DEVICE, epoch, [[6, 7]])
+        assert wait_for(lambda: [r.seq for r in collector.ratings].count(1) >= 2, 15), \
+            [r.seq for r in collector.ratings]
+        assert all([r.seq for r in collector.ratings].count(s) == 1 for s in range(2, 8))
+        collector.receipt(DEVICE, epoch, [[1, 1]])
+        assert wait_for(lambda: box.depth() == 0, 5)
+    finally:
+        up.stop()
+        box.close()
+        collector.close()
