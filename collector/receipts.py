@@ -27,6 +27,36 @@ def ranges(seqs: Iterable[int]) -> list[list[int]]:
     return out
 
 
+class ReceiptBuffer:
+    """Committed rows gathered over several batches, receipted together: after a province-wide outage a
+    batch holds a rating or two of each of two thousand kiosks, and a receipt per kiosk per batch would
+    be a receipt per rating. Rows wait at most ``delay_s`` (or until ``max_rows`` wait); they are all
+    committed, so a receipt sent later is as true."""
+
+    def __init__(self, prefix: str, delay_s: float = 0.5, max_rows: int = 20_000):
+        self.prefix, self.delay_s, self.max_rows = prefix, delay_s, max_rows
+        self._rows: list = []
+        self._since: float | None = None
+
+    def add(self, rows: Iterable, now: float) -> None:
+        new = [r for r in rows if r.epoch is not None]
+        if new:
+            self._rows.extend(new)
+            if self._since is None:
+                self._since = now
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._rows)
+
+    def due(self, now: float) -> bool:
+        return bool(self._rows) and (len(self._rows) >= self.max_rows or now - self._since >= self.delay_s)
+
+    def take(self) -> list[tuple[str, bytes]]:
+        rows, self._rows, self._since = self._rows, [], None
+        return receipts_for(rows, self.prefix)
+
+
 def receipts_for(rows: Iterable, prefix: str, now: datetime | None = None) -> list[tuple[str, bytes]]:
     """One receipt per (site, device, epoch) of the committed rows (anything with site, device, epoch,
     seq; v1 rows, epoch None, have nothing to receipt), split so each stays within the payload limit."""

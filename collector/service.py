@@ -26,7 +26,7 @@ from collector.fleet_watch import FleetWatch
 from collector.ingest import Batch, Message, RejectRow, classify
 from collector.mqtt_source import MqttSource, default_client_id
 from collector.placement import Anchors
-from collector.receipts import receipts_for
+from collector.receipts import ReceiptBuffer
 from collector.rejects import RejectPolicy
 from collector.store import Store
 from config import ConfigError, load
@@ -140,7 +140,7 @@ class Writer:
         self.max_size = cfg.batch.max_size
         self.max_wait = cfg.batch.max_wait_ms / 1000
         self.prefix = cfg.broker.topic_prefix
-        self.receipts = cfg.receipts
+        self.receipts = ReceiptBuffer(self.prefix) if cfg.receipts else None
         self._ready: queue.Queue = queue.Queue(maxsize=1)  # validated batches for the committer; None ends it
         self._committed_all = True  # False once the committer gave up on a batch (stopped while the db failed)
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
@@ -153,10 +153,18 @@ class Writer:
     # ------------------------------------------------------------ committer thread
     def _commit_loop(self) -> None:
         try:
-            while (item := self._ready.get()) is not None:
+            while True:
+                try:
+                    item = self._ready.get(timeout=0.1)
+                except queue.Empty:  # quiet: receipts gathered from the last batches go now
+                    self._send_receipts(force=True)
+                    continue
+                if item is None:
+                    break
                 if not self.commit(*item):
                     self._committed_all = False
                     return
+            self._send_receipts(force=True)
         except BaseException:
             self._committed_all = False
             log.exception("the committer failed; stopping (un-acknowledged messages will be redelivered)")
@@ -193,9 +201,16 @@ class Writer:
         return True
 
     def _receipt(self, batch: Batch) -> None:
-        """Committed: tell each kiosk which of its messages the database holds (it forgets them only then)."""
-        if self.receipts and (batch.rows or batch.events):
-            self.source.send_receipts(receipts_for([*batch.rows, *batch.events], self.prefix))
+        """Committed: each kiosk will hear which of its messages the database holds (it forgets them only
+        then), gathered over batches for at most half a second."""
+        if self.receipts is not None and (batch.rows or batch.events):
+            self.receipts.add([*batch.rows, *batch.events], time.monotonic())
+            self._send_receipts()
+
+    def _send_receipts(self, force: bool = False) -> None:
+        buf = self.receipts
+        if buf is not None and (buf.due(time.monotonic()) or (force and buf.pending)):
+            self.source.send_receipts(buf.take())
 
     def _one_by_one(self, pending: list[Message]) -> bool:
         """A batch that keeps failing may hold one message the database refuses (a case validation

@@ -34,3 +34,18 @@ def test_a_scattered_batch_is_split_into_receipts_within_the_payload_limit():
     back = [s for t, p in out for first, last in decode(t, p).seqs for s in range(first, last + 1)]
     assert back == seqs
     assert all(isinstance(decode(t, p), Receipt) and json.loads(p)["v"] == 2 for t, p in out)
+
+
+def test_rows_of_several_batches_are_receipted_together_within_the_delay():
+    from collector.receipts import ReceiptBuffer
+
+    buf = ReceiptBuffer("hailong/v1", delay_s=0.5, max_rows=100)
+    buf.add([row(1), row(2), row(None, epoch=None)], now=10.0)
+    assert not buf.due(10.2)
+    buf.add([row(3), row(1, device="quay-02")], now=10.3)
+    assert buf.due(10.5)
+    got = {t: decode(t, p).seqs for t, p in buf.take()}
+    assert got == {"hailong/v1/xa-a/quay-01/receipt": [(1, 3)], "hailong/v1/xa-a/quay-02/receipt": [(1, 1)]}
+    assert not buf.due(99.0) and buf.take() == []
+    buf.add([row(s) for s in range(1, 101)], now=100.0)
+    assert buf.due(100.0)  # enough waiting: at once
