@@ -110,8 +110,9 @@ class Outbox(Strict):
     # A message leaves the outbox when a collector's receipt says the database holds it, not at the
     # broker's PUBACK (a broker that loses power loses what it held). false: trust the PUBACK.
     receipts: bool = True
-    # A message the broker took but no receipt came for is sent again after this long (doubling while
-    # none comes, up to an hour), at every new connection, and when a collector is heard again.
+    # A message the broker took but no receipt came for is sent again: at every new connection, when a
+    # collector is heard again, when no receipt at all came for this long (doubling up to an hour), and
+    # while receipts come, when a later message was receipted this long after it was taken.
     resend_after_s: Annotated[int, Field(ge=10, le=3600)] = 90
     # After this many hours connected with messages waiting and no receipt at all (a collector that
     # sends none), trust the PUBACK and say so in the status; a receipt turns receipts back on. 0: never.
