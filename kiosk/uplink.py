@@ -382,6 +382,12 @@ class Uplink:
         self._cursor = (self.outbox.generation, 0)
         self._sent_before = None  # a new connection sends every row again, sent or not
         self._time_heard_at = None
+        # and the wait for receipts starts afresh: a kiosk back from a day offline must not take the
+        # day for a collector that stopped answering, and send its backlog twice
+        self._last_receipt_mono = time.monotonic()
+        self._resend_every = float(self.cfg.outbox.resend_after_s)
+        self._next_round = self._last_receipt_mono + self._resend_every
+        self._quiet_rounds = 0
         self._exhausted = False
         client = self._client()
         b = self.cfg.broker

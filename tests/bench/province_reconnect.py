@@ -80,6 +80,8 @@ class SimKiosk:
         if reason_code.is_failure:
             return
         self.connected = True
+        now = time.monotonic()  # as the uplink: the wait for receipts starts afresh with the connection
+        self.last_receipt, self.quiet_every, self.next_check = now, RESEND_S, now + RESEND_S
         client.subscribe(f"{PREFIX}/{self.site}/{self.device}/receipt", qos=1)
         self.queue = sorted(self.waiting)  # a new connection sends every unreceipted rating again
 
