@@ -145,7 +145,7 @@ class Opening(Strict):
 
 
 RuleKind = Literal["satisfaction_below", "negative_share", "device_offline", "outbox_growing", "rejects_spike",
-                   "device_rejects", "receipts_stalled"]
+                   "device_rejects", "receipts_stalled", "device_shared"]
 RuleScope = Annotated[str, Field(pattern=r"^(all|[a-z0-9][a-z0-9-]*|device:[a-z0-9-]+/[a-z0-9-]+|officer:.+)$",
                                  description="all, a province/commune/centre slug, device:SITE/DEVICE or officer:KEY")]
 

@@ -31,7 +31,7 @@ log = logging.getLogger("collector.alerts")
 LOOKBACK = timedelta(days=92)  # "the last N ratings" never reach further back than this
 PER_DEFAULT = {"satisfaction_below": "centre", "negative_share": "centre", "device_offline": "counter",
                "outbox_growing": "counter", "rejects_spike": "all", "device_rejects": "counter",
-               "receipts_stalled": "centre"}
+               "receipts_stalled": "centre", "device_shared": "counter"}
 LIVE_WITHIN = timedelta(minutes=15)  # receipts_stalled: a kiosk heard from this recently is live
 
 
@@ -104,6 +104,7 @@ class Evaluator:
                     states = self._states(rule.name)
                     readings = {"satisfaction_below": self._rate_readings, "negative_share": self._rate_readings,
                                 "rejects_spike": self._reject_readings, "receipts_stalled": self._receipt_readings,
+                                "device_shared": self._shared_readings,
                                 "device_rejects": self._device_reject_readings}[rule.kind](rule, now, states)
                 events += self._apply(rule, readings, states, now)
             except Exception:
@@ -318,6 +319,23 @@ class Evaluator:
             out.append(Reading(f"centre:{centre}", self._name("centre", centre, rule), centre,
                                shortest >= rule.minutes, value,
                                {"threshold": rule.minutes, "kiosks": len(minutes)}, not self.is_open(centre, now)))
+        return out
+
+    def _shared_readings(self, rule, now: datetime, states: dict | None = None) -> list[Reading]:
+        """Per kiosk: two kiosks take turns on its device id (collector/clones.py), day and night."""
+        from ..clones import CLEAR_AFTER_MS
+
+        sc = rule_scope(rule.scope, self.hierarchy)
+        wanted = None if sc.sites is None else set(sc.sites)
+        now_ms = int(now.timestamp() * 1000)
+        out = []
+        for site, device, last, flips in self.db.query(
+                "SELECT site, device, shared_last_ms, shared_flips FROM devices WHERE shared_last_ms IS NOT NULL"):
+            if (wanted is not None and site not in wanted) or (sc.device and device != sc.device):
+                continue
+            name = self.hierarchy.group("counter", site, device)[1]
+            out.append(Reading(f"device:{site}/{device}", name, self.hierarchy.centre_of(site),
+                               now_ms - int(last) <= CLEAR_AFTER_MS, int(flips or 0), {"threshold": 1}))
         return out
 
     # ------------------------------------------------------------------ rejects

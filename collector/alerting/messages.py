@@ -19,6 +19,8 @@ TEXT = {
                           "ngưỡng {threshold}): kiểm tra thiết bị và tài khoản của nó",
         "receipts_stalled": "các thiết bị của trung tâm chờ xác nhận lưu từ CSDL đã {value} phút (ngưỡng {threshold} "
                             "phút): kiểm tra bộ thu (collector), tài khoản và đường truyền của nó",
+        "device_shared": "hai kiosk đang dùng chung mã thiết bị này: đánh giá của chúng bị gộp làm một; cấp cho mỗi "
+                         "kiosk tài khoản riêng (broker add-device)",
         "ratings": "{n} đánh giá gần nhất", "hours": "{n} giờ qua",
         "fired_at": "Bắt đầu", "cleared_at": "Kết thúc", "rule": "Quy tắc", "now": "Hiện tại",
         "footer": "Thư tự động của hệ thống {p}. Xác nhận và ghi chú trên trang Cảnh báo.",
@@ -34,6 +36,8 @@ TEXT = {
                           "limit {threshold}): check the kiosk and its account",
         "receipts_stalled": "the centre's kiosks have waited {value} minutes for the database to confirm what they "
                             "sent (limit {threshold} minutes): check the collector, its account and its link",
+        "device_shared": "two kiosks use this device id: their ratings merge into one; give each kiosk its own "
+                         "account (broker add-device)",
         "ratings": "last {n} ratings", "hours": "last {n} hours",
         "fired_at": "Started", "cleared_at": "Ended", "rule": "Rule", "now": "Now",
         "footer": "Automatic message from {p}. Acknowledge and comment on the Alerts page.",

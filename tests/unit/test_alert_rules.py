@@ -237,6 +237,19 @@ def test_receipts_stalled_for_a_whole_centre(tmp_path, db_url):
     assert describe(alert, "vi").startswith("các thiết bị của trung tâm chờ xác nhận lưu từ CSDL đã 45.5 phút (ngưỡng 30 phút)")
 
 
+def test_two_kiosks_on_one_device_id_raise_an_alert_until_an_hour_of_quiet(tmp_path, db_url):
+    rule = {"name": "shared", "kind": "device_shared"}
+    cfg, db = make(tmp_path, rule, db_url)
+    ev = Evaluator(cfg, db)
+    t = local("2026-10-05 22:00")  # day and night
+    set_device(db, "ubnd-tan-lap", "quay-01", t)
+    set_device(db, "ubnd-tan-lap", "quay-02", t)
+    db.execute("UPDATE devices SET shared_since_ms = ?, shared_last_ms = ?, shared_flips = 7 WHERE device = 'quay-01'",
+               (int(t.timestamp() * 1000) - 60_000, int(t.timestamp() * 1000)))
+    assert ev.run(t) == [("shared", "device:ubnd-tan-lap/quay-01", "fire")]
+    assert ev.run(t + timedelta(minutes=61)) == [("shared", "device:ubnd-tan-lap/quay-01", "clear")]
+
+
 def test_rejects_spike_and_webhook_queue(tmp_path, db_url):
     rule = {"name": "rejects", "kind": "rejects_spike", "threshold": 5, "minutes": 10, "email": False}
     cfg, db = make(tmp_path, rule, db_url, webhooks=[{"name": "chat", "url": "http://127.0.0.1:9/hook"}])
