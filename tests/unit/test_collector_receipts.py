@@ -49,3 +49,9 @@ def test_rows_of_several_batches_are_receipted_together_within_the_delay():
     assert not buf.due(99.0) and buf.take() == []
     buf.add([row(s) for s in range(1, 101)], now=100.0)
     assert buf.due(100.0)  # enough waiting: at once
+
+
+def test_receipts_go_to_the_configured_prefix():
+    (topic, payload), = receipts_for([row(1)], "tinh-lang-son/v2")
+    assert topic == "tinh-lang-son/v2/xa-a/quay-01/receipt"
+    assert decode(topic, payload, "tinh-lang-son/v2").seqs == [(1, 1)]
