@@ -454,48 +454,43 @@ class Outbox:
         """Forget rows the broker acknowledged, by message id; False if the disk refused."""
         return self._delete("id", list(ids))
 
-    def _delete(self, column: str, keys: list) -> bool:
-        if not keys:
-            return True
+    def _write(self, work: Callable[[sqlite3.Connection], object], refused: object = None) -> object:
+        """Run ``work(conn)`` in one write transaction under the lock; its result, or ``refused`` when the
+        disk refused (the fault is named and handled as for any write)."""
         with self._lock:
             try:
                 conn = self._conn()
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for i in range(0, len(keys), 500):
-                        chunk = keys[i:i + 500]
-                        conn.execute(f"DELETE FROM outbox WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+                    result = work(conn)
                     self._commit(conn)
                 except BaseException:
                     self._rollback(conn)
                     raise
-                return True
+                return result
             except (sqlite3.Error, OSError) as exc:
                 self._guard(exc)
-                return False
+                return refused
+
+    def _by_keys(self, sql: str, keys: list, head: tuple = ()) -> bool:
+        """``sql`` ending in ``IN`` over ``keys`` (after the ``head`` parameters), 500 keys a statement, in one
+        transaction; False if the disk refused."""
+        if not keys:
+            return True
+
+        def work(conn):
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                conn.execute(f"{sql} ({','.join('?' * len(chunk))})", [*head, *chunk])
+            return True
+        return self._write(work, False)
+
+    def _delete(self, column: str, keys: list) -> bool:
+        return self._by_keys(f"DELETE FROM outbox WHERE {column} IN", keys)
 
     def mark_acknowledged(self, ids: Iterable[str], mono_ms: int) -> bool:
         """The broker took these rows (PUBACK): they wait for a receipt now; False if the disk refused."""
-        keys = list(ids)
-        if not keys:
-            return True
-        with self._lock:
-            try:
-                conn = self._conn()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for i in range(0, len(keys), 500):
-                        chunk = keys[i:i + 500]
-                        conn.execute(f"UPDATE outbox SET sent = ? WHERE id IN ({','.join('?' * len(chunk))})",
-                                     [mono_ms, *chunk])
-                    self._commit(conn)
-                except BaseException:
-                    self._rollback(conn)
-                    raise
-                return True
-            except (sqlite3.Error, OSError) as exc:
-                self._guard(exc)
-                return False
+        return self._by_keys("UPDATE outbox SET sent = ? WHERE id IN", list(ids), (mono_ms,))
 
     def receipt(self, receipts: Iterable[tuple[str, Iterable[tuple[int, int]]]]) -> Optional[int]:
         """A collector stored these (epoch, [(first, last), ...]): forget those rows, in one transaction.
@@ -503,27 +498,20 @@ class Outbox:
         todo = [(epoch, first, last) for epoch, ranges in receipts for first, last in ranges]
         if not todo:
             return 0
-        with self._lock:
-            try:
-                conn = self._conn()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    newest = [conn.execute("SELECT MAX(sent) FROM outbox WHERE r_epoch = ? AND r_seq BETWEEN ? AND ?",
-                                           t).fetchone()[0] for t in todo]
-                    before = conn.total_changes
-                    conn.executemany("DELETE FROM outbox WHERE r_epoch = ? AND r_seq BETWEEN ? AND ?", todo)
-                    gone = conn.total_changes - before
-                    self._commit(conn)
-                except BaseException:
-                    self._rollback(conn)
-                    raise
-                newest = [n for n in newest if n is not None]
-                if newest:  # the latest acknowledgement a receipt has cleared: older unreceipted rows were overtaken
-                    self.last_receipted_sent = max(newest)
-                return gone
-            except (sqlite3.Error, OSError) as exc:
-                self._guard(exc)
-                return None
+
+        def work(conn):
+            newest = [conn.execute("SELECT MAX(sent) FROM outbox WHERE r_epoch = ? AND r_seq BETWEEN ? AND ?",
+                                   t).fetchone()[0] for t in todo]
+            before = conn.total_changes
+            conn.executemany("DELETE FROM outbox WHERE r_epoch = ? AND r_seq BETWEEN ? AND ?", todo)
+            return conn.total_changes - before, [n for n in newest if n is not None]
+        done = self._write(work)
+        if done is None:
+            return None
+        gone, newest = done
+        if newest:  # the latest acknowledgement a receipt has cleared: older unreceipted rows were overtaken
+            self.last_receipted_sent = max(newest)
+        return gone
 
     def forget_acknowledged(self) -> int:
         """Trust the broker's PUBACK again (no collector sends receipts): forget every acknowledged row."""
