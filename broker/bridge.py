@@ -55,7 +55,7 @@ def render(spec: BridgeSpec, client_id: str) -> str:
         f"local_clientid {client_id}-local",
         "bridge_protocol_version mqttv311",
         "try_private false",  # the remote may not be Mosquitto (EMQX in a province)
-        "restart_timeout 5 120",
+        "restart_timeout 5 30",  # back within half a minute of the link (backoff between 5 and 30 s)
         "start_type automatic",
         "notifications false",  # status is already in the contract's retained status topics
         "queue_qos0_messages false",

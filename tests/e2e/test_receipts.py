@@ -201,7 +201,8 @@ def test_through_a_bridge_a_killed_commune_broker_and_a_cut_link_lose_nothing(tm
         down.start()
         time.sleep(15)
         link.restore()
-        _stored_once(work, db_url, 300, collector, timeout=120)
+        # the bridge comes back within its backoff (30 s at most), then the kiosk's resends go through
+        _stored_once(work, db_url, 300, collector, timeout=180)
     finally:
         for p in (kiosk, collector):
             p.stop()
