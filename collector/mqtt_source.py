@@ -119,6 +119,7 @@ class MqttSource:
         self._lock = threading.Lock()
         self._conn = 0  # generation of the current connection; acks for older ones are dropped
         self._connected = False
+        self._subscribed = False  # the broker confirmed this connection's subscriptions
         self._down_since: float | None = None
         self._stopping = False
         self._gone = threading.Event()
@@ -170,7 +171,8 @@ class MqttSource:
         topic = time_topic(self.broker.topic_prefix)
         due = 0.0
         while not self._quit.wait(1.0):
-            if not self._connected or (time.monotonic() < due and not self._time_now.is_set()):
+            # kiosks resend what the broker took on hearing the time; before SUBACK it would go nowhere
+            if not self._subscribed or (time.monotonic() < due and not self._time_now.is_set()):
                 continue
             self._time_now.clear()
             due = time.monotonic() + TIME_EVERY_S
@@ -200,6 +202,7 @@ class MqttSource:
         with self._lock:
             self._conn += 1
             self._connected = True
+            self._subscribed = False
         self.connects += 1
         down = f" after {time.monotonic() - self._down_since:.0f} s" if self._down_since else ""
         self._down_since = None
@@ -235,6 +238,7 @@ class MqttSource:
                       ", ".join(str(rc) for _, rc in refused), self.client_id)
         else:
             log.info("subscribed: the broker now queues ratings for this collector's session")
+            self._subscribed = self._connected
             self._time_now.set()
 
     def _on_connect_fail(self, client, userdata):
@@ -245,6 +249,7 @@ class MqttSource:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         with self._lock:
             self._connected = False
+            self._subscribed = False
         if self._stopping:
             self._gone.set()
         if self._down_since is None:

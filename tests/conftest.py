@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -101,4 +102,22 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         yield b
-        b.close()
+        # Chromium now and then never answers the close; a test run must not wait on it for ever
+        # (playwright's calls belong to this thread, so a timer kills the browser's processes instead).
+        watchdog = threading.Timer(20, _kill_browsers)
+        watchdog.start()
+        try:
+            b.close()
+        finally:
+            watchdog.cancel()
+
+
+def _kill_browsers() -> None:
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name():
+                child.kill()
+        except psutil.Error:
+            pass

@@ -55,3 +55,41 @@ def test_receipts_go_to_the_configured_prefix():
     (topic, payload), = receipts_for([row(1)], "tinh-lang-son/v2")
     assert topic == "tinh-lang-son/v2/xa-a/quay-01/receipt"
     assert decode(topic, payload, "tinh-lang-son/v2").seqs == [(1, 1)]
+
+
+def test_the_time_signal_waits_for_the_subscription():
+    """Kiosks resend every unreceipted row on hearing a collector's time; said before the broker confirmed
+    the subscription, those resends would be dropped again (no session yet) and wait out resend_after_s."""
+    import queue
+    import threading
+    import time
+
+    from broker.contract import time_topic
+    from collector.mqtt_source import MqttSource
+    from config.collector import BrokerConnection
+
+    source = MqttSource(BrokerConnection(), queue.Queue(), "c", None, 3600, 100)
+    said = []
+    source.client.publish = lambda topic, payload, qos=0, **kw: said.append(topic)
+    ok = type("RC", (), {"is_failure": False})()
+    flags = type("Flags", (), {"session_present": False})()
+    source.client.subscribe = lambda *a, **kw: None
+    source._on_connect(source.client, None, flags, ok, None)
+    worker = threading.Thread(target=source._say_time, daemon=True)
+    worker.start()
+    try:
+        time.sleep(2.5)
+        assert said == []  # connected, not yet subscribed: silent
+        source._on_subscribe(source.client, None, 1, [ok] * len(source.filters), None)
+        deadline = time.monotonic() + 3
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert said == [time_topic(source.broker.topic_prefix)]
+        source._on_disconnect(source.client, None, flags, ok, None)
+        source._on_connect(source.client, None, flags, ok, None)
+        source._time_now.set()  # a new connection wants the time soon, but only after its own SUBACK
+        time.sleep(2.5)
+        assert len(said) == 1
+    finally:
+        source._quit.set()
+        worker.join(3)
