@@ -179,7 +179,14 @@ def test_a_kiosk_reusing_the_collectors_client_id_destroys_nothing(site):
         assert sorted(p for _, p in col.wait_for(5)) == [f"q{i}".encode() for i in range(5)]
         # and an online collector is not kicked off by the same trick
         attacker = up(folder, port, KIOSK1, client_id="victim", persistent=True)
-        time.sleep(0.5)
+        # the broker dealt with the attacker's CONNECT before its CONNACK: a rating sent now still reaching
+        # the collector proves the collector's connection outlived it
+        sender = up(folder, port, KIOSK2)
+        try:
+            assert accepted(sender.publish(rating_topic("tan-lap", "quay-2"), b"after"))
+        finally:
+            sender.close()
+        assert (rating_topic("tan-lap", "quay-2"), b"after") in col.wait_for(6)
         attacker.close()
         assert not col.dropped.is_set(), "the collector was disconnected by a kiosk using its client id"
     finally:
@@ -330,7 +337,9 @@ def fresh_retained(folder: Path, port: int, *filters: str, user: str = "collecto
     try:
         for flt in filters:
             assert not refused(c.subscribe(flt))
-        time.sleep(0.5)
+        # the broker sends a subscription's retained messages before it reads the next packet: once a later
+        # SUBACK is back (granted or refused, it does not matter), all of them have arrived
+        c.subscribe("hailong/v1/-/-/barrier")
         return sorted(c.retained)
     finally:
         c.close()
