@@ -60,9 +60,10 @@ class Proc:
 
 
 def collector_config(workdir: Path, broker_port: int, db_url: str, client_id: str = "e2e-collector",
-                     share_group: str | None = None, batch: int = 2000) -> Path:
+                     share_group: str | None = None, batch: int = 2000, session_expiry_s: int | None = None) -> Path:
     path = workdir / f"{client_id}.yaml"
-    group = f"subscription: {{share_group: {share_group}}}\n" if share_group else ""
+    sub = {k: v for k, v in (("share_group", share_group), ("session_expiry_s", session_expiry_s)) if v is not None}
+    group = "subscription: {" + ", ".join(f"{k}: {v}" for k, v in sub.items()) + "}\n" if sub else ""
     path.write_text(f"kind: collector\nbroker: {{host: 127.0.0.1, port: {broker_port}, client_id: {client_id}}}\n"
                     f"{group}database: {{url: '{db_url}'}}\nbatch: {{max_size: {batch}, max_wait_ms: 100}}\n"
                     f"log_interval_s: 2\n", encoding="utf-8")

@@ -9,6 +9,7 @@ each once, and the kiosk's outbox ends empty only because receipts emptied it.
 """
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import time
@@ -101,6 +102,32 @@ def test_a_kiosk_that_sends_before_any_collector_subscribed_loses_nothing(tmp_pa
         assert chain.wait_for(lambda: _outbox_counts(tmp_path) == (20, 20), 30), _outbox_counts(tmp_path)
         collector = chain.start_collector(tmp_path, broker.port, db_url)
         _stored_once(tmp_path, db_url, 20, collector)
+    finally:
+        for p in (kiosk, collector):
+            if p is not None:
+                p.stop()
+        broker.stop()
+
+
+def test_a_collector_away_longer_than_its_session_expiry_loses_nothing(tmp_path):
+    """The collector's session outlives a short absence only: away longer than session_expiry_s (7 days in
+    the example, 3 s here), the broker has thrown the session away and acknowledges and drops what
+    kiosks send. The collector's return (its time signal) makes the kiosk send them again."""
+    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
+    broker = Mosquitto(tmp_path / "broker").start()
+    collector = kiosk = None
+    try:
+        collector = chain.start_collector(tmp_path, broker.port, db_url, session_expiry_s=3)
+        chain.wait_subscribed(broker.port, db_url)
+        collector.stop()
+        time.sleep(4)  # the session's expiry passes
+        kiosk = _kiosk(tmp_path, broker.port, 30, 0)
+        assert chain.wait_for(lambda: _outbox_counts(tmp_path) == (30, 30), 30), _outbox_counts(tmp_path)
+        collector.start()
+        _stored_once(tmp_path, db_url, 30, collector)
+        # the premise: the broker had no session for the returning collector (it queued nothing)
+        sessions = re.findall(r"session present: (\w+)", collector.log.read_text(errors="replace"))
+        assert sessions == ["False", "False"], sessions
     finally:
         for p in (kiosk, collector):
             if p is not None:
