@@ -14,9 +14,11 @@ published, and timed until all are stored.
 The live SQLite and PostgreSQL phases run ``--repeat`` times (default 3), each into a fresh database,
 and report the median. ``--prefill M`` first stores M ratings in the SQLite database of each live
 run, to measure ingest into a database that is no longer small.
-The last line is ``RESULT sqlite_per_s=... postgres_per_s=... broker_raw_per_s=... v2_receipts_sqlite_per_s=...
-v2_receipts_postgres_per_s=... backlog_100k_s=...``, and the line before it each figure as a share of
-the broker's raw rate measured in the same run.
+The last line is ``RESULT sqlite_per_s=... postgres_per_s=... broker_raw_per_s=... broker_raw_v2_per_s=...
+v2_receipts_sqlite_per_s=... v2_receipts_postgres_per_s=... backlog_100k_s=...``, and the lines before it
+each figure as a share of the broker's raw rate for the same stream, measured in the same run (the v2
+stream comes from 20 publishers at once, with wider payloads, so it has a baseline of its own).
+``--only v2`` runs the two baselines and the v2 phases alone.
 """
 from __future__ import annotations
 
@@ -172,13 +174,14 @@ def wait_stored(url: str, n: int, t0: float, label: str, timeout: float = 300, w
         time.sleep(0.05)
 
 
-def broker_raw(broker: Mosquitto, payloads: list[Path], n: int) -> float:
+def broker_raw(broker: Mosquitto, payloads: list, n: int, prefix: str = "raw/v1") -> float:
+    """The broker alone: one ``mosquitto_sub -q 1`` receiving the same stream from the same publishers."""
     exe = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
     sub = subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-C", str(n),
-                            "-t", f"raw/v1/{SITE}/{DEVICE}/rating"], stdout=subprocess.DEVNULL)
+                            "-t", f"{prefix}/{SITE}/+/rating"], stdout=subprocess.DEVNULL)
     time.sleep(0.5)
     t0 = time.monotonic()
-    pub = publish(broker.port, "raw/v1", payloads)
+    pub = publish(broker.port, prefix, payloads)
     sub.wait(300)
     dt = time.monotonic() - t0
     pub.wait(60)
@@ -262,6 +265,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="live runs per database, median reported (default 3)")
     ap.add_argument("--prefill", type=int, default=0, metavar="M",
                     help="store M ratings in each live SQLite database first (default 0)")
+    ap.add_argument("--only", choices=("all", "v2"), default="all",
+                    help="v2: only the contract v2 phases and their baseline (default all)")
     args = ap.parse_args()
     if args.repeat < 1 or args.count < 1 or args.prefill < 0:
         ap.error("--count and --repeat must be at least 1, --prefill at least 0")
@@ -274,6 +279,13 @@ def main() -> int:
         say(f"broker on {broker.port}, PostgreSQL on {pg.port}, {n} ratings per phase")
         raw = broker_raw(broker, payloads, n)
         say(f"broker raw (mosquitto_sub -q 1): {raw:.0f}/s")
+        # The v2 stream comes from V2_KIOSKS publishers at once (one topic each), with wider payloads:
+        # its own baseline is the broker delivering that same stream to one subscriber.
+        v2 = make_v2_payloads(work, n)
+        raw_v2 = broker_raw(broker, v2, n, "raw2/v1")
+        say(f"broker raw, the v2 stream from {V2_KIOSKS} publishers (mosquitto_sub -q 1): {raw_v2:.0f}/s")
+        if args.only == "v2":
+            return v2_phases(broker, pg, work, v2, n, raw, raw_v2)
         if args.prefill:
             prefill(work / "prefilled.db", args.prefill)
 
@@ -291,15 +303,7 @@ def main() -> int:
         postgres = median_of_runs(args.repeat, "postgres", lambda k: pg.fresh_database(f"bench{k}"), "", run)
         group = shared(broker, work, pg.fresh_database("bench_shared"), payloads, n, 2)
         say(f"postgres, 2 collectors in one shared group: {group:.0f}/s")
-        v2 = make_v2_payloads(work, n)
-        v2_where = "WHERE device >= 'v2-' AND device < 'v2.'"  # no '%': the PostgreSQL driver reads it
-        v2_plain = live(broker, work, f"sqlite:///{work / 'v2-plain.db'}", v2, n, "v2 no receipts sqlite", v2_where,
-                        receipts=False)
-        say(f"contract v2 from {V2_KIOSKS} kiosks without receipts (baseline), SQLite: {v2_plain:.0f}/s")
-        v2_sqlite = live(broker, work, f"sqlite:///{work / 'v2.db'}", v2, n, "v2 receipts sqlite", v2_where)
-        say(f"contract v2 from {V2_KIOSKS} kiosks with receipts, SQLite: {v2_sqlite:.0f}/s")
-        v2_pg = live(broker, work, pg.fresh_database("bench_v2"), v2, n, "v2 receipts postgres", v2_where)
-        say(f"contract v2 from {V2_KIOSKS} kiosks with receipts, PostgreSQL: {v2_pg:.0f}/s")
+        v2_plain, v2_sqlite, v2_pg = v2_rates(broker, pg, work, v2, n)
         drain = backlog(broker, work, f"sqlite:///{work / 'backlog.db'}", payloads, n)
         first = FIRST_ROW.get("backlog", 0.0)
         say(f"backlog of {n} drained into SQLite in {drain:.2f} s from collector start; first row after "
@@ -309,12 +313,40 @@ def main() -> int:
         pg.stop()
         shutil.rmtree(pg.workdir, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-    say(f"SHARE of the broker's raw rate: sqlite {sqlite / raw:.2f}x, postgres {postgres / raw:.2f}x, "
-        f"v2 without receipts sqlite {v2_plain / raw:.2f}x, v2 with receipts sqlite {v2_sqlite / raw:.2f}x, "
-        f"postgres {v2_pg / raw:.2f}x")
+    say(f"SHARE of the broker's raw rate: sqlite {sqlite / raw:.2f}x, postgres {postgres / raw:.2f}x")
+    v2_share(v2_plain, v2_sqlite, v2_pg, raw, raw_v2)
     say(f"RESULT sqlite_per_s={sqlite:.0f} postgres_per_s={postgres:.0f} broker_raw_per_s={raw:.0f} "
-        f"v2_receipts_sqlite_per_s={v2_sqlite:.0f} v2_receipts_postgres_per_s={v2_pg:.0f} "
-        f"backlog_{n // 1000}k_s={drain:.2f}")
+        f"broker_raw_v2_per_s={raw_v2:.0f} v2_receipts_sqlite_per_s={v2_sqlite:.0f} "
+        f"v2_receipts_postgres_per_s={v2_pg:.0f} backlog_{n // 1000}k_s={drain:.2f}")
+    return 0
+
+
+V2_WHERE = "WHERE device >= 'v2-' AND device < 'v2.'"  # no '%': the PostgreSQL driver reads it
+
+
+def v2_rates(broker: Mosquitto, pg: Postgres, work: Path, v2: list, n: int) -> tuple[float, float, float]:
+    """Contract v2 from V2_KIOSKS kiosks: SQLite without receipts, SQLite and PostgreSQL with them."""
+    v2_plain = live(broker, work, f"sqlite:///{work / 'v2-plain.db'}", v2, n, "v2 no receipts sqlite", V2_WHERE,
+                    receipts=False)
+    say(f"contract v2 from {V2_KIOSKS} kiosks without receipts, SQLite: {v2_plain:.0f}/s")
+    v2_sqlite = live(broker, work, f"sqlite:///{work / 'v2.db'}", v2, n, "v2 receipts sqlite", V2_WHERE)
+    say(f"contract v2 from {V2_KIOSKS} kiosks with receipts, SQLite: {v2_sqlite:.0f}/s")
+    v2_pg = live(broker, work, pg.fresh_database("bench_v2"), v2, n, "v2 receipts postgres", V2_WHERE)
+    say(f"contract v2 from {V2_KIOSKS} kiosks with receipts, PostgreSQL: {v2_pg:.0f}/s")
+    return v2_plain, v2_sqlite, v2_pg
+
+
+def v2_share(plain: float, sqlite: float, pg: float, raw: float, raw_v2: float) -> None:
+    say(f"SHARE v2 of the broker's raw rate for the same v2 stream: without receipts sqlite {plain / raw_v2:.2f}x, "
+        f"with receipts sqlite {sqlite / raw_v2:.2f}x, postgres {pg / raw_v2:.2f}x "
+        f"(of the v1 stream's raw rate: {plain / raw:.2f}x, {sqlite / raw:.2f}x, {pg / raw:.2f}x)")
+
+
+def v2_phases(broker: Mosquitto, pg: Postgres, work: Path, v2: list, n: int, raw: float, raw_v2: float) -> int:
+    plain, sqlite, postgres = v2_rates(broker, pg, work, v2, n)
+    v2_share(plain, sqlite, postgres, raw, raw_v2)
+    say(f"RESULT broker_raw_per_s={raw:.0f} broker_raw_v2_per_s={raw_v2:.0f} v2_receipts_sqlite_per_s={sqlite:.0f} "
+        f"v2_receipts_postgres_per_s={postgres:.0f}")
     return 0
 
 
