@@ -13,8 +13,10 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.e2e import chain
-from tests.servers import Mosquitto
+from tests.servers import Mosquitto, free_port
 
 KIOSK = r'''
 import os, signal, sys, time
@@ -52,8 +54,10 @@ def evaluation(workdir, day: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_a_shift_cut_by_a_power_cut_counts_only_the_time_worked(tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'ratings.db'}"
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_shift_cut_by_a_power_cut_counts_only_the_time_worked(backend, tmp_path, request):
+    db_url = (request.getfixturevalue("postgres_server").fresh_database(f"shift_cut_{free_port()}")
+              if backend == "postgres" else f"sqlite:///{tmp_path / 'ratings.db'}")
     broker = Mosquitto(tmp_path / "broker").start()
     collector = chain.start_collector(tmp_path, broker.port, db_url)
     try:

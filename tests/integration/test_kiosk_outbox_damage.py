@@ -33,14 +33,20 @@ def simulate(cfg: Path, workdir: Path, *args: str) -> subprocess.CompletedProces
                           env={**chain._env(), "PYTHONPATH": str(chain.ROOT)})
 
 
-@pytest.fixture(scope="module")
-def chain_up(mosquitto, tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def chain_up(request, mosquitto, tmp_path_factory):
+    """A collector on each database in turn; its kiosks' device ids end in the database's name (the
+    broker is shared, and a retained status of the other run's kiosk must not reach this database)."""
+    backend = request.param
     work = tmp_path_factory.mktemp("collector")
-    db_url = f"sqlite:///{work / 'ratings.db'}"
-    collector = chain.start_collector(work, mosquitto.port, db_url)
+    if backend == "postgres":
+        db_url = request.getfixturevalue("postgres_server").fresh_database(f"outbox_damage_{free_port()}")
+    else:
+        db_url = f"sqlite:///{work / 'ratings.db'}"
+    collector = chain.start_collector(work, mosquitto.port, db_url, client_id=f"damage-{backend}")
     chain.wait_subscribed(mosquitto.port, db_url)
-    watcher = Subscriber(mosquitto.port, f"hailong/v1/{SITE}/+/rating", "damage-watch")  # every copy delivered
-    yield db_url, watcher, collector
+    watcher = Subscriber(mosquitto.port, f"hailong/v1/{SITE}/+/rating", f"damage-watch-{backend}")  # every copy
+    yield db_url, watcher, collector, backend
     watcher.close()
     collector.stop()
 
@@ -64,8 +70,8 @@ def audit_of(work: Path, db_url: str, device: str) -> dict:
 
 @pytest.mark.parametrize("how", ["half", "header", "middle", "zero", "deleted"])
 def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, chain_up, mosquitto, tmp_path):
-    db_url, watcher, collector = chain_up
-    device = f"{DEVICE}-{how}"
+    db_url, watcher, collector, backend = chain_up
+    device = f"{DEVICE}-{how}-{backend}"
     cfg = chain.kiosk_config(tmp_path, SITE, device, mosquitto.port)
     outbox = tmp_path / f"outbox-{SITE}-{device}.db"
     # 300 taps while the broker cannot be reached, then a clean stop
@@ -135,8 +141,8 @@ def test_a_damaged_outbox_starts_and_delivers_every_readable_rating_once(how, ch
 def test_a_changed_outbox_path_leaves_no_rating_behind(chain_up, mosquitto, tmp_path):
     """A push (or a technician) changes outbox.path while ratings wait in the old file: the kiosk takes
     them into the new outbox at its next start, each arrives once, and the old file is kept aside."""
-    db_url, _watcher, collector = chain_up
-    device = f"{DEVICE}-moved"
+    db_url, _watcher, collector, backend = chain_up
+    device = f"{DEVICE}-moved-{backend}"
     cfg = chain.kiosk_config(tmp_path, SITE, device, mosquitto.port)
     first = simulate(cfg, tmp_path, "--count", "40", "--rate", "0", "--journal", "--no-wait",
                      "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}")  # offline: all 40 wait
