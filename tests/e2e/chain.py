@@ -1,6 +1,7 @@
 """Real processes of the chain for end-to-end tests: collectors and simulated kiosks, with their configs."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -231,3 +232,42 @@ def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def audit(workdir: Path, db_url: str) -> dict:
+    """``collector audit`` of this year, as a manager runs it (with the workdir's collector config), as JSON."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    year = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).year
+    config = next(p for p in (workdir / "e2e-collector.yaml", workdir / "collector.yaml") if p.exists())
+    out = subprocess.run([PY, "-m", "collector", "audit", "--config", str(config), "--db", db_url,
+                          "--period", str(year), "--format", "json"], cwd=workdir, capture_output=True, text=True,
+                         timeout=120, env=_env())
+    assert out.returncode in (0, 1), out.stdout[-2000:] + out.stderr
+    return json.loads(out.stdout)
+
+
+def outbox_numbered(outbox: Path) -> int:
+    """How many messages (ratings and events) a kiosk's outbox numbered in its epoch."""
+    conn = sqlite3.connect(outbox)
+    try:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'seq_last'").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def assert_audit_whole(workdir: Path, db_url: str, site: str, device: str, outbox: Path | list[Path],
+                       lost: int = 0, timeout: float = 30) -> dict:
+    """created = received + reported lost: the audit's figures for one device id against the kiosk's own
+    numbering (its outbox's seq_last; the sum over several outboxes, e.g. two kiosks sharing the id),
+    waiting for the last status to tell the collector the end."""
+    numbered = sum(outbox_numbered(o) for o in (outbox if isinstance(outbox, list) else [outbox]))
+
+    def row() -> dict:
+        found = [d for d in audit(workdir, db_url)["devices"] if (d["site"], d["device"]) == (site, device)]
+        return found[0] if found else {}
+    assert wait_for(lambda: row().get("created") == numbered, timeout), (numbered, row())
+    got = row()
+    assert (got["received"], got["missing"]) == (numbered - lost, lost), (numbered, lost, got)
+    return got

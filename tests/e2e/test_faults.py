@@ -44,20 +44,6 @@ def _faults(broker: Mosquitto, proxy: CuttableProxy, collector: chain.Proc, kios
         log.append((round(time.monotonic() - t0, 1), what))
 
 
-def _audit(workdir, db_url: str) -> dict:
-    import json
-    import subprocess
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    year = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).year
-    out = subprocess.run([chain.PY, "-m", "collector", "audit", "--config", str(workdir / "e2e-collector.yaml"),
-                          "--db", db_url, "--period", str(year), "--format", "json"], cwd=workdir,
-                         capture_output=True, text=True, timeout=120, env=chain._env())
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
-    return json.loads(out.stdout)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_no_rating_lost_or_counted_twice_through_faults(backend, tmp_path, request):
@@ -96,7 +82,7 @@ def test_no_rating_lost_or_counted_twice_through_faults(backend, tmp_path, reque
         assert collector.kills == 3 and sum(k.kills for k in kiosks) == 5 and proxy.cuts == 1
         # Completeness as a manager's audit proves it (contract v2 seqs): every kiosk's outbox
         # numbered 2,000 messages, all arrived, no gap, no outbox replaced.
-        audit = _audit(tmp_path, db_url)
+        audit = chain.audit(tmp_path, db_url)
         s = audit["summary"]
         print(f"  audit: created={s['created']} received={s['received']} missing={s['missing']} "
               f"rate={s['rate']} epochs={s['epochs']}")

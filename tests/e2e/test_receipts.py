@@ -45,7 +45,8 @@ def _kiosk(workdir: Path, port: int, count: int, rate: float, device: str = "qua
     return chain.start_kiosk_sim(workdir, "ubnd-a", device, port, count, rate, extra=("--stay",))
 
 
-def _stored_once(workdir: Path, db_url: str, count: int, collector: chain.Proc, timeout: float = 60) -> None:
+def _stored_once(workdir: Path, db_url: str, count: int, collector: chain.Proc, timeout: float = 60,
+                 device: str = "quay-01") -> None:
     assert chain.wait_for(lambda: len(chain.journal_ids(workdir)) == count, 60), "the kiosk did not tap them all"
     created = chain.journal_ids(workdir)
     ok = chain.wait_for(lambda: sorted(chain.stored_ids(db_url)) == sorted(created), timeout)
@@ -54,6 +55,8 @@ def _stored_once(workdir: Path, db_url: str, count: int, collector: chain.Proc, 
     assert chain.rollup_total(db_url) == count
     # the kiosk forgets them only because receipts said so
     assert chain.wait_for(lambda: _outbox_counts(workdir)[0] == 0, 30), _outbox_counts(workdir)
+    # and the manager's audit agrees with the kiosk's own numbering: created = received, nothing missing
+    chain.assert_audit_whole(workdir, db_url, "ubnd-a", device, _outbox(workdir))
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ within a minute (audit and devices table), and each kiosk says so in its log and
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -48,6 +49,12 @@ def test_two_kiosks_sharing_a_device_id_are_flagged_within_a_minute(backend, tmp
         assert chain.wait_for(lambda: bool(chain.query(
             db_url, "SELECT COUNT(*) FROM devices WHERE device = 'quay-01' AND fault = ?",
             ("device id used by another kiosk",))[0][0]), 60)
+        # merged, but nothing lost: the audit counts both outboxes' messages, every one received
+        homes = [tmp_path / name for name in ("first", "copy")]
+        assert chain.wait_for(lambda: all(sqlite3.connect(h / "outbox-ubnd-a-quay-01.db").execute(
+            "SELECT COUNT(*) FROM journal").fetchone()[0] == 30 for h in homes), 60)
+        chain.assert_audit_whole(tmp_path, db_url, "ubnd-a", "quay-01",
+                                 [h / "outbox-ubnd-a-quay-01.db" for h in homes], timeout=90)
     finally:
         for p in procs:
             p.stop()
