@@ -17,6 +17,10 @@ SUBSCRIBE = "subscribePattern"       # the filter a client subscribes with, wild
 KINDS = ("device", "collector", "bridge", "desk", "fleet", "admin")
 COLLECTED = ("rating", "status", "event")  # what kiosks send and collectors read
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+# The admin account's client id. Network listeners force the client id to the user name
+# (use_username_as_clientid), so there the plugin refuses the admin; only the control socket, which
+# does not, lets it in with this id.
+ADMIN_CLIENT_ID = "broker-admin.socket"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .acl import CONTROL_TOPIC
+from .acl import ADMIN_CLIENT_ID, CONTROL_TOPIC
 from .errors import SetupError
 
 SOCKET = "data/mosquitto.sock"
@@ -44,7 +44,7 @@ class Control:
 
     def __init__(self, folder: Path, password: str):
         self.path = Path(folder) / SOCKET
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=ADMIN, protocol=mqtt.MQTTv5, transport="unix")
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=ADMIN_CLIENT_ID, protocol=mqtt.MQTTv5, transport="unix")
         self.c.username_pw_set(ADMIN, password)
         self._connected = threading.Event()
         self._refused: str | None = None

@@ -76,7 +76,8 @@ def role(account: acl.Account, prefix: str) -> dict:
 
 def client(account: acl.Account, hashed: str) -> dict:
     label = f"{account.kind} {account.site}/{account.device}" if account.kind == "device" else account.kind
-    return {"username": account.username, "textname": label, **password_fields(hashed),
+    pinned = {"clientid": acl.ADMIN_CLIENT_ID} if account.kind == "admin" else {}
+    return {"username": account.username, "textname": label, **password_fields(hashed), **pinned,
             "roles": [{"rolename": account.username}]}
 
 

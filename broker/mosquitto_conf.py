@@ -72,7 +72,9 @@ def render(folder: Path, s: Settings, limits: Limits, persistence: bool, plugin:
     if s.local_port:
         lines += ["# plain MQTT for tools on this machine only", f"listener {s.local_port} {s.local_bind}",
                   BIND_CLIENT_ID, ""]
+    # No use_username_as_clientid here: the admin account is pinned to its own client id, which the
+    # network listeners (they force client id = user name) can never present.
     lines += ["# the set-up tooling's control socket (admin account only; data/ is private to the broker)",
-              f"listener 0 {sock}", BIND_CLIENT_ID, ""]
+              f"listener 0 {sock}", ""]
     lines += ["# bridges to other brokers (python -m broker bridge)", f"include_dir {d / 'conf.d'}", ""]
     return "\n".join(lines)

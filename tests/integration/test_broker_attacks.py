@@ -610,3 +610,25 @@ def test_the_desk_tool_asks_its_own_sites_kiosk_and_is_refused_for_another_site(
         assert len(kiosk.messages) == 1 and got[0][0] == request and b"A012" in got[0][1]
     finally:
         kiosk.close()
+
+
+def test_the_admin_account_logs_in_only_through_the_control_socket(site):
+    """docs/broker.md: broker-admin is the tooling's, through data/mosquitto.sock. With its password (read off a
+    backup, say) it must not log in on the TLS or the local plain listener, whatever client id it asks for."""
+    folder, port = site
+    ports = [int(line.split()[1]) for line in (folder / "mosquitto.conf").read_text().splitlines()
+             if line.startswith("listener ") and line.split()[1] != "0"]
+    assert port in ports and len(ports) == 2  # TLS, and plain MQTT on loopback
+    for p in ports:
+        for client_id in ("", "broker-admin", "broker-admin.socket"):
+            c = Conn(p, "broker-admin", secret(folder, "broker-admin"), client_id=client_id)
+            if p == port:
+                c.c.tls_set(ca_certs=str(folder / "certs" / "ca.crt"))
+            rc = c.connect()
+            try:
+                assert rc is not None and rc.is_failure, (p, client_id, rc)
+            finally:
+                c.close()
+    # while the tooling still works through the socket: a device added to the running broker can connect
+    setup.add_device(folder, "tan-lap", "quay-9")
+    up(folder, port, "tan-lap--quay-9").close()

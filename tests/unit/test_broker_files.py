@@ -56,8 +56,14 @@ def test_init_writes_a_locked_down_persistent_tls_setup(folder):
                      "persistent_client_expiration 30d", f"certfile {d}/certs/server.crt", "require_certificate false"):
         assert expected in lines
     assert "password_file" not in "".join(lines) and "acl_file" not in "".join(lines)  # acl_file never checks SUBSCRIBE
-    # every listener binds the client id to the user name
-    assert lines.count("use_username_as_clientid true") == sum(l.startswith("listener ") for l in lines) == 3
+    # every network listener binds the client id to the user name; the control socket does not, so that
+    # the admin account (pinned to a client id no network listener lets it present) logs in only there
+    listeners = [l for l in lines if l.startswith("listener ")]
+    assert len(listeners) == 3 and listeners[-1].startswith("listener 0 ")
+    assert lines.count("use_username_as_clientid true") == 2
+    state = json.loads((folder / "data" / "dynsec.json").read_text())
+    pinned = {c["username"]: c.get("clientid") for c in state["clients"]}
+    assert pinned.pop("broker-admin") == "broker-admin.socket" and not any(pinned.values())
     assert "use_identity_as_username true" not in lines
     for secret in ("certs/ca.key", "certs/server.key", "data/dynsec.json", "state.json", "secrets/broker-admin.pass"):
         assert (folder / secret).stat().st_mode & 0o777 == 0o600, secret
