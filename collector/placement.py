@@ -11,7 +11,10 @@ Rules, in order (``at_ms`` is the time reports and rollups use; the kiosk ``ts``
 3. a v2 message with an unsynced clock and no anchor: its ``ts``, flagged ``time_unverified``;
 4. a v1 rating: its ``ts``, as always;
 and whatever the rule, a time later than the receive time plus ``FUTURE_TOLERANCE_MS`` cannot be a
-past tap: it is placed at the receive time and flagged ``time_unverified``.
+past tap: it is placed at the receive time and flagged ``time_unverified``. Without an anchor, a time
+more than ``PAST_LIMIT_MS`` (a quarter, the longest evaluation period) before the receive time is not
+believed either (a kiosk back in 1970 after a power cut, or ratings back-dated into a closed month by a
+stolen account): placed at the receive time and flagged, so it is counted apart in the period it came.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import threading
 from typing import Iterable, NamedTuple
 
 FUTURE_TOLERANCE_MS = 5 * 60_000  # kiosk clocks a few minutes fast are common and harmless
+PAST_LIMIT_MS = 92 * 86_400_000  # an unanchored time older than this on arrival is not believed
 CORRECTION_MIN_MS = 60_000  # |at - ts| above this is a clock correction the audit lists
 
 
@@ -32,6 +36,8 @@ def place(ts_ms: int, received_ms: int | None, *, mono_ms: int | None = None, cl
     """Where one rating or event goes on real time (see the module's rules)."""
     if offset_ms is not None and mono_ms is not None:
         at, unverified = offset_ms + mono_ms, False
+    elif received_ms is not None and ts_ms < received_ms - PAST_LIMIT_MS:
+        return Placed(received_ms, True)
     elif clock is None or clock == "synced":  # v1 (clock None) or a confirmed kiosk clock
         at, unverified = ts_ms, False
     else:

@@ -8,7 +8,7 @@ from typing import Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from broker.contract import Event, Rating, format_ts
-from collector.placement import FUTURE_TOLERANCE_MS, place
+from collector.placement import FUTURE_TOLERANCE_MS, PAST_LIMIT_MS, place
 
 RATING_COLUMNS = ("id", "v", "site", "device", "ts", "ts_ms", "rating", "scale", "reason", "lang",
                   "officer", "service", "flags", "received_at",
@@ -51,8 +51,8 @@ def rating_row(r: Rating, received_at: str, received_ms: int | None = None,
     """``received_ms`` enables the future-time check; ``offset_ms`` is the live anchor of a v2 rating's boot."""
     ts_ms = int(r.ts.timestamp() * 1000)
     if r.v == 1:
-        if received_ms is not None and ts_ms > received_ms + FUTURE_TOLERANCE_MS:
-            at, unverified = received_ms, 1
+        if received_ms is not None and not received_ms - PAST_LIMIT_MS <= ts_ms <= received_ms + FUTURE_TOLERANCE_MS:
+            at, unverified = received_ms, 1  # the rules of collector/placement.py, inline on the v1 hot path
         else:
             at, unverified = ts_ms, 0
         return RatingRow(r.id, 1, r.site, r.device, format_ts(r.ts), ts_ms, r.rating, r.scale, r.reason, r.lang,

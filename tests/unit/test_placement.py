@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 from broker.contract import Rating, RatingV2, StatusV2, encode
 from collector.ingest import Message, classify
 from collector.placement import (
-    CORRECTION_MIN_MS, FUTURE_TOLERANCE_MS, Anchors, correction_increments, place, status_offset,
+    CORRECTION_MIN_MS, FUTURE_TOLERANCE_MS, PAST_LIMIT_MS, Anchors, correction_increments, place, status_offset,
 )
 
 NOW = 1_795_000_000_000  # ms
@@ -35,6 +35,23 @@ def test_a_time_later_than_the_receipt_plus_tolerance_is_placed_at_the_receipt_a
     assert place(year_2199, NOW, mono_ms=1, clock="synced") == (NOW, True)
     assert place(NOW + FUTURE_TOLERANCE_MS, NOW) == (NOW + FUTURE_TOLERANCE_MS, False)  # a fast clock is fine
     assert place(NOW + FUTURE_TOLERANCE_MS + 1, NOW) == (NOW, True)
+
+
+def test_an_unanchored_time_more_than_a_quarter_before_the_receipt_is_placed_at_the_receipt_and_flagged():
+    year_1970 = 0
+    assert place(year_1970, NOW) == (NOW, True)  # v1
+    assert place(year_1970, NOW, mono_ms=5, clock="unsynced") == (NOW, True)  # a Pi back in 1970, no anchor yet
+    assert place(NOW - PAST_LIMIT_MS - 1, NOW, mono_ms=5, clock="synced") == (NOW, True)  # back-dated
+    assert place(NOW - PAST_LIMIT_MS, NOW) == (NOW - PAST_LIMIT_MS, False)  # a quarter offline: believed
+    # an anchored boot is placed by its monotonic clock however old the kiosk's ts says it is
+    assert place(year_1970, NOW, mono_ms=1000, clock="unsynced", offset_ms=NOW - 5000) == (NOW - 4000, False)
+
+
+def test_a_v1_rating_stamped_in_1970_is_counted_apart_at_its_arrival():
+    old = Rating(id=str(uuid.uuid4()), site="s", device="d", ts=datetime(1970, 1, 2, tzinfo=timezone.utc), rating=1,
+                 scale=5, lang="vi")
+    (row,) = classify([Message("hailong/v1/s/d/rating", encode(old), 1, received=NOW / 1000)]).rows
+    assert (row.at_ms, row.time_unverified) == (NOW, 1) and row.ts.startswith("1970-01-02")
 
 
 def test_the_status_offset_is_bounded_by_receipt_and_by_a_synced_kiosk_time():
