@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "python -m kiosk enrol SCANNED.txt. It holds a password.")
     p.add_argument("--fleet-pub", type=Path, metavar="fleet.pub",
                    help="the fleet's public key to put in the bundle or QR code, so the kiosk takes pushed configs")
+    p.add_argument("--tech-pin-hash", metavar="HASH",
+                   help="the technician PIN for the bundle or QR code, as its hash only "
+                        "(python -m config hash-pin --key pin.key); a push can change it later")
+    p.add_argument("--pin-key", type=Path, metavar="pin.key",
+                   help="the PIN key (python -m config pin-key) the officers' and technician's PIN hashes were made "
+                        "with, put in the bundle or QR code")
 
     p = sub.add_parser("remove-device", help="revoke a kiosk's credentials",
                        description="Revoke one kiosk's credentials, disconnect it from a running broker and clear "
@@ -148,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_province(args) -> None:
+    """The province code the clerk compares at the counter (the CA and fleet key the kiosk will trust)."""
+    from .enrol import province_fingerprint
+
+    ca = args.dir / "certs" / "ca.crt"
+    code = province_fingerprint(ca.read_bytes() if ca.exists() else None,
+                                args.fleet_pub.read_bytes() if args.fleet_pub else None)
+    print(f"# province code / mã tỉnh: {code} (give it to the commune in your letter or by phone, not with "
+          f"the sheet or stick)", file=sys.stderr)
+
+
 def _print_issued(issued) -> None:
     print(f"# user {issued.username}; password saved in {issued.password_file}")
     print(issued.yaml_block.rstrip("\n"))
@@ -182,8 +199,14 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.fleet_pub and not args.fleet_pub.is_file():
             raise SetupError(f"--fleet-pub {args.fleet_pub}: no such file; give the fleet.pub made by "
                              f"`python -m broker fleet keygen`")
-        if args.fleet_pub and not (args.enrol_bundle or args.enrol_qr):
-            raise SetupError("--fleet-pub goes with --enrol-bundle or --enrol-qr")
+        for given, flag in ((args.fleet_pub, "--fleet-pub"), (args.tech_pin_hash, "--tech-pin-hash"),
+                            (args.pin_key, "--pin-key")):
+            if given and not (args.enrol_bundle or args.enrol_qr):
+                raise SetupError(f"{flag} goes with --enrol-bundle or --enrol-qr")
+        from .enrol import check_tech_pin
+
+        check_tech_pin(args.tech_pin_hash, args.pin_key)  # before the account is made (or its password changed)
+        extras = {"tech_pin_hash": args.tech_pin_hash, "pin_key": args.pin_key}
         if args.enrol_qr:
             from .enrol import QR_FORMATS
 
@@ -198,16 +221,18 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.enrol_bundle:
             from .enrol import make_bundle
 
-            out = make_bundle(args.dir, args.site, args.device, issued, args.enrol_bundle, args.fleet_pub)
-            print(f"# enrolment bundle: {out} (holds the password: hand it over like one); "
-                  f"on the kiosk: python -m kiosk enrol {out.name}", file=sys.stderr)
+            out = make_bundle(args.dir, args.site, args.device, issued, args.enrol_bundle, args.fleet_pub, **extras)
+            _print_province(args)
+            print(f"# enrolment bundle: {out} (holds the password: hand it over like one); copy it to a USB stick; "
+                  f"on the kiosk: sudo hailong-kiosk enrol --dir /etc/hailong", file=sys.stderr)
         for path in args.enrol_qr or ():
             from .enrol import make_qr
 
-            out, with_ca = make_qr(args.dir, args.site, args.device, issued, path, args.fleet_pub)
+            out, with_ca = make_qr(args.dir, args.site, args.device, issued, path, args.fleet_pub, **extras)
+            _print_province(args)
             print(f"# enrolment QR code: {out} (holds the password: print it, hand it over, destroy it after)"
                   + ("" if with_ca else "; it carries only the CA's fingerprint: give the kiosk ca.crt with --ca")
-                  + "; on the kiosk: python -m kiosk enrol SCANNED.txt", file=sys.stderr)
+                  + "; on the kiosk: sudo hailong-kiosk enrol - --dir /etc/hailong, then scan it", file=sys.stderr)
     elif args.command == "add-collector":
         _print_issued(setup.add_collector(args.dir, args.name, args.client_cert))
     elif args.command == "add-bridge-user":

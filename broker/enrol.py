@@ -30,30 +30,59 @@ from .errors import SetupError
 
 IDENTITY = "identity.json"
 # Only these names may be in a bundle (and the account's own .pass/.crt/.key): the kiosk refuses others.
-FIXED_NAMES = ("kiosk.yaml", "ca.crt", "fleet.pub", IDENTITY)
+FIXED_NAMES = ("kiosk.yaml", "ca.crt", "fleet.pub", "pin.key", IDENTITY)
 QR_PREFIX = "HLK1:"
 QR_MAX_VERSION = 25   # 117 x 117 modules: about 0.7 mm each on an 8 cm square, easy for a phone camera
 QR_ERROR = "l"        # at least 7 % error correction; segno raises it when the same size allows more
 QR_FORMATS = (".png", ".svg", ".html")
 
 
-def kiosk_yaml(site: str, device: str, broker_block: str, fleet_pub: bool) -> str:
+def kiosk_yaml(site: str, device: str, broker_block: str, fleet_pub: bool, tech_pin_hash: str | None = None,
+               pin_key: bool = False) -> str:
     block = yaml.safe_load(broker_block)
     cfg = {"kind": "kiosk", "site": site, "device": device, **block, "outbox": {"path": "/var/lib/hailong-kiosk/outbox.db"}}
     if fleet_pub:
         cfg["fleet"] = {"public_key": "fleet.pub"}
+    if tech_pin_hash:  # the technician PIN of step 4 of docs/enrol.md, as a hash only
+        cfg["technician"] = {"pin_hash": tech_pin_hash}
+    if pin_key:
+        cfg["duty"] = {"pin_key": {"file": "pin.key"}}
     head = (f"# kiosk.yaml of {site}/{device}, written by `python -m broker add-device --enrol-bundle`.\n"
             f"# Faces, languages and reasons come from the fleet's pushed config (or edit them here).\n")
     return head + yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False)
 
 
-def bundle_files(folder: Path, site: str, device: str, issued, fleet_pub: Path | None = None) -> dict[str, tuple[bytes, int]]:
+def check_tech_pin(tech_pin_hash: str | None, pin_key: Path | None) -> None:
+    """The technician PIN's hash and the PIN key it may need, refused here rather than on the kiosk."""
+    from config.pins import hash_key_id, is_pin_hash, key_id, read_pin_key
+
+    if tech_pin_hash is not None and not is_pin_hash(tech_pin_hash):
+        raise SetupError("--tech-pin-hash: not a PIN hash; make one with `python -m config hash-pin --key pin.key` "
+                         "/ không phải mã băm PIN")
+    key = None
+    if pin_key is not None:
+        try:
+            key = read_pin_key(Path(pin_key).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SetupError(f"--pin-key {pin_key}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise SetupError(f"--pin-key {pin_key}: {exc}") from None
+    wanted = hash_key_id(tech_pin_hash) if tech_pin_hash else None
+    if wanted and (key is None or key_id(key) != wanted):
+        raise SetupError(f"--tech-pin-hash was made with PIN key {wanted}: give that key with --pin-key "
+                         f"/ mã băm cần khóa PIN {wanted}: thêm --pin-key")
+
+
+def bundle_files(folder: Path, site: str, device: str, issued, fleet_pub: Path | None = None, *,
+                 tech_pin_hash: str | None = None, pin_key: Path | None = None) -> dict[str, tuple[bytes, int]]:
     """Every file a new kiosk needs, by name, with the mode it is written with."""
+    check_tech_pin(tech_pin_hash, pin_key)
     folder = Path(folder).resolve()
     username = issued.username
     block = "\n".join(line for line in issued.yaml_block.splitlines() if not line.startswith("#")) + "\n"
     files: dict[str, tuple[bytes, int]] = {
-        "kiosk.yaml": (kiosk_yaml(site, device, block, fleet_pub is not None).encode("utf-8"), 0o644),
+        "kiosk.yaml": (kiosk_yaml(site, device, block, fleet_pub is not None, tech_pin_hash,
+                                  pin_key is not None).encode("utf-8"), 0o644),
         f"{username}.pass": (Path(issued.password_file).read_bytes(), 0o600),
         IDENTITY: (json.dumps({"site": site, "device": device, "username": username,
                                "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode(), 0o644),
@@ -64,6 +93,8 @@ def bundle_files(folder: Path, site: str, device: str, issued, fleet_pub: Path |
         for ext, mode in (("crt", 0o644), ("key", 0o600)):
             if conn["tls"].get("cert" if ext == "crt" else "key"):
                 files[f"{username}.{ext}"] = ((folder / "clients" / f"{username}.{ext}").read_bytes(), mode)
+    if pin_key is not None:  # the officers' and technician's keyed PIN hashes are checked with it
+        files["pin.key"] = (Path(pin_key).read_bytes(), 0o600)
     if fleet_pub is not None:
         try:
             files["fleet.pub"] = (Path(fleet_pub).read_bytes(), 0o644)
@@ -73,9 +104,10 @@ def bundle_files(folder: Path, site: str, device: str, issued, fleet_pub: Path |
     return files
 
 
-def make_bundle(folder: Path, site: str, device: str, issued, out: Path, fleet_pub: Path | None = None) -> Path:
-    """Write the bundle for an account ``issued`` by setup.add_device."""
-    files = bundle_files(folder, site, device, issued, fleet_pub)
+def make_bundle(folder: Path, site: str, device: str, issued, out: Path, fleet_pub: Path | None = None,
+                **extras) -> Path:
+    """Write the bundle for an account ``issued`` by setup.add_device (``extras``: see bundle_files)."""
+    files = bundle_files(folder, site, device, issued, fleet_pub, **extras)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -96,6 +128,18 @@ def ca_fingerprint(pem: bytes) -> str:
     from cryptography.hazmat.primitives import hashes
 
     return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+
+
+def province_fingerprint(ca_pem: bytes | None, fleet_pub: bytes | None) -> str:
+    """The short code that says which province a bundle trusts (its CA and its fleet key): printed by
+    add-device and on the sheet, shown by `kiosk enrol`. The clerk compares it with the code the province
+    gave in its letter or by phone: a substituted sheet or bundle shows another code."""
+    import hashlib
+
+    ca = ca_fingerprint(ca_pem) if ca_pem else ""
+    pub = fleet_pub.decode("utf-8", "replace").strip() if fleet_pub else ""
+    digest = hashlib.sha256(f"hailong-enrol\n{ca}\n{pub}".encode()).hexdigest()[:16].upper()
+    return "-".join(digest[i:i + 4] for i in range(0, 16, 4))
 
 
 def qr_text(files: dict[str, bytes], with_ca: bool = True) -> str:
@@ -125,13 +169,14 @@ def qr_code(text: str, max_version: int = QR_MAX_VERSION):
 
 
 def make_qr(folder: Path, site: str, device: str, issued, out: Path, fleet_pub: Path | None = None,
-            max_version: int = QR_MAX_VERSION) -> tuple[Path, bool]:
+            max_version: int = QR_MAX_VERSION, **extras) -> tuple[Path, bool]:
     """Write the enrolment QR code as .png, .svg or a printable .html page. Returns the path and
     whether the CA certificate itself is in it (else only its fingerprint)."""
     out = Path(out)
     if out.suffix.lower() not in QR_FORMATS:
         raise SetupError(f"--enrol-qr {out}: write .png, .svg or .html (a printable page)")
-    files = {name: data for name, (data, _mode) in bundle_files(folder, site, device, issued, fleet_pub).items()}
+    files = {name: data for name, (data, _mode) in bundle_files(folder, site, device, issued, fleet_pub,
+                                                                 **extras).items()}
     if any(name.endswith((".crt", ".key")) and name != "ca.crt" for name in files):
         raise SetupError("--enrol-qr: a client certificate and its key do not fit a QR code; "
                          "use --enrol-bundle for accounts made with --client-cert")
@@ -175,18 +220,20 @@ code {{ background: #eee; padding: 0 1mm }} ol {{ margin: 1mm 0 }} .ca {{ font-s
 </style></head><body>
 <h1>Đăng ký máy đánh giá / Kiosk enrolment</h1>
 <p class=who>Đơn vị / site: <b>{esc(site)}</b> &nbsp; Quầy / device: <b>{esc(device)}</b><br>
-Máy chủ / broker: {esc(str(conn.get("host")))}:{esc(str(conn.get("port")))}</p>
+Máy chủ / broker: {esc(str(conn.get("host")))}:{esc(str(conn.get("port")))}<br>
+Mã tỉnh / province code: <b>{esc(province_fingerprint(files.get("ca.crt"), files.get("fleet.pub")))}</b>
+(so với mã tỉnh báo qua công văn hoặc điện thoại / compare with the code the province gave in its letter or by phone)</p>
 <div class=qr>{svg}</div>
 <p class=warn>Mã này chứa mật khẩu của máy: giữ kín, hủy tờ giấy sau khi đăng ký xong.<br>
 This code holds the kiosk's password: keep it locked away, destroy the sheet once the kiosk is enrolled.</p>
 {ca_line}
 <h2>Tại quầy</h2>
-<ol><li>Quét mã bằng điện thoại hoặc máy tính bảng, lưu chữ đọc được vào tệp <code>ma-dang-ky.txt</code>.</li>
-<li>Chạy <code>sudo python -m kiosk enrol ma-dang-ky.txt --dir /etc/hailong</code>; chờ dòng <code>connected</code>.</li>
+<ol><li>Cắm đầu đọc mã QR USB vào máy, chạy <code>sudo hailong-kiosk enrol - --dir /etc/hailong</code> rồi quét mã;
+chờ dòng <code>sẵn sàng / ready</code>.</li>
 <li>Chạy <code>sudo systemctl restart hailong-kiosk</code>.</li></ol>
 <h2>At the counter</h2>
-<ol><li>Scan the code with a phone or tablet; save the text it reads as <code>ma-dang-ky.txt</code>.</li>
-<li>Run <code>sudo python -m kiosk enrol ma-dang-ky.txt --dir /etc/hailong</code>; wait for <code>connected</code>.</li>
+<ol><li>Plug a USB QR reader into the kiosk, run <code>sudo hailong-kiosk enrol - --dir /etc/hailong</code> and scan the
+code; wait for <code>ready</code>.</li>
 <li>Run <code>sudo systemctl restart hailong-kiosk</code>.</li></ol>
 </body></html>
 """

@@ -8,7 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .common import BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
 from .pins import hash_key_id
-from .staff import StaffInclude, StaffMember, load_staff, unique_keys
+from .staff import PinHash, StaffInclude, StaffMember, load_staff, unique_keys
 
 # The five face shapes, least to most satisfied; a kiosk with fewer faces uses a subset.
 FACE_LEVELS = ("very_unhappy", "unhappy", "neutral", "happy", "very_happy")
@@ -99,9 +99,19 @@ class Timeouts(Strict):
 
 
 class Technician(Strict):
-    pin: Secret = Field(description="{env: NAME} or {file: PATH} holding 4 to 12 digits")
+    pin: Optional[Secret] = Field(None, description="{env: NAME} or {file: PATH} holding 4 to 12 digits")
+    # The province's way to give a technician PIN with enrolment and pushes: only its hash travels
+    # (python -m config hash-pin [--key pin.key]), checked with duty.pin_key when made with a key.
+    pin_hash: Optional[PinHash] = Field(None, description="made by 'python -m config hash-pin'; instead of pin")
     corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "top-left"
     hold_s: Annotated[float, Field(ge=1, le=10)] = 3.0
+
+    @model_validator(mode="after")
+    def _one_pin(self) -> "Technician":
+        if (self.pin is None) == (self.pin_hash is None):
+            raise ValueError("give the technician PIN one way: pin ({env: ...} or {file: ...}) or pin_hash "
+                             "(python -m config hash-pin) / mã PIN kỹ thuật: pin hoặc pin_hash, một trong hai")
+        return self
 
 
 class Outbox(Strict):
@@ -220,8 +230,10 @@ class KioskConfig(Strict):
                 if unknown:
                     raise ValueError(f"staff {member.key!r}: services {unknown} are not in services")
         keyed = [m.key for m in self.staff if hash_key_id(m.pin_hash)]
+        if self.technician is not None and hash_key_id(self.technician.pin_hash):
+            keyed.append("technician")
         if keyed and self.duty.pin_key is None:
-            raise ValueError(f"staff {keyed[0]!r}: mã PIN được băm bằng khóa PIN, hãy cho thiết bị khóa đó / the PIN "
+            raise ValueError(f"{'technician' if keyed[0] == 'technician' else 'staff ' + repr(keyed[0])}: mã PIN được băm bằng khóa PIN, hãy cho thiết bị khóa đó / the PIN "
                              f"hash was made with a PIN key; give the kiosk that key: duty: {{pin_key: {{file: pin.key}}}}")
         if self.followup.ask_at_or_below >= self.faces.scale:
             raise ValueError(f"followup.ask_at_or_below ({self.followup.ask_at_or_below}) must be below "

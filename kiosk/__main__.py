@@ -91,19 +91,29 @@ def parser() -> argparse.ArgumentParser:
     en = sub.add_parser("enrol", help="set this kiosk up from the enrolment bundle the province made",
                         description="Put the bundle's kiosk.yaml, CA, password and fleet key in place (an existing "
                                     "kiosk.yaml is kept as kiosk.yaml.before-enrol), check the config and try the "
-                                    "broker. Exit 0 ready, 1 the bundle cannot be used, 2 the config has problems, "
-                                    "3 written but the broker could not be reached (the kiosk keeps trying).",
-                        epilog="Examples: python -m kiosk enrol /media/usb/ubnd-xa-tan-lap--quay-01.tar --dir /etc/hailong\n"
-                               "          python -m kiosk enrol scanned-qr.txt --dir /etc/hailong\n"
-                               "          zbarimg --raw -q quay-01.png | python -m kiosk enrol - --dir /etc/hailong",
+                                    "broker. Run as root (sudo), the files are given to the kiosk service's user "
+                                    "(--user) and checked as that user. Exit 0 ready, 1 the bundle cannot be used, "
+                                    "2 the config has problems, 3 written but the broker could not be reached (the "
+                                    "kiosk keeps trying), 4 written but the service user cannot use them.",
+                        epilog="Examples: sudo hailong-kiosk enrol --dir /etc/hailong        (finds the file on the USB stick)\n"
+                               "          sudo hailong-kiosk enrol /media/usb/ubnd-xa-tan-lap--quay-01.tar --dir /etc/hailong\n"
+                               "          sudo hailong-kiosk enrol - --dir /etc/hailong          (then scan with a USB QR reader)\n"
+                               "          zbarimg --raw -q quay-01.png | sudo hailong-kiosk enrol - --dir /etc/hailong",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    en.add_argument("bundle", type=Path, metavar="BUNDLE|QR-TEXT|-",
-                    help="the .tar made by `python -m broker add-device ... --enrol-bundle`, or a file holding the "
-                         "text of the --enrol-qr code as a scan reads it, or - for that text on standard input")
+    en.add_argument("bundle", type=Path, metavar="BUNDLE|QR-TEXT|-", nargs="?",
+                    help="the .tar made by `broker add-device ... --enrol-bundle`, or a file holding the text of the "
+                         "--enrol-qr code, or - for that text on standard input (a USB QR reader types it); "
+                         "none: the one enrolment file on a plugged-in USB stick (under /media, /run/media, /mnt)")
     en.add_argument("--ca", type=Path, metavar="ca.crt",
                     help="the province's CA certificate, when the QR code carries only its fingerprint")
     en.add_argument("--dir", type=Path, default=Path("/etc/hailong"), help="where kiosk.yaml goes (default /etc/hailong)")
+    en.add_argument("--user", default="kiosk",
+                    help="the user the kiosk service runs as (hailong-kiosk.service: User=kiosk); used when run as root")
+    en.add_argument("--media", type=Path, action="append", metavar="DIR",
+                    help="where to look for the USB stick's file instead of /media, /run/media and /mnt (repeatable)")
     en.add_argument("--no-connect", action="store_true", help="do not try the broker now")
+    en.add_argument("--new-province", action="store_true",
+                    help="take a bundle whose CA or fleet key differs from the ones this kiosk already trusts")
     return ap
 
 
@@ -111,34 +121,68 @@ def _enrol(args) -> int:
     from config import ConfigError, load
 
     from .enrol import BundleError, check_broker, install
+    from .enrol_host import MEDIA_ROOTS, HostError, check_as, find_on_media, group_name, hand_over, service_user
+
+    def fail(code: int, text: str) -> int:
+        print(f"kiosk enrol: {text}", file=sys.stderr)
+        return code
 
     try:
-        done = install(args.bundle, args.dir, ca=args.ca)
+        user = service_user(args.user)
+    except HostError as exc:
+        return fail(1, str(exc))
+    source = args.bundle
+    if source is None:
+        roots = tuple(args.media) if args.media else MEDIA_ROOTS
+        found = find_on_media(roots)
+        if not found:
+            return fail(1, f"không thấy tệp đăng ký trên USB ({', '.join(map(str, roots))}): cắm USB của tỉnh rồi chạy "
+                           f"lại, hoặc ghi tên tệp / no enrolment file on a USB stick: plug in the province's stick and "
+                           f"run this again, or name the file")
+        if len(found) > 1:
+            return fail(1, "có nhiều tệp đăng ký, ghi rõ tệp cần dùng / several enrolment files, name the one to use:\n  "
+                        + "\n  ".join(map(str, found)))
+        source = found[0]
+        print(f"dùng tệp / using {source}")
+    elif str(source) == "-" and sys.stdin.isatty():
+        print("Quét mã QR bằng đầu đọc USB (hoặc dán chữ rồi nhấn Enter) / Scan the QR code with the USB reader "
+              "(or paste its text and press Enter):", flush=True)
+    try:
+        done = install(source, args.dir, ca=args.ca, new_province=args.new_province)
     except BundleError as exc:
-        print(f"kiosk enrol: {exc}", file=sys.stderr)
-        return 1
+        return fail(1, str(exc))
     except OSError as exc:
-        print(f"kiosk enrol: cannot write {args.dir}: {exc.strerror} (run it as the kiosk's user or root)",
-              file=sys.stderr)
-        return 1
-    print(f"enrolled {done.site}/{done.device}: wrote {', '.join(done.written)} in {done.folder}")
+        return fail(1, f"không ghi được / cannot write {args.dir}: {exc.strerror} (chạy bằng sudo / run it with sudo)")
+    print(f"đã đăng ký / enrolled {done.site}/{done.device}: {', '.join(done.written)} -> {done.folder}")
+    print(f"mã tỉnh / province code: {done.province} (phải trùng mã tỉnh báo / must match the code the province gave)")
     if done.kept:
-        print(f"the previous kiosk.yaml is kept as {done.kept}")
+        print(f"kiosk.yaml cũ giữ lại / the previous kiosk.yaml is kept as {done.kept}")
     try:
         cfg = load(done.folder / "kiosk.yaml", kind="kiosk")
     except ConfigError as exc:
-        print("kiosk enrol: the config has problems:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
-        return 2
+        return fail(2, "cấu hình có lỗi, gọi tỉnh / the config has problems, call the province:\n  "
+                    + "\n  ".join(exc.problems))
+    outbox_dir = Path(cfg.outbox.path).parent
+    try:
+        hand_over(user, done.folder, done.written)
+    except OSError as exc:
+        return fail(4, f"không giao được tệp cho người dùng {args.user} / cannot hand the files to {args.user}: "
+                       f"{exc.strerror}")
+    problems = check_as(user, done.folder / "kiosk.yaml", outbox_dir)
+    if problems:
+        return fail(4, f"người dùng {args.user} của dịch vụ không dùng được các tệp / the service user {args.user} "
+                       f"cannot use the files:\n  " + "\n  ".join(problems))
+    if user is not None:
+        print(f"người dùng {user.name} đọc được cấu hình và ghi được hộp thư đi / the service user {user.name} reads "
+              f"the config and writes the outbox (group {group_name(user)})")
     if args.no_connect:
         return 0
     verdict = check_broker(cfg)
     print(f"broker {cfg.broker.host}:{cfg.broker.port}: {verdict}")
     if verdict != "connected":
-        print("kiosk enrol: the files are in place and the kiosk will keep trying; check the network and the "
-              "broker address with the province", file=sys.stderr)
-        return 3
-    print(f"ready: start the kiosk (systemctl restart hailong-kiosk, or python -m kiosk --config "
-          f"{done.folder / 'kiosk.yaml'})")
+        return fail(3, "đã ghi xong, chưa tới được máy chủ; kiểm tra mạng, máy sẽ tự thử lại / the files are in place "
+                       "and the kiosk will keep trying; check the network and the broker address with the province")
+    print("sẵn sàng / ready: sudo systemctl restart hailong-kiosk")
     return 0
 
 

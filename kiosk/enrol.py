@@ -25,11 +25,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from broker.enrol import QR_PREFIX, ca_fingerprint  # the enrolment QR code's format
+from broker.enrol import QR_PREFIX, ca_fingerprint, province_fingerprint  # the enrolment QR code's format
 
 MAX_MEMBER_BYTES = 1 << 20
 _ACCOUNT_FILE = re.compile(r"^[a-z0-9][a-z0-9-]*--[a-z0-9][a-z0-9-]*\.(pass|crt|key)$")
-_FIXED = ("kiosk.yaml", "ca.crt", "fleet.pub", "identity.json")
+_FIXED = ("kiosk.yaml", "ca.crt", "fleet.pub", "pin.key", "identity.json")
 MAX_QR_TEXT = 8000   # a QR code holds at most 4,296 alphanumeric characters
 
 
@@ -45,6 +45,7 @@ class Enrolled:
     written: list[str] = field(default_factory=list)
     kept: str | None = None            # the previous kiosk.yaml, moved aside
     broker: str = "not tried"          # "connected" or why not
+    province: str = ""                 # the province code (CA and fleet key) the clerk compares
 
 
 def read_bundle(path: Path) -> dict[str, bytes]:
@@ -126,8 +127,9 @@ def _ca_by_fingerprint(want: str, source: str, folder: Path | None, ca: Path | N
 
 def read_source(source: Path, folder: Path | None = None, ca: Path | None = None) -> dict[str, bytes]:
     """A bundle (.tar), a file holding a QR code's text, or ``-``: that text on standard input."""
-    if str(source) == "-":
-        return read_qr_text(sys.stdin.read(MAX_QR_TEXT), "standard input", folder, ca)
+    if str(source) == "-":  # piped in; or typed by a USB QR reader (it types the text, then Enter)
+        text = sys.stdin.readline(MAX_QR_TEXT) if sys.stdin.isatty() else sys.stdin.read(MAX_QR_TEXT)
+        return read_qr_text(text, "standard input", folder, ca)
     try:
         with open(source, "rb") as f:
             head = f.read(MAX_QR_TEXT + 1)
@@ -155,9 +157,20 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
-def install(bundle: Path, folder: Path, ca: Path | None = None) -> Enrolled:
-    """Put the files of a bundle or a QR code's text (see read_source) in ``folder``."""
+def install(bundle: Path, folder: Path, ca: Path | None = None, new_province: bool = False) -> Enrolled:
+    """Put the files of a bundle or a QR code's text (see read_source) in ``folder``. A kiosk already
+    enrolled keeps trusting its province: a bundle with another CA or fleet key is refused unless
+    ``new_province`` (a substituted sheet must not move a kiosk to someone else's broker)."""
     files = read_source(bundle, folder, ca)
+    for name in ("ca.crt", "fleet.pub"):
+        try:
+            had = (Path(folder) / name).read_bytes()
+        except OSError:
+            continue
+        if name in files and files[name].strip() != had.strip() and not new_province:
+            raise BundleError(f"{bundle}: {name} khác với của tỉnh mà máy đang tin: mã này không phải của tỉnh? Nếu tỉnh "
+                              f"đổi khóa thật, chạy lại với --new-province / this code carries another {name} than the "
+                              f"province this kiosk trusts; if the province really changed it, add --new-province")
     try:
         ident = json.loads(files["identity.json"])
         site, device = ident["site"], ident["device"]
@@ -165,7 +178,7 @@ def install(bundle: Path, folder: Path, ca: Path | None = None) -> Enrolled:
         raise BundleError(f"{bundle}: identity.json is damaged; make the bundle again") from None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    done = Enrolled(folder, site, device)
+    done = Enrolled(folder, site, device, province=province_fingerprint(files.get("ca.crt"), files.get("fleet.pub")))
     target = folder / "kiosk.yaml"
     if target.exists():
         kept = folder / "kiosk.yaml.before-enrol"

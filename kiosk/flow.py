@@ -166,17 +166,25 @@ class Flow:
             self.last_touch = now
             self.notify("changed")
 
+    def _technician_pin_ok(self, entered: str) -> bool:
+        tech = self.cfg.technician
+        if tech.pin_hash is not None:  # delivered with enrolment or a push: only its hash is on the device
+            from .duty import pin_checker
+
+            return bool(entered) and pin_checker(self.cfg.duty)(entered, tech.pin_hash)
+        try:
+            expected = tech.pin.resolve()
+        except ValueError as exc:  # PIN not set on this device: the view stays closed
+            log.error("technician PIN unavailable: %s", exc)
+            return False
+        return bool(expected) and hmac.compare_digest(entered.encode(), expected.encode())
+
     def submit_pin(self, now: float) -> bool:
         if self.state is not State.PIN:
             return False
         self.last_touch = now
-        try:
-            expected = self.cfg.technician.pin.resolve()
-        except ValueError as exc:  # PIN not set on this device: the view stays closed
-            log.error("technician PIN unavailable: %s", exc)
-            expected = None
         entered, self.pin = self.pin, ""
-        if expected and hmac.compare_digest(entered.encode(), expected.encode()):
+        if self._technician_pin_ok(entered):
             self.pin_failures = 0
             self._go(State.TECHNICIAN, now)
             return True

@@ -79,7 +79,7 @@ def test_a_kiosk_enrolled_from_the_printed_qr_code_shows_it_is_connected(tmp_pat
         scanned = subprocess.run(["zbarimg", "--raw", "-q", str(qr)], capture_output=True, text=True, timeout=30)
         assert scanned.returncode == 0 and scanned.stdout.startswith("HLK1:"), scanned.stderr
         (tmp_path / "ma-dang-ky.txt").write_text(scanned.stdout, encoding="utf-8")
-        enrolled = run("kiosk", "enrol", str(tmp_path / "ma-dang-ky.txt"), "--dir", str(device))
+        enrolled = run("kiosk", "enrol", str(tmp_path / "ma-dang-ky.txt"), "--dir", str(device), "--user", "root")
         assert enrolled.returncode == 0 and ": connected" in enrolled.stdout, enrolled.stdout + enrolled.stderr
         assert not (device / "kiosk.yaml").read_text(encoding="utf-8").count("technician")
 

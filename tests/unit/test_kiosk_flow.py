@@ -388,3 +388,27 @@ def test_settle_zero_takes_the_double_tap_as_a_reason():
     flow, sunk, _ = make(settle_s=0)
     flow.tap_face(1, now=0.0)
     assert flow.choose_reason("waiting", now=0.1).reason == "waiting"
+
+
+def test_a_technician_pin_delivered_as_a_keyed_hash_opens_the_view(tmp_path):
+    """Enrolment and pushes carry only the technician PIN's hash (made with the province's PIN key)."""
+    import pytest as _pytest
+
+    from config.pins import hash_pin, new_pin_key, read_pin_key
+
+    key_text = new_pin_key()
+    (tmp_path / "pin.key").write_text(key_text)
+    stored = hash_pin("482916", key=read_pin_key(key_text), log2_n=10)
+    flow, _, _ = make(technician={"pin_hash": stored}, duty={"pin_key": {"file": str(tmp_path / "pin.key")}})
+    for attempt, ok in (("111111", False), ("482916", True)):
+        flow.corner_down(now=0.0)
+        flow.tick(3.0)
+        for d in attempt:
+            flow.press_digit(d, now=3.5)
+        assert flow.submit_pin(now=4.0) is ok
+    assert flow.state is State.TECHNICIAN
+    # a keyed hash without the key on the device is refused at load, with the fix named
+    with _pytest.raises(ValueError, match="pin_key"):
+        make(technician={"pin_hash": stored})
+    with _pytest.raises(ValueError, match="pin hoặc pin_hash"):
+        make(technician={"pin_hash": stored, "pin": {"env": "X"}}, duty={"pin_key": {"file": "pin.key"}})
