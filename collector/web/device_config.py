@@ -67,6 +67,7 @@ REASONS = {
     "topic_mismatch": ("cấu hình dành cho thiết bị khác", "meant for another device"),
     "schema": ("cấu hình có lỗi", "the config has a mistake"),
     "no_fleet": ("cấu hình thiếu khóa công khai của tỉnh", "no fleet public key in it"),
+    "missing_file": ("thiết bị không có tệp mà cấu hình cần", "the kiosk lacks a file the config names"),
 }
 OTHER_REASON = ("tin nhắn cấu hình không hợp lệ", "not a valid config message")
 
