@@ -23,10 +23,23 @@ def main(argv: list[str] | None = None) -> int:
                            description="A fleet folder holds defaults.yaml, sites/<site>.yaml and "
                                        "devices/<site>/<device>.yaml; each device's config is the three merged.")
     fleet_sub = fleet.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
-    fcheck = fleet_sub.add_parser("check", help="merge and validate every device; one line per problem, "
-                                                "naming the layer file and line (exit 1 on any problem)")
+    fcheck = fleet_sub.add_parser(
+        "check", help="merge and validate every device; one line per problem, naming the layer file and line "
+                      "(exit 1 on any problem)",
+        description="Merge and validate every device's config: its schema, the files it names (only those the "
+                    "kiosk has: what enrolment gives it and push.yaml's device_files) and its size (what the "
+                    "broker and the kiosk take). With --broker-dir and/or --collector, also check that the "
+                    "counters of the fleet folder, the broker's device accounts and collector.yaml's sites are "
+                    "the same. Exit 0 when all is well, 1 otherwise.",
+        epilog="Example: python -m config fleet check /etc/hailong-fleet/fleet --broker-dir /etc/hailong-broker "
+               "--collector /etc/hailong/collector.yaml")
     fcheck.add_argument("folder", metavar="DIR")
     fcheck.add_argument("--site", help="only this site's devices")
+    fcheck.add_argument("--broker-dir", metavar="BROKER_DIR",
+                        help="the broker folder (python -m broker init): every counter must have its device "
+                             "account there, and each device's broker.username must be that account")
+    fcheck.add_argument("--collector", metavar="collector.yaml",
+                        help="every counter must be in its sites: hierarchy, and every counter there in the fleet")
     fshow = fleet_sub.add_parser("show", help="print one device's merged kiosk.yaml")
     fshow.add_argument("folder", metavar="DIR")
     fshow.add_argument("site", metavar="SITE")
@@ -146,6 +159,7 @@ def _fleet(args) -> int:
             print(merged.yaml_text(), end="")
             return 0
         good, problems = fleet.check(folder, site=args.site)
+        disagree = _counters(args, folder) if args.broker_dir or args.collector else None
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -153,7 +167,28 @@ def _fleet(args) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{folder}: {len(good)} device(s) ok, {len(problems)} problem(s)")
-    return 1 if problems else 0
+    if disagree is not None:
+        lines, counted = disagree
+        for line in lines:
+            print(line, file=sys.stderr)
+        if lines:
+            print(f"quầy: {len(lines)} khác biệt / counters: {len(lines)} difference(s) between the places compared")
+        else:
+            print(f"quầy: {counted} quầy khớp nhau ở mọi nơi đã so / counters: the {counted} counters agree in "
+                  f"every place compared")
+    return 1 if problems or (disagree and disagree[0]) else 0
+
+
+def _counters(args, folder) -> tuple[list[str], int]:
+    """The differences between the fleet folder's counters and the broker's and collector.yaml's."""
+    from . import counters
+
+    fleet = counters.fleet_counters(folder, site=args.site)
+    broker = counters.broker_counters(args.broker_dir) if args.broker_dir else None
+    collector, hierarchy = counters.collector_counters(args.collector) if args.collector else (None, None)
+    lines = counters.differences(fleet, broker, collector, hierarchy, site=args.site, fleet_dir=str(folder),
+                                 broker_dir=str(args.broker_dir or "BROKER_DIR"))
+    return lines, len(fleet)
 
 
 if __name__ == "__main__":
