@@ -187,6 +187,10 @@ def _fleet(args) -> int:
             print(merged.yaml_text(), end="")
             return 0
         good, problems = fleet.check(folder, site=args.site)
+        if args.broker_dir:  # a broker folder written before 64 KiB configs refuses more than the contract does
+            big = fleet.too_large_for(good, fleet.broker_size_limit(args.broker_dir), args.broker_dir)
+            good = [m for m in good if (m.site, m.device) not in big]
+            problems += list(big.values())
         disagree = _counters(args, folder) if args.broker_dir or args.collector else None
     except ConfigError as exc:
         for problem in exc.problems:

@@ -232,6 +232,35 @@ def size_problem(merged: Merged) -> str | None:
             f"(a staff list, long texts) (device {merged.site}/{merged.device})")
 
 
+def broker_size_limit(broker_dir: Path) -> int | None:
+    """The largest message the broker folder's mosquitto.conf lets through (message_size_limit), or None when
+    it sets none (Mosquitto then takes any size) or has no mosquitto.conf."""
+    try:
+        text = (Path(broker_dir) / "mosquitto.conf").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    limits = [int(line.split()[1]) for line in text.splitlines()
+              if line.startswith("message_size_limit ") and line.split()[1].isdigit()]
+    return limits[-1] if limits and limits[-1] > 0 else None
+
+
+def too_large_for(merged: list, limit: int | None, broker_dir: Path) -> dict[tuple[str, str], str]:
+    """Each config the broker folder's Mosquitto would refuse for its size (one written before 64 KiB configs):
+    (site, device) -> the problem line."""
+    if limit is None:
+        return {}
+    out = {}
+    for m in merged:
+        size = push_size(m)
+        if size > limit:
+            out[(m.site, m.device)] = (
+                f"{m.layers[-1]}: cấu hình quá lớn đối với máy chủ MQTT / too large for the broker: a {size:,}-byte "
+                f"message; its mosquitto.conf in {broker_dir} takes at most {limit:,} (message_size_limit): run "
+                f"`python -m broker init --dir {broker_dir} --config broker.yaml` again and restart it "
+                f"(device {m.site}/{m.device})")
+    return out
+
+
 def check(folder: Path, site: str | None = None,
           device_files: list[str] | None = None) -> tuple[list[Merged], list[str]]:
     """Merge and validate every device (of one site, if given): (valid merges, problems). A merge is valid when

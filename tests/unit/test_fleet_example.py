@@ -126,3 +126,22 @@ def test_a_kiosk_of_a_merged_commune_is_its_new_centres_counter(broker_dir, tmp_
     out = config("fleet", "check", fleet_dir, "--broker-dir", broker_dir, "--collector", collector)
     assert out.returncode == 0, out.stderr
     assert "the 3 counters agree" in out.stdout
+
+
+def test_with_the_broker_folder_a_config_its_mosquitto_would_refuse_for_size_is_named(broker_dir, tmp_path):
+    fleet_dir = tmp_path / "fleet"
+    subprocess.run(["cp", "-r", str(EXAMPLE), str(fleet_dir)], check=True)
+    pin_hash = "scrypt$14$8$1$c2FsdHNhbHRzYWx0c2FsdA==$BOTLUiKjPQeOzm8EC4KXVvFRHpC88rPzS1pF4tPZWzk="
+    staff = "staff:\n" + "".join(f"  - {{key: can-bo-{i:02d}, name: 'Nguyễn Thị Thảo {i:02d}', pin_hash: '{pin_hash}'}}\n"
+                                 for i in range(1, 61))
+    with open(fleet_dir / "devices" / "ubnd-xa-tan-lap" / "quay-01.yaml", "a", encoding="utf-8") as f:
+        f.write(staff)
+    assert config("fleet", "check", fleet_dir, "--broker-dir", broker_dir).returncode == 0  # 64 KiB: it fits
+    conf = broker_dir / "mosquitto.conf"  # a broker folder written before configs could be 64 KiB
+    conf.write_text(conf.read_text().replace("message_size_limit 65536", "message_size_limit 8192"))
+    out = config("fleet", "check", fleet_dir, "--broker-dir", broker_dir)
+    assert out.returncode == 1
+    assert "1 device(s) ok, 1 problem(s)" in out.stdout
+    assert out.stderr.startswith("devices/ubnd-xa-tan-lap/quay-01.yaml: cấu hình quá lớn đối với máy chủ MQTT / too "
+                                 "large for the broker: a ")
+    assert "takes at most 8,192 (message_size_limit)" in out.stderr and "(device ubnd-xa-tan-lap/quay-01)" in out.stderr
