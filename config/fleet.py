@@ -186,25 +186,27 @@ def pushed_files(cfg) -> list[tuple[tuple, str, bool]]:
             for loc, p, required in referenced_files(cfg)]
 
 
-def kiosk_files(site: str, device: str, device_files: list[str] = ()) -> list[str]:
-    """The files a kiosk has beside its kiosk.yaml: what enrolment delivers (broker/enrol.py; the account is
-    named SITE--DEVICE, as add-device names it) and the ``device_files`` push.yaml says the province installs."""
+def enrolled_files(site: str, device: str) -> list[str]:
+    """The files enrolment gives a kiosk beside its kiosk.yaml (broker/enrol.py; the account is named
+    SITE--DEVICE, as add-device names it)."""
     from broker.enrol import delivered_names
 
-    return [*delivered_names(f"{site}--{device}"), *device_files]
+    return list(delivered_names(f"{site}--{device}"))
 
 
 def files_problems(merged: Merged, cfg, device_files: list[str] = ()) -> list[str]:
-    """A file the config names that the kiosk does not have: the kiosk would refuse the config (or, before it
+    """A file the config names that the kiosk does not have (neither from enrolment nor in push.yaml's
+    ``device_files``, which the province installs itself): the kiosk would refuse the config (or, before it
     checked, run on its last good copy). One line each, naming the layer file and line that set it."""
-    have = kiosk_files(merged.site, merged.device, device_files)
+    given = enrolled_files(merged.site, merged.device)
+    have = set(given) | set(device_files)
     out = []
     for loc, name, required in pushed_files(cfg):
         if name in have:
             continue
         file, line = merged.where(loc)
         out.append(f"{file}:{line}: {_format_loc(loc)}: {name}: thiết bị không có tệp này / the kiosk has no such "
-                   f"file{'' if required else ' (optional)'}: enrolment gives it {', '.join(have[:7])}; name one of "
+                   f"file{'' if required else ' (optional)'}: enrolment gives it {', '.join(given)}; name one of "
                    f"them, or list the files you install on every kiosk yourself under device_files: in push.yaml "
                    f"(device {merged.site}/{merged.device})")
     return out
