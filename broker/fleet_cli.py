@@ -18,6 +18,9 @@ the private key is:
     key: /etc/hailong-fleet/fleet.key
     broker: {host: mqtt.tinh.example, port: 8883, username: fleet-tinh, password: {file: /etc/hailong-fleet/fleet.pass},
              tls: {ca: /etc/hailong-fleet/ca.crt}}
+    device_files: []   # files you install on every kiosk beside what enrolment gives it, e.g. [pin.key]
+A push first checks every config as `config fleet check` does (schema, the files it names, its size), and
+publishes nothing if one fails. A complete example folder: config/examples/fleet.
 """
 
 
