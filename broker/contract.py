@@ -293,6 +293,10 @@ class StatusV2(Status):
     unreceipted: Optional[Count] = None
     unreceipted_since: Optional[UtcTimestamp] = None
     receipts: Optional[Literal["on", "fallback", "off"]] = None
+    # Configs pushed by the fleet: "on" when the kiosk checks and takes them (it has a fleet public key),
+    # "off" when it ignores them (configured by hand without fleet.public_key, or the key cannot be read).
+    # None: a kiosk older than this field.
+    pushes: Optional[Literal["on", "off"]] = None
 
 
 EVENT_TYPES = ("sign_in", "sign_out", "auto_sign_out", "request_expired", "config_applied",

@@ -31,10 +31,17 @@ from .errors import SetupError
 IDENTITY = "identity.json"
 # Only these names may be in a bundle (and the account's own .pass/.crt/.key): the kiosk refuses others.
 FIXED_NAMES = ("kiosk.yaml", "ca.crt", "fleet.pub", "pin.key", IDENTITY)
+ACCOUNT_FILES = (".pass", ".crt", ".key")  # <user name><suffix>: the account's password and client certificate
 QR_PREFIX = "HLK1:"
 QR_MAX_VERSION = 25   # 117 x 117 modules: about 0.7 mm each on an 8 cm square, easy for a phone camera
 QR_ERROR = "l"        # at least 7 % error correction; segno raises it when the same size allows more
 QR_FORMATS = (".png", ".svg", ".html")
+
+
+def delivered_names(username: str) -> tuple[str, ...]:
+    """The files an enrolled kiosk has beside its kiosk.yaml (at most these: a bundle may hold fewer), by the
+    names its config uses. A pushed config naming another file is refused by `fleet check` (config/fleet.py)."""
+    return (*FIXED_NAMES, *(username + suffix for suffix in ACCOUNT_FILES))
 
 
 def kiosk_yaml(site: str, device: str, broker_block: str, fleet_pub: bool, tech_pin_hash: str | None = None,

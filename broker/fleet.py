@@ -116,9 +116,12 @@ def verify(push: ConfigPush, site: str, device: str, keys: Iterable[Ed25519Publi
 
 
 def publish_configs(pushes: list[ConfigPush], conn, client_id: str | None = None,
-                    timeout_s: float = 30.0, progress=lambda done, total: None) -> list[str]:
+                    timeout_s: float = 30.0, progress=lambda done, total: None,
+                    reasons: dict[str, str] | None = None) -> list[str]:
     """Publish each push retained at QoS 1 and wait for every PUBACK. Returns the topics the broker
-    did not confirm (empty when all were accepted)."""
+    did not confirm (empty when all were accepted); ``reasons`` (when given) gets why, by topic: the
+    PUBACK's reason code, or how the connection ended (Mosquitto closes it on a message above its
+    message_size_limit)."""
     import time
 
     import paho.mqtt.client as mqtt
@@ -131,7 +134,7 @@ def publish_configs(pushes: list[ConfigPush], conn, client_id: str | None = None
                          protocol=protocol_of(conn))
     apply_connection(client, conn)
     client.max_inflight_messages_set(50)
-    state = {"connected": None, "acked": set(), "failed": {}}
+    state = {"connected": None, "acked": set(), "failed": {}, "closed": None}
 
     def on_connect(_c, _u, _f, reason_code, _p):
         state["connected"] = not reason_code.is_failure
@@ -144,7 +147,10 @@ def publish_configs(pushes: list[ConfigPush], conn, client_id: str | None = None
         else:
             state["acked"].add(mid)
 
-    client.on_connect, client.on_publish = on_connect, on_publish
+    def on_disconnect(_c, _u, _f, reason_code, _p):
+        state["closed"] = str(reason_code)
+
+    client.on_connect, client.on_publish, client.on_disconnect = on_connect, on_publish, on_disconnect
     client.connect(conn.host, conn.port, keepalive=conn.keepalive_s)
     deadline = time.monotonic() + timeout_s
     while state["connected"] is None and time.monotonic() < deadline:
@@ -159,12 +165,22 @@ def publish_configs(pushes: list[ConfigPush], conn, client_id: str | None = None
         mids[info.mid] = topic
         client.loop(0)
     last = -1
-    while len(state["acked"]) + len(state["failed"]) < len(mids) and time.monotonic() < deadline:
+    while (len(state["acked"]) + len(state["failed"]) < len(mids) and state["closed"] is None
+           and time.monotonic() < deadline):
         client.loop(0.1)
         done = len(state["acked"])
         if done != last:
             progress(done, len(mids))
             last = done
-    client.disconnect()
-    client.loop(0.1)
-    return sorted(topic for mid, topic in mids.items() if mid not in state["acked"])
+    if state["closed"] is None:
+        client.disconnect()
+        client.loop(0.1)
+    missing = sorted(topic for mid, topic in mids.items() if mid not in state["acked"])
+    if reasons is not None:
+        for mid, topic in mids.items():
+            if mid in state["failed"]:
+                reasons[topic] = f"refused: {state['failed'][mid]}"
+            elif mid not in state["acked"]:
+                reasons[topic] = (f"the broker closed the connection ({state['closed']})" if state["closed"]
+                                  else "no answer in time")
+    return missing

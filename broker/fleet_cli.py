@@ -18,6 +18,9 @@ the private key is:
     key: /etc/hailong-fleet/fleet.key
     broker: {host: mqtt.tinh.example, port: 8883, username: fleet-tinh, password: {file: /etc/hailong-fleet/fleet.pass},
              tls: {ca: /etc/hailong-fleet/ca.crt}}
+    device_files: []   # files you install on every kiosk beside what enrolment gives it, e.g. [pin.key]
+A push first checks every config as `config fleet check` does (schema, the files it names, its size), and
+publishes nothing if one fails. A complete example folder: config/examples/fleet.
 """
 
 
@@ -60,9 +63,11 @@ def run(args) -> int:
 
 
 def _push(args) -> int:
+    from broker.contract import MAX_PAYLOAD_BYTES, encode
     from config import fleet as layers
 
-    good, problems = layers.check(args.folder, site=args.site)
+    settings = layers.load_push_settings(args.settings or args.folder / layers.PUSH_FILE)
+    good, problems = layers.check(args.folder, site=args.site, device_files=settings.device_files)
     if args.device:
         good = [m for m in good if m.device == args.device]
     for p in problems:
@@ -74,7 +79,6 @@ def _push(args) -> int:
     if not good:
         print("fleet push: no device matches", file=sys.stderr)
         return 1
-    settings = layers.load_push_settings(args.settings or args.folder / layers.PUSH_FILE)
     key = fleet.load_private(settings.key)
     pushes = [fleet.sign(m.yaml_text(), m.site, m.device, key) for m in good]
     for push in pushes:
@@ -86,13 +90,28 @@ def _push(args) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rpublished {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    missing = fleet.publish_configs(pushes, settings.broker, timeout_s=settings.timeout_s, progress=progress)
+    reasons: dict[str, str] = {}
+    missing = fleet.publish_configs(pushes, settings.broker, timeout_s=settings.timeout_s, progress=progress,
+                                    reasons=reasons)
     print(file=sys.stderr)
     if missing:
+        sizes = {f"{settings.broker.topic_prefix}/{p.site}/{p.device}/config": len(encode(p)) for p in pushes}
         for topic in missing:
-            print(f"not confirmed by the broker: {topic}", file=sys.stderr)
-        print(f"fleet push: {len(missing)} of {len(pushes)} not confirmed (is this account allowed to publish "
-              f"configs? see docs/broker.md)", file=sys.stderr)
+            print(f"not confirmed by the broker: {topic} ({sizes[topic]:,} bytes): {reasons.get(topic, '')}",
+                  file=sys.stderr)
+        print(f"fleet push: {len(missing)} of {len(pushes)} not confirmed", file=sys.stderr)
+        # Mosquitto closes the connection on a message above its message_size_limit (MQTT 5; 3.1.1 acknowledges
+        # and drops it); it answers a refused right with "Not authorized" and keeps the connection.
+        big = max(sizes[t] for t in missing)
+        if big > MAX_PAYLOAD_BYTES and any("too large" in r.lower() or "closed" in r for r in reasons.values()):
+            print(f"fleet push: cấu hình quá lớn đối với máy chủ MQTT / too large for this broker: it closed the "
+                  f"connection on a config of up to {big:,} bytes. A broker folder set up before pushed configs "
+                  f"could be 64 KiB has message_size_limit 8192 in its mosquitto.conf: run `python -m broker init "
+                  f"--dir ... --config broker.yaml` again there and restart the broker (docs/broker.md)",
+                  file=sys.stderr)
+        else:
+            print("fleet push: is this account allowed to publish configs? (python -m broker add-fleet; "
+                  "see docs/broker.md)", file=sys.stderr)
         return 1
     print(f"fleet push: {len(pushes)} config(s) published; kiosks apply them when they see them")
     return 0
@@ -111,7 +130,7 @@ def _status(args) -> int:
     conn = settings.broker
     desired = {}
     if args.fleet:
-        good, _ = layers.check(args.fleet)
+        good, _ = layers.check(args.fleet, device_files=settings.device_files)
         desired = {(m.site, m.device): m.sha256()[:12] for m in good}
     seen: dict[tuple[str, str], object] = {}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol_of(conn))

@@ -12,6 +12,8 @@ from typing import Callable, NamedTuple, Optional
 from broker.contract import format_ts
 
 HASH_CHARS = 12  # the status carries 12 hex digits of the running kiosk.yaml's SHA-256
+# A kiosk whose status says pushes "off" (no fleet.public_key in its kiosk.yaml) ignores every push.
+NO_PUSHES = "Không nhận cấu hình đẩy / takes no pushes"
 
 
 def short_hash(value: Optional[str]) -> str:
@@ -45,6 +47,7 @@ class FleetLine(NamedTuple):
     backlog: str
     fault: str
     last_rating: str
+    pushes: str = ""  # on / off / '' (a kiosk that does not say)
 
 
 HEAD = ("device", "state", "version", "applied", "desired", "current", "config error", "clock", "backlog",
@@ -62,15 +65,22 @@ def line(site: str, device: str, get: Callable[[str], object], desired: Optional
     applied = short_hash(text("config_hash"))
     return FleetLine(site, device, text("state") or "never seen", text("app_version"), applied, short_hash(desired),
                      verdict(desired, applied), " ".join(text("config_error").split()), text("clock"),
-                     text("outbox_depth"), text("fault"), text("last_rating_ts"))
+                     text("outbox_depth"), text("fault"), text("last_rating_ts"), text("pushes"))
 
 
 def table(lines: list[FleetLine]) -> list[str]:
     """The text table `fleet status` prints, header first."""
-    rows = [HEAD] + [(f"{x.site}/{x.device}", x.state, x.app_version, x.applied, x.desired, x.current,
+    rows = [HEAD] + [(f"{x.site}/{x.device}", x.state, x.app_version, x.applied, x.desired, current_text(x),
                       x.config_error, x.clock, x.backlog, x.last_rating, x.fault) for x in lines]
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(HEAD))]
     return ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def current_text(x: FleetLine) -> str:
+    """The "current" column: yes / no, and why a kiosk that takes no pushes will never be current."""
+    if x.pushes == "off":
+        return f"{x.current} ({NO_PUSHES})" if x.current else NO_PUSHES
+    return x.current
 
 
 def behind(lines: list[FleetLine]) -> int:

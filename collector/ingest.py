@@ -67,6 +67,7 @@ class DeviceRow(NamedTuple):
     unreceipted: int | None = None  # receipts: messages the broker took that no receipt cleared yet
     unreceipted_since: str | None = None
     receipts: str | None = None
+    pushes: str | None = None  # "on" / "off": whether the kiosk takes configs pushed by the fleet
 
 
 class AnchorRow(NamedTuple):
@@ -163,7 +164,7 @@ def _device_row(s: Status, m: Message, received_at: str, received_ms: int) -> De
         row = row._replace(boot=s.boot, clock=s.clock, epoch=s.epoch, seq_last=s.seq_last, officer=s.officer,
                            config_error=s.config_error, fault=s.fault, unreceipted=s.unreceipted,
                            unreceipted_since=format_ts(s.unreceipted_since) if s.unreceipted_since else None,
-                           receipts=s.receipts)
+                           receipts=s.receipts, pushes=s.pushes)
     return row
 
 

@@ -228,7 +228,7 @@ def run_report(db: Database, cfg, spec: ReportSpec, hierarchy: Hierarchy | None 
 DEVICE_COLUMNS = ("site", "device", "state", "status_ts", "last_seen", "app_version", "outbox_depth",
                   "last_rating_ts", "config_hash", "clock_skew_s", "boot", "clock", "epoch", "seq_last", "officer",
                   "config_error", "fault", "unreceipted", "unreceipted_since", "receipts", "shared_since_ms",
-                  "shared_last_ms")
+                  "shared_last_ms", "pushes")
 
 
 def devices(db: Database) -> list[dict]:

@@ -365,6 +365,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "track_boot TEXT", "prev_boot TEXT", "prev_boot_ms BIGINT", "shared_since_ms BIGINT",
             "shared_last_ms BIGINT", "shared_flips INTEGER")],
     ]),
+    (13, [
+        # Whether a kiosk takes configs pushed by the fleet ("on"/"off", from its v2 status; NULL: not said):
+        # one configured by hand without fleet.public_key ignores every push, and the devices page says so.
+        "ALTER TABLE devices ADD COLUMN pushes TEXT",
+    ]),
 ]
 
 _TYPES = {

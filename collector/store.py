@@ -32,11 +32,11 @@ _MAX_PARAMS = 30000  # per statement; SQLite allows 32766, PostgreSQL 65535
 
 DEVICE_COLUMNS = ("site, device, state, status_ts, last_seen, app_version, outbox_depth, last_rating_ts, "
                   "config_hash, clock_skew_s, received_ms, live, boot, clock, epoch, seq_last, officer, config_error, "
-                  "fault, unreceipted, unreceipted_since, receipts")
+                  "fault, unreceipted, unreceipted_since, receipts, pushes")
 _DEVICE_SET = ", ".join(f"{c} = excluded.{c}" for c in (
     "state", "status_ts", "app_version", "outbox_depth", "last_rating_ts", "config_hash", "received_ms", "live",
     "boot", "clock", "epoch", "seq_last", "officer", "config_error", "fault", "unreceipted", "unreceipted_since",
-    "receipts"))
+    "receipts", "pushes"))
 UPSERT_DEVICE_TAIL = (
     f" ON CONFLICT (site, device) DO UPDATE SET {_DEVICE_SET}, "
     "last_seen = CASE WHEN excluded.last_seen > devices.last_seen THEN excluded.last_seen ELSE devices.last_seen END, "

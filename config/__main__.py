@@ -2,7 +2,35 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+
+def _unshadow() -> None:
+    """`python -m` puts the working directory first on sys.path, and a folder there named like one of our
+    packages (a broker folder called broker/, a config/ of YAML files) is imported instead of the installed
+    package, whose commands then fail with an AttributeError. Unless run from the source tree, forget the
+    working directory and import the real package again. The same block is in each package's __main__.py
+    (tests/integration/test_cli_small.py)."""
+    real = os.path.realpath
+    here = os.path.dirname(real(__file__))
+    cwd = real(os.getcwd())
+    if not __package__ or os.path.dirname(here) == cwd:
+        return
+    sys.path[:] = [p for p in sys.path if real(p or ".") != cwd]
+    pkg = sys.modules.get(__package__)
+    if pkg is not None and os.path.dirname(real(getattr(pkg, "__file__", None) or cwd)) != here:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("broker", "collector", "config", "kiosk")]:
+            del sys.modules[name]
+        try:
+            __import__(__package__)
+        except ImportError:
+            sys.exit(f"{__package__}: thư mục {__package__}/ ở thư mục hiện tại che mất gói cài đặt / a folder named "
+                     f"{__package__}/ in the working directory hides the installed package: run from another folder, "
+                     f"or use hailong-{__package__}")
+
+
+_unshadow()
 
 from .loader import KINDS, ConfigError, load_checked
 
@@ -23,10 +51,23 @@ def main(argv: list[str] | None = None) -> int:
                            description="A fleet folder holds defaults.yaml, sites/<site>.yaml and "
                                        "devices/<site>/<device>.yaml; each device's config is the three merged.")
     fleet_sub = fleet.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
-    fcheck = fleet_sub.add_parser("check", help="merge and validate every device; one line per problem, "
-                                                "naming the layer file and line (exit 1 on any problem)")
+    fcheck = fleet_sub.add_parser(
+        "check", help="merge and validate every device; one line per problem, naming the layer file and line "
+                      "(exit 1 on any problem)",
+        description="Merge and validate every device's config: its schema, the files it names (only those the "
+                    "kiosk has: what enrolment gives it and push.yaml's device_files) and its size (what the "
+                    "broker and the kiosk take). With --broker-dir and/or --collector, also check that the "
+                    "counters of the fleet folder, the broker's device accounts and collector.yaml's sites are "
+                    "the same. Exit 0 when all is well, 1 otherwise.",
+        epilog="Example: python -m config fleet check /etc/hailong-fleet/fleet --broker-dir /etc/hailong-broker "
+               "--collector /etc/hailong/collector.yaml")
     fcheck.add_argument("folder", metavar="DIR")
     fcheck.add_argument("--site", help="only this site's devices")
+    fcheck.add_argument("--broker-dir", metavar="BROKER_DIR",
+                        help="the broker folder (python -m broker init): every counter must have its device "
+                             "account there, and each device's broker.username must be that account")
+    fcheck.add_argument("--collector", metavar="collector.yaml",
+                        help="every counter must be in its sites: hierarchy, and every counter there in the fleet")
     fshow = fleet_sub.add_parser("show", help="print one device's merged kiosk.yaml")
     fshow.add_argument("folder", metavar="DIR")
     fshow.add_argument("site", metavar="SITE")
@@ -146,6 +187,11 @@ def _fleet(args) -> int:
             print(merged.yaml_text(), end="")
             return 0
         good, problems = fleet.check(folder, site=args.site)
+        if args.broker_dir:  # a broker folder written before 64 KiB configs refuses more than the contract does
+            big = fleet.too_large_for(good, fleet.broker_size_limit(args.broker_dir), args.broker_dir)
+            good = [m for m in good if (m.site, m.device) not in big]
+            problems += list(big.values())
+        disagree = _counters(args, folder) if args.broker_dir or args.collector else None
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -153,7 +199,28 @@ def _fleet(args) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{folder}: {len(good)} device(s) ok, {len(problems)} problem(s)")
-    return 1 if problems else 0
+    if disagree is not None:
+        lines, counted = disagree
+        for line in lines:
+            print(line, file=sys.stderr)
+        if lines:
+            print(f"quầy: {len(lines)} khác biệt / counters: {len(lines)} difference(s) between the places compared")
+        else:
+            print(f"quầy: {counted} quầy khớp nhau ở mọi nơi đã so / counters: the {counted} counters agree in "
+                  f"every place compared")
+    return 1 if problems or (disagree and disagree[0]) else 0
+
+
+def _counters(args, folder) -> tuple[list[str], int]:
+    """The differences between the fleet folder's counters and the broker's and collector.yaml's."""
+    from . import counters
+
+    fleet = counters.fleet_counters(folder, site=args.site)
+    broker = counters.broker_counters(args.broker_dir) if args.broker_dir else None
+    collector, hierarchy = counters.collector_counters(args.collector) if args.collector else (None, None)
+    lines = counters.differences(fleet, broker, collector, hierarchy, site=args.site, fleet_dir=str(folder),
+                                 broker_dir=str(args.broker_dir or "BROKER_DIR"))
+    return lines, len(fleet)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, model_validator
 
 from .common import ConfigPath, Port, Secret, Strict, _check_prefix
-from broker.contract import DEFAULT_PREFIX
+from broker.contract import DEFAULT_PREFIX, MAX_CONFIG_PAYLOAD_BYTES
 
 
 class TlsListener(Strict):
@@ -31,8 +31,19 @@ class Listeners(Strict):
         return self
 
 
+def _takes_configs(value: int) -> int:
+    # A pushed config is the biggest message of the contract; a broker that refuses it makes every push of a
+    # big ward (dozens of officers with PIN hashes) fail, and over MQTT 3.1.1 it even says PUBACK and drops it.
+    if value < MAX_CONFIG_PAYLOAD_BYTES:
+        raise ValueError(f"{value} nhỏ hơn cấu hình đẩy lớn nhất / is below the largest pushed config the wire "
+                         f"contract allows ({MAX_CONFIG_PAYLOAD_BYTES} bytes); use at least {MAX_CONFIG_PAYLOAD_BYTES}")
+    return value
+
+
 class Limits(Strict):
-    message_size_limit: Annotated[int, Field(ge=512, le=268435455)] = 8192
+    # The largest payload the broker takes (Mosquitto's message_size_limit): ratings, statuses and events are
+    # at most 4 KiB, a pushed config (a whole kiosk.yaml, signed) at most 64 KiB.
+    message_size_limit: Annotated[int, Field(le=268435455), AfterValidator(_takes_configs)] = MAX_CONFIG_PAYLOAD_BYTES
     max_queued_messages: Annotated[int, Field(ge=0, description="0 means unlimited (bounded by max_queued_bytes)")] = 0
     max_queued_bytes: Annotated[int, Field(ge=0)] = 1024 * 1024 * 1024
     max_inflight_messages: Annotated[int, Field(ge=0, le=65535)] = 100

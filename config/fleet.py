@@ -15,13 +15,14 @@ import copy
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from broker.contract import is_slug
 
+from .common import BrokerConnection, InputFile, Strict
 from .loader import ConfigError, _describe, _format_loc, _node_lines, read_yaml
 
 DEFAULTS = "defaults.yaml"
@@ -48,11 +49,15 @@ class Merged:
     data: dict
     origin: dict[tuple, tuple[str, int]]  # key path -> (file, line) of the layer that set it
     layers: list[Path] = field(default_factory=list)
+    _text: str | None = field(default=None, repr=False, compare=False)
 
     def yaml_text(self) -> str:
-        """The device's whole kiosk.yaml as pushed: the same for the same merge, byte for byte."""
-        head = "# Merged from: " + ", ".join(str(p) for p in self.layers) + "\n"
-        return head + yaml.dump(self.data, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=120)
+        """The device's whole kiosk.yaml as pushed: the same for the same merge, byte for byte (written once:
+        checking its size, hashing and signing it read the same text)."""
+        if self._text is None:
+            head = "# Merged from: " + ", ".join(str(p) for p in self.layers) + "\n"
+            self._text = head + yaml.dump(self.data, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=120)
+        return self._text
 
     def sha256(self) -> str:
         return hashlib.sha256(self.yaml_text().encode("utf-8")).hexdigest()
@@ -95,7 +100,7 @@ def _merge(base: dict, over: dict, origin: dict, layer: Layer, prefix: tuple = (
     return out
 
 
-def device_files(folder: Path) -> list[tuple[str, str, Path]]:
+def device_files_of(folder: Path) -> list[tuple[str, str, Path]]:
     """(site, device, file) of every device in the fleet, sorted."""
     root = Path(folder) / DEVICES_DIR
     if not root.is_dir():
@@ -149,13 +154,19 @@ def _cached_layer(path: Path, folder: Path, cache: dict | None) -> Layer:
     return Layer(layer.path, copy.deepcopy(layer.data), layer.lines)  # each device merges its own copy
 
 
+# Paths in a pushed config are the device's own, relative to its kiosk.yaml: validated against this stand-in
+# folder, a relative name (ca.crt) can be told from an absolute path (/etc/hailong/ca.crt) afterwards.
+DEVICE_DIR = Path("/<kiosk-folder>")
+MAX_YAML_CHARS = 60_000  # ConfigPush.yaml's limit
+
+
 def validate(merged: Merged):
     """The merged config as a KioskConfig, or ConfigError naming each problem's layer file and line."""
     from .kiosk import KioskConfig
 
     try:
-        # Paths in a pushed config are the device's own: they are checked there, not in the fleet folder.
-        return KioskConfig.model_validate(merged.data, context={"base_dir": Path("/"), "device_side": True})
+        # Paths in a pushed config are the device's own: checked against what a kiosk has (files_problems).
+        return KioskConfig.model_validate(merged.data, context={"base_dir": DEVICE_DIR, "device_side": True})
     except ValidationError as exc:
         found = []
         for err in exc.errors(include_url=False):
@@ -166,41 +177,147 @@ def validate(merged: Merged):
         raise ConfigError(merged.layers[-1], [text for *_, text in sorted(found)]) from None
 
 
-def check(folder: Path, site: str | None = None) -> tuple[list[Merged], list[str]]:
-    """Merge and validate every device (of one site, if given): (valid merges, problems)."""
+def pushed_files(cfg) -> list[tuple[tuple, str, bool]]:
+    """Every file a validated merged config names, as written (a name relative to the kiosk.yaml, or an
+    absolute path): (key path, name, required)."""
+    from .loader import referenced_files
+
+    return [(loc, str(p.relative_to(DEVICE_DIR)) if p.is_relative_to(DEVICE_DIR) else str(p), required)
+            for loc, p, required in referenced_files(cfg)]
+
+
+def enrolled_files(site: str, device: str) -> list[str]:
+    """The files enrolment gives a kiosk beside its kiosk.yaml (broker/enrol.py; the account is named
+    SITE--DEVICE, as add-device names it)."""
+    from broker.enrol import delivered_names
+
+    return list(delivered_names(f"{site}--{device}"))
+
+
+def files_problems(merged: Merged, cfg, device_files: list[str] = ()) -> list[str]:
+    """A file the config names that the kiosk does not have (neither from enrolment nor in push.yaml's
+    ``device_files``, which the province installs itself): the kiosk would refuse the config (or, before it
+    checked, run on its last good copy). One line each, naming the layer file and line that set it."""
+    given = enrolled_files(merged.site, merged.device)
+    have = set(given) | set(device_files)
+    out = []
+    for loc, name, required in pushed_files(cfg):
+        if name in have:
+            continue
+        file, line = merged.where(loc)
+        out.append(f"{file}:{line}: {_format_loc(loc)}: {name}: thiết bị không có tệp này / the kiosk has no such "
+                   f"file{'' if required else ' (optional)'}: enrolment gives it {', '.join(given)}; name one of "
+                   f"them, or list the files you install on every kiosk yourself under device_files: in push.yaml "
+                   f"(device {merged.site}/{merged.device})")
+    return out
+
+
+def push_size(merged: Merged) -> int:
+    """Bytes of the signed config message this merge makes (a signature and key id have a fixed size)."""
+    from broker.contract import ConfigPush, encode, utcnow
+
+    fake = ConfigPush.model_construct(v=2, site=merged.site, device=merged.device, ts=utcnow(), yaml=merged.yaml_text(),
+                                      sha256="0" * 64, key_id="0" * 16, sig="A" * 86 + "==")
+    return len(encode(fake))
+
+
+def size_problem(merged: Merged) -> str | None:
+    """A config the wire contract (and so the broker, and the kiosk) would refuse for its size, or None."""
+    from broker.contract import MAX_CONFIG_PAYLOAD_BYTES
+
+    size, chars = push_size(merged), len(merged.yaml_text())
+    if size <= MAX_CONFIG_PAYLOAD_BYTES and chars <= MAX_YAML_CHARS:
+        return None
+    return (f"{merged.layers[-1]}: cấu hình quá lớn / too large: the merged config is {chars:,} characters, a "
+            f"{size:,}-byte message; a pushed config may be at most {MAX_YAML_CHARS:,} characters and "
+            f"{MAX_CONFIG_PAYLOAD_BYTES:,} bytes (the wire contract's limit, which the broker takes): make it shorter "
+            f"(a staff list, long texts) (device {merged.site}/{merged.device})")
+
+
+def broker_size_limit(broker_dir: Path) -> int | None:
+    """The largest message the broker folder's mosquitto.conf lets through (message_size_limit), or None when
+    it sets none (Mosquitto then takes any size) or has no mosquitto.conf."""
+    try:
+        text = (Path(broker_dir) / "mosquitto.conf").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    limits = [int(line.split()[1]) for line in text.splitlines()
+              if line.startswith("message_size_limit ") and line.split()[1].isdigit()]
+    return limits[-1] if limits and limits[-1] > 0 else None
+
+
+def too_large_for(merged: list, limit: int | None, broker_dir: Path) -> dict[tuple[str, str], str]:
+    """Each config the broker folder's Mosquitto would refuse for its size (one written before 64 KiB configs):
+    (site, device) -> the problem line."""
+    if limit is None:
+        return {}
+    out = {}
+    for m in merged:
+        size = push_size(m)
+        if size > limit:
+            out[(m.site, m.device)] = (
+                f"{m.layers[-1]}: cấu hình quá lớn đối với máy chủ MQTT / too large for the broker: a {size:,}-byte "
+                f"message; its mosquitto.conf in {broker_dir} takes at most {limit:,} (message_size_limit): run "
+                f"`python -m broker init --dir {broker_dir} --config broker.yaml` again and restart it "
+                f"(device {m.site}/{m.device})")
+    return out
+
+
+def check(folder: Path, site: str | None = None,
+          device_files: list[str] | None = None) -> tuple[list[Merged], list[str]]:
+    """Merge and validate every device (of one site, if given): (valid merges, problems). A merge is valid when
+    its schema is, it names only files the kiosk has, and its signed message is not too large to push.
+    ``device_files``: from push.yaml's ``device_files`` (read from the folder's push.yaml when None)."""
     good, problems = [], []
+    if device_files is None:
+        device_files, problems = _device_files_in(folder)
     cache: dict = {}
-    for s, d, _ in device_files(folder):
+    for s, d, _ in device_files_of(folder):
         if site and s != site:
             continue
         try:
             merged = merge_device(folder, s, d, cache)
-            validate(merged)
+            cfg = validate(merged)
         except ConfigError as exc:
             problems += exc.problems
+            continue
+        found = files_problems(merged, cfg, device_files)
+        too_large = size_problem(merged)
+        if found or too_large:
+            problems += found + ([too_large] if too_large else [])
         else:
             good.append(merged)
     return good, problems
 
 
+def _device_files_in(folder: Path) -> tuple[list[str], list[str]]:
+    """push.yaml's device_files, when the folder has a push.yaml: (files, problems of push.yaml)."""
+    path = Path(folder) / PUSH_FILE
+    if not path.is_file():
+        return [], []
+    try:
+        return list(load_push_settings(path).device_files), []
+    except ConfigError as exc:
+        return [], exc.problems
+
+
 PUSH_FILE = "push.yaml"
 
 
+class FleetPush(Strict):
+    """push.yaml beside the fleet: how the fleet account reaches the broker, and the signing key."""
+
+    kind: Literal["fleet"] = "fleet"
+    broker: BrokerConnection = Field(default_factory=BrokerConnection)
+    key: InputFile = Field(description="the province's private Ed25519 key (fleet.key)")
+    timeout_s: float = Field(30.0, ge=1, le=3600, description="how long to wait for the broker's PUBACKs")
+    device_files: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list, description="files every kiosk has besides what enrolment delivers (kiosk.yaml, ca.crt, "
+                                          "fleet.pub, its account's .pass/.crt/.key), named as the configs name them, "
+                                          "e.g. pin.key or /etc/hailong/sounds/start.wav")
+
+
 def _push_model():
-    from typing import Literal
-
-    from pydantic import Field
-
-    from .common import BrokerConnection, ConfigPath, Strict
-
-    class FleetPush(Strict):
-        """push.yaml beside the fleet: how the fleet account reaches the broker, and the signing key."""
-
-        kind: Literal["fleet"] = "fleet"
-        broker: BrokerConnection = Field(default_factory=BrokerConnection)
-        key: ConfigPath = Field(description="the province's private Ed25519 key (fleet.key)")
-        timeout_s: float = Field(30.0, ge=1, le=3600, description="how long to wait for the broker's PUBACKs")
-
     return FleetPush
 
 

@@ -17,6 +17,8 @@ KINDS: dict[str, str] = {
     "collector": "config.collector:CollectorConfig",
     "broker": "config.broker:BrokerConfig",
     "staff": "config.staff:StaffFile",  # a centre's officers, included by its kiosks
+    "desk": "kiosk.desk:DeskSettings",  # the officer's PC or queue system: python -m kiosk request --settings
+    "fleet": "config.fleet:FleetPush",  # a fleet folder's push.yaml: python -m broker fleet push
 }
 M = TypeVar("M", bound=BaseModel)
 
@@ -374,8 +376,8 @@ def _validate(text: str, path: Path, kind: str | None, model: type[M] | None,
     if model is None:
         kind = kind or detect_kind(data)
         if kind is None:
-            raise ConfigError(path, [f"{name}:1: cannot tell which kind of file this is; add 'kind: kiosk', "
-                                     f"'kind: collector' or 'kind: broker' at the top, or pass --kind"])
+            raise ConfigError(path, [f"{name}:1: cannot tell which kind of file this is; add 'kind: kiosk' (or "
+                                     f"{', '.join(repr(k) for k in KINDS if k != 'kiosk')}) at the top, or pass --kind"])
         model = model_for(kind)
     lines = _node_lines(node) if node is not None else {}
     base = Path(base_dir) if base_dir is not None else path.resolve().parent

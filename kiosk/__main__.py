@@ -11,6 +11,33 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+
+def _unshadow() -> None:
+    """`python -m` puts the working directory first on sys.path, and a folder there named like one of our
+    packages (a broker folder called broker/, a config/ of YAML files) is imported instead of the installed
+    package, whose commands then fail with an AttributeError. Unless run from the source tree, forget the
+    working directory and import the real package again. The same block is in each package's __main__.py
+    (tests/integration/test_cli_small.py)."""
+    real = os.path.realpath
+    here = os.path.dirname(real(__file__))
+    cwd = real(os.getcwd())
+    if not __package__ or os.path.dirname(here) == cwd:
+        return
+    sys.path[:] = [p for p in sys.path if real(p or ".") != cwd]
+    pkg = sys.modules.get(__package__)
+    if pkg is not None and os.path.dirname(real(getattr(pkg, "__file__", None) or cwd)) != here:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("broker", "collector", "config", "kiosk")]:
+            del sys.modules[name]
+        try:
+            __import__(__package__)
+        except ImportError:
+            sys.exit(f"{__package__}: thư mục {__package__}/ ở thư mục hiện tại che mất gói cài đặt / a folder named "
+                     f"{__package__}/ in the working directory hides the installed package: run from another folder, "
+                     f"or use hailong-{__package__}")
+
+
+_unshadow()
+
 from .outbox_move import carry_over
 
 COMMANDS = ("run", "simulate", "request", "outbox", "enrol")
@@ -222,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         return _request(args)
     if args.command == "enrol":
         return _enrol(args)
+    # Kivy's default log mode hangs its own console handler on the root logger, beside the one below: every
+    # line of ours came out twice. MIXED: Kivy's handlers serve Kivy's logger only; ours the rest. Set before
+    # anything imports Kivy.
+    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "outbox":
@@ -270,6 +301,8 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
     if args.check_only:
         if boot.fallback:
             print(f"kiosk: the kiosk would run on the last good config {boot.source}", file=sys.stderr)
+        if not boot.problems:
+            print(f"kiosk: {args.config}: ok, dùng được / can be used")
         return 2 if boot.problems else 0
     cfg = boot.cfg
     if boot.fallback:

@@ -375,7 +375,8 @@ class KioskApp(App):
         problem = self.config_notice or (self.config_taker.config_error if self.config_taker else "") or ""
         notice = " ".join("".join(c if c.isprintable() else " " for c in problem).split())
         officer = self.duty.officer  # read on the uplink thread: one attribute read, never half-changed
-        return {"config_error": notice[:500] or None, "officer": officer.key if officer else None}
+        return {"config_error": notice[:500] or None, "officer": officer.key if officer else None,
+                "pushes": "on" if self.config_taker is not None else "off"}
 
     # ------------------------------------------------------------ officers on duty
     def _record_duty(self, change: DutyChange) -> None:

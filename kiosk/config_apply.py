@@ -25,12 +25,22 @@ from typing import Callable, Iterable, Optional
 
 from broker.contract import ContractError, config_topic, decode, format_ts
 from broker.fleet import ConfigRefused, verify
-from config.loader import ConfigError, load
+from config.loader import ConfigError, file_problem, load, referenced_files
 
 from .push_state import PushState, write_atomic as _write_atomic
 
 PREVIOUS_SUFFIX = ".previous"
 STATE_SUFFIX = ".push-state.json"
+
+
+def _missing_files(cfg) -> list[str]:
+    """The files a config needs (CA, password, keys) that this kiosk does not have or cannot read."""
+    out = []
+    for loc, path, required in referenced_files(cfg):
+        problem = file_problem(path) if required else None
+        if problem:
+            out.append(f"{'.'.join(str(p) for p in loc)}: {path.name}: {problem}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,10 @@ class ConfigTaker:
         except ConfigError as exc:
             candidate.unlink(missing_ok=True)
             return self._refuse(short, "schema: " + "; ".join(exc.problems)[:400])
+        missing = _missing_files(cfg)
+        if missing:  # it would not start on it: the kiosk would run on its last good copy instead
+            candidate.unlink(missing_ok=True)
+            return self._refuse(short, "missing_file: " + "; ".join(missing)[:400])
         if (cfg.site, cfg.device) != (self.site, self.device):
             candidate.unlink(missing_ok=True)
             return self._refuse(short, f"wrong_device: the YAML says {cfg.site}/{cfg.device}")

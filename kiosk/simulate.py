@@ -51,7 +51,8 @@ class PushedConfigs:
 
     def status_extra(self) -> dict:
         error = self.taker.config_error if self.taker is not None else None
-        return {"config_error": " ".join(error.split())[:500] if error else None}
+        return {"config_error": " ".join(error.split())[:500] if error else None,
+                "pushes": "on" if self.taker is not None else "off"}
 
     def inbound(self, kind: str, topic: str, payload: bytes) -> None:  # the uplink's thread
         if kind == "config" and self.taker is not None:

@@ -154,7 +154,8 @@ def device_health(app, scope: Scope, params: dict) -> dict:
                     "last_rating_ts": d.get("last_rating_ts"), "clock": d.get("clock"),
                     "config_hash": fl.applied or None, "desired_config_hash": fl.desired or None,
                     "config_current": {"yes": True, "no": False}.get(fl.current),
-                    "config_refused": configs.refused(d, fl) or None})
+                    "config_refused": configs.refused(d, fl) or None,
+                    "takes_pushes": {"on": True, "off": False}.get(d.get("pushes"))})
     return {"scope": str(scope), "devices": out}
 
 

@@ -3,7 +3,7 @@ refused and why, and its clock. The comparison is broker/fleet_view.py's, the on
 `python -m broker fleet status` prints, so page and command say the same of the same kiosk."""
 from __future__ import annotations
 
-from broker.fleet_view import FleetLine, line
+from broker.fleet_view import NO_PUSHES, FleetLine, line
 
 from .. import fleet_state
 
@@ -67,6 +67,7 @@ REASONS = {
     "topic_mismatch": ("cấu hình dành cho thiết bị khác", "meant for another device"),
     "schema": ("cấu hình có lỗi", "the config has a mistake"),
     "no_fleet": ("cấu hình thiếu khóa công khai của tỉnh", "no fleet public key in it"),
+    "missing_file": ("thiết bị không có tệp mà cấu hình cần", "the kiosk lacks a file the config names"),
 }
 OTHER_REASON = ("tin nhắn cấu hình không hợp lệ", "not a valid config message")
 
@@ -107,6 +108,15 @@ class ConfigView:
         if r is not None:  # the event names the refused config's hash
             return f"{r.config_hash}: {r.detail}" if r.config_hash else r.detail
         return fl.config_error
+
+
+def current_cell(lang: str, fl: FleetLine) -> str | None:
+    """On the pushed config: yes / no, and, for a kiosk whose status says it takes no pushes (no
+    fleet.public_key), that it never will (Vietnamese first, English beside)."""
+    verdict = w(lang, fl.current) if fl.current else ""
+    if fl.pushes == "off":
+        return f"{verdict} ({NO_PUSHES})" if verdict else NO_PUSHES
+    return verdict or None
 
 
 def clock_text(lang: str, clock: str | None) -> str:

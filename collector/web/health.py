@@ -67,7 +67,7 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 
 
 def devices(ctx: Ctx) -> Page:
-    from .device_config import ConfigView, clock_text, is_shared, refusal_text, w, waiting_text
+    from .device_config import ConfigView, clock_text, current_cell, is_shared, refusal_text, w, waiting_text
 
     lang = ctx.lang
     configs = ConfigView(ctx.db)
@@ -86,7 +86,7 @@ def devices(ctx: Ctx) -> Page:
                     _state(ctx, d) + (f" ⚠ {w(lang, 'shared')}" if is_shared(d, int(ctx.now.timestamp() * 1000)) else ""),
                     _local(ctx, d["last"]),
                     _local(ctx, _parse(d.get("last_rating_ts"))), d["app_version"], fl.applied or None,
-                    fl.desired or None, w(lang, fl.current) if fl.current else None, refusal_text(why) or None,
+                    fl.desired or None, current_cell(lang, fl), refusal_text(why) or None,
                     d["outbox_depth"], waiting_text(lang, d, lambda ts: _local(ctx, _parse(ts))),
                     clock_text(lang, d.get("clock")) or None, d["clock_skew_s"],
                     *complete.get((d["site"], d["device"]), (None, ""))]

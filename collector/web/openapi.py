@@ -92,7 +92,8 @@ def document() -> dict:
                 "summary": "Last known state of every kiosk, with the share of its messages received", "operationId": "devices", "parameters": _FILTERS,
                 "description": "config_hash is the config the kiosk runs, desired_config_hash the one the fleet pushed "
                                "(null: none pushed), config_current whether they match, config_refused the latest "
-                               "refused config and why (null: none since the last applied one)",
+                               "refused config and why (null: none since the last applied one), takes_pushes whether the kiosk takes "
+                               "pushed configs (false: it has no fleet.public_key; null: it does not say)",
                 "responses": _answers({"type": "object", "properties": {
                     "scope": _STR, "devices": {"type": "array", "items": {"type": "object"}}}})}},
             "/api/v1/alerts": {"get": {

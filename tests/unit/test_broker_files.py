@@ -109,6 +109,21 @@ def test_limits_and_ports_come_from_broker_yaml(tmp_path):
     assert not any(l.startswith("listener 1883") for l in lines)  # no plain listener unless asked
 
 
+def test_the_broker_takes_the_largest_config_the_contract_allows(tmp_path):
+    from broker.contract import MAX_CONFIG_PAYLOAD_BYTES
+    from config.loader import ConfigError, load
+
+    setup.init(tmp_path / "b", BrokerConfig())
+    assert f"message_size_limit {MAX_CONFIG_PAYLOAD_BYTES}" in conf_lines(tmp_path / "b")
+    # the old default, 8192, refused every config of a ward with 35 officers: now a mistake with its reason
+    old = tmp_path / "broker.yaml"
+    old.write_text("kind: broker\nlimits:\n  message_size_limit: 8192\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load(old)
+    assert err.value.problems[0].startswith("broker.yaml:3: limits.message_size_limit: ")
+    assert f"use at least {MAX_CONFIG_PAYLOAD_BYTES}" in err.value.problems[0]
+
+
 def test_add_device_prints_a_block_that_validates_and_a_private_password_file(folder, tmp_path):
     issued = setup.add_device(folder, "tan-lap", "quay-1")
     block = yaml.safe_load(issued.yaml_block)["broker"]

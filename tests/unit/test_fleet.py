@@ -35,6 +35,9 @@ def make_fleet(tmp_path: Path, site_layer: str = "faces:\n  scale: 4\n", device_
         "broker:\n  username: xa-a--quay-1\n" + device_layer, encoding="utf-8")
     (root / "devices" / "xa-a" / "quay-2.yaml").write_text("broker:\n  username: xa-a--quay-2\n", encoding="utf-8")
     (root / "devices" / "xa-b" / "quay-1.yaml").write_text("", encoding="utf-8")
+    # the province installs the shared password file on every kiosk itself (enrolment gives SITE--DEVICE.pass)
+    (root / "push.yaml").write_text("kind: fleet\nkey: fleet.key\ndevice_files: [/etc/hailong/mqtt.pass]\n",
+                                    encoding="utf-8")
     return root
 
 
@@ -108,3 +111,41 @@ def test_signed_config_round_trip_and_every_refusal(tmp_path):
     with pytest.raises(fleet_keys.ConfigRefused) as e:
         fleet_keys.verify(tampered, "xa-a", "quay-1", trusted)
     assert e.value.reason == "bad_signature"
+
+
+def test_a_config_naming_a_file_the_kiosk_does_not_have_is_refused_where_it_is_written(tmp_path, capsys):
+    root = make_fleet(tmp_path, device_layer="broker:\n  password: {file: xa-a--quay-1.pass}\n"
+                                             "  tls: {ca: /etc/ssl/tinh-ca.pem}\n"
+                                             "audio:\n  vi: {start: sounds/start.wav}\n")
+    good, problems = fleet.check(root, site="xa-a")
+    assert [(m.site, m.device) for m in good] == [("xa-a", "quay-2")]  # its own .pass is what enrolment gives
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("devices/xa-a/quay-1.yaml:5: broker.tls.ca: /etc/ssl/tinh-ca.pem: thiết bị không "
+                                  "có tệp này / the kiosk has no such file: enrolment gives it kiosk.yaml, ca.crt, "
+                                  "fleet.pub, identity.json, xa-a--quay-1.pass")
+    assert problems[1].startswith("devices/xa-a/quay-1.yaml:7: audio.vi.start: sounds/start.wav: thiết bị không có tệp "
+                                  "này / the kiosk has no such file (optional)")
+    # files the province installs itself are declared once in push.yaml, and then pass
+    (root / "push.yaml").write_text("kind: fleet\nkey: fleet.key\ndevice_files: [/etc/hailong/mqtt.pass, "
+                                    "/etc/ssl/tinh-ca.pem, sounds/start.wav]\n", encoding="utf-8")
+    assert config_main(["fleet", "check", str(root)]) == 0, capsys.readouterr().err
+    assert "3 device(s) ok, 0 problem(s)" in capsys.readouterr().out
+
+
+def test_a_config_too_large_to_push_is_refused_before_the_broker_sees_it(tmp_path, capsys):
+    from broker.contract import MAX_CONFIG_PAYLOAD_BYTES, encode
+
+    officers = "".join(f"  - {{key: cb-{i:04d}, name: 'Cán bộ Nguyễn Văn Số {i:04d} phường'}}\n" for i in range(1200))
+    root = make_fleet(tmp_path, device_layer="officers:\n" + officers)
+    good, problems = fleet.check(root, site="xa-a")
+    assert [(m.site, m.device) for m in good] == [("xa-a", "quay-2")]
+    assert len(problems) == 1 and problems[0].startswith("devices/xa-a/quay-1.yaml: cấu hình quá lớn / too large: ")
+    assert f"at most 60,000 characters and {MAX_CONFIG_PAYLOAD_BYTES:,} bytes" in problems[0]
+    big = fleet.merge_device(root, "xa-a", "quay-1")
+    assert fleet.push_size(big) > MAX_CONFIG_PAYLOAD_BYTES
+    # the size it measures is the signed message's, byte for byte
+    small = fleet.merge_device(root, "xa-a", "quay-2")
+    key = fleet_keys.load_private(fleet_keys.keygen(tmp_path / "keys")[0])
+    assert fleet.push_size(small) == len(encode(fleet_keys.sign(small.yaml_text(), "xa-a", "quay-2", key)))
+    assert config_main(["fleet", "check", str(root)]) == 1
+    assert "quá lớn / too large" in capsys.readouterr().err

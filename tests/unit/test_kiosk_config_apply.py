@@ -48,7 +48,8 @@ def test_a_signed_valid_config_is_applied_and_the_previous_kept(setup):
     assert taker.tick(now=1000.0) is None  # confirmed: never rolled back
 
 
-@pytest.mark.parametrize("case", ["wrong_key", "other_device", "yaml_for_other", "schema", "garbage", "no_fleet"])
+@pytest.mark.parametrize("case", ["wrong_key", "other_device", "yaml_for_other", "schema", "garbage", "no_fleet",
+                                  "missing_file"])
 def test_refused_configs_leave_the_running_one_and_say_why_once(setup, case):
     taker, key, cfg, tmp = setup
     if case == "wrong_key":
@@ -62,6 +63,8 @@ def test_refused_configs_leave_the_running_one_and_say_why_once(setup, case):
         payload = signed(key, BASE.replace("fleet: {public_key: fleet.pub}\n", ""))
     elif case == "schema":
         payload = signed(key, BASE + "faces: {scale: 9}\n")
+    elif case == "missing_file":  # it would start on its last good copy: refused instead, and said
+        payload = signed(key, BASE.replace("port: 1883}", "port: 8883, tls: {ca: tinh-ca.crt}}"))
     else:
         payload = b"\xff not json"
     out = taker.offer(TOPIC, payload, now=1.0)
@@ -69,7 +72,8 @@ def test_refused_configs_leave_the_running_one_and_say_why_once(setup, case):
     assert cfg.read_text(encoding="utf-8") == BASE
     assert taker.offer(TOPIC, payload, now=2.0).event is None  # retained redelivery: not reported again
     expected = {"wrong_key": "unknown_key", "other_device": "topic_mismatch", "yaml_for_other": "wrong_device", "schema": "faces.scale",
-                "garbage": "bad_json", "no_fleet": "no_fleet"}[case]
+                "garbage": "bad_json", "no_fleet": "no_fleet",
+                "missing_file": "missing_file: broker.tls.ca: tinh-ca.crt: file not found"}[case]
     assert expected in out.detail
 
 
