@@ -122,7 +122,7 @@ def test_a_config_naming_a_file_the_kiosk_does_not_have_is_refused_where_it_is_w
     assert len(problems) == 2, problems
     assert problems[0].startswith("devices/xa-a/quay-1.yaml:5: broker.tls.ca: /etc/ssl/tinh-ca.pem: thiết bị không "
                                   "có tệp này / the kiosk has no such file: enrolment gives it kiosk.yaml, ca.crt, "
-                                  "fleet.pub, identity.json, xa-a--quay-1.pass")
+                                  "fleet.pub, pin.key, identity.json, xa-a--quay-1.pass")
     assert problems[1].startswith("devices/xa-a/quay-1.yaml:7: audio.vi.start: sounds/start.wav: thiết bị không có tệp "
                                   "này / the kiosk has no such file (optional)")
     # files the province installs itself are declared once in push.yaml, and then pass
