@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tech-pin-hash", metavar="HASH",
                    help="the technician PIN for the bundle or QR code, as its hash only "
                         "(python -m config hash-pin --key pin.key); a push can change it later")
+    p.add_argument("--outbox", metavar="PATH",
+                   help="the kiosk's outbox in the bundle's kiosk.yaml (default /var/lib/hailong-kiosk/outbox.db, "
+                        "in the kiosk user's home)")
     p.add_argument("--pin-key", type=Path, metavar="pin.key",
                    help="the PIN key (python -m config pin-key) the officers' and technician's PIN hashes were made "
                         "with, put in the bundle or QR code")
@@ -234,7 +237,7 @@ def dispatch(args: argparse.Namespace) -> int:
         from .enrol import check_tech_pin
 
         check_tech_pin(args.tech_pin_hash, args.pin_key)  # before the account is made (or its password changed)
-        extras = {"tech_pin_hash": args.tech_pin_hash, "pin_key": args.pin_key}
+        extras = {"tech_pin_hash": args.tech_pin_hash, "pin_key": args.pin_key, "outbox": args.outbox}
         if args.enrol_qr:
             from .enrol import QR_FORMATS
 

@@ -44,10 +44,13 @@ def delivered_names(username: str) -> tuple[str, ...]:
     return (*FIXED_NAMES, *(username + suffix for suffix in ACCOUNT_FILES))
 
 
+OUTBOX = "/var/lib/hailong-kiosk/outbox.db"  # in the kiosk user's home (docs/kiosk-raspberry-pi.md)
+
+
 def kiosk_yaml(site: str, device: str, broker_block: str, fleet_pub: bool, tech_pin_hash: str | None = None,
-               pin_key: bool = False) -> str:
+               pin_key: bool = False, outbox: str = OUTBOX) -> str:
     block = yaml.safe_load(broker_block)
-    cfg = {"kind": "kiosk", "site": site, "device": device, **block, "outbox": {"path": "/var/lib/hailong-kiosk/outbox.db"}}
+    cfg = {"kind": "kiosk", "site": site, "device": device, **block, "outbox": {"path": outbox}}
     if fleet_pub:
         cfg["fleet"] = {"public_key": "fleet.pub"}
     if tech_pin_hash:  # the technician PIN of step 4 of docs/enrol.md, as a hash only
@@ -81,7 +84,8 @@ def check_tech_pin(tech_pin_hash: str | None, pin_key: Path | None) -> None:
 
 
 def bundle_files(folder: Path, site: str, device: str, issued, fleet_pub: Path | None = None, *,
-                 tech_pin_hash: str | None = None, pin_key: Path | None = None) -> dict[str, tuple[bytes, int]]:
+                 tech_pin_hash: str | None = None, pin_key: Path | None = None,
+                 outbox: str | None = None) -> dict[str, tuple[bytes, int]]:
     """Every file a new kiosk needs, by name, with the mode it is written with."""
     check_tech_pin(tech_pin_hash, pin_key)
     folder = Path(folder).resolve()
@@ -89,7 +93,7 @@ def bundle_files(folder: Path, site: str, device: str, issued, fleet_pub: Path |
     block = "\n".join(line for line in issued.yaml_block.splitlines() if not line.startswith("#")) + "\n"
     files: dict[str, tuple[bytes, int]] = {
         "kiosk.yaml": (kiosk_yaml(site, device, block, fleet_pub is not None, tech_pin_hash,
-                                  pin_key is not None).encode("utf-8"), 0o644),
+                                  pin_key is not None, outbox or OUTBOX).encode("utf-8"), 0o644),
         f"{username}.pass": (Path(issued.password_file).read_bytes(), 0o600),
         IDENTITY: (json.dumps({"site": site, "device": device, "username": username,
                                "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode(), 0o644),

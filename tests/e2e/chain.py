@@ -271,3 +271,14 @@ def assert_audit_whole(workdir: Path, db_url: str, site: str, device: str, outbo
     got = row()
     assert (got["received"], got["missing"]) == (numbered - lost, lost), (numbered, lost, got)
     return got
+
+
+def journal_ids_of(outbox: Path) -> list[str]:
+    """The rating ids one kiosk's outbox journal holds, in tap order."""
+    conn = sqlite3.connect(outbox)
+    try:
+        return [r[0] for r in conn.execute("SELECT id FROM journal ORDER BY seq")]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
