@@ -4,11 +4,10 @@ from __future__ import annotations
 import ipaddress
 from datetime import date
 from typing import Annotated, Literal, Optional, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import BrokerConnection, ConfigPath, Key, LangCode, Port, Secret, Slug, Strict
+from .common import BrokerConnection, ConfigPath, Key, LangCode, Port, Secret, Slug, Strict, TimeZone
 
 
 def _check_db_url(url: str) -> str:
@@ -23,14 +22,6 @@ def _check_proxy(entry: str) -> str:
     except ValueError:
         raise ValueError(f"{entry!r} is not an IP address or network; use e.g. 127.0.0.1 or 10.0.0.0/24") from None
     return entry
-
-
-def _check_tz(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use e.g. Asia/Ho_Chi_Minh") from None
-    return name
 
 
 class Subscription(Strict):
@@ -312,7 +303,7 @@ class CollectorConfig(Strict):
     database: Database = Field(default_factory=Database)
     batch: Batch = Field(default_factory=Batch)
     rejects: Rejects = Field(default_factory=Rejects)
-    timezone: Annotated[str, AfterValidator(_check_tz)] = "Asia/Ho_Chi_Minh"
+    timezone: TimeZone = "Asia/Ho_Chi_Minh"
     satisfied: dict[Annotated[int, Field(ge=2, le=5)], list[Annotated[int, Field(ge=1, le=5)]]] = Field(
         default_factory=lambda: {2: [2], 3: [3], 4: [3, 4], 5: [4, 5]},
         description="per scale (number of faces), which ratings count as satisfied")

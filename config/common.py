@@ -33,6 +33,19 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 
 
+def _check_tz(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use e.g. Asia/Ho_Chi_Minh") from None
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_check_tz)]
+
+
 class ReadFile:
     """Marks a path the program reads (a CA, a password file, a sound): ``python -m config check`` and the
     kiosk's start-up check that it exists and is readable. ``required=False``: the program runs without it."""

@@ -6,7 +6,8 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .common import BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict
+from .common import (BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict,
+                     TimeZone)
 from .pins import hash_key_id
 from .staff import PinHash, StaffInclude, StaffMember, load_staff, unique_keys
 
@@ -201,6 +202,8 @@ class KioskConfig(Strict):
         default_factory=dict, description="spoken prompts; a missing file is reported and the kiosk runs silent")
     status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
     display: Display = Field(default_factory=Display)
+    # The times the technician view shows, in the zone the dashboard shows them (not the Pi's own, often UTC).
+    timezone: TimeZone = "Asia/Ho_Chi_Minh"
     fleet: Optional[Fleet] = Field(None, description="take configs pushed by the fleet tool (python -m broker fleet push)")
 
     @field_validator("staff", mode="before")

@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import signal
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -542,25 +542,36 @@ class KioskApp(App):
             self._tech_clock.cancel()
             self._tech_clock = None
 
+    def _local(self, when: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        """A time as the dashboard shows it: in the config's zone, not the device's own (often UTC)."""
+        from zoneinfo import ZoneInfo
+
+        return when.astimezone(ZoneInfo(self.cfg.timezone)).strftime(fmt)
+
     def _refresh_tech(self) -> None:
+        """The technician view, Vietnamese first: a commune's technician reads it at the counter."""
         up = self.uplink
         depth = self.outbox.depth()
         warn = depth > self.cfg.outbox.warn_depth
-        last = up.last_sent.astimezone().strftime("%Y-%m-%d %H:%M:%S") if up.last_sent else "-"
-        state = {"connected": "[color=1a8a2a]connected[/color]"}.get(up.state, f"[color=c0392b]{up.state}[/color]")
+        last = self._local(up.last_sent, "%Y-%m-%d %H:%M:%S") if up.last_sent else "-"
+        shown = {"connected": "đã kết nối / connected", "connecting": "đang kết nối / connecting",
+                 "disconnected": "mất kết nối / disconnected", "not started": "chưa chạy / not started",
+                 "stopped": "đã dừng / stopped"}.get(up.state, up.state)
+        state = f"[color={'1a8a2a' if up.state == 'connected' else 'c0392b'}]{shown}[/color]"
         lines = [
-            f"Site: {self.cfg.site}    Device: {self.cfg.device}",
-            f"App version: {__version__}",
-            f"Config: {self.config_path}",
-            f"Broker: {up.host}:{up.port} (MQTT {self.cfg.broker.protocol})  {state}",
-            f"Outbox: {depth} waiting" + ("  [color=c0392b][b]WARNING: above warn_depth "
-                                          f"{self.cfg.outbox.warn_depth}[/b][/color]" if warn else ""),
-            f"Last sent: {last}",
+            f"Điểm / Site: {self.cfg.site}    Thiết bị / Device: {self.cfg.device}",
+            f"Phiên bản / App version: {__version__}",
+            f"Cấu hình / Config: {self.config_path}",
+            f"Máy chủ / Broker: {up.host}:{up.port} (MQTT {self.cfg.broker.protocol})  {state}",
+            f"Hộp thư đi / Outbox: {depth} đang chờ / waiting" + (
+                f"  [color=c0392b][b]CẢNH BÁO / WARNING: quá / above warn_depth {self.cfg.outbox.warn_depth}[/b][/color]"
+                if warn else ""),
+            f"Gửi lần cuối / Last sent: {last}  ({self.cfg.timezone})",
             self._receipt_line(),
             self._clock_line(),
         ]
         if up.last_error and up.state != "connected":
-            lines.append(f"Last error: {up.last_error[:120]}")
+            lines.append(f"Lỗi gần nhất / Last error: {up.last_error[:120]}")
         lines += self._storage_lines()
         if self.config_notice:
             from kivy.utils import escape_markup
@@ -582,7 +593,7 @@ class KioskApp(App):
             return "Chờ CSDL / waiting for the database: 0"
         since = oldest
         try:
-            since = datetime.fromisoformat(oldest.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+            since = self._local(datetime.fromisoformat(oldest.replace("Z", "+00:00")))
         except (AttributeError, ValueError):
             pass
         return f"Chờ CSDL / waiting for the database: {n}, cũ nhất / oldest {since}"
@@ -590,11 +601,12 @@ class KioskApp(App):
     def _clock_line(self) -> str:
         """How far this kiosk's clock is from the collector's (heard on <prefix>/time)."""
         off = self.uplink.clock_offset_s
-        synced = "NTP synced" if self.clock.is_synced() else "no NTP"
+        synced = "NTP đã đồng bộ / NTP synced" if self.clock.is_synced() else "không có NTP / no NTP"
         if off is None:
-            return f"Clock: {synced}; the collector's time not heard yet"
-        return (f"Clock: {synced}; " + (clock_wrong_text(off) if abs(off) >= CLOCK_WARN_S else "right (within a minute)")
-                + f"  (this kiosk says {datetime.now().astimezone().strftime('%Y-%m-%d %H:%M')})")
+            return f"Đồng hồ / Clock: {synced}; chưa nghe giờ máy thu / collector's time not heard yet"
+        return (f"Đồng hồ / Clock: {synced}; " + (clock_wrong_text(off) if abs(off) >= CLOCK_WARN_S
+                                                   else "đúng (trong một phút) / right (within a minute)")
+                + f"  (máy này / this kiosk: {self._local(datetime.now(timezone.utc))})")
 
     def _storage_lines(self) -> list[str]:
         from kivy.utils import escape_markup
@@ -605,20 +617,21 @@ class KioskApp(App):
             lines.append(red.format("Một kiosk khác dùng cùng mã thiết bị / another kiosk uses this device id")
                          + ": mỗi kiosk cần tài khoản riêng / give each its own (broker add-device)")
         if box.fault:
-            held = f"; held in memory: {len(box.memory)}" if box.memory else ""
-            lines.append(red.format(f"Storage: {box.fault.upper()}") + f"{held} - {FAULT_HINTS.get(box.fault, '')}")
+            held = f"; giữ trong bộ nhớ / held in memory: {len(box.memory)}" if box.memory else ""
+            lines.append(red.format(f"Lưu trữ / Storage: {box.fault.upper()}") + f"{held} - {FAULT_HINTS.get(box.fault, '')}")
         else:
-            lines.append(f"Storage: ok  (epoch {(box.epoch or '-')[:8]}, seq {box.seq_last})")
+            lines.append(f"Lưu trữ / Storage: ok  (epoch {(box.epoch or '-')[:8]}, seq {box.seq_last})")
         report = box.salvage
         if report and "moved_to" in report:
-            lines.append(red.format("Outbox was corrupt") + f": {report['salvaged']} ratings salvaged, "
-                         f"{report['unreadable']} unreadable; damaged file kept as "
-                         f"{escape_markup(Path(report['moved_to']).name)}")
+            lines.append(red.format("Hộp thư đi bị hỏng / Outbox was corrupt") + f": cứu được / salvaged "
+                         f"{report['salvaged']}, không đọc được / unreadable {report['unreadable']}; tệp hỏng giữ "
+                         f"lại / damaged file kept as {escape_markup(Path(report['moved_to']).name)}")
         elif report:
             known = report.get("at_last_stop")
-            lines.append(red.format("Outbox was missing or empty") + ": " +
-                         (f"{known} ratings waiting at the last stop are lost" if known is not None
-                          else "ratings waiting in it are lost") + "; a new outbox was started")
+            lines.append(red.format("Hộp thư đi bị mất hoặc rỗng / Outbox was missing or empty") + ": " +
+                         (f"mất {known} đánh giá đang chờ / {known} ratings waiting at the last stop are lost"
+                          if known is not None else "mất các đánh giá đang chờ / ratings waiting in it are lost")
+                         + "; đã bắt đầu hộp thư mới / a new outbox was started")
         return lines
 
     def _play(self, kind: str) -> None:

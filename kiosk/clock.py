@@ -89,4 +89,7 @@ def clock_wrong_text(offset_s: float) -> str:
     a = abs(offset_s)
     d, h, m = int(a // 86400), int(a % 86400 // 3600), int(a % 3600 // 60)
     amount = " ".join(p for p in (f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m and not d else "") if p)
-    return f"[color=c0392b][b]clock wrong by {amount or '1 min'}[/b][/color] ({'behind' if offset_s > 0 else 'ahead'})"
+    amount = amount or "1 min"
+    late = offset_s > 0
+    return (f"[color=c0392b][b]đồng hồ {'chậm' if late else 'nhanh'} {amount} / clock wrong by {amount}[/b][/color] "
+            f"({'behind' if late else 'ahead'})")

@@ -41,10 +41,13 @@ SHIPPED: dict[str, dict] = {
 
 # What the technician view says about each storage fault, and what to do about it.
 FAULT_HINTS = {
-    "disk full": "the SD card is full: free space (old logs, journal) or use a larger card",
-    "read-only": "the SD card turned read-only, as a failing card does: replace the card",
-    "I/O error": "the SD card reports read/write errors: replace the card",
-    "outbox corrupt": "the outbox file is damaged: it is moved aside and salvaged at the next start",
+    "disk full": "thẻ nhớ đầy: xóa bớt (nhật ký cũ) hoặc thay thẻ lớn hơn / the SD card is full: free space "
+                 "(old logs, journal) or use a larger card",
+    "read-only": "thẻ nhớ chỉ đọc, dấu hiệu thẻ hỏng: thay thẻ / the SD card turned read-only, as a failing card "
+                 "does: replace the card",
+    "I/O error": "thẻ nhớ báo lỗi đọc/ghi: thay thẻ / the SD card reports read/write errors: replace the card",
+    "outbox corrupt": "tệp hộp thư đi hỏng: được chuyển sang bên và cứu ở lần khởi động sau / the outbox file is "
+                      "damaged: it is moved aside and salvaged at the next start",
 }
 
 

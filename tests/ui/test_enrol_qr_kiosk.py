@@ -97,8 +97,8 @@ def test_a_kiosk_enrolled_from_the_printed_qr_code_shows_it_is_connected(tmp_pat
         assert two["technician"] and two["pending"] is None
         assert len(two.get("missed_holds", [])) < 3, two["missed_holds"]  # the technician view opened
         info = two["tech_info"]
-        assert f"Site: {SITE}    Device: {DEVICE}" in info
-        assert f"Broker: 127.0.0.1:{tls_port}" in info and "connected[/color]" in info
+        assert f"Điểm / Site: {SITE}    Thiết bị / Device: {DEVICE}" in info
+        assert f"Máy chủ / Broker: 127.0.0.1:{tls_port}" in info and "đã kết nối / connected[/color]" in info
         assert "HAILONG_TECH_PIN" in (device / "kiosk.yaml").read_text(encoding="utf-8")
     finally:
         broker.stop()

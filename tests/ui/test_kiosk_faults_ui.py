@@ -65,8 +65,8 @@ def test_a_damaged_outbox_still_opens_the_window_and_the_technician_reads_the_sa
     data, steps = run_driver(tmp_path, path, artifacts, "salvaged")
     assert steps["start"]["screen"] == "rating" and steps["start"]["fault"] is None
     info = data["tech_info"]
-    assert "Outbox was corrupt" in info and "120 ratings salvaged, 0 unreadable" in info and "kept as o.db.corrupt-" in info
-    assert "Storage: ok" in info
+    assert "Hộp thư đi bị hỏng / Outbox was corrupt" in info and "salvaged 120, không đọc được / unreadable 0" in info
+    assert "kept as o.db.corrupt-" in info and "Lưu trữ / Storage: ok" in info
     assert steps["thanks"]["screen"] == "thanks"
     assert data["outbox_ids"][:120] == made and len(data["outbox_ids"]) == 121
 
@@ -84,7 +84,8 @@ def test_a_full_disk_shows_out_of_order_and_the_kiosk_heals_by_itself(small_disk
     assert steps["tapped_again"]["screen"] == "outoforder" and steps["tapped_again"]["held"] == 1
     assert steps["still_full"]["screen"] == "outoforder"
     assert steps["technician"]["screen"] == "technician"
-    assert "Storage: DISK FULL" in data["tech_info"] and "held in memory: 1" in data["tech_info"]
+    assert "Lưu trữ / Storage: DISK FULL" in data["tech_info"] and "held in memory: 1" in data["tech_info"]
+    assert "thẻ nhớ đầy" in data["tech_info"]
     assert steps["after_technician"]["screen"] == "outoforder"
     # healed without a touch, within a few retries
     assert steps["healed"]["screen"] == "rating" and steps["healed"]["fault"] is None and data["healed_s"] < 8

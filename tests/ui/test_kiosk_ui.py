@@ -128,8 +128,8 @@ def test_every_screen_by_touch(lang, tmp_path, artifacts, doc_image):
     assert steps["short_corner"]["screen"] == "rating"
     assert steps["pin"]["screen"] == "pin"
     assert steps["technician"]["screen"] == "technician"
-    for needle in ("ubnd-xa-tan-lap", "quay-01", "0.1.0", "kiosk.yaml", "127.0.0.1:1883", "Outbox: 14", "above warn_depth 10",
-                   "Last sent"):
+    for needle in ("ubnd-xa-tan-lap", "quay-01", "0.1.0", "kiosk.yaml", "127.0.0.1:1883", "Hộp thư đi / Outbox: 14 đang chờ",
+                   "quá / above warn_depth 10", "Gửi lần cuối / Last sent", "(Asia/Ho_Chi_Minh)"):
         assert needle in data["tech_info"]
     # a missing or unplayable audio prompt is logged, and nothing else happens
     assert "missing.wav cannot be played" in data["log"]

@@ -56,6 +56,7 @@ def test_events_are_durable_v2_messages():
 
 
 def test_the_technician_reads_how_wrong_the_clock_is():
-    assert "clock wrong by 3 d 2 h" in clock_wrong_text(3 * 86400 + 7200 + 5) and "(behind)" in clock_wrong_text(5)
-    assert "clock wrong by 5 h" in clock_wrong_text(-5 * 3600) and "(ahead)" in clock_wrong_text(-5 * 3600)
+    assert "đồng hồ chậm 3 d 2 h / clock wrong by 3 d 2 h" in clock_wrong_text(3 * 86400 + 7200 + 5)
+    assert "(behind)" in clock_wrong_text(5)
+    assert "đồng hồ nhanh 5 h / clock wrong by 5 h" in clock_wrong_text(-5 * 3600) and "(ahead)" in clock_wrong_text(-5 * 3600)
     assert "clock wrong by 1 min" in clock_wrong_text(90)
