@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-
-class DatabaseError(RuntimeError):
-    """A database that cannot be opened or used, with a message a person can act on."""
+from .db_error import DatabaseError  # noqa: F401  (defined apart so schema.py needs nothing of this module)
 
 
 def _redact(url: str) -> str:

@@ -35,7 +35,12 @@ sessions.bootstrap; rejects.site, device, size, repeats, last_at, window_ms   (s
 """
 from __future__ import annotations
 
-from .db import Database
+from typing import TYPE_CHECKING
+
+from .db_error import DatabaseError
+
+if TYPE_CHECKING:  # db.py opens a database and calls migrate(): this module needs nothing of it at load
+    from .db import Database
 
 # Dashboard accounts and API consumers (collector/accounts.py); self-contained: it touches no other table.
 ACCOUNT_TABLES = [
@@ -393,8 +398,6 @@ def migrate(db: Database) -> int:
     try:
         version = current_version(db)
         if version > LATEST:
-            from .db import DatabaseError
-
             raise DatabaseError(f"database schema v{version} is newer than this collector (v{LATEST}): upgrade it")
         # Every version not recorded yet, not only those above the highest: a database that took v7
         # before v6 existed (both were written at the same time) still gets v6.

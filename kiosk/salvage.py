@@ -118,7 +118,7 @@ def _header_for(path: Path) -> Optional[bytes]:
 def _template_page1(page: int) -> bytes:
     """Page 1 (the table list) of a fresh outbox with this page size: the tables of an outbox made by
     this code sit on the same root pages, so a destroyed first page can be replaced by this one."""
-    from .outbox import SCHEMA
+    from .outbox_schema import SCHEMA
 
     with tempfile.TemporaryDirectory(prefix="outbox-template-") as d:
         conn = sqlite3.connect(Path(d) / "t.db")
@@ -220,7 +220,7 @@ def move_aside(path: Path, label: str = "corrupt") -> Path:
 def salvage_into(path: Path, journal: bool = True) -> dict:
     """Move ``path`` aside and write its readable rows into a new outbox at ``path`` (a new epoch).
     Returns the report that is also stored in the new outbox's ``reports`` table and beside it."""
-    from .outbox import SCHEMA, UPSERT_META
+    from .outbox_schema import SCHEMA, UPSERT_META
 
     path = Path(path)
     marker = storage.read_marker(path) or {}

@@ -188,57 +188,10 @@ def test_through_a_bridge_a_killed_commune_broker_and_a_cut_link_lose_nothing(tm
     bridge link is cut for 20 s, and meanwhile the commune broker, holding a backlog it acknowledged,
     is killed with -9 and restarted: receipts come back down the bridge, and what the commune broker
     lost is sent again by the kiosk. Every rating stored once."""
-    import shutil
+    from tests.e2e.bridge_outage import bridged_outage
 
-    from broker import setup
-    from broker.__main__ import main
-    from tests.e2e.proxy import CuttableProxy
-    from tests.integration.test_broker_setup import init_dir
-
-    province, commune = tmp_path / "p", tmp_path / "c"  # short: the control socket path is bounded
-    p_tls, _ = init_dir(province)
-    setup.add_bridge_user(province, "tan-lap", ["ubnd-a"])  # this commune's kiosks only
-    issued = setup.add_collector(province, "main")
-    _, c_local = init_dir(commune)
-    setup.add_device(commune, "ubnd-a", "quay-01")
-    link = CuttableProxy(p_tls)
-    assert main(["bridge", "--dir", str(commune), "--name", "to-province", "--remote-host", "127.0.0.1",
-                 "--remote-port", str(link.port), "--ca", str(province / "certs" / "ca.crt"),
-                 "--username", "bridge-tan-lap",
-                 "--password-file", str(province / "secrets" / "bridge-tan-lap.pass"), "--sites", "ubnd-a"]) == 0
-    up = Mosquitto(province, port=p_tls, conf_file=province / "mosquitto.conf").start()
-    down = Mosquitto(commune, port=c_local, conf_file=commune / "mosquitto.conf").start()
-    work = tmp_path / "w"
-    work.mkdir()
-    shutil.copy(province / "certs" / "ca.crt", work / "ca.crt")
-    shutil.copy(issued.password_file, work / issued.password_file.name)
-    shutil.copy(commune / "secrets" / "ubnd-a--quay-01.pass", work / "kiosk.pass")
-    collector, db_url = chain.start_tls_collector(work, "\n".join(
-        line for line in issued.yaml_block.splitlines() if not line.startswith("#")) + "\n")
-    cfg = chain.kiosk_config(work, "ubnd-a", "quay-01", c_local)
-    cfg.write_text(cfg.read_text().replace(
-        f"broker: {{host: 127.0.0.1, port: {c_local}, keepalive_s: 5}}",
-        f"broker: {{host: 127.0.0.1, port: {c_local}, keepalive_s: 5, username: ubnd-a--quay-01, "
-        f"password: {{file: kiosk.pass}}}}"))
-    kiosk = chain.Proc("kiosk", [chain.PY, "-m", "kiosk", "simulate", "--config", str(cfg), "--count", "300",
-                                 "--rate", "30", "--journal", "--stay"], work).start()
-    try:
-        assert chain.wait_for(lambda: len(chain.stored_ids(db_url)) >= 60, 60), collector.tail() + kiosk.tail()
-        link.cut()
-        time.sleep(5)  # the commune broker takes (and acknowledges) what the kiosk taps meanwhile
-        down.stop(signal.SIGKILL)
-        time.sleep(0.5)
-        down.start()
-        time.sleep(15)
-        link.restore()
-        # the bridge comes back within its backoff (30 s at most), then the kiosk's resends go through
-        _stored_once(work, db_url, 300, collector, timeout=180)
-    finally:
-        for p in (kiosk, collector):
-            p.stop()
-        down.stop()
-        up.stop()
-        link.close()
+    got = bridged_outage(tmp_path, cut_s=20, stored_once=_stored_once)
+    assert got["stored"] == got["created"] == 300 and got["doubled"] == 0, got
 
 
 @pytest.mark.postgres
