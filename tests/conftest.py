@@ -99,25 +99,33 @@ def browser():
     """A headless Chromium for the module's tests."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+    pw = sync_playwright().start()
+    b = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+    try:
         yield b
-        # Chromium now and then never answers the close; a test run must not wait on it for ever
-        # (playwright's calls belong to this thread, so a timer kills the browser's processes instead).
+    finally:
+        # Now and then Chromium never answers the close, or playwright's driver never exits after it (seen
+        # after a test that routed requests); a run must not wait on either for ever. Playwright's calls
+        # belong to this thread, so a timer ends those processes instead, and the calls return.
         watchdog = threading.Timer(20, _kill_browsers)
         watchdog.start()
         try:
             b.close()
+            pw.stop()
         finally:
             watchdog.cancel()
 
 
 def _kill_browsers() -> None:
+    """End this process's Chromium and playwright driver (node) processes, and say so."""
     import psutil
 
+    ended = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "chrom" in child.name():
+            if "chrom" in child.name() or child.name() == "node" or "playwright" in " ".join(child.cmdline()):
                 child.kill()
+                ended.append(child.name())
         except psutil.Error:
             pass
+    print(f"browser fixture: not closed within 20 s; ended {sorted(set(ended))}", file=sys.stderr, flush=True)
