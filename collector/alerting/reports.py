@@ -61,13 +61,19 @@ def report_email(doc: ReportDoc, r: Recipient, sender: str, key: str, pdf: bytes
     return msg.as_bytes(policy=policy.SMTP)  # CRLF lines, sent as they are
 
 
+def not_over(period) -> str:
+    """Why a period's reports cannot go out yet, Vietnamese first."""
+    ends = period.end.isoformat()
+    return (f"kỳ {period.label} chưa kết thúc (kết thúc lúc {ends}); báo cáo chỉ gửi khi kỳ đã khép lại / "
+            f"period {period.label} is not over yet (it ends {ends}); reports are sent once it has closed")
+
+
 def run_round(db, cfg, label: str, source: RecipientSource, now: datetime, *, dry_run: bool = False,
               outdir: Path | None = None, deliver: bool = True, hierarchy: Hierarchy | None = None) -> RoundResult:
     """Queue (and deliver) the ``label`` period's report for every recipient that takes that kind."""
     kind, period = report_period(label, cfg.timezone)
-    if period.end > now and not dry_run:
-        raise ValueError(f"period {period.label} is not over yet (it ends {period.end.isoformat()}); "
-                         "reports are sent once it has closed")
+    if period.end > now:  # a dry run says what the send would say: nothing goes out before the period ends
+        raise ValueError(not_over(period))
     if cfg.notify.smtp is None and not dry_run:
         raise ValueError("notify.smtp is missing in collector.yaml: add host, port and sender to send reports")
     hierarchy = hierarchy or Hierarchy.from_config(cfg.sites, cfg.labels)

@@ -181,3 +181,20 @@ def test_schedule_sends_due_reports_on_the_first_working_day_after_reports_at(tm
         assert len(smtp.inbox.messages) == 4
     finally:
         notifier.stop()
+
+
+def test_a_dry_run_of_an_unfinished_month_says_the_refusal_the_send_would_say(tmp_path, smtp, setup):
+    """It used to say "would send 3" for a month the real send then refused."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    config, env = setup
+    this_month = datetime.now(timezone.utc).astimezone(ZoneInfo(TZ)).strftime("%Y-%m")
+    dry = cli(env, "reports", "send", "--config", str(config), "--period", this_month, "--dry-run",
+              "--output-dir", str(tmp_path / "out"))
+    real = cli(env, "reports", "send", "--config", str(config), "--period", this_month)
+    assert "would send" not in dry.stdout and not (tmp_path / "out").exists()
+    assert dry.returncode == real.returncode == 2
+    assert f"kỳ {this_month} chưa kết thúc" in dry.stderr and "not over yet" in dry.stderr
+    assert dry.stderr == real.stderr  # the same words, Vietnamese first
+    assert smtp.inbox.messages == []
