@@ -454,7 +454,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from ..cli_setup import collector_config, database
+    from ..cli_setup import collector_config, database, secret
     from ..db import DatabaseError
 
     cfg = collector_config(args.config)
@@ -463,9 +463,9 @@ def main(args) -> int:
     password = None
     if cfg.dashboard.password is not None:
         try:
-            password = cfg.dashboard.password.resolve()
+            password = secret(cfg.dashboard.password, "dashboard.password")
         except ValueError as exc:
-            print(f"serve: dashboard password: {exc}; set it before starting the dashboard", file=sys.stderr)
+            print(f"serve: {exc}", file=sys.stderr)
             return 2
         if not password:
             print("serve: the dashboard password is empty; set a non-empty one", file=sys.stderr)
