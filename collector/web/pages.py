@@ -3,7 +3,7 @@ tables are also what the CSV/XLSX download of that page holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from ..accounts import Scope
 from ..export import DIM_NAMES, Table, report_table
@@ -152,10 +152,63 @@ def patterns(ctx: Ctx) -> Page:
     return Page("patterns", t(lang, "patterns"), "patterns.html", values, [grid, reason_table], f"patterns-{period.label}")
 
 
+DEFAULT_WORDS = {
+    "vi": {"last": "Kỳ mặc định: tháng trước ({p}), tháng gần nhất đã kết thúc có dữ liệu. Chọn kỳ khác ở ô Kỳ.",
+           "this": "Kỳ mặc định: tháng này đến nay ({p}, chưa kết thúc), vì các tháng trước chưa có dữ liệu. "
+                   "Chọn kỳ khác ở ô Kỳ.",
+           "latest": "Kỳ mặc định: {p}, tháng gần nhất có dữ liệu. Chọn kỳ khác ở ô Kỳ.",
+           "none": "Chưa có đánh giá nào: đang hiện tháng này đến nay ({p})."},
+    "en": {"last": "Default period: last month ({p}), the latest closed month with ratings. Pick another above.",
+           "this": "Default period: this month so far ({p}, not over yet): earlier months have no ratings. "
+                   "Pick another above.",
+           "latest": "Default period: {p}, the latest month with ratings. Pick another above.",
+           "none": "No ratings yet: showing this month so far ({p})."},
+}
+
+
+def _last_hour(ctx: Ctx, before_hour: int) -> int | None:
+    """The latest UTC hour (ms // HOUR_MS) before ``before_hour`` holding ratings of the account's scope."""
+    from ..report_queries import HOUR_MS  # noqa: F401  (the unit of rollup_hour.hour)
+
+    where, args = "hour < ?", [before_hour]
+    if ctx.sites is not None:
+        if not ctx.sites:
+            return None
+        where += f" AND site IN ({', '.join('?' * len(ctx.sites))})"
+        args += sorted(ctx.sites)
+    found = ctx.db.scalar(f"SELECT MAX(hour) FROM rollup_hour WHERE {where}", tuple(args))
+    return int(found) if found is not None else None
+
+
+def default_report_period(ctx: Ctx) -> tuple[Period, str]:
+    """The printable report's period when the URL names none, and a sentence saying which: last month when
+    it has ratings (the monthly evaluation), else this month so far when it has some, else the latest month
+    with ratings; this month when there are none at all."""
+    from ..report_queries import HOUR_MS
+
+    lang, tz = ctx.lang, ctx.tz
+    words = DEFAULT_WORDS.get(lang, DEFAULT_WORDS["vi"])
+    this = current_month(ctx.now, tz)
+    last = current_month(this.start - timedelta(days=1), tz)
+    before = _last_hour(ctx, this.start_ms // HOUR_MS)
+    if before is not None and before >= last.start_ms // HOUR_MS:
+        return last, words["last"].format(p=last.label)
+    if _last_hour(ctx, int(ctx.now.timestamp() * 1000) // HOUR_MS + 1) not in (None, before):
+        return this, words["this"].format(p=this.label)
+    if before is not None:
+        latest = current_month(datetime.fromtimestamp(before * HOUR_MS / 1000, timezone.utc), tz)
+        return latest, words["latest"].format(p=latest.label)
+    return this, words["none"].format(p=this.label)
+
+
 def printable(ctx: Ctx) -> Page:
     """Monthly or quarterly evaluation on A4: summary and every grouping a manager signs off."""
     lang = ctx.lang
-    period, error = ctx.period(default="last")
+    chosen = ""
+    if ctx.params.get("period"):
+        period, error = ctx.period()
+    else:  # last month is empty on a new installation: the latest period with ratings, and say which
+        (period, chosen), error = default_report_period(ctx), ""
     places, people, (weekdays,) = ctx.many([
         (period, [(), ("commune",), ("centre",), ("counter",)], None),  # all from site x device
         (period, [("service",), ("officer",)], None),
@@ -171,7 +224,7 @@ def printable(ctx: Ctx) -> Page:
     complete = completeness_table(ctx.db, period, sorted(ctx.sites) if ctx.sites is not None else None, lang)
     values = {"period": period, "error": error, "tz": ctx.tz, "generated": ctx.local_now().strftime("%Y-%m-%d %H:%M"),
               "first_day": period.start.date().isoformat(), "last_day": (period.end - timedelta(days=1)).date().isoformat(),
-              "completeness": complete.title,
+              "completeness": complete.title, "chosen": chosen,
               "tables": [table_view(tb, pct_cols=(3,), skip=(0,), minor=tuple(range(5, len(tb.headers))))
                          for tb in tables]}
     tables.append(complete)  # in the CSV/XLSX downloads of this page too
