@@ -198,3 +198,36 @@ def test_a_dry_run_of_an_unfinished_month_says_the_refusal_the_send_would_say(tm
     assert f"kỳ {this_month} chưa kết thúc" in dry.stderr and "not over yet" in dry.stderr
     assert dry.stderr == real.stderr  # the same words, Vietnamese first
     assert smtp.inbox.messages == []
+
+
+def test_report_format_pdf_is_the_e_mailed_report(tmp_path, setup):
+    """`collector report --format pdf` writes the very PDF a manager of that scope gets by e-mail."""
+    import re
+
+    config, env = setup
+    made = cli(env, "report", "--config", str(config), "--period", "2026-Q3", "--site", "xa-tan-lap",
+               "--format", "pdf", "--output", str(tmp_path / "q3.pdf"))
+    assert made.returncode == 0, made.stderr
+    assert "Quý III/2026 – Xã Tân Lập" in made.stderr
+    dry = cli(env, "reports", "send", "--config", str(config), "--period", "2026-Q3", "--dry-run",
+              "--output-dir", str(tmp_path / "out"))
+    assert dry.returncode == 0, dry.stderr
+    without_time = lambda text: re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "<time>", text)  # noqa: E731  (generated at)
+    ours = pdf_text((tmp_path / "q3.pdf").read_bytes(), tmp_path)
+    mailed = pdf_text((tmp_path / "out" / "hailong-2026-Q3-xa-tan-lap-vi.pdf").read_bytes(), tmp_path)
+    assert "Phạm vi: Xã Tân Lập" in ours and "Nguyễn Văn An" in ours and "60.0 %" in ours
+    assert without_time(ours) == without_time(mailed)
+
+    ranged = cli(env, "report", "--config", str(config), "--since", "2026-07-01", "--until", "2026-07-31",
+                 "--format", "pdf", "--output", str(tmp_path / "july.pdf"), "--lang", "en")
+    assert ranged.returncode == 0, ranged.stderr
+    text = pdf_text((tmp_path / "july.pdf").read_bytes(), tmp_path)
+    assert "Satisfaction report – 2026-07-01 to 2026-07-31" in text and "Scope: Whole system" in text
+
+    for extra, said in ((["--period", "2026-Q3"], "add --output FILE.pdf"),
+                        (["--period", "2026-Q3", "--site", "xa-tan-lap", "xa-hoa-binh", "--output", "x.pdf"],
+                         "one --site"),
+                        (["--period", "2026-Q3", "--site", "xa-khong-co", "--output", "x.pdf"], "'xa-khong-co' is no"),
+                        (["--period", "2026-Q3", "--by", "officer-evaluation", "--output", "x.pdf"], "officer sheet")):
+        refused = cli(env, "report", "--config", str(config), "--format", "pdf", *extra)
+        assert refused.returncode == 2 and said in refused.stderr, (extra, refused.stderr)
