@@ -101,6 +101,13 @@ class ReportDoc:
         return render(self)
 
 
+def file_stem_of(doc: "ReportDoc") -> str:
+    """hailong-2026-Q4-xa-tan-lap-vi: the attachment's name, without its extension."""
+    import re
+
+    return f"hailong-{doc.label}-{re.sub(r'[^a-z0-9-]', '', doc.scope)}-{doc.lang}"
+
+
 def dims_for(scope: str, hierarchy: Hierarchy) -> tuple[str, ...]:
     """Groupings worth a table: a commune table only when the scope holds several communes."""
     communes = {p.commune for p in hierarchy.places.values()

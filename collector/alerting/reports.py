@@ -19,7 +19,7 @@ from .calendar import report_period
 from .messages import PRODUCT, message_id
 from .outbox import Round, deliver_due, enqueue, existing_keys
 from .recipients import Recipient, RecipientSource
-from .report_doc import WORDS, ReportDoc, SharedFetch, build
+from .report_doc import WORDS, ReportDoc, SharedFetch, build, file_stem_of
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 BODY = {
@@ -40,7 +40,7 @@ class RoundResult:
 
 
 def file_stem(doc: ReportDoc) -> str:
-    return f"hailong-{doc.label}-{re.sub(r'[^a-z0-9-]', '', doc.scope)}-{doc.lang}"
+    return file_stem_of(doc)
 
 
 def report_email(doc: ReportDoc, r: Recipient, sender: str, key: str, pdf: bytes, xlsx: bytes) -> bytes:

@@ -225,6 +225,7 @@ def printable(ctx: Ctx) -> Page:
     values = {"period": period, "error": error, "tz": ctx.tz, "generated": ctx.local_now().strftime("%Y-%m-%d %H:%M"),
               "first_day": period.start.date().isoformat(), "last_day": (period.end - timedelta(days=1)).date().isoformat(),
               "completeness": complete.title, "chosen": chosen,
+              "pdf_href": "/report.pdf" + query(ctx.params, period=period.label),
               "tables": [table_view(tb, pct_cols=(3,), skip=(0,), minor=tuple(range(5, len(tb.headers))))
                          for tb in tables]}
     tables.append(complete)  # in the CSV/XLSX downloads of this page too

@@ -355,6 +355,7 @@ def build_app(app: Dashboard) -> Starlette:
         if base != "/":
             for fmt in EXPORTS:
                 routes.append(Route(f"{base}.{fmt}", view_handler(base, fmt), methods=["GET", "HEAD"]))
+    routes.append(Route("/report.pdf", view_handler("/report", "pdf"), methods=["GET", "HEAD"]))
     routes += admin.routes(app, answering, read_form, session_of, shell_values, cross_site)
     routes += api.routes(app, answering, session_of)
     routes += alerts_view.routes(app, answering, read_form, session_of, cross_site)
@@ -397,6 +398,16 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
         return text(exc.status, str(exc))
     scope = session.account.scope
     key = (base, VIEWS[base], tuple(sorted(plain.items())), lang, str(scope))
+    if fmt == "pdf":  # the printable report as the e-mailed PDF
+        from .report_pdf import report_pdf
+
+        ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
+        try:
+            name, body = report_pdf(ctx)
+        except ValueError as exc:
+            return text(400, str(exc))
+        app.store.audit(session.account.username, "export", name, client=client_of(app, request), scope=scope)
+        return answer(200, body, "application/pdf", {"Content-Disposition": guards.attachment(name)})
     cached = None if fmt or base in UNCACHED else app.pages.peek(key)
     if cached is None:
         ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)

@@ -10,6 +10,7 @@ import pytest
 
 from collector.accounts import Scope
 from collector.db import connect
+from collector.report import parse_period
 from collector.web.server import Dashboard, start_in_thread
 from tests.integration.test_dashboard_officers import request
 from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed
@@ -84,6 +85,53 @@ def test_a_period_in_the_url_is_taken_as_it_is(seeded):
     try:
         status, _, body = request(url, "/report?period=2026-Q4", login(url, "admin", ADMIN_PASSWORD))
         assert status == 200 and 'value="2026-Q4"' in body.decode() and 'id="default-period"' not in body.decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.close()
+
+
+def pdf_text(data: bytes, tmp_path) -> str:
+    import subprocess
+
+    f = tmp_path / "x.pdf"
+    f.write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", str(f), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_pdf_button_downloads_the_e_mailed_report_of_the_scope_and_period(seeded, tmp_path):
+    from collector.alerting.report_doc import build
+    from collector.hierarchy import Hierarchy
+    from tests.scope_data import B_SECRETS
+
+    app = Dashboard(CFG, seeded, ADMIN_PASSWORD, now=lambda: NOW)
+    server, url = start_in_thread(app)
+    try:
+        app.store.add("xa-an-phu-xem", PASSWORD, "viewer", Scope("commune", "xa-an-phu"))
+        viewer = login(url, "xa-an-phu-xem", PASSWORD)
+        status, _, page = request(url, "/report?period=2026-10", viewer)
+        href = html.unescape(re.search(r'<a class="button" id="pdf-download" href="([^"]+)" download>Tải PDF</a>',
+                                       page.decode()).group(1))
+        assert href == "/report.pdf?period=2026-10"
+        status, headers, body = request(url, href, viewer)
+        assert status == 200 and headers["content-type"] == "application/pdf" and body.startswith(b"%PDF")
+        assert "hailong-2026-10-xa-an-phu-vi.pdf" in headers["content-disposition"]
+        text = pdf_text(body, tmp_path)
+        assert "Báo cáo mức độ hài lòng – Tháng 10/2026" in text and "Phạm vi: Xã An Phú" in text
+        assert not [s for s in B_SECRETS if s in text]  # nothing of the other commune
+        mailed = build(seeded, CFG, Hierarchy.from_config(CFG.sites, CFG.labels), "month",
+                       parse_period("2026-10", CFG.timezone), "xa-an-phu", "vi", NOW)
+        assert f"{mailed.total.count}" in text and mailed.total.count > 0
+
+        admin = login(url, "admin", ADMIN_PASSWORD)  # narrowed to a centre; the default period without ?period=
+        status, headers, body = request(url, "/report.pdf?centre=ubnd-zebra-b&lang=en", admin)
+        assert status == 200 and "hailong-2026-09-ubnd-zebra-b-en.pdf" in headers["content-disposition"]
+        assert "Scope: Một cửa Zebra Bắc" in pdf_text(body, tmp_path)
+        assert request(url, "/report.pdf?centre=ubnd-zebra-b", viewer)[0] == 403  # outside the viewer's scope
+        assert request(url, "/report.pdf?period=2026-13", viewer)[0] == 400
+        assert request(url, "/report.pdf")[0] == 303  # signed out: to the login page
+        log = app.store.audit_log(Scope("all"))
+        assert ("export", "hailong-2026-10-xa-an-phu-vi.pdf") in [(a["action"], a["target"]) for a in log]
     finally:
         server.shutdown()
         server.server_close()
