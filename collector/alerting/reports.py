@@ -29,6 +29,8 @@ BODY = {
            "work with the figures).\n\nRatings: {count}\nSatisfied: {rate}\n\n--\nAutomatic message from {p}."),
 }
 
+LINK = {"vi": "Xem trên bảng điều khiển", "en": "On the dashboard"}
+
 
 @dataclass
 class RoundResult:
@@ -43,7 +45,8 @@ def file_stem(doc: ReportDoc) -> str:
     return file_stem_of(doc)
 
 
-def report_email(doc: ReportDoc, r: Recipient, sender: str, key: str, pdf: bytes, xlsx: bytes) -> bytes:
+def report_email(doc: ReportDoc, r: Recipient, sender: str, key: str, pdf: bytes, xlsx: bytes,
+                 public_url: str | None = None) -> bytes:
     w = WORDS[r.lang]
     msg = EmailMessage()
     msg["Subject"] = f"[{PRODUCT}] {doc.title} {doc.period_text} – {doc.scope_name}"
@@ -52,9 +55,13 @@ def report_email(doc: ReportDoc, r: Recipient, sender: str, key: str, pdf: bytes
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = message_id(key, sender)
     rate = "–" if doc.total.satisfied_rate is None else f"{doc.total.satisfied_rate * 100:.1f} %"
-    msg.set_content(BODY[r.lang].format(name=r.name, title=w["title"].lower(), title_l=w["title"].lower(),
-                                        period=doc.period_text, scope=doc.scope_name, count=doc.total.count,
-                                        rate=rate, p=PRODUCT))
+    body = BODY[r.lang].format(name=r.name, title=w["title"].lower(), title_l=w["title"].lower(),
+                               period=doc.period_text, scope=doc.scope_name, count=doc.total.count, rate=rate,
+                               p=PRODUCT)
+    if public_url and not doc.label.endswith("M"):  # the same report on the dashboard (month, quarter, year)
+        link = f"{public_url.rstrip('/')}/report?period={doc.label}"
+        body = body.replace("\n\n--\n", f"\n\n{LINK[r.lang]}: {link}\n\n--\n", 1)
+    msg.set_content(body)
     stem = file_stem(doc)
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{stem}.pdf")
     msg.add_attachment(xlsx, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=f"{stem}.xlsx")
@@ -104,7 +111,7 @@ def run_round(db, cfg, label: str, source: RecipientSource, now: datetime, *, dr
         if dry_run:
             result.queued.append(r.key)
             continue
-        message = report_email(doc, r, sender, key, pdf, xlsx)
+        message = report_email(doc, r, sender, key, pdf, xlsx, cfg.dashboard.public_url)
         if enqueue(db, key, "email", r.email, f"{doc.title} {doc.label} {r.scope}", message, now):
             result.queued.append(r.key)
         else:

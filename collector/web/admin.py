@@ -72,7 +72,7 @@ def admin_values(app, session, lang: str) -> dict:
     rules = []
     try:  # the alert rules of collector.yaml within the admin's scope, when alerting is configured
         from .alerts_view import rules_in_scope
-        rules = rules_in_scope(app, scope)
+        rules = rules_in_scope(app, scope, lang)
     except ImportError:
         pass
     return {

@@ -7,6 +7,7 @@ from starlette.routing import Route
 
 from ..accounts import Scope, site_allowed
 from ..alerting.history import acknowledge, add_comment, list_alerts
+from ..alerting.messages import RATE_KINDS
 from ..alerting.recipients import covers
 from ..export import Table
 from .layout import table_view
@@ -26,8 +27,11 @@ def pushed(db, tz: str, hierarchy, scope: Scope, sites: frozenset[str] | None = 
     return alerts
 
 
-def rules_in_scope(app, scope: Scope):
+def rules_in_scope(app, scope: Scope, lang: str = "vi"):
     """The alert rules of collector.yaml whose subjects lie within ``scope``, as a table (None when none)."""
+    from ..alerting.messages import rule_title
+    from .i18n import t
+
     rows = []
     for rule in getattr(app.cfg.alerts, "rules", []) or []:
         place = rule.scope
@@ -36,10 +40,13 @@ def rules_in_scope(app, scope: Scope):
         visible = scope.is_all or (not place.startswith("officer:") and place != "all"
                                    and covers(alert_scope(scope), place, app.hierarchy))
         if visible:
-            rows.append([rule.name, rule.kind, rule.scope, rule.threshold, getattr(rule, "per", None) or ""])
+            per = getattr(rule, "per", None)
+            rows.append([rule_title(rule.kind, lang, per or ("centre" if rule.kind in RATE_KINDS else None)),
+                         rule.name, rule.scope, rule.threshold])
     if not rows:
         return None
-    return table_view(Table("", ["name", "kind", "scope", "threshold", "per"], rows), num_from=3, caption=False)
+    return table_view(Table("", [t(lang, "name"), t(lang, "key"), t(lang, "scope"), t(lang, "threshold")], rows),
+                      num_from=3, caption=False)
 
 
 def routes(app, answering, read_form, session_of, cross_site) -> list[Route]:

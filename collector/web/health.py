@@ -131,10 +131,15 @@ def alerts(ctx: Ctx) -> Page:
     from .alerts_view import pushed
 
     lang, cfg = ctx.lang, ctx.cfg
+    from ..alerting.messages import alert_title
+
     alerts_pushed = pushed(ctx.db, ctx.tz, ctx.hierarchy, ctx.scope, ctx.sites)
+    for a in alerts_pushed:  # the rule as a manager says it; its slug stays beside it for technicians
+        a["title"] = alert_title(a, lang)
     pushed_table = Table(t(lang, "pushed"), [t(lang, "fired"), t(lang, "kind"), t(lang, "name"), t(lang, "cleared"),
                                              t(lang, "acked_by")],
-                         [[a["fired_local"], a["rule"], a["subject_name"], a["cleared_local"], a["acked_by"]]
+                         [[a["fired_local"], f'{a["title"]} ({a["rule"]})', a["subject_name"], a["cleared_local"],
+                           a["acked_by"]]
                           for a in alerts_pushed])
     low = low_satisfaction(ctx)
     few = cfg.dashboard.min_ratings

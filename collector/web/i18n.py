@@ -37,7 +37,7 @@ TEXT = {
         "time": "Thời gian", "actor": "Người thực hiện", "action": "Hành động", "target": "Đối tượng",
         "pushed": "Cảnh báo đã gửi", "fired": "Phát lúc", "cleared": "Hết lúc", "acked_by": "Đã xác nhận bởi",
         "ack": "Xác nhận", "comment": "Ghi chú", "add_comment": "Thêm ghi chú", "no_pushed": "Chưa có cảnh báo nào được gửi.",
-        "done": "Đã thực hiện.", "alert_rules": "Quy tắc cảnh báo", "viewer": "xem", "admin_role": "quản trị",
+        "done": "Đã thực hiện.", "alert_rules": "Quy tắc cảnh báo", "key": "Mã", "threshold": "Ngưỡng", "viewer": "xem", "admin_role": "quản trị",
     },
     "en": {
         "app": "Citizen satisfaction", "overview": "Overview", "ranking": "Ranking", "patterns": "Hours & reasons",
@@ -73,6 +73,7 @@ TEXT = {
         "pushed": "Alerts sent", "fired": "Fired", "cleared": "Cleared", "acked_by": "Acknowledged by",
         "ack": "Acknowledge", "comment": "Comment", "add_comment": "Add a comment", "no_pushed": "No alert has been sent.",
         "actor": "Who", "action": "Action", "target": "What", "done": "Done.", "alert_rules": "Alert rules",
+        "key": "Key", "threshold": "Threshold",
         "viewer": "viewer", "admin_role": "admin",
     },
 }

@@ -42,7 +42,8 @@ def setup(tmp_path, smtp):
     cfg = {"kind": "collector", "timezone": TZ, "database": {"url": f"sqlite:///{db_path}"}, "sites": SITES,
            "labels": {"officers": {"nguyen-van-an": "Nguyễn Văn An"},
                       "reasons": {"waiting": {"vi": "Chờ đợi lâu", "en": "Long waiting time"}}},
-           "notify": {"smtp": smtp.smtp_config(), "recipients": RECIPIENTS}, "holidays": ["2027-01-01"]}
+           "notify": {"smtp": smtp.smtp_config(), "recipients": RECIPIENTS}, "holidays": ["2027-01-01"],
+           "dashboard": {"public_url": "https://hailong.langson.gov.vn"}}
     path = tmp_path / "collector.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     db = connect(f"sqlite:///{db_path}")
@@ -98,6 +99,8 @@ def test_quarter_round_by_hand_pdf_xlsx_and_never_twice(tmp_path, smtp, setup):
     assert vi["Subject"] == "[Hài lòng] Báo cáo mức độ hài lòng Quý III/2026 – Xã Tân Lập"
     files = attachments(vi)
     assert sorted(files) == ["hailong-2026-Q3-xa-tan-lap-vi.pdf", "hailong-2026-Q3-xa-tan-lap-vi.xlsx"]
+    body = vi.get_body(preferencelist=("plain",)).get_content()
+    assert "Xem trên bảng điều khiển: https://hailong.langson.gov.vn/report?period=2026-Q3" in body
     text = pdf_text(files["hailong-2026-Q3-xa-tan-lap-vi.pdf"], tmp_path)
     for words in ("Báo cáo mức độ hài lòng – Quý III/2026", "Phạm vi: Xã Tân Lập", "Tỷ lệ hài lòng",
                   "Bộ phận một cửa xã Tân Lập", "Quầy 1 - Hộ tịch", "Nguyễn Văn An", "Chờ đợi lâu",
