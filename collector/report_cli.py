@@ -112,6 +112,7 @@ def main(args) -> int:
     complete = completeness_table(None, period, None, lang, summary)
     title = f"{TITLE[lang]} {period.label} {BY_WORD[lang]} {export.DIM_NAMES[lang][args.by]}"
     table = export.report_table(rows, args.by, lang, title, total)
+    table.sheet = export.DIM_NAMES[lang][args.by]  # "Mức độ hài lòng 2026-10 theo ..." is too long for a sheet
     if args.format == "json":
         out: bytes | str = export.report_json(rows, total, args.by, period, summary, lang) + "\n"
     elif args.format == "csv":

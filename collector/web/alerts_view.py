@@ -53,7 +53,7 @@ def routes(app, answering, read_form, session_of, cross_site) -> list[Route]:
     from starlette.concurrency import run_in_threadpool
 
     from . import guards
-    from .server import client_of, redirect, text
+    from .server import client_of, redirect, refuse
 
     def act(session, action: str, form: dict, client: str) -> int:
         try:
@@ -80,15 +80,15 @@ def routes(app, answering, read_form, session_of, cross_site) -> list[Route]:
         action = request.path_params["action"]
         form = await read_form(app, request)
         if action not in ("ack", "comment"):
-            return text(404, "not found")
+            return refuse(404, "not_found")
         session = await run_in_threadpool(session_of, app, request)
         if session is None:
             return redirect("/login?next=/alerts")
         if cross_site(request) or not guards.same_token(session.csrf, form.get("csrf")):
-            return text(403, "refused: send the form from the dashboard's alerts page")
+            return refuse(403, "form_alerts")
         status = await run_in_threadpool(act, session, action, form, client_of(app, request))
         if status == 303:
             return redirect("/alerts")
-        return text(status, "no such alert within your scope" if status == 404 else "write a comment")
+        return refuse(status, "no_alert" if status == 404 else "comment")
 
     return [Route("/alerts/{action}", post, methods=["POST"])]

@@ -54,7 +54,9 @@ class Ctx:
             try:
                 return parse_period(text, self.tz), ""
             except ValueError as exc:
-                error = str(exc)
+                from .errors import period_error
+
+                error = period_error(text, str(exc))
         else:
             error = ""
         this = current_month(self.now, self.tz)
@@ -96,8 +98,9 @@ def overview(ctx: Ctx) -> Page:
                                          t(lang, "flagged")],
                     [[t(lang, k), r.count, r.satisfied_rate, r.mean_score, r.flagged] for k, r in totals.items()])
     trend_table = Table(t(lang, "trend"), [t(lang, "day"), t(lang, "count"), t(lang, "rate")],
-                        [[d, c, r] for d, r, c in trend])
+                        [[d, c, r] for d, r, c in trend], sheet=t(lang, "sheet_trend"))
     centre_table = report_table(centres, "centre", lang, t(lang, "by_site"))
+    centre_table.sheet = t(lang, "sheet_by_site")
     values = {"cards": cards, "trend_chart": line_chart(trend, t(lang, "trend"), threshold=threshold),
               "site_chart": bar_chart([(r.name, r.satisfied_rate, r.count) for r in centres], t(lang, "by_site"),
                                       threshold=threshold) if centres else ""}
@@ -125,6 +128,7 @@ def ranking(ctx: Ctx) -> Page:
     period, error = ctx.period()
     title = f"{t(lang, 'ranking')}: {DIM_NAMES[lang][dim]} · {period.label}"
     table, classes = rank_table(ctx.report(period, (dim,)), dim, lang, ctx.cfg.dashboard.min_ratings, title)
+    table.sheet = t(lang, "sheet_ranking", d=DIM_NAMES[lang][dim].lower() if lang == "en" else DIM_NAMES[lang][dim])
     tabs = [(d, "/ranking" + query(ctx.params, dim=d, lang=None), DIM_NAMES[lang][d]) for d in RANK_DIMS]
     same = all(row[1] == row[2] for row in table.rows)  # officers and services: the key is the name
     values = {"tabs": tabs, "dim": dim, "period": period, "error": error, "min_ratings": ctx.cfg.dashboard.min_ratings,
@@ -141,11 +145,13 @@ def patterns(ctx: Ctx) -> Page:
     ((cells_rows,), (reasons,)) = ctx.many([(period, [("weekday", "hour")], None), (period, [("reason",)], unsatisfied)])
     cells = {(int(r.keys[0]), int(r.keys[1])): (r.satisfied_rate, r.count) for r in cells_rows}
     grid = Table(t(lang, "heatmap"), [t(lang, "weekday_hour"), *[f"{h}h" for h in range(24)]],
-                 [[WEEKDAYS[lang][wd - 1], *[cells.get((wd, h), (None, 0))[0] for h in range(24)]] for wd in range(1, 8)])
+                 [[WEEKDAYS[lang][wd - 1], *[cells.get((wd, h), (None, 0))[0] for h in range(24)]] for wd in range(1, 8)],
+                 sheet=t(lang, "sheet_heatmap"))
     given = [r for r in reasons if r.group]
     total = sum(r.count for r in given) or 1
     reason_table = Table(t(lang, "reasons"), [t(lang, "reason"), t(lang, "count"), t(lang, "share")],
-                         [[r.name, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)])
+                         [[r.name, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)],
+                         sheet=t(lang, "sheet_reasons"))
     values = {"period": period, "error": error,
               "heatmap": heatmap(cells, WEEKDAYS[lang], t(lang, "heatmap")) if cells else "",
               "reasons": table_view(reason_table, pct_cols=(2,), num_from=1, caption=False) if given else None}
