@@ -102,11 +102,11 @@ def devices(ctx: Ctx) -> Page:
                                            w(lang, "reason")],
                      [[_local(ctx, datetime.fromtimestamp(r.at_ms / 1000, timezone.utc)), r.site, r.device,
                        r.config_hash, refusal_text(r.detail)] for r in recent])
-    values = {"table": table_view(table, classes, num_from=11, pct_cols=(15,), caption=False,
+    values = {"table": table_view(table, classes, num_from=11, pct_cols=(15,), caption=False, reflow=True,
                                   minor=(0, 1, 5, 6, 8, 11, 13, 14, 16)) if rows else None,
               "summary": summary if rows else "",
               "refusals_title": refusals.title, "no_refusals": w(lang, "no_refusals"),
-              "refusals": table_view(refusals, ["bad"] * len(recent), num_from=99, caption=False,
+              "refusals": table_view(refusals, ["bad"] * len(recent), num_from=99, caption=False, reflow=True,
                                      minor=(1,)) if recent else None}
     return Page("devices", t(lang, "devices"), "devices.html", values, [table, refusals], "devices")
 

@@ -13,7 +13,8 @@ TEXT = {
         "period": "Kỳ", "show": "Xem", "rank": "Hạng", "few": "ít dữ liệu",
         "few_note": "Nhóm có dưới {n} lượt đánh giá được đánh dấu \"ít dữ liệu\" và không xếp hạng.",
         "heatmap": "Tỷ lệ hài lòng theo giờ và thứ",
-        "heatmap_legend": "Màu: tỷ lệ hài lòng (đỏ thấp, xanh cao). Số trong ô: số lượt đánh giá. Di chuột lên ô để xem tỷ lệ.",
+        "heatmap_legend": "Mỗi ô là một giờ của một thứ trong tuần: số lớn là tỷ lệ hài lòng (màu đỏ là thấp, xanh là "
+                          "cao), số nhỏ là số lượt đánh giá; ô xám là chưa có đánh giá. Cột có viền đậm là hôm nay.",
         "reasons": "Lý do sau đánh giá chưa hài lòng",
         "no_data": "Chưa có dữ liệu trong kỳ này.", "device": "Thiết bị", "site": "Điểm phục vụ",
         "state": "Trạng thái", "online": "trực tuyến", "offline": "mất kết nối", "never": "chưa từng kết nối",
@@ -40,7 +41,7 @@ TEXT = {
         "sheet_trend": "Hài lòng theo ngày", "sheet_by_site": "Theo bộ phận một cửa", "sheet_ranking": "Xếp hạng {d}",
         "sheet_heatmap": "Theo giờ và thứ", "sheet_reasons": "Lý do chưa hài lòng", "sheet_low": "Hài lòng thấp",
         "sheet_silent": "Thiết bị im lặng", "sheet_gaps": "Bản tin thiếu",
-        "done": "Đã thực hiện.", "alert_rules": "Quy tắc cảnh báo", "key": "Mã", "threshold": "Ngưỡng", "viewer": "xem", "admin_role": "quản trị",
+        "done": "Đã thực hiện.", "alert_rules": "Quy tắc cảnh báo", "key": "Mã", "threshold": "Ngưỡng", "edit": "Sửa mật khẩu, thư và báo cáo", "viewer": "xem", "admin_role": "quản trị",
     },
     "en": {
         "app": "Citizen satisfaction", "overview": "Overview", "ranking": "Ranking", "patterns": "Hours & reasons",
@@ -53,7 +54,9 @@ TEXT = {
         "period": "Period", "show": "Show", "rank": "Rank", "few": "few ratings",
         "few_note": "Groups with fewer than {n} ratings are marked \"few ratings\" and not ranked.",
         "heatmap": "Satisfaction by hour and weekday",
-        "heatmap_legend": "Colour: satisfaction rate (red low, green high). Number in a cell: ratings. Hover a cell for its rate.",
+        "heatmap_legend": "Each cell is one hour of one weekday: the large number is the satisfaction rate (red low, "
+                          "green high), the small one the number of ratings; grey cells have no ratings yet. The "
+                          "outlined column is today.",
         "reasons": "Reasons given after unsatisfied ratings",
         "no_data": "No ratings in this period yet.", "device": "Device", "site": "Site", "state": "State",
         "online": "online", "offline": "offline", "never": "never connected", "last_seen": "Last seen",
@@ -79,7 +82,7 @@ TEXT = {
         "sheet_heatmap": "By hour and weekday", "sheet_reasons": "Reasons", "sheet_low": "Low satisfaction",
         "sheet_silent": "Silent devices", "sheet_gaps": "Missing messages",
         "actor": "Who", "action": "Action", "target": "What", "done": "Done.", "alert_rules": "Alert rules",
-        "key": "Key", "threshold": "Threshold",
+        "key": "Key", "threshold": "Threshold", "edit": "Change password, e-mail and reports",
         "viewer": "viewer", "admin_role": "admin",
     },
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from markupsafe import Markup
+
 from ..accounts import Scope
 from ..export import DIM_NAMES, Table, report_table
 from ..hierarchy import Hierarchy
@@ -101,9 +103,12 @@ def overview(ctx: Ctx) -> Page:
                         [[d, c, r] for d, r, c in trend], sheet=t(lang, "sheet_trend"))
     centre_table = report_table(centres, "centre", lang, t(lang, "by_site"))
     centre_table.sheet = t(lang, "sheet_by_site")
+    bars = [(r.name, r.satisfied_rate, r.count) for r in centres]
     values = {"cards": cards, "trend_chart": line_chart(trend, t(lang, "trend"), threshold=threshold),
-              "site_chart": bar_chart([(r.name, r.satisfied_rate, r.count) for r in centres], t(lang, "by_site"),
-                                      threshold=threshold) if centres else ""}
+              # drawn twice: wide for a desktop, 350 px for a phone (no sideways scrolling to reach the figures)
+              "site_chart": Markup(bar_chart(bars, t(lang, "by_site"), threshold=threshold, css="wide-only")
+                                   + bar_chart(bars, t(lang, "by_site"), 350, threshold, "narrow-only"))
+              if centres else ""}
     return Page("overview", t(lang, "overview"), "overview.html", values, [summary, trend_table, centre_table],
                 f"overview-{this.label}")
 
@@ -153,7 +158,7 @@ def patterns(ctx: Ctx) -> Page:
                          [[r.name, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)],
                          sheet=t(lang, "sheet_reasons"))
     values = {"period": period, "error": error,
-              "heatmap": heatmap(cells, WEEKDAYS[lang], t(lang, "heatmap")) if cells else "",
+              "heatmap": heatmap(cells, lang, t(lang, "heatmap"), ctx.local_now().isoweekday()) if cells else "",
               "reasons": table_view(reason_table, pct_cols=(2,), num_from=1, caption=False) if given else None}
     return Page("patterns", t(lang, "patterns"), "patterns.html", values, [grid, reason_table], f"patterns-{period.label}")
 
