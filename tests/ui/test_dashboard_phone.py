@@ -94,7 +94,7 @@ def test_every_page_fits_a_phone_and_every_control_takes_a_thumb(browser, served
     assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
 
 
-def test_the_trend_chart_and_the_heatmap_open_on_today(browser, served, artifacts):
+def test_the_trend_chart_and_the_heatmap_open_on_today(browser, served, artifacts, doc_image):
     context = phone(browser)
     page = context.new_page()
     log_in(page, served.url, "admin", ADMIN_PASSWORD)
@@ -114,10 +114,11 @@ def test_the_trend_chart_and_the_heatmap_open_on_today(browser, served, artifact
     legend = page.inner_text(".heatmap-legend")
     assert "di chuột" not in legend.lower() and "hover" not in legend.lower()
     assert legend.startswith("Mỗi ô")  # Vietnamese, for touch and mouse alike
+    doc_image(artifacts / "phone-patterns-heatmap.png", "dashboard-phone-heatmap.png")
     context.close()
 
 
-def test_the_admin_page_is_navigable_on_a_phone(browser, served, artifacts):
+def test_the_admin_page_is_navigable_on_a_phone(browser, served, artifacts, doc_image):
     context = phone(browser)
     page = context.new_page()
     log_in(page, served.url, "admin", ADMIN_PASSWORD, "/admin")
@@ -127,6 +128,7 @@ def test_the_admin_page_is_navigable_on_a_phone(browser, served, artifacts):
                        "#audit-section"]
     collapsed = page.evaluate("() => document.documentElement.scrollHeight")
     page.screenshot(path=str(artifacts / "phone-admin-top.png"), full_page=False)
+    doc_image(artifacts / "phone-admin-top.png", "dashboard-phone-admin.png")
     assert collapsed < 4 * PHONE["height"], collapsed  # sections folded: a few screens, not dozens
     page.locator("nav.sections a[href='#audit-section']").click()
     audit = page.locator("#audit-section")
