@@ -59,6 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_period(args, tz: str) -> Period:
     if args.period and (args.since or args.until):
         raise ValueError("give either --period or --since/--until, not both")
+    if args.period and args.format == "pdf" and args.period.strip().upper().endswith(("6M", "9M")):
+        from .alerting.calendar import report_period  # the e-mailed reports' six and nine months
+
+        return report_period(args.period, tz)[1]
     if args.period:
         return parse_period(args.period, tz)
     if args.since or args.until:

@@ -227,6 +227,12 @@ def test_report_format_pdf_is_the_e_mailed_report(tmp_path, setup):
     text = pdf_text((tmp_path / "july.pdf").read_bytes(), tmp_path)
     assert "Satisfaction report – 2026-07-01 to 2026-07-31" in text and "Scope: Whole system" in text
 
+    nine = cli(env, "report", "--config", str(config), "--period", "2026-9M", "--site", "xa-hoa-binh",
+               "--format", "pdf", "--output", str(tmp_path / "9m.pdf"))
+    assert nine.returncode == 0, nine.stderr
+    text = pdf_text((tmp_path / "9m.pdf").read_bytes(), tmp_path)
+    assert "9 tháng năm 2026" in text and "2026-01-01 – 2026-09-30" in text and "Xã Hòa Bình" in text
+
     for extra, said in ((["--period", "2026-Q3"], "add --output FILE.pdf"),
                         (["--period", "2026-Q3", "--site", "xa-tan-lap", "xa-hoa-binh", "--output", "x.pdf"],
                          "one --site"),
