@@ -6,7 +6,6 @@ delivers the queue (and retries later if the mail server is down).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy

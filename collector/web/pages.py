@@ -178,9 +178,8 @@ DEFAULT_WORDS = {
 
 
 def _last_hour(ctx: Ctx, before_hour: int) -> int | None:
-    """The latest UTC hour (ms // HOUR_MS) before ``before_hour`` holding ratings of the account's scope."""
-    from ..report_queries import HOUR_MS  # noqa: F401  (the unit of rollup_hour.hour)
-
+    """The latest UTC hour (rollup_hour.hour: ms // HOUR_MS) before ``before_hour`` holding ratings of the
+    account's scope."""
     where, args = "hour < ?", [before_hour]
     if ctx.sites is not None:
         if not ctx.sites:
