@@ -46,8 +46,8 @@ def report_page(db, now: datetime, username: str = "admin", password: str = ADMI
 
 
 @pytest.fixture
-def seeded(tmp_path):
-    db = seed(f"sqlite:///{tmp_path / 'r.db'}")  # ratings from 2026-09-18 to 2026-10-28
+def seeded(db_url):
+    db = seed(db_url)  # ratings from 2026-09-18 to 2026-10-28, in SQLite and in PostgreSQL
     yield db
     db.close()
 
