@@ -67,17 +67,18 @@ def phone(browser):
     return browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
 
 
-@pytest.mark.parametrize("who", ["admin", "xa-an-phu-xem"])
-def test_every_page_fits_a_phone_and_every_control_takes_a_thumb(browser, served, artifacts, who):
+@pytest.mark.parametrize("who, lang", [("admin", "vi"), ("xa-an-phu-xem", "vi"), ("xa-an-phu-xem", "en")])
+def test_every_page_fits_a_phone_and_every_control_takes_a_thumb(browser, served, artifacts, who, lang):
     context = phone(browser)
     page = context.new_page()
     log_in(page, served.url, who, ADMIN_PASSWORD if who == "admin" else PASSWORD)
+    page.goto(served.url + f"/?lang={lang}")  # remembered in a cookie for the pages below
     problems = {}
     for path in PAGES + (["/admin"] if who == "admin" else []):
         page.goto(served.url + path)
         m = page.evaluate(MEASURE)
         name = path.strip("/").replace("/", "-").split("?")[0] or "overview"
-        page.screenshot(path=str(artifacts / f"phone-{who}-{name}.png"), full_page=False)
+        page.screenshot(path=str(artifacts / f"phone-{who}-{lang}-{name}.png"), full_page=False)
         found = {}
         if m["scroll"] > PHONE["width"]:
             found["wider than the screen"] = m["scroll"]
