@@ -1,4 +1,4 @@
-"""python -m collector run|report|serve|users|reports|audit: each subcommand lives in the module named for its job."""
+"""python -m collector run|report|serve|users|tokens|reports|audit: each subcommand lives in the module named for its job."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +39,7 @@ COMMANDS = {
     "report": ("collector.report_cli", "satisfaction report by site, counter, officer, service, time"),
     "serve": ("collector.web.server", "web dashboard for managers and the read-only API"),
     "users": ("collector.users_cli", "dashboard accounts: add, list, disable, enable, reset-password"),
+    "tokens": ("collector.tokens_cli", "API tokens: add, list, revoke (as on the admin page)"),
     "reports": ("collector.alerting.reports_cli", "e-mail scheduled reports: reports send --period 2026-Q4"),
     "audit": ("collector.audit_cli", "reconcile what each kiosk's outbox created with what arrived (exit 1 if missing)"),
 }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from .completeness import EpochState, Range, Replacement, Summary, ranges_text, summarize
+from .completeness import EpochState, Range, Replacement, Summary, ranges_text, replaced_text, summarize
 from .hierarchy import Hierarchy
 
 HOUR_MS = 3_600_000
@@ -137,18 +137,18 @@ def to_dict(audits: Sequence[DeviceAudit], summary: Summary, period: str, tz) ->
 HEADERS = {
     "en": ["Site", "Device", "Name", "Ratings in period", "Created", "Received", "Missing", "Missing seqs",
            "Epoch changes", "Unverified time", "Clock corrections"],
-    "vi": ["Điểm", "Thiết bị", "Tên", "Đánh giá trong kỳ", "Đã tạo", "Đã nhận", "Thiếu", "Số thứ tự thiếu",
+    "vi": ["Điểm phục vụ", "Thiết bị", "Tên", "Đánh giá trong kỳ", "Đã tạo", "Đã nhận", "Thiếu", "Số thứ tự thiếu",
            "Thay hộp thư", "Giờ chưa xác minh", "Hiệu chỉnh đồng hồ"],
 }
 
 
-def rows(audits: Sequence[DeviceAudit], tz) -> list[list]:
+def rows(audits: Sequence[DeviceAudit], tz, lang: str = "en") -> list[list]:
     """Plain values only (text and numbers): what a table, CSV or spreadsheet shows."""
     out = []
     for a in audits:
         out.append([a.site, a.device, a.name, a.ratings, a.created if a.numbered else "v1",
                     a.received if a.numbered else "v1", a.missing, ranges_text([r for _, r in a.ranges]),
-                    "; ".join([f"outbox replaced on {_day(r.at_ms, tz)}" for r in a.replacements]
+                    "; ".join([replaced_text(r, tz, lang) for r in a.replacements]
                               + ([shared_text(a, tz)] if a.shared else [])),
                     a.unverified, "; ".join(c.text() for c in a.corrections)])
     return out

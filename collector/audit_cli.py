@@ -110,9 +110,9 @@ def main(args) -> int:
         out: str | bytes = json.dumps(audit.to_dict(audits, summary, period.label, tz), ensure_ascii=False,
                                       indent=1) + "\n"
     elif args.format == "xlsx":
-        out = to_xlsx(title, audit.HEADERS[lang], audit.rows(audits, tz), summary.line(lang))
+        out = to_xlsx(title, audit.HEADERS[lang], audit.rows(audits, tz, lang), summary.line(lang))
     else:
-        out = to_text(title, audit.HEADERS[lang], audit.rows(audits, tz), summary.line(lang))
+        out = to_text(title, audit.HEADERS[lang], audit.rows(audits, tz, lang), summary.line(lang))
     if args.output:
         Path(args.output).write_bytes(out.encode("utf-8") if isinstance(out, str) else out)
         print(f"audit: wrote {len(audits)} devices to {args.output}", file=sys.stderr)

@@ -18,12 +18,27 @@ def collector_config(path: str):
         return None
 
 
+def secret(value, field: str) -> str | None:
+    """A ``{env: NAME}`` or ``{file: PATH}`` secret of collector.yaml read now (None when not configured);
+    raises ValueError with one line, Vietnamese first, naming the field and how to fix it."""
+    if value is None:
+        return None
+    try:
+        return value.resolve()
+    except ValueError as exc:
+        if value.env is not None:
+            raise ValueError(f"{field}: biến môi trường {value.env} chưa được đặt; hãy đặt nó rồi chạy lại "
+                             f"(export {value.env}=...) / environment variable {value.env} is not set; "
+                             "set it and start again") from None
+        raise ValueError(f"{field}: không đọc được tệp {value.file} / {exc}") from None
+
+
 def open_db(cfg, url: str | None):
     """The database at ``url`` (default: database.url of the config), schema brought up to date; raises
     ValueError (an unset password variable) or DatabaseError."""
     from .db import connect
 
-    password = cfg.database.password.resolve() if cfg.database.password else None
+    password = secret(cfg.database.password, "database.password")
     return connect(url or cfg.database.url, password)
 
 

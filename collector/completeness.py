@@ -227,8 +227,11 @@ def _seen_or_max(e: EpochState) -> int:
     return seen if seen is not None else 1 << 62
 
 
-def replaced_text(r: Replacement, tz) -> str:
+def replaced_text(r: Replacement, tz, lang: str = "en") -> str:
+    """'outbox replaced on 2026-10-05'; in Vietnamese the Vietnamese words first, the English beside."""
     when = datetime.fromtimestamp(r.at_ms / 1000, tz).strftime("%Y-%m-%d") if r.at_ms is not None else "?"
+    if lang == "vi":
+        return f"đã thay hộp thư đi ngày {when} / outbox replaced on {when}"
     return f"outbox replaced on {when}"
 
 

@@ -31,4 +31,5 @@ def completeness_table(db, period: Period, sites: Sequence[str] | None, lang: st
     h = LABELS[lang]
     return Table(s.line(lang), [h[k] for k in ("created", "received", "rate", "missing", "ranges", "replaced",
                                                 "unverified", "corrections")],
-                 [[s.created, s.received, s.rate, s.missing, s.ranges, s.replaced, s.unverified, s.corrections]])
+                 [[s.created, s.received, s.rate, s.missing, s.ranges, s.replaced, s.unverified, s.corrections]],
+                 sheet=h["title"])

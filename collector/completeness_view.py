@@ -19,13 +19,14 @@ def header(lang: str, key: str, **kw) -> str:
     return HEADERS.get(lang, HEADERS["en"])[key].format(**kw)
 
 
-def device_cells(db, tz: str) -> dict[tuple[str, str], tuple]:
-    """(site, device) -> (received/created as a rate or None, missing seqs and "outbox replaced on <date>")."""
+def device_cells(db, tz: str, lang: str = "en") -> dict[tuple[str, str], tuple]:
+    """(site, device) -> (received/created as a rate or None, missing seqs and "outbox replaced on <date>",
+    Vietnamese first for ``lang`` vi)."""
     zone = ZoneInfo(tz)
     out = {}
     for key, dc in by_device(db).items():
         parts = [ranges_text(dc.ranges, limit=8)] if dc.ranges else []
-        parts += [replaced_text(r, zone) for r in dc.replacements[-2:]]  # the latest replacements
+        parts += [replaced_text(r, zone, lang) for r in dc.replacements[-2:]]  # the latest replacements
         out[key] = (dc.summary.rate, "; ".join(parts))
     return out
 

@@ -19,7 +19,7 @@ HEADERS = {
            "total": "Total"},
 }
 DIM_NAMES = {
-    "vi": {"site": "Điểm (site)", "device": "Thiết bị", "officer": "Cán bộ", "service": "Thủ tục",
+    "vi": {"site": "Điểm phục vụ", "device": "Thiết bị", "officer": "Cán bộ", "service": "Thủ tục",
            "reason": "Lý do", "day": "Ngày", "week": "Tuần", "month": "Tháng", "hour": "Giờ", "weekday": "Thứ",
            "province": "Tỉnh", "commune": "Xã/Phường", "centre": "Bộ phận một cửa", "counter": "Quầy"},
     "en": {"site": "Site", "device": "Device", "officer": "Officer", "service": "Service", "reason": "Reason",
@@ -62,6 +62,7 @@ class Table:
     title: str
     headers: list[str]
     rows: list[list] = field(default_factory=list)
+    sheet: str = ""  # its XLSX sheet's name (at most 31 characters) when the title is longer
 
 
 def level_keys(rows: Sequence[ReportRow]) -> list[tuple[int, int]]:
@@ -150,7 +151,7 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
     wb.remove(wb.active)
     used: set[str] = set()
     for i, table in enumerate(tables):
-        name = _sheet_name(table.title or f"Sheet{i + 1}", used)
+        name = _sheet_name(table.sheet or table.title or f"Sheet{i + 1}", used)
         ws = wb.create_sheet(name)
         for r, row in enumerate([table.headers, *table.rows], start=1):
             for c, value in enumerate(row, start=1):
@@ -177,10 +178,24 @@ def _xlsx_cell(cell, value) -> None:
         cell.value = value
 
 
+SHEET_MAX = 31  # what Excel allows
+
+
 def _sheet_name(title: str, used: set[str]) -> str:
-    base = "".join(c for c in title if c not in "[]:*?/\\")[:28] or "Sheet"
+    """A sheet name Excel accepts: no []:*?/\\, at most 31 characters, unique in the file. A longer title keeps
+    its head (before ':', '(' or '·'), cut after its last whole word that fits (tables give short names in
+    ``sheet``: this is the fallback)."""
+    if len(title) > SHEET_MAX:  # "Độ đầy đủ: đã nhận ...", "Theo ngày (30 ngày qua)": the head names the table
+        head = re.split(r"[:(·]", title, maxsplit=1)[0].strip()
+        title = head if len(head) >= 3 else title
+    title = title.replace("/", "-").replace("\\", "-")  # "Xã/Phường" -> "Xã-Phường"
+    base = " ".join("".join(c for c in title if c not in "[]:*?").split()) or "Sheet"
+    if len(base) > SHEET_MAX:
+        cut = base[:SHEET_MAX + 1].rsplit(" ", 1)[0] if " " in base[:SHEET_MAX + 1] else base[:SHEET_MAX]
+        base = cut[:SHEET_MAX].rstrip(" ,.;·-(") or base[:SHEET_MAX]
     name, n = base, 2
-    while name in used:
-        name, n = f"{base[:26]}-{n}", n + 1
+    while name.lower() in {u.lower() for u in used}:  # Excel compares sheet names without case
+        tail = f" ({n})"
+        name, n = base[:SHEET_MAX - len(tail)].rstrip() + tail, n + 1
     used.add(name)
     return name

@@ -189,17 +189,23 @@ def to_html(tables: Sequence[Table], lang: str = "vi") -> str:
             return f"{value * 100:.1f} %"
         return html.escape(terminal_text(str(value)))
 
-    parts = ["<!doctype html><html lang='%s'><meta charset='utf-8'><title>%s</title><style>"
+    # On a phone's screen the page keeps the screen's width and each table scrolls sideways in its own box;
+    # printed, every table is whole on A4 landscape.
+    parts = ["<!doctype html><html lang='%s'><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width, initial-scale=1'><title>%s</title><style>"
              "body{font-family:sans-serif;font-size:11pt;margin:1.5cm}table{border-collapse:collapse;width:100%%;"
              "margin-bottom:1cm}th,td{border:1px solid #888;padding:3px 6px;text-align:left}"
-             "thead{display:table-header-group}@page{size:A4 landscape}</style><body>"
+             "thead{display:table-header-group}@page{size:A4 landscape}"
+             "@media screen and (max-width:640px){body{margin:.6rem;font-size:10.5pt}h2{font-size:1.1rem}"
+             ".scroll{overflow-x:auto;max-width:100%%}.scroll table{width:auto;min-width:100%%}}"
+             "@media print{.scroll{overflow:visible}}</style><body>"
              % (lang, html.escape(tables[0].title if tables else ""))]
     for t in tables:
-        parts.append(f"<h2>{html.escape(terminal_text(t.title))}</h2><table><thead><tr>"
+        parts.append(f"<h2>{html.escape(terminal_text(t.title))}</h2><div class='scroll'><table><thead><tr>"
                      + "".join(f"<th>{html.escape(h)}</th>" for h in t.headers) + "</tr></thead><tbody>")
         for row in t.rows:
             parts.append("<tr>" + "".join(f"<td>{cell(v, h)}</td>" for v, h in zip(row, t.headers)) + "</tr>")
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
     parts.append("</body></html>\n")
     return "".join(parts)
 

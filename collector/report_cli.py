@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 "examples:\n"
                 "  python -m collector report --config collector.yaml --period 2026-10 --by centre\n"
                 "  python -m collector report --config collector.yaml --period 2026-Q4 --by officer --format xlsx --output q4.xlsx\n"
+                "  python -m collector report --config collector.yaml --period 2026-Q4 --site xa-tan-lap --format pdf --output q4.pdf\n"
                 "  python -m collector report --config collector.yaml --since 2026-10-01 --until 2026-10-15 --by day --lang en")
     p.add_argument("--config", required=True, metavar="FILE", help="collector.yaml")
     p.add_argument("--db", metavar="URL", help="database URL (default: database.url of the config)")
@@ -42,9 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(the officer evaluation sheet) or dossier (one row per rated dossier)")
     p.add_argument("--site", nargs="+", metavar="SLUG",
                    help="only these provinces, communes, centres or sites (slugs from collector.yaml)")
-    p.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html"), default="table",
+    p.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html", "pdf"), default="table",
                    help="table (default, for a terminal), csv, json or xlsx (xlsx needs --output); "
-                        "html (printable) for officer-evaluation and dossier")
+                        "html (printable) for officer-evaluation and dossier; pdf (needs --output): the report "
+                        "e-mailed to managers (summary, then by commune, centre, counter, service, officer and "
+                        "reason; --by is not used), of the whole system or of one --site")
     p.add_argument("--output", metavar="FILE", help="write to this file instead of the terminal")
     p.add_argument("--lang", choices=("vi", "en"), help="language of headers and names (default: dashboard.lang, vi)")
     p.add_argument("--include-flagged", action="store_true",
@@ -56,6 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_period(args, tz: str) -> Period:
     if args.period and (args.since or args.until):
         raise ValueError("give either --period or --since/--until, not both")
+    if args.period and args.format == "pdf" and args.period.strip().upper().endswith(("6M", "9M")):
+        from .alerting.calendar import report_period  # the e-mailed reports' six and nine months
+
+        return report_period(args.period, tz)[1]
     if args.period:
         return parse_period(args.period, tz)
     if args.since or args.until:
@@ -70,8 +77,16 @@ def main(args) -> int:
     if cfg is None:
         return 2
     lang = args.lang or cfg.dashboard.lang
-    if args.format == "xlsx" and not args.output:
-        print("report: --format xlsx writes a file; add --output FILE.xlsx", file=sys.stderr)
+    if args.format in ("xlsx", "pdf") and not args.output:
+        print(f"report: --format {args.format} writes a file; add --output FILE.{args.format}", file=sys.stderr)
+        return 2
+    if args.format == "pdf" and args.by in OFFICER_SHEETS:
+        print("report: --format pdf is the satisfaction report; for the officer sheet use --format html or xlsx",
+              file=sys.stderr)
+        return 2
+    if args.format == "pdf" and (len(args.site or ()) > 1 or args.include_flagged or args.include_unverified):
+        print("report: --format pdf is the report e-mailed to managers: of the whole system or of one --site "
+              "(a province, commune or centre), with flagged and unverified ratings counted apart", file=sys.stderr)
         return 2
     try:
         period = resolve_period(args, cfg.timezone)
@@ -83,6 +98,8 @@ def main(args) -> int:
         return 2
     if args.by in OFFICER_SHEETS:
         return _officer_sheet(args, cfg, db, period, lang)
+    if args.format == "pdf":
+        return _pdf(args, cfg, db, period, lang)
     if args.format == "html":
         db.close()
         print("report: --format html is for --by officer-evaluation or dossier", file=sys.stderr)
@@ -99,6 +116,7 @@ def main(args) -> int:
     complete = completeness_table(None, period, None, lang, summary)
     title = f"{TITLE[lang]} {period.label} {BY_WORD[lang]} {export.DIM_NAMES[lang][args.by]}"
     table = export.report_table(rows, args.by, lang, title, total)
+    table.sheet = export.DIM_NAMES[lang][args.by]  # "Mức độ hài lòng 2026-10 theo ..." is too long for a sheet
     if args.format == "json":
         out: bytes | str = export.report_json(rows, total, args.by, period, summary, lang) + "\n"
     elif args.format == "csv":
@@ -115,6 +133,29 @@ def main(args) -> int:
         sys.stdout.buffer.write(out)
     else:
         sys.stdout.write(out)
+    return 0
+
+
+def _pdf(args, cfg, db, period, lang: str) -> int:
+    """The report the scheduled e-mails carry (collector/alerting/report_doc.py and pdf.py), for one scope."""
+    from .alerting.report_doc import build, period_kind
+
+    try:
+        hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
+        scope = args.site[0] if args.site else "all"
+        from .alerting.recipients import known_scopes
+
+        if scope not in known_scopes(hierarchy) and db.scalar("SELECT 1 FROM rollup_hour WHERE site = ? LIMIT 1",
+                                                                (scope,)) is None:
+            print(f"report: {scope!r} is no province, commune, centre or site of collector.yaml", file=sys.stderr)
+            return 2
+        doc = build(db, cfg, hierarchy, period_kind(period), period, scope, lang, datetime.now(timezone.utc))
+    finally:
+        db.close()
+    data = doc.pdf()
+    Path(args.output).write_bytes(data)
+    print(f"report: wrote {doc.title} {doc.period_text} – {doc.scope_name} ({len(data):,} bytes) to {args.output}",
+          file=sys.stderr)
     return 0
 
 

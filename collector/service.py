@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from collector.cli_setup import secret
 from collector.db import DatabaseError, connect
 from collector.fleet_watch import FleetWatch
 from collector.ingest import Batch, Message, RejectRow, classify
@@ -311,7 +312,8 @@ def main(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         cfg = _apply_overrides(load(args.config, kind="collector"), args)
-        password = cfg.database.password.resolve() if cfg.database.password else None
+        password = secret(cfg.database.password, "database.password")
+        secret(cfg.broker.password, "broker.password")  # read again when connecting: said here, in one line
     except (ConfigError, ValueError) as exc:
         print(f"collector: {exc}", file=sys.stderr)
         return 2

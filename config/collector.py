@@ -103,6 +103,9 @@ class Dashboard(Strict):
     api_burst: Annotated[int, Field(ge=1, le=100000)] = Field(60, description="API requests a token may make at once")
     api_per_minute: Annotated[float, Field(gt=0, le=600000)] = Field(
         120, description="API requests a token may make per minute after its burst")
+    public_url: Optional[Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=300)]] = Field(
+        None, description="the address managers open the dashboard at (e.g. https://hailong.langson.gov.vn/): "
+                          "alert and report e-mails link to it")
 
 
 # ------------------------------------------------------------------ pushed alerts, opening hours, reports

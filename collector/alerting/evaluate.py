@@ -441,7 +441,8 @@ class Evaluator:
             for r in for_alerts(self.recipients.recipients(), alert["place"], self.hierarchy):
                 key = f"alert:{alert_id}:{event}:email:{r.key}"
                 told += enqueue(self.db, key, "email", r.email, subject_line(alert, event, r.lang),
-                                alert_email(alert, event, r.lang, cfg.notify.smtp.sender, r.email, key), now)
+                                alert_email(alert, event, r.lang, cfg.notify.smtp.sender, r.email, key,
+                                            cfg.dashboard.public_url), now)
         for hook in cfg.notify.webhooks:
             if rule.webhooks is not None and hook.name not in rule.webhooks:
                 continue
@@ -449,7 +450,7 @@ class Evaluator:
                 continue
             key = f"alert:{alert_id}:{event}:webhook:{hook.name}"
             told += enqueue(self.db, key, "webhook", hook.name, subject_line(alert, event, cfg.dashboard.lang),
-                            webhook_payload(alert, event, cfg.dashboard.lang), now)
+                            webhook_payload(alert, event, cfg.dashboard.lang, cfg.dashboard.public_url), now)
         if not told:
             log.warning("alert %s on %s: no recipient or webhook covers %s; add one with scope 'all' or a wider scope",
                         rule.name, alert["subject"], alert["place"] or "the whole system")

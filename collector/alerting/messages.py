@@ -23,7 +23,8 @@ TEXT = {
                          "kiosk tài khoản riêng (broker add-device)",
         "ratings": "{n} đánh giá gần nhất", "hours": "{n} giờ qua",
         "fired_at": "Bắt đầu", "cleared_at": "Kết thúc", "rule": "Quy tắc", "now": "Hiện tại",
-        "footer": "Thư tự động của hệ thống {p}. Xác nhận và ghi chú trên trang Cảnh báo.",
+        "link": "Xem, xác nhận và ghi chú", "no_link": "Xác nhận và ghi chú trên trang Cảnh báo của bảng điều khiển.",
+        "footer": "Thư tự động của hệ thống {p}.",
     },
     "en": {
         "fire": "Alert", "clear": "Cleared",
@@ -40,9 +41,50 @@ TEXT = {
                          "account (broker add-device)",
         "ratings": "last {n} ratings", "hours": "last {n} hours",
         "fired_at": "Started", "cleared_at": "Ended", "rule": "Rule", "now": "Now",
-        "footer": "Automatic message from {p}. Acknowledge and comment on the Alerts page.",
+        "link": "See, acknowledge and comment", "no_link": "Acknowledge and comment on the dashboard's Alerts page.",
+        "footer": "Automatic message from {p}.",
     },
 }
+
+
+# What each kind of rule watches, as a manager says it (the rule's own name is a slug for technicians).
+TITLES = {
+    "vi": {"satisfaction_below": "Tỷ lệ hài lòng thấp", "negative_share": "Nhiều đánh giá tiêu cực",
+           "device_offline": "Thiết bị mất liên lạc trong giờ làm việc",
+           "outbox_growing": "Hàng đợi chưa gửi của thiết bị tăng dần",
+           "rejects_spike": "Nhiều bản tin bị từ chối", "device_rejects": "Thiết bị gửi nhiều bản tin bị từ chối",
+           "device_shared": "Hai kiosk dùng chung một mã thiết bị",
+           "receipts_stalled": "Cơ sở dữ liệu chậm xác nhận đã lưu đánh giá"},
+    "en": {"satisfaction_below": "Low satisfaction", "negative_share": "Many negative answers",
+           "device_offline": "Kiosk silent in opening hours", "outbox_growing": "Kiosk backlog growing",
+           "rejects_spike": "Many messages rejected", "device_rejects": "Kiosk sending rejected messages",
+           "device_shared": "Two kiosks share one device id",
+           "receipts_stalled": "Database slow to confirm stored ratings"},
+}
+PER = {"vi": {"centre": "theo bộ phận một cửa", "counter": "theo quầy", "officer": "theo cán bộ",
+              "all": "toàn phạm vi"},
+       "en": {"centre": "per centre", "counter": "per counter", "officer": "per officer", "all": "whole scope"}}
+RATE_KINDS = ("satisfaction_below", "negative_share")
+
+
+def rule_title(kind: str, lang: str, per: str | None = None) -> str:
+    """A rule's name for people: 'Tỷ lệ hài lòng thấp, theo quầy' / 'Low satisfaction, per counter'."""
+    words = TITLES.get(lang, TITLES["vi"])
+    title = words.get(kind, kind)
+    if kind in RATE_KINDS and per:
+        title += ", " + PER.get(lang, PER["vi"]).get(per, per)
+    return title
+
+
+def alert_title(alert: dict, lang: str) -> str:
+    """The title of the rule behind a stored alert (its subject says per what: 'counter:...')."""
+    per = str(alert.get("subject") or "").split(":", 1)[0]
+    return rule_title(alert["kind"], lang, per if per in PER["vi"] else None)
+
+
+def alerts_link(public_url: str | None) -> str | None:
+    """The dashboard's Alerts page at ``dashboard.public_url``, or None when it is not configured."""
+    return public_url.rstrip("/") + "/alerts" if public_url else None
 
 
 def _pct(x) -> str:
@@ -72,15 +114,18 @@ def subject_line(alert: dict, event: str, lang: str) -> str:
     return f"[{PRODUCT}] {t[event]}: {alert['subject_name']}"
 
 
-def alert_email(alert: dict, event: str, lang: str, sender: str, to: str, key: str) -> bytes:
+def alert_email(alert: dict, event: str, lang: str, sender: str, to: str, key: str,
+                public_url: str | None = None) -> bytes:
     """The whole message, ready to be queued; the Message-ID comes from the queue key so a receiver can
-    recognise a repeat."""
+    recognise a repeat. ``public_url`` (dashboard.public_url) gives a link to the Alerts page."""
     t = TEXT[lang]
     lines = [f"{t[event]}: {alert['subject_name']}", "", describe(alert, lang), "",
-             f"{t['rule']}: {alert['rule']}", f"{t['fired_at']}: {alert['fired_local']}"]
+             f"{t['rule']}: {alert_title(alert, lang)} ({alert['rule']})", f"{t['fired_at']}: {alert['fired_local']}"]
     if event == "clear":
         lines.append(f"{t['cleared_at']}: {alert['cleared_local']} ({t['now']}: "
                      f"{describe(alert, lang, alert.get('clear_value'))})")
+    link = alerts_link(public_url)
+    lines += ["", f"{t['link']}: {link}" if link else t["no_link"]]
     lines += ["", "--", t["footer"].format(p=PRODUCT)]
     msg = EmailMessage()
     msg["Subject"] = subject_line(alert, event, lang)
@@ -97,11 +142,14 @@ def message_id(key: str, sender: str) -> str:
     return make_msgid(idstring=key.replace(":", ".").replace("@", "-")[:60], domain=domain)
 
 
-def webhook_payload(alert: dict, event: str, lang: str) -> bytes:
+def webhook_payload(alert: dict, event: str, lang: str, public_url: str | None = None) -> bytes:
     """JSON for a webhook; ``text`` alone is what chat apps (Slack, Mattermost, Google Chat, Rocket.Chat)
     display, the other fields are for systems that act on alerts."""
     text = f"{subject_line(alert, event, lang)}: {describe(alert, lang, alert.get('clear_value') if event == 'clear' else None)}"
-    body = {"event": event, "text": text, "alert": {
+    link = alerts_link(public_url)
+    if link:
+        text += f" {link}"
+    body = {"event": event, "text": text, "title": alert_title(alert, lang), "url": link, "alert": {
         k: alert.get(k) for k in ("id", "rule", "kind", "subject", "subject_name", "place", "fired_at", "cleared_at",
                                   "value", "clear_value")} | {"detail": alert["detail"]}}
     return json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -1,8 +1,8 @@
 """Who receives alerts and reports, and whether a scope covers a place.
 
-Scheduled reports go to the dashboard accounts that have an e-mail address (each its own scope, language
-and periods; disabled accounts get nothing), and to the extra recipients of ``notify.recipients`` in
-collector.yaml, which also receive alert e-mails. Anything that yields ``Recipient`` objects is a
+Scheduled reports and alert e-mails go to the dashboard accounts that have an e-mail address (each its own
+scope, language and report periods; disabled accounts get nothing), and to the extra recipients of
+``notify.recipients`` in collector.yaml. Anything that yields ``Recipient`` objects is a
 ``RecipientSource``.
 """
 from __future__ import annotations
@@ -41,7 +41,8 @@ class ConfigRecipients:
 
 class AccountRecipients:
     """Enabled dashboard accounts with an e-mail address, read from the database at each call (an account
-    changed on the admin page counts from the next round on). They receive reports, not alert e-mails."""
+    changed on the admin page counts from the next round on). They receive the scheduled reports they take
+    and the alert e-mails of their scope, as the dashboard's Alerts page shows them."""
 
     def __init__(self, db):
         self.db = db
@@ -51,7 +52,7 @@ class AccountRecipients:
         from ..hierarchy import Hierarchy
 
         return [Recipient(account_key(a.username), a.username, a.email, a.lang,
-                          "all" if a.scope.is_all else a.scope.slug, a.reports, alerts=False)
+                          "all" if a.scope.is_all else a.scope.slug, a.reports, alerts=True)
                 for a in Store(self.db, Hierarchy()).report_accounts()]
 
 

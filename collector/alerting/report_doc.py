@@ -22,12 +22,14 @@ WORDS = {
            "scope": "Phạm vi", "generated": "Lập lúc", "ratings": "Số đánh giá", "rate": "Tỷ lệ hài lòng",
            "score": "Điểm trung bình (0-100)", "flagged": "Bấm lặp (bị lọc)", "reasons": "Lý do chưa hài lòng",
            "month": "Tháng {m}/{y}", "quarter": "Quý {q}/{y}", "6m": "6 tháng đầu năm {y}",
-           "9m": "9 tháng năm {y}", "year": "Năm {y}", "none": "Chưa có đánh giá trong kỳ này."},
+           "9m": "9 tháng năm {y}", "year": "Năm {y}", "range": "Từ {first} đến {last}",
+           "none": "Chưa có đánh giá trong kỳ này."},
     "en": {"title": "Satisfaction report", "summary": "Summary", "total": "Total", "period": "Period",
            "scope": "Scope", "generated": "Generated", "ratings": "Ratings", "rate": "Satisfied",
            "score": "Mean score (0-100)", "flagged": "Repeat presses (flagged)", "reasons": "Reasons for poor ratings",
            "month": "{month} {y}", "quarter": "Q{n} {y}", "6m": "First six months of {y}",
-           "9m": "First nine months of {y}", "year": "Year {y}", "none": "No ratings in this period."},
+           "9m": "First nine months of {y}", "year": "Year {y}", "range": "{first} to {last}",
+           "none": "No ratings in this period."},
 }
 MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
              "November", "December"]
@@ -37,7 +39,25 @@ ROMAN = ["I", "II", "III", "IV"]
 def period_words(kind: str, period: Period, lang: str) -> str:
     y, m = period.start.year, period.start.month
     q = (m - 1) // 3
-    return WORDS[lang][kind].format(y=y, m=m, month=MONTHS_EN[m - 1], q=ROMAN[q], n=q + 1)
+    last = (period.end - timedelta(days=1)).date()
+    return WORDS[lang][kind].format(y=y, m=m, month=MONTHS_EN[m - 1], q=ROMAN[q], n=q + 1,
+                                    first=period.start.date().isoformat(), last=last.isoformat())
+
+
+def period_kind(period: Period) -> str:
+    """month, quarter, 6m, 9m or year from a period's label (2026-10, 2026-Q4, 2026-6M, 2026); any other
+    span of days (2026-10-01..2026-10-15) is a range."""
+    label = period.label.upper()
+    if len(label) == 4 and label.isdigit():
+        return "year"
+    if len(label) == 7 and label[4] == "-":
+        if label[5] == "Q":
+            return "quarter"
+        if label[5:] in ("6M", "9M"):
+            return label[5:].lower()
+        if label[5:].isdigit():
+            return "month"
+    return "range"
 
 
 class SharedFetch:
@@ -79,6 +99,13 @@ class ReportDoc:
         from .pdf import render
 
         return render(self)
+
+
+def file_stem_of(doc: "ReportDoc") -> str:
+    """hailong-2026-Q4-xa-tan-lap-vi: the attachment's name, without its extension."""
+    import re
+
+    return f"hailong-{doc.label}-{re.sub(r'[^a-z0-9-]', '', doc.scope)}-{doc.lang}"
 
 
 def dims_for(scope: str, hierarchy: Hierarchy) -> tuple[str, ...]:

@@ -72,7 +72,7 @@ def admin_values(app, session, lang: str) -> dict:
     rules = []
     try:  # the alert rules of collector.yaml within the admin's scope, when alerting is configured
         from .alerts_view import rules_in_scope
-        rules = rules_in_scope(app, scope)
+        rules = rules_in_scope(app, scope, lang)
     except ImportError:
         pass
     return {
@@ -90,7 +90,7 @@ def admin_values(app, session, lang: str) -> dict:
 def routes(app, answering, read_form, session_of, shell_values, cross_site) -> list[Route]:
     from starlette.concurrency import run_in_threadpool
 
-    from .server import answer, client_of, lang_of, params_of, redirect, text, to_login
+    from .server import answer, client_of, lang_of, params_of, redirect, refuse, to_login
 
     def page_html(session, lang, params, message="", error="", new_token=""):
         from markupsafe import Markup
@@ -108,7 +108,7 @@ def routes(app, answering, read_form, session_of, shell_values, cross_site) -> l
         if session is None:
             return to_login(request, set_cookies)
         if not session.account.is_admin:
-            return text(403, "the admin page is for admin accounts")
+            return refuse(403, "admin_only")
         message = t(lang, "done") if params.get("done") else ""
         html = await run_in_threadpool(page_html, session, lang, params, message)
         return answer(200, html, set_cookies=set_cookies)
@@ -118,15 +118,15 @@ def routes(app, answering, read_form, session_of, shell_values, cross_site) -> l
         action = request.path_params["action"]
         form = await read_form(app, request)
         if action not in ACTIONS:
-            return text(404, "not found")
+            return refuse(404, "not_found")
         session = await run_in_threadpool(session_of, app, request)
         if session is None:  # a form sent after the session ended: back to the admin page once signed in
             return redirect("/login?next=/admin")
         from . import guards
         if cross_site(request) or not guards.same_token(session.csrf, form.get("csrf")):
-            return text(403, "refused: send the form from the dashboard's admin page")
+            return refuse(403, "form_admin")
         if not session.account.is_admin:
-            return text(403, "the admin page is for admin accounts")
+            return refuse(403, "admin_only")
         lang, _ = lang_of(app, request, {})
         client = client_of(app, request)
         try:

@@ -7,6 +7,7 @@ from starlette.routing import Route
 
 from ..accounts import Scope, site_allowed
 from ..alerting.history import acknowledge, add_comment, list_alerts
+from ..alerting.messages import RATE_KINDS
 from ..alerting.recipients import covers
 from ..export import Table
 from .layout import table_view
@@ -26,8 +27,11 @@ def pushed(db, tz: str, hierarchy, scope: Scope, sites: frozenset[str] | None = 
     return alerts
 
 
-def rules_in_scope(app, scope: Scope):
+def rules_in_scope(app, scope: Scope, lang: str = "vi"):
     """The alert rules of collector.yaml whose subjects lie within ``scope``, as a table (None when none)."""
+    from ..alerting.messages import rule_title
+    from .i18n import t
+
     rows = []
     for rule in getattr(app.cfg.alerts, "rules", []) or []:
         place = rule.scope
@@ -36,17 +40,20 @@ def rules_in_scope(app, scope: Scope):
         visible = scope.is_all or (not place.startswith("officer:") and place != "all"
                                    and covers(alert_scope(scope), place, app.hierarchy))
         if visible:
-            rows.append([rule.name, rule.kind, rule.scope, rule.threshold, getattr(rule, "per", None) or ""])
+            per = getattr(rule, "per", None)
+            rows.append([rule_title(rule.kind, lang, per or ("centre" if rule.kind in RATE_KINDS else None)),
+                         rule.name, rule.scope, rule.threshold])
     if not rows:
         return None
-    return table_view(Table("", ["name", "kind", "scope", "threshold", "per"], rows), num_from=3, caption=False)
+    return table_view(Table("", [t(lang, "name"), t(lang, "key"), t(lang, "scope"), t(lang, "threshold")], rows),
+                      num_from=3, caption=False)
 
 
 def routes(app, answering, read_form, session_of, cross_site) -> list[Route]:
     from starlette.concurrency import run_in_threadpool
 
     from . import guards
-    from .server import client_of, redirect, text
+    from .server import client_of, redirect, refuse
 
     def act(session, action: str, form: dict, client: str) -> int:
         try:
@@ -73,15 +80,15 @@ def routes(app, answering, read_form, session_of, cross_site) -> list[Route]:
         action = request.path_params["action"]
         form = await read_form(app, request)
         if action not in ("ack", "comment"):
-            return text(404, "not found")
+            return refuse(404, "not_found")
         session = await run_in_threadpool(session_of, app, request)
         if session is None:
             return redirect("/login?next=/alerts")
         if cross_site(request) or not guards.same_token(session.csrf, form.get("csrf")):
-            return text(403, "refused: send the form from the dashboard's alerts page")
+            return refuse(403, "form_alerts")
         status = await run_in_threadpool(act, session, action, form, client_of(app, request))
         if status == 303:
             return redirect("/alerts")
-        return text(status, "no such alert within your scope" if status == 404 else "write a comment")
+        return refuse(status, "no_alert" if status == 404 else "comment")
 
     return [Route("/alerts/{action}", post, methods=["POST"])]

@@ -45,9 +45,19 @@ class TokenLimiter:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str):
+    """``message`` in English (the API's JSON error); ``vi``, when given, what a dashboard page says first."""
+
+    def __init__(self, status: int, message: str, vi: str | None = None):
         super().__init__(message)
         self.status = status
+        self.vi = vi
+
+
+def _outside(level: str, slug: str) -> str:
+    """Vietnamese for a refused filter; the slug is not repeated (nothing beyond the scope is echoed)."""
+    from .errors import LEVEL_WORDS, words
+
+    return words("scope", what=LEVEL_WORDS.get(level, level))[0]
 
 
 # ---------------------------------------------------------------------------------------- parameters
@@ -83,12 +93,14 @@ def filter_sites(app, scope: Scope, params: dict) -> frozenset[str] | None:
         if slug:
             wanted = scope_sites(Scope(level, slug), app.hierarchy)
             if not wanted or (sites is not None and not wanted <= sites):
-                raise ApiError(403, f"the {level} filter is not within this token's or account's scope")
+                raise ApiError(403, f"the {level} filter is not within this token's or account's scope",
+                               _outside(level, slug))
             sites = wanted
     site = params.get("site")
     if site:
         if not site_allowed(site, sites, app.hierarchy):
-            raise ApiError(403, "the site filter is not within this token's or account's scope")
+            raise ApiError(403, "the site filter is not within this token's or account's scope",
+                           _outside("site", site))
         sites = frozenset({site})
     return sites
 
@@ -118,7 +130,8 @@ def summary(app, scope: Scope, params: dict) -> dict:
     if only is not None and params.get("device"):
         site = params["device"].partition("/")[0]
         if not site_allowed(site, sites, app.hierarchy):
-            raise ApiError(403, "the device filter is not within this token's or account's scope")
+            raise ApiError(403, "the device filter is not within this token's or account's scope",
+                           _outside("device", params["device"]))
     lang = params.get("lang") if params.get("lang") in ("vi", "en") else app.cfg.dashboard.lang
     rows = app.data.reports([(period, [dims], only, lang, sites)])[0][0]
     if params.get("officer"):  # one officer's ratings: the same minimum as a grouping by officer

@@ -72,7 +72,7 @@ def devices(ctx: Ctx) -> Page:
     lang = ctx.lang
     configs = ConfigView(ctx.db)
     rows = device_status(ctx, configs.desired)
-    complete = completeness_view.device_cells(ctx.db, ctx.tz)
+    complete = completeness_view.device_cells(ctx.db, ctx.tz, lang)
     lines = [configs.line(d) for d in rows]
     refused = [configs.refused(d, fl) for d, fl in zip(rows, lines)]
     table = Table(t(lang, "devices"), [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"),
@@ -102,11 +102,11 @@ def devices(ctx: Ctx) -> Page:
                                            w(lang, "reason")],
                      [[_local(ctx, datetime.fromtimestamp(r.at_ms / 1000, timezone.utc)), r.site, r.device,
                        r.config_hash, refusal_text(r.detail)] for r in recent])
-    values = {"table": table_view(table, classes, num_from=11, pct_cols=(15,), caption=False,
+    values = {"table": table_view(table, classes, num_from=11, pct_cols=(15,), caption=False, reflow=True,
                                   minor=(0, 1, 5, 6, 8, 11, 13, 14, 16)) if rows else None,
               "summary": summary if rows else "",
               "refusals_title": refusals.title, "no_refusals": w(lang, "no_refusals"),
-              "refusals": table_view(refusals, ["bad"] * len(recent), num_from=99, caption=False,
+              "refusals": table_view(refusals, ["bad"] * len(recent), num_from=99, caption=False, reflow=True,
                                      minor=(1,)) if recent else None}
     return Page("devices", t(lang, "devices"), "devices.html", values, [table, refusals], "devices")
 
@@ -131,27 +131,34 @@ def alerts(ctx: Ctx) -> Page:
     from .alerts_view import pushed
 
     lang, cfg = ctx.lang, ctx.cfg
+    from ..alerting.messages import alert_title
+
     alerts_pushed = pushed(ctx.db, ctx.tz, ctx.hierarchy, ctx.scope, ctx.sites)
+    for a in alerts_pushed:  # the rule as a manager says it; its slug stays beside it for technicians
+        a["title"] = alert_title(a, lang)
     pushed_table = Table(t(lang, "pushed"), [t(lang, "fired"), t(lang, "kind"), t(lang, "name"), t(lang, "cleared"),
                                              t(lang, "acked_by")],
-                         [[a["fired_local"], a["rule"], a["subject_name"], a["cleared_local"], a["acked_by"]]
+                         [[a["fired_local"], f'{a["title"]} ({a["rule"]})', a["subject_name"], a["cleared_local"],
+                           a["acked_by"]]
                           for a in alerts_pushed])
     low = low_satisfaction(ctx)
     few = cfg.dashboard.min_ratings
     low_table = Table(t(lang, "low_sat", p=pct(cfg.alerts.satisfaction_below), d=cfg.alerts.window_days),
                       [t(lang, "kind"), t(lang, "name"), t(lang, "count"), t(lang, "rate"), t(lang, "score"), ""],
                       [[t(lang, dim), r.name, r.count, r.satisfied_rate, r.mean_score,
-                        t(lang, "few") if r.count < few else ""] for dim, r in low])
+                        t(lang, "few") if r.count < few else ""] for dim, r in low], sheet=t(lang, "sheet_low"))
     silent = [d for d in device_status(ctx) if d["silent"]]
     silent_table = Table(t(lang, "silent_devices", h=f'{cfg.alerts.device_silent_hours:g}'),
                          [t(lang, "site"), t(lang, "device"), t(lang, "name"), t(lang, "state"), t(lang, "last_seen")],
-                         [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent])
+                         [[d["site"], d["device"], d["name"], _state(ctx, d), _local(ctx, d["last"])] for d in silent],
+                         sheet=t(lang, "sheet_silent"))
     gap_min = cfg.completeness.gap_alert_after_min
     gaps = [g for g in completeness_view.gap_rows(ctx.db, ctx.now, gap_min)
             if site_allowed(g[0], ctx.sites, ctx.hierarchy)]
     gap_table = Table(completeness_view.header(lang, "gaps", m=f"{gap_min:g}"),
                       [t(lang, "site"), t(lang, "device"), completeness_view.header(lang, "epoch"),
-                       completeness_view.header(lang, "seqs"), completeness_view.header(lang, "since")], gaps)
+                       completeness_view.header(lang, "seqs"), completeness_view.header(lang, "since")], gaps,
+                      sheet=t(lang, "sheet_gaps"))
     values = {"pushed": alerts_pushed, "sections": [
         (low_table.title, table_view(low_table, ["bad"] * len(low), pct_cols=(3,), caption=False) if low else None),
         (silent_table.title, table_view(silent_table, ["bad"] * len(silent), caption=False) if silent else None),

@@ -37,6 +37,7 @@ class TableView:
     caption: str
     head: list[tuple[str, str]]  # (text, CSS class)
     rows: list[tuple[str, list[tuple[str, str]]]]
+    reflow: bool = False  # on a phone each row becomes a card, each cell labelled with its column's name
 
     def __bool__(self) -> bool:
         return bool(self.rows)
@@ -61,7 +62,7 @@ def cell_text(v, pct: bool) -> str:
 
 def table_view(table: Table, classes: list[str] | None = None, pct_cols: tuple[int, ...] = (),
                num_from: int = 2, skip: tuple[int, ...] = (), caption: bool = True,
-               minor: tuple[int, ...] = ()) -> TableView:
+               minor: tuple[int, ...] = (), reflow: bool = False) -> TableView:
     """Display cells of a table; ``classes`` gives a CSS class per row (e.g. 'few', 'bad'); ``skip`` hides
     columns that only the downloads need (slugs next to their display names); ``minor`` columns are left
     out on a phone, so the names and the figures that matter fit its width."""
@@ -78,7 +79,7 @@ def table_view(table: Table, classes: list[str] | None = None, pct_cols: tuple[i
         cls = classes[i] if classes and i < len(classes) else ""
         rows.append((cls, [(cell_text(v, j in pct_cols), css[j][not (j >= num_from and isinstance(v, (int, float)))])
                            for j, v in enumerate(row) if j not in skip]))
-    return TableView(table.title if caption else "", head, rows)
+    return TableView(table.title if caption else "", head, rows, reflow)
 
 
 def render(template: str, lang: str, **values) -> str:

@@ -163,7 +163,8 @@ def routes(app, answering, session_of) -> list:
 
     from . import api
     from .pages import Ctx
-    from .server import PAGE_PARAMS, answer, client_of, lang_of, params_of, text, to_login
+    from .errors import page as error_page
+    from .server import PAGE_PARAMS, answer, client_of, lang_of, params_of, refuse_api, to_login
 
     def render(request: Request, params: dict, lang: str, set_cookies: list[str]):
         session = session_of(app, request)
@@ -174,11 +175,11 @@ def routes(app, answering, session_of) -> list:
         try:
             sites = api.filter_sites(app, session.account.scope, plain)
         except api.ApiError as exc:
-            return text(exc.status, str(exc))
+            return refuse_api(exc)
         ctx = Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, session.account.scope)
         period, error = ctx.period()
         if error:
-            return text(400, error)
+            return answer(400, error_page(400, *error.split(" / ", 1)))
         body = printable(ctx)
         app.store.audit(session.account.username, "export", f"officers-{period.label}.html", client=client,
                         scope=session.account.scope)

@@ -3,7 +3,9 @@ tables are also what the CSV/XLSX download of that page holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+
+from markupsafe import Markup
 
 from ..accounts import Scope
 from ..export import DIM_NAMES, Table, report_table
@@ -54,7 +56,9 @@ class Ctx:
             try:
                 return parse_period(text, self.tz), ""
             except ValueError as exc:
-                error = str(exc)
+                from .errors import period_error
+
+                error = period_error(text, str(exc))
         else:
             error = ""
         this = current_month(self.now, self.tz)
@@ -96,11 +100,15 @@ def overview(ctx: Ctx) -> Page:
                                          t(lang, "flagged")],
                     [[t(lang, k), r.count, r.satisfied_rate, r.mean_score, r.flagged] for k, r in totals.items()])
     trend_table = Table(t(lang, "trend"), [t(lang, "day"), t(lang, "count"), t(lang, "rate")],
-                        [[d, c, r] for d, r, c in trend])
+                        [[d, c, r] for d, r, c in trend], sheet=t(lang, "sheet_trend"))
     centre_table = report_table(centres, "centre", lang, t(lang, "by_site"))
+    centre_table.sheet = t(lang, "sheet_by_site")
+    bars = [(r.name, r.satisfied_rate, r.count) for r in centres]
     values = {"cards": cards, "trend_chart": line_chart(trend, t(lang, "trend"), threshold=threshold),
-              "site_chart": bar_chart([(r.name, r.satisfied_rate, r.count) for r in centres], t(lang, "by_site"),
-                                      threshold=threshold) if centres else ""}
+              # drawn twice: wide for a desktop, 350 px for a phone (no sideways scrolling to reach the figures)
+              "site_chart": Markup(bar_chart(bars, t(lang, "by_site"), threshold=threshold, css="wide-only")
+                                   + bar_chart(bars, t(lang, "by_site"), 350, threshold, "narrow-only"))
+              if centres else ""}
     return Page("overview", t(lang, "overview"), "overview.html", values, [summary, trend_table, centre_table],
                 f"overview-{this.label}")
 
@@ -125,6 +133,7 @@ def ranking(ctx: Ctx) -> Page:
     period, error = ctx.period()
     title = f"{t(lang, 'ranking')}: {DIM_NAMES[lang][dim]} · {period.label}"
     table, classes = rank_table(ctx.report(period, (dim,)), dim, lang, ctx.cfg.dashboard.min_ratings, title)
+    table.sheet = t(lang, "sheet_ranking", d=DIM_NAMES[lang][dim].lower() if lang == "en" else DIM_NAMES[lang][dim])
     tabs = [(d, "/ranking" + query(ctx.params, dim=d, lang=None), DIM_NAMES[lang][d]) for d in RANK_DIMS]
     same = all(row[1] == row[2] for row in table.rows)  # officers and services: the key is the name
     values = {"tabs": tabs, "dim": dim, "period": period, "error": error, "min_ratings": ctx.cfg.dashboard.min_ratings,
@@ -141,21 +150,75 @@ def patterns(ctx: Ctx) -> Page:
     ((cells_rows,), (reasons,)) = ctx.many([(period, [("weekday", "hour")], None), (period, [("reason",)], unsatisfied)])
     cells = {(int(r.keys[0]), int(r.keys[1])): (r.satisfied_rate, r.count) for r in cells_rows}
     grid = Table(t(lang, "heatmap"), [t(lang, "weekday_hour"), *[f"{h}h" for h in range(24)]],
-                 [[WEEKDAYS[lang][wd - 1], *[cells.get((wd, h), (None, 0))[0] for h in range(24)]] for wd in range(1, 8)])
+                 [[WEEKDAYS[lang][wd - 1], *[cells.get((wd, h), (None, 0))[0] for h in range(24)]] for wd in range(1, 8)],
+                 sheet=t(lang, "sheet_heatmap"))
     given = [r for r in reasons if r.group]
     total = sum(r.count for r in given) or 1
     reason_table = Table(t(lang, "reasons"), [t(lang, "reason"), t(lang, "count"), t(lang, "share")],
-                         [[r.name, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)])
+                         [[r.name, r.count, round(r.count / total, 4)] for r in sorted(given, key=lambda r: -r.count)],
+                         sheet=t(lang, "sheet_reasons"))
     values = {"period": period, "error": error,
-              "heatmap": heatmap(cells, WEEKDAYS[lang], t(lang, "heatmap")) if cells else "",
+              "heatmap": heatmap(cells, lang, t(lang, "heatmap"), ctx.local_now().isoweekday()) if cells else "",
               "reasons": table_view(reason_table, pct_cols=(2,), num_from=1, caption=False) if given else None}
     return Page("patterns", t(lang, "patterns"), "patterns.html", values, [grid, reason_table], f"patterns-{period.label}")
+
+
+DEFAULT_WORDS = {
+    "vi": {"last": "Kỳ mặc định: tháng trước ({p}), tháng gần nhất đã kết thúc có dữ liệu. Chọn kỳ khác ở ô Kỳ.",
+           "this": "Kỳ mặc định: tháng này đến nay ({p}, chưa kết thúc), vì các tháng trước chưa có dữ liệu. "
+                   "Chọn kỳ khác ở ô Kỳ.",
+           "latest": "Kỳ mặc định: {p}, tháng gần nhất có dữ liệu. Chọn kỳ khác ở ô Kỳ.",
+           "none": "Chưa có đánh giá nào: đang hiện tháng này đến nay ({p})."},
+    "en": {"last": "Default period: last month ({p}), the latest closed month with ratings. Pick another above.",
+           "this": "Default period: this month so far ({p}, not over yet): earlier months have no ratings. "
+                   "Pick another above.",
+           "latest": "Default period: {p}, the latest month with ratings. Pick another above.",
+           "none": "No ratings yet: showing this month so far ({p})."},
+}
+
+
+def _last_hour(ctx: Ctx, before_hour: int) -> int | None:
+    """The latest UTC hour (rollup_hour.hour: ms // HOUR_MS) before ``before_hour`` holding ratings of the
+    account's scope."""
+    where, args = "hour < ?", [before_hour]
+    if ctx.sites is not None:
+        if not ctx.sites:
+            return None
+        where += f" AND site IN ({', '.join('?' * len(ctx.sites))})"
+        args += sorted(ctx.sites)
+    found = ctx.db.scalar(f"SELECT MAX(hour) FROM rollup_hour WHERE {where}", tuple(args))
+    return int(found) if found is not None else None
+
+
+def default_report_period(ctx: Ctx) -> tuple[Period, str]:
+    """The printable report's period when the URL names none, and a sentence saying which: last month when
+    it has ratings (the monthly evaluation), else this month so far when it has some, else the latest month
+    with ratings; this month when there are none at all."""
+    from ..report_queries import HOUR_MS
+
+    lang, tz = ctx.lang, ctx.tz
+    words = DEFAULT_WORDS.get(lang, DEFAULT_WORDS["vi"])
+    this = current_month(ctx.now, tz)
+    last = current_month(this.start - timedelta(days=1), tz)
+    before = _last_hour(ctx, this.start_ms // HOUR_MS)
+    if before is not None and before >= last.start_ms // HOUR_MS:
+        return last, words["last"].format(p=last.label)
+    if _last_hour(ctx, int(ctx.now.timestamp() * 1000) // HOUR_MS + 1) not in (None, before):
+        return this, words["this"].format(p=this.label)
+    if before is not None:
+        latest = current_month(datetime.fromtimestamp(before * HOUR_MS / 1000, timezone.utc), tz)
+        return latest, words["latest"].format(p=latest.label)
+    return this, words["none"].format(p=this.label)
 
 
 def printable(ctx: Ctx) -> Page:
     """Monthly or quarterly evaluation on A4: summary and every grouping a manager signs off."""
     lang = ctx.lang
-    period, error = ctx.period(default="last")
+    chosen = ""
+    if ctx.params.get("period"):
+        period, error = ctx.period()
+    else:  # last month is empty on a new installation: the latest period with ratings, and say which
+        (period, chosen), error = default_report_period(ctx), ""
     places, people, (weekdays,) = ctx.many([
         (period, [(), ("commune",), ("centre",), ("counter",)], None),  # all from site x device
         (period, [("service",), ("officer",)], None),
@@ -171,7 +234,8 @@ def printable(ctx: Ctx) -> Page:
     complete = completeness_table(ctx.db, period, sorted(ctx.sites) if ctx.sites is not None else None, lang)
     values = {"period": period, "error": error, "tz": ctx.tz, "generated": ctx.local_now().strftime("%Y-%m-%d %H:%M"),
               "first_day": period.start.date().isoformat(), "last_day": (period.end - timedelta(days=1)).date().isoformat(),
-              "completeness": complete.title,
+              "completeness": complete.title, "chosen": chosen,
+              "pdf_href": "/report.pdf" + query(ctx.params, period=period.label),
               "tables": [table_view(tb, pct_cols=(3,), skip=(0,), minor=tuple(range(5, len(tb.headers))))
                          for tb in tables]}
     tables.append(complete)  # in the CSV/XLSX downloads of this page too

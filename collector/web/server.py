@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from ..accounts import Account, Scope, Session, Store, scope_sites
 from ..export import to_csv, to_xlsx
-from . import admin, alerts_view, api, guards, health, officers_view, pages, proxy
+from . import admin, alerts_view, api, errors, guards, health, officers_view, pages, proxy
 from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
 from .connections import ServerThread, listening_socket, protocol_for
 from .data import DataSource, TtlCache
@@ -195,6 +195,16 @@ def text(status: int, message: str, headers: dict | None = None) -> Response:
     return answer(status, message + "\n", "text/plain; charset=utf-8", headers)
 
 
+def refuse(status: int, key: str, headers: dict | None = None, **kw) -> Response:
+    """An error page for a person: Vietnamese first, English under it, a link back (errors.py)."""
+    return answer(status, errors.page(status, *errors.words(key, **kw)), headers=headers)
+
+
+def refuse_api(exc: "api.ApiError") -> Response:
+    """A refusal the API's checks raised, as a page (a scope refusal names the place in Vietnamese)."""
+    return answer(exc.status, errors.page(exc.status, exc.vi or errors.words("bad_request", detail="")[0], str(exc)))
+
+
 def redirect(location: str, set_cookies: list[str] = ()) -> Response:
     response = Response(b"", 303, headers={"Location": guards.safe_redirect(location)})
     for c in set_cookies:
@@ -241,11 +251,11 @@ def answering(handler):
         try:
             return await handler(request)
         except guards.BodyError as exc:  # what is left of the body is not read
-            return text(exc.status, str(exc), {"Connection": "close"})
+            return refuse(exc.status, "bad_request", {"Connection": "close"}, detail=str(exc))
         except Exception:
             print(f"dashboard: {request.method} {str(request.url.path)[:200]!r} failed:\n{traceback.format_exc()}",
                   file=sys.stderr)
-            return text(500, "internal error; the details are in the dashboard's log", {"Connection": "close"})
+            return refuse(500, "internal", {"Connection": "close"})
     return run
 
 
@@ -290,10 +300,10 @@ def build_app(app: Dashboard) -> Starlette:
         file = (STATIC / name).resolve()
         try:
             if file.parent != STATIC.resolve() or not file.is_file() or file.suffix not in STATIC_TYPES:
-                return text(404, "not found")
+                return refuse(404, "not_found")
             body = file.read_bytes()
         except (OSError, ValueError):  # e.g. a name longer than the file system allows
-            return text(404, "not found")
+            return refuse(404, "not_found")
         return answer(200, body, STATIC_TYPES[file.suffix])
 
     @answering
@@ -308,7 +318,7 @@ def build_app(app: Dashboard) -> Starlette:
         form = await read_form(app, request)
         nxt = guards.safe_redirect(form.get("next"))
         if cross_site(request):
-            return text(403, "log in from the dashboard's own page")
+            return refuse(403, "login_here")
         client, username = client_of(app, request), form.get("username", "")
         attempt = app.limiter.acquire(client, username)
         if attempt is None:
@@ -327,13 +337,13 @@ def build_app(app: Dashboard) -> Starlette:
         """Only the dashboard's own logout button (it carries the session's form token) ends a session:
         another page, even one on this host, cannot log the manager out."""
         if request.method != "POST":
-            return text(404, "not found")
+            return refuse(404, "not_found")
         form = await read_form(app, request)
         session = await run_in_threadpool(session_of, app, request)
         if session is None:
             return redirect("/login")  # nothing to end; the cookie is left alone
         if not guards.same_token(session.csrf, form.get("csrf")):
-            return text(403, "logout refused: use the Log out button of the dashboard")
+            return refuse(403, "logout")
         await run_in_threadpool(app.store.end_session, session.token)
         return redirect("/login", [cookie(app, request, SESSION_COOKIE, "", 0)])
 
@@ -341,7 +351,7 @@ def build_app(app: Dashboard) -> Starlette:
         @answering
         async def handle(request: Request) -> Response:
             if request.method == "POST":
-                return text(405, "pages are read with GET", {"Allow": "GET, HEAD"})
+                return refuse(405, "get_only", {"Allow": "GET, HEAD"})
             params = params_of(request)
             lang, set_cookies = lang_of(app, request, params)
             return await app.work(view, app, request, base, fmt, params, lang, set_cookies, long=base in LONG)
@@ -355,6 +365,7 @@ def build_app(app: Dashboard) -> Starlette:
         if base != "/":
             for fmt in EXPORTS:
                 routes.append(Route(f"{base}.{fmt}", view_handler(base, fmt), methods=["GET", "HEAD"]))
+    routes.append(Route("/report.pdf", view_handler("/report", "pdf"), methods=["GET", "HEAD"]))
     routes += admin.routes(app, answering, read_form, session_of, shell_values, cross_site)
     routes += api.routes(app, answering, session_of)
     routes += alerts_view.routes(app, answering, read_form, session_of, cross_site)
@@ -362,7 +373,7 @@ def build_app(app: Dashboard) -> Starlette:
 
     async def not_found(request: Request, exc) -> Response:
         status = getattr(exc, "status_code", 404)
-        return text(status, "not found" if status == 404 else "method not allowed")
+        return refuse(status, "not_found" if status == 404 else "method")
 
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
 
@@ -394,9 +405,20 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
     try:  # ?province= ?commune= ?centre= ?site= narrow a page within the account's scope, never beyond
         sites = api.filter_sites(app, session.account.scope, plain)
     except api.ApiError as exc:
-        return text(exc.status, str(exc))
+        return refuse_api(exc)
     scope = session.account.scope
     key = (base, VIEWS[base], tuple(sorted(plain.items())), lang, str(scope))
+    if fmt == "pdf":  # the printable report as the e-mailed PDF
+        from .report_pdf import report_pdf
+
+        ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
+        try:
+            name, body = report_pdf(ctx)
+        except ValueError as exc:
+            return answer(400, errors.page(400, *str(exc).split(" / ", 1)) if " / " in str(exc)
+                          else errors.page(400, *errors.words("bad_request", detail=str(exc))))
+        app.store.audit(session.account.username, "export", name, client=client_of(app, request), scope=scope)
+        return answer(200, body, "application/pdf", {"Content-Disposition": guards.attachment(name)})
     cached = None if fmt or base in UNCACHED else app.pages.peek(key)
     if cached is None:
         ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
@@ -454,7 +476,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from ..cli_setup import collector_config, database
+    from ..cli_setup import collector_config, database, secret
     from ..db import DatabaseError
 
     cfg = collector_config(args.config)
@@ -463,9 +485,9 @@ def main(args) -> int:
     password = None
     if cfg.dashboard.password is not None:
         try:
-            password = cfg.dashboard.password.resolve()
+            password = secret(cfg.dashboard.password, "dashboard.password")
         except ValueError as exc:
-            print(f"serve: dashboard password: {exc}; set it before starting the dashboard", file=sys.stderr)
+            print(f"serve: {exc}", file=sys.stderr)
             return 2
         if not password:
             print("serve: the dashboard password is empty; set a non-empty one", file=sys.stderr)

@@ -188,3 +188,54 @@ def test_collector_serve_runs_the_schedule_and_mails_an_alert(tmp_path, smtp):
         proc.terminate()
         proc.wait(timeout=20)
     assert db.query("SELECT status FROM notifications") == [("sent",)]
+
+
+def test_dashboard_accounts_with_an_address_get_the_alerts_of_their_scope_with_a_name_and_a_link(tmp_path, smtp):
+    """Accounts got the scheduled reports but never an alert; alert e-mails named the rule by its slug and
+    had no way to the dashboard."""
+    from collector.accounts import Scope, Store
+    from collector.alerting.recipients import everyone
+    from collector.hierarchy import Hierarchy
+
+    cfg = config(alerts={"rules": [RULE]}, dashboard={"public_url": "https://hailong.langson.gov.vn/"},
+                 notify={"smtp": smtp.smtp_config()})
+    db = connect(f"sqlite:///{tmp_path / 'n.db'}")
+    add_ratings(db, "ubnd-tan-lap", "quay-01", local("2026-10-05 08:00"), [1] * 12 + [5] * 8)
+    store = Store(db, Hierarchy.from_config(cfg.sites, cfg.labels))
+    pw = "mot-mat-khau-dai-1"
+    store.add("chu-tich-tan-lap", pw, "viewer", Scope("commune", "xa-tan-lap"), email="chutich@tanlap.vn")
+    store.add("so-noi-vu", pw, "admin", Scope("province", "lang-son"), email="snv@langson.vn", lang="en",
+              reports="none")  # takes no report, still told of alerts in its scope
+    store.add("hoa-binh", pw, "viewer", Scope("commune", "xa-hoa-binh"), email="hb@hoabinh.vn")  # another commune
+    store.add("khong-dia-chi", pw, "viewer", Scope("commune", "xa-tan-lap"))  # no address
+    store.add("da-khoa", pw, "viewer", Scope("commune", "xa-tan-lap"), email="khoa@tanlap.vn")
+    store.set_disabled("da-khoa", True)
+    smtp.start()
+    ev = Evaluator(cfg, db, everyone(cfg, db))
+    now = local("2026-10-05 09:00")
+    assert ev.run(now) == [("low-sat", "centre:ubnd-tan-lap", "fire")]
+    assert deliver_due(db, cfg, now).sent == 2
+    got = {rcpt[0]: m for rcpt, m, _, _ in smtp.inbox.messages}
+    assert sorted(got) == ["chutich@tanlap.vn", "snv@langson.vn"]
+    vi = got["chutich@tanlap.vn"].get_content()
+    assert "Quy tắc: Tỷ lệ hài lòng thấp, theo bộ phận một cửa (low-sat)" in vi
+    assert "Xem, xác nhận và ghi chú: https://hailong.langson.gov.vn/alerts" in vi
+    en = got["snv@langson.vn"].get_content()
+    assert "Rule: Low satisfaction, per centre (low-sat)" in en
+    assert "See, acknowledge and comment: https://hailong.langson.gov.vn/alerts" in en
+    db.close()
+
+
+def test_without_public_url_the_alert_mail_says_where_to_acknowledge():
+    import email
+    from email import policy
+
+    from collector.alerting.messages import alert_email
+
+    alert = {"subject_name": "Bộ phận một cửa xã Tân Lập", "kind": "device_offline", "subject": "device:a/b",
+             "rule": "kiosk-silent", "fired_local": "2026-10-05 09:00", "value": 45,
+             "detail": {"threshold": 30}}
+    text = email.message_from_bytes(alert_email(alert, "fire", "vi", "a@b.vn", "c@d.vn", "k"),
+                                    policy=policy.default).get_content()
+    assert "Quy tắc: Thiết bị mất liên lạc trong giờ làm việc (kiosk-silent)" in text
+    assert "Xác nhận và ghi chú trên trang Cảnh báo của bảng điều khiển." in text and "http" not in text

@@ -42,7 +42,8 @@ def setup(tmp_path, smtp):
     cfg = {"kind": "collector", "timezone": TZ, "database": {"url": f"sqlite:///{db_path}"}, "sites": SITES,
            "labels": {"officers": {"nguyen-van-an": "Nguyễn Văn An"},
                       "reasons": {"waiting": {"vi": "Chờ đợi lâu", "en": "Long waiting time"}}},
-           "notify": {"smtp": smtp.smtp_config(), "recipients": RECIPIENTS}, "holidays": ["2027-01-01"]}
+           "notify": {"smtp": smtp.smtp_config(), "recipients": RECIPIENTS}, "holidays": ["2027-01-01"],
+           "dashboard": {"public_url": "https://hailong.langson.gov.vn"}}
     path = tmp_path / "collector.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     db = connect(f"sqlite:///{db_path}")
@@ -98,6 +99,8 @@ def test_quarter_round_by_hand_pdf_xlsx_and_never_twice(tmp_path, smtp, setup):
     assert vi["Subject"] == "[Hài lòng] Báo cáo mức độ hài lòng Quý III/2026 – Xã Tân Lập"
     files = attachments(vi)
     assert sorted(files) == ["hailong-2026-Q3-xa-tan-lap-vi.pdf", "hailong-2026-Q3-xa-tan-lap-vi.xlsx"]
+    body = vi.get_body(preferencelist=("plain",)).get_content()
+    assert "Xem trên bảng điều khiển: https://hailong.langson.gov.vn/report?period=2026-Q3" in body
     text = pdf_text(files["hailong-2026-Q3-xa-tan-lap-vi.pdf"], tmp_path)
     for words in ("Báo cáo mức độ hài lòng – Quý III/2026", "Phạm vi: Xã Tân Lập", "Tỷ lệ hài lòng",
                   "Bộ phận một cửa xã Tân Lập", "Quầy 1 - Hộ tịch", "Nguyễn Văn An", "Chờ đợi lâu",
@@ -181,3 +184,59 @@ def test_schedule_sends_due_reports_on_the_first_working_day_after_reports_at(tm
         assert len(smtp.inbox.messages) == 4
     finally:
         notifier.stop()
+
+
+def test_a_dry_run_of_an_unfinished_month_says_the_refusal_the_send_would_say(tmp_path, smtp, setup):
+    """It used to say "would send 3" for a month the real send then refused."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    config, env = setup
+    this_month = datetime.now(timezone.utc).astimezone(ZoneInfo(TZ)).strftime("%Y-%m")
+    dry = cli(env, "reports", "send", "--config", str(config), "--period", this_month, "--dry-run",
+              "--output-dir", str(tmp_path / "out"))
+    real = cli(env, "reports", "send", "--config", str(config), "--period", this_month)
+    assert "would send" not in dry.stdout and not (tmp_path / "out").exists()
+    assert dry.returncode == real.returncode == 2
+    assert f"kỳ {this_month} chưa kết thúc" in dry.stderr and "not over yet" in dry.stderr
+    assert dry.stderr == real.stderr  # the same words, Vietnamese first
+    assert smtp.inbox.messages == []
+
+
+def test_report_format_pdf_is_the_e_mailed_report(tmp_path, setup):
+    """`collector report --format pdf` writes the very PDF a manager of that scope gets by e-mail."""
+    import re
+
+    config, env = setup
+    made = cli(env, "report", "--config", str(config), "--period", "2026-Q3", "--site", "xa-tan-lap",
+               "--format", "pdf", "--output", str(tmp_path / "q3.pdf"))
+    assert made.returncode == 0, made.stderr
+    assert "Quý III/2026 – Xã Tân Lập" in made.stderr
+    dry = cli(env, "reports", "send", "--config", str(config), "--period", "2026-Q3", "--dry-run",
+              "--output-dir", str(tmp_path / "out"))
+    assert dry.returncode == 0, dry.stderr
+    without_time = lambda text: re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "<time>", text)  # noqa: E731  (generated at)
+    ours = pdf_text((tmp_path / "q3.pdf").read_bytes(), tmp_path)
+    mailed = pdf_text((tmp_path / "out" / "hailong-2026-Q3-xa-tan-lap-vi.pdf").read_bytes(), tmp_path)
+    assert "Phạm vi: Xã Tân Lập" in ours and "Nguyễn Văn An" in ours and "60.0 %" in ours
+    assert without_time(ours) == without_time(mailed)
+
+    ranged = cli(env, "report", "--config", str(config), "--since", "2026-07-01", "--until", "2026-07-31",
+                 "--format", "pdf", "--output", str(tmp_path / "july.pdf"), "--lang", "en")
+    assert ranged.returncode == 0, ranged.stderr
+    text = pdf_text((tmp_path / "july.pdf").read_bytes(), tmp_path)
+    assert "Satisfaction report – 2026-07-01 to 2026-07-31" in text and "Scope: Whole system" in text
+
+    nine = cli(env, "report", "--config", str(config), "--period", "2026-9M", "--site", "xa-hoa-binh",
+               "--format", "pdf", "--output", str(tmp_path / "9m.pdf"))
+    assert nine.returncode == 0, nine.stderr
+    text = pdf_text((tmp_path / "9m.pdf").read_bytes(), tmp_path)
+    assert "9 tháng năm 2026" in text and "2026-01-01 – 2026-09-30" in text and "Xã Hòa Bình" in text
+
+    for extra, said in ((["--period", "2026-Q3"], "add --output FILE.pdf"),
+                        (["--period", "2026-Q3", "--site", "xa-tan-lap", "xa-hoa-binh", "--output", "x.pdf"],
+                         "one --site"),
+                        (["--period", "2026-Q3", "--site", "xa-khong-co", "--output", "x.pdf"], "'xa-khong-co' is no"),
+                        (["--period", "2026-Q3", "--by", "officer-evaluation", "--output", "x.pdf"], "officer sheet")):
+        refused = cli(env, "report", "--config", str(config), "--format", "pdf", *extra)
+        assert refused.returncode == 2 and said in refused.stderr, (extra, refused.stderr)

@@ -53,6 +53,7 @@ def test_a_manager_acknowledges_an_alert_with_a_comment_and_another_commune_neve
     row = page.locator(f"#pushed tr[data-alert='{tan_lap}']")
     assert row.count() == 1
     assert "Bộ phận một cửa xã Tân Lập" in row.inner_text() and "hai-long-thap" in row.inner_text()
+    assert "Tỷ lệ hài lòng thấp, theo bộ phận một cửa (hai-long-thap)" in row.inner_text()  # a name, not a slug
     assert page.locator("#pushed tr[data-alert]").count() == 1  # Hòa Bình's alert is not this account's
     row.locator("form[action='/alerts/ack'] input[name=comment]").fill(COMMENT)
     row.locator("form[action='/alerts/ack'] button[type=submit]").click()

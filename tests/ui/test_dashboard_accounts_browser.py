@@ -183,6 +183,7 @@ PAGES = ["/", "/ranking", "/ranking?dim=officer&period=2026-10", "/patterns?peri
 MEASURE = """() => {
   const out = {scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth, smallest: 99};
   for (const svg of document.querySelectorAll('svg.chart')) {
+    if (!svg.getBoundingClientRect().width) continue;  // a drawing for the other kind of screen
     const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
     for (const el of svg.querySelectorAll('text')) {
       const px = parseFloat(getComputedStyle(el).fontSize) * scale;

@@ -104,7 +104,7 @@ def test_every_page_renders_with_data_and_is_screenshotted(browser, dashboard, a
         "/": ["Tổng quan", "Hôm nay", "Tháng này", "Một cửa xã Tân Lập", "Một cửa xã Bình Gia"],
         "/ranking": ["Xếp hạng", "Hạng", "Một cửa xã Tân Lập"],
         "/ranking?dim=officer": ["Nguyễn Văn An", "Phạm Thị Dung"],
-        "/patterns": ["Tỷ lệ hài lòng theo giờ và thứ", "Thứ Hai", "Số trong ô: số lượt đánh giá", "Chờ đợi lâu", "Thái độ chưa tốt",
+        "/patterns": ["Tỷ lệ hài lòng theo giờ và thứ", "T2", "CN", "số nhỏ là số lượt đánh giá", "Chờ đợi lâu", "Thái độ chưa tốt",
                       "thieu-giay-to"],  # a reason without a configured name shows its key
         "/devices": ["Quầy 2 - Đất đai", "mất kết nối", "240"],
         "/alerts": ["Một cửa xã Bình Gia", "Thiết bị không liên lạc quá 24"],

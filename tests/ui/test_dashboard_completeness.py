@@ -64,7 +64,8 @@ def test_device_health_shows_completeness_and_an_open_gap_is_an_alert(browser, d
     rows = {tuple(r.split("\t")[:2]): r for r in page.inner_text("table tbody").splitlines() if "\t" in r}
     rows = {device: r for (site, device), r in rows.items() if site == "ubnd-tan-lap"}
     assert "66.7 %" in rows["quay-01"] and rows["quay-01"].rstrip().endswith("3, 5")
-    assert "100.0 %" in rows["quay-02"] and rows["quay-02"].rstrip().endswith("outbox replaced on 2026-10-28")
+    assert "100.0 %" in rows["quay-02"] and rows["quay-02"].rstrip().endswith(
+        "đã thay hộp thư đi ngày 2026-10-28 / outbox replaced on 2026-10-28")  # Vietnamese first
     page.goto(dashboard + "/alerts")
     text = page.inner_text("main")
     assert "Bản tin thiếu quá 30 phút" in text

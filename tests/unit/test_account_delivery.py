@@ -54,9 +54,10 @@ def test_enabled_accounts_with_an_address_receive_reports_of_their_scope(db_url)
     store.add("e-disabled", "mat-khau-dai-1", "viewer", Scope("commune", "xa-hoa-binh"), email="e@hoabinh.vn")
     store.set_disabled("e-disabled", True)
     got = [(r.key, r.email, r.lang, r.scope, r.reports, r.alerts) for r in AccountRecipients(db).recipients()]
-    assert got == [("account:a-tan-lap", "a@tanlap.vn", "vi", "xa-tan-lap", REPORT_KINDS, False),
-                   ("account:b-centre", "b@hoabinh.vn", "en", "ubnd-hoa-binh", ("quarter",), False),
-                   ("account:c-all", "c@tinh.vn", "vi", "all", (), False)]
+    # they also receive the alert e-mails of their scope (alerts True), whatever report periods they take
+    assert got == [("account:a-tan-lap", "a@tanlap.vn", "vi", "xa-tan-lap", REPORT_KINDS, True),
+                   ("account:b-centre", "b@hoabinh.vn", "en", "ubnd-hoa-binh", ("quarter",), True),
+                   ("account:c-all", "c@tinh.vn", "vi", "all", (), True)]
     assert [r.key for r in everyone(cfg, db).recipients()] == [k for k, *_ in got] + [
         r.key for r in ConfigRecipients(cfg).recipients()]
 

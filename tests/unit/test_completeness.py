@@ -85,6 +85,8 @@ def test_a_new_outbox_after_the_first_is_a_replacement_dated_when_it_began():
     assert r.at_ms == int(datetime(2026, 10, 9, tzinfo=timezone.utc).timestamp() * 1000)
     from collector.completeness import replaced_text
     assert replaced_text(r, ZoneInfo("Asia/Ho_Chi_Minh")) == "outbox replaced on 2026-10-09"
+    assert replaced_text(r, ZoneInfo("Asia/Ho_Chi_Minh"), "vi") == ("đã thay hộp thư đi ngày 2026-10-09 / "
+                                                                  "outbox replaced on 2026-10-09")
 
 
 def test_an_epoch_is_in_a_period_when_its_messages_or_statuses_fall_in_it():
