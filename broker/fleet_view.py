@@ -16,6 +16,39 @@ HASH_CHARS = 12  # the status carries 12 hex digits of the running kiosk.yaml's 
 NO_PUSHES = "Không nhận cấu hình đẩy / takes no pushes"
 
 
+# Why a kiosk refused a config, from the reason its event or status starts with (kiosk/config_apply.py):
+# Vietnamese first, English beside; the kiosk's own words follow.
+REASONS = {
+    "stale": ("cấu hình cũ hơn cấu hình thiết bị đã chạy hoặc đã từ chối, có thể bị phát lại",
+              "older than a config the kiosk already ran or refused: a replay?"),
+    "rolled back": ("đã quay về cấu hình trước vì không kết nối được máy chủ với cấu hình mới",
+                    "rolled back: the broker could not be reached with it"),
+    "unknown_key": ("ký bằng khóa không được tin cậy", "signed with a key the kiosk does not trust"),
+    "bad_signature": ("chữ ký không hợp lệ", "the signature does not match"),
+    "bad_hash": ("nội dung không khớp mã băm", "the YAML does not match its hash"),
+    "wrong_device": ("cấu hình dành cho thiết bị khác", "meant for another device"),
+    "topic_mismatch": ("cấu hình dành cho thiết bị khác", "meant for another device"),
+    "schema": ("cấu hình có lỗi", "the config has a mistake"),
+    "no_fleet": ("cấu hình thiếu khóa công khai của tỉnh", "no fleet public key in it"),
+    "missing_file": ("thiết bị không có tệp mà cấu hình cần", "the kiosk lacks a file the config names"),
+}
+OTHER_REASON = ("tin nhắn cấu hình không hợp lệ", "not a valid config message")
+
+
+def refusal_text(refusal: str) -> str:
+    """'<Vietnamese> / <English>: <the kiosk's words>' for a refusal as ConfigView.refused gives it
+    (optionally '<hash>: ' first)."""
+    if not refusal:
+        return ""
+    head, sep, rest = refusal.partition(": ")
+    config_hash = ""
+    if sep and len(head) == 12 and all(c in "0123456789abcdef" for c in head):
+        config_hash, refusal = head + ": ", rest
+    code = refusal.split(":", 1)[0].strip()
+    vi, en = REASONS.get(code, OTHER_REASON)
+    return f"{vi} / {en} ({config_hash}{refusal})"
+
+
 def short_hash(value: Optional[str]) -> str:
     return (value or "")[:HASH_CHARS]
 
@@ -71,7 +104,7 @@ def line(site: str, device: str, get: Callable[[str], object], desired: Optional
 def table(lines: list[FleetLine]) -> list[str]:
     """The text table `fleet status` prints, header first."""
     rows = [HEAD] + [(f"{x.site}/{x.device}", x.state, x.app_version, x.applied, x.desired, current_text(x),
-                      x.config_error, x.clock, x.backlog, x.last_rating, x.fault) for x in lines]
+                      refusal_text(x.config_error), x.clock, x.backlog, x.last_rating, x.fault) for x in lines]
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(HEAD))]
     return ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
 

@@ -53,39 +53,6 @@ def waiting_text(lang: str, d: dict, local) -> str | None:
     return f"{n} ({w(lang, 'since', t=since)})" if since else str(n)
 
 
-# Why a kiosk refused a config, from the reason its event or status starts with (kiosk/config_apply.py):
-# Vietnamese first, English beside; the kiosk's own words follow.
-REASONS = {
-    "stale": ("cấu hình cũ hơn cấu hình thiết bị đã chạy hoặc đã từ chối, có thể bị phát lại",
-              "older than a config the kiosk already ran or refused: a replay?"),
-    "rolled back": ("đã quay về cấu hình trước vì không kết nối được máy chủ với cấu hình mới",
-                    "rolled back: the broker could not be reached with it"),
-    "unknown_key": ("ký bằng khóa không được tin cậy", "signed with a key the kiosk does not trust"),
-    "bad_signature": ("chữ ký không hợp lệ", "the signature does not match"),
-    "bad_hash": ("nội dung không khớp mã băm", "the YAML does not match its hash"),
-    "wrong_device": ("cấu hình dành cho thiết bị khác", "meant for another device"),
-    "topic_mismatch": ("cấu hình dành cho thiết bị khác", "meant for another device"),
-    "schema": ("cấu hình có lỗi", "the config has a mistake"),
-    "no_fleet": ("cấu hình thiếu khóa công khai của tỉnh", "no fleet public key in it"),
-    "missing_file": ("thiết bị không có tệp mà cấu hình cần", "the kiosk lacks a file the config names"),
-}
-OTHER_REASON = ("tin nhắn cấu hình không hợp lệ", "not a valid config message")
-
-
-def refusal_text(refusal: str) -> str:
-    """'<Vietnamese> / <English>: <the kiosk's words>' for a refusal as ConfigView.refused gives it
-    (optionally '<hash>: ' first)."""
-    if not refusal:
-        return ""
-    head, sep, rest = refusal.partition(": ")
-    config_hash = ""
-    if sep and len(head) == 12 and all(c in "0123456789abcdef" for c in head):
-        config_hash, refusal = head + ": ", rest
-    code = refusal.split(":", 1)[0].strip()
-    vi, en = REASONS.get(code, OTHER_REASON)
-    return f"{vi} / {en} ({config_hash}{refusal})"
-
-
 def w(lang: str, key: str, **kw) -> str:
     return WORDS.get(lang, WORDS["en"])[key].format(**kw)
 

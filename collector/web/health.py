@@ -67,7 +67,9 @@ def _local(ctx: Ctx, dt: datetime | None) -> str | None:
 
 
 def devices(ctx: Ctx) -> Page:
-    from .device_config import ConfigView, clock_text, current_cell, is_shared, refusal_text, w, waiting_text
+    from broker.fleet_view import refusal_text
+
+    from .device_config import ConfigView, clock_text, current_cell, is_shared, w, waiting_text
 
     lang = ctx.lang
     configs = ConfigView(ctx.db)

@@ -12,6 +12,7 @@ twice, and how long after the link came back the last one was stored. The last l
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -28,17 +29,23 @@ def main() -> int:
     ap.add_argument("--cut-s", type=float, default=180, help="how long the bridge link stays cut (default 180)")
     ap.add_argument("--count", type=int, default=600, help="ratings the kiosk taps (default 600)")
     ap.add_argument("--rate", type=float, default=5, help="taps a second (default 5)")
+    ap.add_argument("--timeout", type=float, default=600, help="how long to wait for the last rating (default 600)")
     args = ap.parse_args()
     if args.cut_s < 1 or args.count < 10 or args.rate <= 0:
         ap.error("--cut-s at least 1, --count at least 10, --rate above 0")
     t0 = time.monotonic()
     print(f"bridge cut for {args.cut_s:.0f} s while a kiosk taps {args.count} at {args.rate}/s ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bridge-") as tmp:
-        got = bridged_outage(Path(tmp), cut_s=args.cut_s, count=args.count, rate=args.rate, timeout=600)
+    tmp = Path(tempfile.mkdtemp(prefix="bridge-"))
+    got = bridged_outage(tmp, cut_s=args.cut_s, count=args.count, rate=args.rate, timeout=args.timeout)
+    ok = got["stored"] == got["created"] and got["doubled"] == 0
+    if ok:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"kept for a look: {tmp} (logs of the kiosk and the collector in {tmp / 'w'})")
     print(f"created {got['created']}, stored {got['stored']}, counted twice {got['doubled']}; the last stored "
           f"{got['drained_after_link_s']} s after the link came back ({time.monotonic() - t0:.0f} s in all)")
     print("RESULT " + " ".join(f"{k}={v}" for k, v in got.items()))
-    return 0 if got["stored"] == got["created"] and got["doubled"] == 0 else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ def test_one_line_per_kiosk_from_any_status_source():
     head, first, second = table([ok, never])
     assert head.split()[:3] == ["device", "state", "version"] and first.startswith("xa-a/quay-1  online")
     assert second.index("0123456789ab") == head.index("desired")  # columns line up under their header
+    # `fleet status` says why a kiosk refused, Vietnamese first, the kiosk's own words after
+    assert "ký bằng khóa không được tin cậy / signed with a key the kiosk does not trust (unknown_key: signed " \
+           "with key x)" in first
 
 
 @pytest.fixture
@@ -159,7 +162,7 @@ def test_a_config_goes_whole_to_the_watch_and_never_into_the_rating_batches():
 
 
 def test_a_refusal_reads_in_vietnamese_first_with_english_beside_and_the_kiosks_words():
-    from collector.web.device_config import refusal_text
+    from broker.fleet_view import refusal_text
 
     stale = refusal_text("0123456789ab: stale: signed 2026-11-27T08:01:00.000Z, not after 2026-11-27T08:02:00.000Z")
     assert stale.startswith("cấu hình cũ hơn cấu hình thiết bị đã chạy") and " / older than a config" in stale
