@@ -162,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "so add/remove can reload it.")
     _dir(p)
 
+    p = sub.add_parser("health", help="check that the running Mosquitto answers; restart it when it does not",
+                       description="Open an admin session on the folder's control socket. Exit 0 when the broker "
+                                   "answers, 1 when it does not answer (twice, 5 s apart), 2 when it is not running. "
+                                   "With --restart-cmd, a broker that does not answer is restarted. Run it from "
+                                   "docs/hailong-broker-health.timer.",
+                       epilog="Example: python -m broker health --dir /etc/hailong-broker "
+                              "--restart-cmd 'systemctl restart hailong-broker'")
+    _dir(p)
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds to wait for an answer (default 10)")
+    p.add_argument("--restart-cmd", metavar="CMD", help="a shell command that restarts the broker")
+
     p = sub.add_parser("embedded", help="run an embedded broker for trying things out (not for production)",
                        description="An embedded MQTT 3.1.1 broker (amqtt), anonymous, no TLS: for a demo on a "
                                    "machine without Mosquitto only.")
@@ -183,6 +194,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these sites' kiosks (when the remote account was made with --sites)")
     fleet_cli.add_parser(sub)
     return parser
+
+
+def _health(args) -> int:
+    from .health import check, restart
+
+    health = check(args.dir, args.timeout)
+    if health.state == "ok":
+        print(f"máy chủ MQTT trả lời / the broker answers ({health.answer_ms:.0f} ms)")
+        return 0
+    if health.state == "not running":
+        print(f"máy chủ MQTT không chạy / the broker is not running: {health.detail}", file=sys.stderr)
+        return 2
+    print(f"máy chủ MQTT không trả lời / the broker does not answer: {health.detail}", file=sys.stderr)
+    if args.restart_cmd:
+        code, out = restart(args.restart_cmd)
+        print(f"khởi động lại / restarted with `{args.restart_cmd}`: exit {code}" + (f"\n{out}" if out else ""),
+              file=sys.stderr)
+    return 1
 
 
 def _print_province(args) -> None:
@@ -300,6 +329,8 @@ def dispatch(args: argparse.Namespace) -> int:
         setup.regenerate(args.dir.resolve(), setup.accounts(args.dir))  # the plugin reads its file only now
         retained.clear_after_start(args.dir)
         runner.run(args.dir)
+    elif args.command == "health":
+        return _health(args)
     elif args.command == "embedded":
         from .embedded import serve_forever
         serve_forever(args.host, args.port)

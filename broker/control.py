@@ -42,8 +42,9 @@ def admin_password(folder: Path) -> str:
 class Control:
     """One admin session on the broker running on ``folder``."""
 
-    def __init__(self, folder: Path, password: str):
+    def __init__(self, folder: Path, password: str, timeout_s: float = TIMEOUT_S):
         self.path = Path(folder) / SOCKET
+        self.timeout_s = timeout_s
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=ADMIN_CLIENT_ID, protocol=mqtt.MQTTv5, transport="unix")
         self.c.username_pw_set(ADMIN, password)
         self._connected = threading.Event()
@@ -83,14 +84,14 @@ class Control:
         except OSError:  # a socket file left by a broker that is gone
             raise NotRunning() from None
         self.c.loop_start()
-        if not self._connected.wait(TIMEOUT_S) or self._refused:
+        if not self._connected.wait(self.timeout_s) or self._refused:
             self.close()
             raise SetupError(f"the running Mosquitto refused the admin account ({self._refused or 'no answer'}); "
                              f"restart it so it reads {Path(self.path).parent / 'dynsec.json'} again")
         done = threading.Event()
         self.c.on_subscribe = lambda *a: done.set()
         self.c.subscribe(f"{CONTROL_TOPIC}/response", qos=1)
-        if not done.wait(TIMEOUT_S):
+        if not done.wait(self.timeout_s):
             self.close()
             raise SetupError("the running Mosquitto did not confirm the admin subscription; restart it")
         return self
