@@ -59,9 +59,11 @@ class FollowupQr(Widget):
         if not self._rows:
             return
         n = len(self._rows) + 2 * QUIET
-        side = min(self.width, self.height)
-        unit = side / n
-        x0, top = self.x + (self.width - side) / 2, self.y + (self.height + side) / 2
+        # whole pixels per module where the size allows: sharp edges read better through a phone's camera
+        unit = min(self.width, self.height) / n
+        unit = float(int(unit)) if unit >= 2 else unit
+        side = unit * n
+        x0, top = round(self.x + (self.width - side) / 2), round(self.y + (self.height + side) / 2)
         with self.canvas:
             Color(1, 1, 1, 1)
             Rectangle(pos=(x0, top - side), size=(side, side))
