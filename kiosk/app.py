@@ -365,7 +365,11 @@ class KioskApp(App):
         # rating in memory and names the fault; _render then shows "out of order" instead of thanks.
         self.recorder.rating(rating)
         if self.followup_qr is not None:
-            self.followup_qr.url = self.recorder.followup_link or ""
+            # The thank-you frame comes first; the QR is made and drawn on the next one (a few ms), so the
+            # tap-to-thanks time stays what it was. The last citizen's code is gone before the screen shows.
+            link, qr = self.recorder.followup_link or "", self.followup_qr
+            qr.url = ""
+            Clock.schedule_once(lambda _dt: setattr(qr, "url", link), 0)
 
     # ------------------------------------------------------------ messages to the kiosk (v2)
     def _inbound(self, kind: str, topic: str, payload: bytes) -> None:

@@ -1,6 +1,6 @@
 """The kiosk's side of the thank-you QR: off by default; when on, each rating gets a fresh token whose hash
 (only) goes into the outbox, the link names the rating, the thank-you stays longer, and the QR's modules
-are drawn as rectangles that cover exactly segno's dark modules. segno is not imported when the QR is off."""
+are exactly segno's dark modules in the texture drawn. segno is not imported when the QR is off."""
 from __future__ import annotations
 
 import subprocess
@@ -78,15 +78,16 @@ def test_the_switch_needs_the_form_address():
         KioskConfig(site="xa-a", device="quay-1", followup_qr={"enabled": True, "base_url": "javascript:alert(1)"})
 
 
-def test_the_drawn_runs_are_exactly_the_dark_modules():
-    from kiosk.followup_qr import dark_runs, matrix
+def test_the_texture_holds_exactly_the_modules_with_a_quiet_zone():
+    from kiosk.followup_qr import QUIET, matrix, pixels
 
     url = f"https://gopy.lamdong.gov.vn/f/{new_event_id()}.{tokens.new_token()}"
     rows = matrix(url)
     assert len(rows) == len(rows[0]) >= 33  # version 4 or more for a 90-character link
-    drawn = {(y, x + i) for y, x, n in dark_runs(rows) for i in range(n)}
-    assert drawn == {(y, x) for y, row in enumerate(rows) for x, v in enumerate(row) if v}
-    assert len(list(dark_runs(rows))) < len(drawn) / 1.5  # merged into runs
+    side, data = pixels(rows)
+    assert side == len(rows) + 2 * QUIET and len(data) == side * side * 4
+    dark = {(y, x) for y in range(side) for x in range(side) if data[((side - 1 - y) * side + x) * 4] == 0}
+    assert dark == {(y + QUIET, x + QUIET) for y, row in enumerate(rows) for x, v in enumerate(row) if v}
 
 
 def test_segno_is_imported_only_when_the_qr_is_on():
