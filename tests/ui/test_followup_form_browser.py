@@ -33,7 +33,7 @@ def served(tmp_path):
     db.close()
 
 
-def test_the_form_on_a_390_px_phone_without_javascript(browser, served, artifacts):
+def test_the_form_on_a_390_px_phone_without_javascript(browser, served, artifacts, doc_image):
     url, db, rid = served
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False,
                                   device_scale_factor=2, is_mobile=True, has_touch=True)
@@ -42,6 +42,8 @@ def test_the_form_on_a_390_px_phone_without_javascript(browser, served, artifact
         assert page.goto(url).status == 200
         # nothing wider than the phone: no sideways scrolling (measured with script in a second context)
         page.screenshot(path=str(artifacts / "followup-form-390.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "followup-form-390-top.png"))  # what the phone shows first
+        doc_image(artifacts / "followup-form-390-top.png", "followup-form-phone.png")
         heading = page.locator("h1").inner_text()
         assert heading.startswith("Góp ý thêm") and "Say more" in heading
         for name in ("access", "staff", "result"):

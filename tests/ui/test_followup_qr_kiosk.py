@@ -53,9 +53,10 @@ def run_driver(tmp_path: Path, shot: Path) -> dict:
     return data
 
 
-def test_the_qr_on_the_thank_you_screen_opens_the_form_for_that_rating(tmp_path, artifacts):
+def test_the_qr_on_the_thank_you_screen_opens_the_form_for_that_rating(tmp_path, artifacts, doc_image):
     shot = artifacts / "kiosk-thanks-qr-vi.png"
     data = run_driver(tmp_path, shot)
+    doc_image(shot, "kiosk-thanks-qr-vi.png")
     assert data["segno_before_tap"] is False  # made only when the first code is drawn
     assert "Xin cảm ơn!" in data["texts"] and any("Quét mã" in t for t in data["texts"])
     assert data["thanks_s"] == 8 and data["still_thanks_after_1_5_s"]  # longer than thank_you_s: 1
