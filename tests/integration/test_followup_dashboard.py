@@ -1,5 +1,6 @@
 """Managers see the thank-you QR's answers within their scope: the /followup page, its CSV and XLSX, and
-/api/v1/followup, for accounts and tokens of commune A and of commune B (tests/scope_data.py). Commune A never
+/api/v1/followup, for accounts and tokens of commune A and of commune B (tests/scope_data.py, whose answers
+test_dashboard_scope_matrix.py also searches every URL for). Commune A never
 gets B's comments or contacts; contact details go only to admin accounts, with an audit line; comments are in
 the exports and can never run as formulas; script in a comment is escaped on the page."""
 from __future__ import annotations
@@ -13,18 +14,13 @@ import pytest
 from openpyxl import load_workbook
 
 from collector.accounts import Scope
-from collector.followup import answers, tokens
-from collector.followup.answers import Answer, Outcome
 from collector.web.api import TokenLimiter
 from collector.web.server import Dashboard, start_in_thread
 from tests.integration.test_dashboard_scope_matrix import login, request
-from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed
+from tests.scope_data import ADMIN_PASSWORD, CFG, FOLLOWUP_A, FOLLOWUP_B, NOW, PASSWORD, seed
 
-NOW_MS = int(NOW.timestamp() * 1000)
-A_RATING = "00000000-0000-4000-8000-000000000001"     # ubnd-an-phu
-B_RATING = "00000000-0000-4000-8000-000000000400"     # ubnd-zebra-b
-A_COMMENT = '=HYPERLINK("http://x","bấm") <script>alert(1)</script> chờ lâu'
-B_COMMENT = "Góp ý Zebra bí mật"
+A_RATING, A_COMMENT, A_CONTACT, _ = FOLLOWUP_A
+B_RATING, B_COMMENT, B_CONTACT, _ = FOLLOWUP_B
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -33,13 +29,6 @@ def served(request, tmp_path_factory):
         db = seed(f"sqlite:///{tmp_path_factory.mktemp('followup') / 'ratings.db'}")
     else:
         db = seed(request.getfixturevalue("postgres_server").fresh_database(f"followup_dash_{os.getpid()}"))
-    for rid, comment, contact, staff in ((A_RATING, A_COMMENT, "0912345678", 1), (B_RATING, B_COMMENT, "zebra@example.vn", 5)):
-        token = tokens.new_token()
-        site, device, at_ms = db.query("SELECT site, device, at_ms FROM ratings WHERE id = ?", (rid,))[0]
-        with db.transaction():
-            answers.on_ratings(db, [(rid, tokens.token_hash(rid, token), site, device, at_ms)], NOW_MS)
-        assert answers.submit(db, rid, token, Answer({"staff": staff, "result": 4}, comment, contact), NOW_MS,
-                              60 * 86_400_000) is Outcome.ACCEPTED
     app = Dashboard(CFG, db, ADMIN_PASSWORD, now=lambda: NOW)
     app.api_limiter = TokenLimiter(burst=100_000, per_s=1000)
     app.store.add("vien-chuc-an-phu", PASSWORD, "viewer", Scope("commune", "xa-an-phu"))
@@ -82,10 +71,10 @@ def test_each_commune_sees_its_own_answers_and_only_admins_see_contacts(served):
             assert status == 200, (who, path, status)
             text = text_of(body)
             assert "chờ lâu" in text and "Zebra" not in text and "zebra@" not in text, (who, path)
-            assert ("0912345678" in text) == (who == "admin"), (who, path)
+            assert (A_CONTACT in text) == (who == "admin"), (who, path)
     status, _, body = request(url, "GET", "/followup?period=2026-10", zebra)  # B's own account sees B
     assert status == 200 and B_COMMENT in body.decode() and "chờ lâu" not in body.decode()
-    assert "zebra@example.vn" not in body.decode()  # a viewer, even of B
+    assert B_CONTACT not in body.decode()  # a viewer, even of B
     audit = app.db.query("SELECT actor, scope FROM audit WHERE action = 'followup-contacts'")
     assert audit and {a for a, _ in audit} == {"quan-tri-an-phu"}
 
