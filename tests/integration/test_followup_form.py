@@ -196,3 +196,28 @@ def test_the_form_under_attack(chain):
     wait_stored(db, other.id)
     assert form.post(other.id, other_token, {"result": "4"}, client="203.0.113.9")[0] == 200  # others still served
     assert form.request("GET", "/admin")[0] == 404 and form.request("GET", "/")[0] == 404  # only the form
+
+
+def test_guessing_links_and_hammering_one_link_are_limited_and_a_half_sent_request_is_cut(chain):
+    kiosk, form, db = chain
+    msg, token = kiosk.rating(3)
+    kiosk.send(msg)
+    wait_stored(db, msg.id)
+    # token guessing: views of made-up links from one address (five times the submissions' 10 a minute)
+    codes = [form.get(msg.id, tokens.new_token(), client="192.0.2.7")[0] for _ in range(60)]
+    assert codes[:50] == [404] * 50 and set(codes[50:]) == {429}
+    # one link, many tries from many addresses: 5 an hour, then refused whoever asks
+    tries = [form.post(msg.id, token, {}, client=f"192.0.2.{100 + i}")[0] for i in range(6)]
+    assert tries == [400] * 5 + [429]  # nothing answered: shown again; then the link's budget is spent
+    assert db.scalar("SELECT COUNT(*) FROM followup_answers") == 0
+    # a client that sends half a request line and waits is disconnected after the header time limit
+    import socket
+
+    with socket.create_connection(("127.0.0.1", form.port), timeout=15) as s:
+        s.sendall(b"POST /f/x HTTP/1.1\r\nHost: gopy\r\n")
+        t0 = time.monotonic()
+        s.settimeout(15)
+        while s.recv(4096):
+            pass
+        assert time.monotonic() - t0 < 10
+    assert form.get(msg.id, token, client="192.0.2.200")[0] == 200  # and the form still answers

@@ -158,3 +158,27 @@ def test_a_manager_sees_only_the_answers_of_their_sites_and_contacts_only_when_a
     assert [(r["comment"], r["contact"]) for r in mine] == [("A", None)]
     assert {r["contact"] for r in answers.joined(db, None, 0, now_ms() + 1, True)} == {"a@example.vn", "b@example.vn"}
     assert answers.joined(db, set(), 0, now_ms() + 1, True) == []
+
+
+def test_the_purge_command_deletes_old_comments_contacts_and_stale_pending_answers(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'ratings.db'}"
+    db = connect(url)
+    old = now_ms() - 400 * 24 * HOUR
+    answers.submit(db, str(uuid.uuid4()), tokens.new_token(), Answer({}, "cũ"), old, TTL)  # pending, long gone
+    token = tokens.new_token()
+    rid, item = rating(token)
+    store_ratings(Store(db), item)
+    answers.submit(db, rid, token, Answer({"access": 2}, "một năm trước", "0912345678"), now_ms() - 366 * 24 * HOUR,
+                   400 * 24 * HOUR)
+    cfg = tmp_path / "collector.yaml"
+    cfg.write_text(f"kind: collector\ndatabase: {{url: '{url}'}}\nfollowup_form: {{retention_days: 365}}\n")
+    out = subprocess.run([sys.executable, "-m", "collector", "followup", "purge", "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "1 câu trả lời chờ" in out.stdout and "1 ý kiến" in out.stdout
+    assert db.query("SELECT state, s_access, comment, contact, purged FROM followup_answers") == [
+        ("joined", 2, None, None, 1)]
+    db.close()
