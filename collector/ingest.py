@@ -250,7 +250,10 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
             row = rating_row(msg, received_at, received_ms, offset)
             batch.rows.append(row)
             if getattr(msg, "followup_hash", None):
-                batch.followups.append((row.id, msg.followup_hash, row.site, row.device, row.at_ms))
+                # the QR's time runs from the tap; from the arrival when no clock vouches for the tap's time
+                # (a Pi without a real-time clock may say 1970: its citizens' links must still work)
+                start = received_ms if row.time_unverified else row.at_ms
+                batch.followups.append((row.id, msg.followup_hash, row.site, row.device, start))
         else:
             batch.events.append(event_row(msg, received_at, received_ms, offset))
     batch.devices = [devices[k] for k in sorted(devices)]

@@ -182,3 +182,14 @@ def test_the_purge_command_deletes_old_comments_contacts_and_stale_pending_answe
     assert db.query("SELECT state, s_access, comment, contact, purged FROM followup_answers") == [
         ("joined", 2, None, None, 1)]
     db.close()
+
+
+def test_a_kiosk_without_a_trusted_clock_still_gets_working_links(store):
+    token = tokens.new_token()
+    rid = str(uuid.uuid4())
+    three_days_behind = datetime.fromtimestamp(time.time() - 3 * 86400, timezone.utc)  # a clock nobody set
+    msg = RatingV2(id=rid, site="s", device="d", ts=three_days_behind, rating=3,
+                   scale=5, lang="vi", epoch=EPOCH, seq=1, boot="never-seen-live", mono_ms=300_000, clock="unsynced",
+                   followup_hash=tokens.token_hash(rid, token))
+    store_ratings(store, ("hailong/v1/s/d/rating", encode(msg)))
+    assert answers.submit(store.db, rid, token, Answer({"result": 3}), now_ms(), TTL) is Outcome.ACCEPTED
