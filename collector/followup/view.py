@@ -55,10 +55,13 @@ def collect(app, scope, params: dict, lang: str, with_contact: bool) -> dict:
     sites = filter_sites(app, scope, params)
     rows = answers.joined(app.db, sites, period.start_ms, period.end_ms, with_contact, LIMIT)
     tz = period.start.tzinfo
+    h = app.hierarchy
     for r in rows:
         r["time"] = datetime.fromtimestamp(r.pop("submitted_ms") / 1000, timezone.utc).astimezone(tz) \
-            .isoformat(timespec="minutes")
-        r["centre_name"] = app.hierarchy.group("centre", r["site"])[1] if r["site"] else ""
+            .strftime("%Y-%m-%d %H:%M")
+        r["centre_name"] = h.group("centre", r["site"])[1] if r["site"] else ""
+        r["officer_name"] = (h.label("officer", r["officer"], lang) or r["officer"]) if r["officer"] else None
+        r["service_name"] = (h.label("service", r["service"], lang) or r["service"]) if r["service"] else None
     means = []
     for e in answers.ELEMENTS:
         got = [r[e] for r in rows if r[e] is not None]
@@ -78,7 +81,7 @@ def table(data: dict, lang: str) -> Table:
     rows = []
     for r in data["answers"]:
         face = f"{r['rating']}/{r['scale']}" if r["rating"] is not None else ""
-        line = [r["time"], r["centre_name"] or r["site"], r["device"], face, r["officer"] or "", r["service"] or "",
+        line = [r["time"], r["centre_name"] or r["site"], r["device"], face, r["officer_name"] or "", r["service_name"] or "",
                 r["ticket"] or "", *[r[e] for e in answers.ELEMENTS], r["comment"] or ""]
         if data["contact_included"]:
             line.append(r["contact"] or "")
@@ -120,7 +123,7 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
             return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{name}.{fmt}")})
         means = [(label, "–" if m["mean"] is None else f"{m['mean']:.2f}", m["answers"])
                  for label, m in zip(w["elements"], data["means"])]
-        rows = [{"rating_id": r[-1], "cells": list(zip(tbl.headers, ["" if v is None else v for v in r]))}
+        rows = [{"rating_id": r[-1], "cells": list(zip(tbl.headers, ["–" if v is None or v == "" else v for v in r]))}
                 for r in tbl.rows]
         content = Markup(ENV.get_template("followup_list.html").render(
             w=w, period_label=data["period"]["label"], error="", with_contact=data["contact_included"],

@@ -74,6 +74,7 @@ def test_each_commune_sees_its_own_answers_and_only_admins_see_contacts(served):
             assert (A_CONTACT in text) == (who == "admin"), (who, path)
     status, _, body = request(url, "GET", "/followup?period=2026-10", zebra)  # B's own account sees B
     assert status == 200 and B_COMMENT in body.decode() and "chờ lâu" not in body.decode()
+    assert "Cán bộ Zebra Ngựa Vằn" in body.decode() and "Dịch vụ Zebra" in body.decode()  # names, not keys
     assert B_CONTACT not in body.decode()  # a viewer, even of B
     audit = app.db.query("SELECT actor, scope FROM audit WHERE action = 'followup-contacts'")
     assert audit and {a for a, _ in audit} == {"quan-tri-an-phu"}
