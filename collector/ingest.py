@@ -107,6 +107,8 @@ class Batch:
     devices: list[DeviceRow] = field(default_factory=list)  # newest status per device, sorted by key
     live_boots: list[tuple[str, str, str, int]] = field(default_factory=list)  # (site, device, boot, received ms)
     rejects: list[RejectRow] = field(default_factory=list)
+    # (rating id, token hash, site, device, at_ms) of ratings made with the thank-you QR (collector/followup)
+    followups: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     duplicates: int = 0  # same id seen twice in this batch
     ignored: int = 0  # zero-length retained status clears
     acks: list[tuple[int, int, int]] = field(default_factory=list)  # (mid, qos, conn) of every message
@@ -245,7 +247,13 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
     for msg, received_at, received_ms in durable:
         offset = get((msg.site, msg.device, msg.boot))
         if isinstance(msg, Rating):
-            batch.rows.append(rating_row(msg, received_at, received_ms, offset))
+            row = rating_row(msg, received_at, received_ms, offset)
+            batch.rows.append(row)
+            if getattr(msg, "followup_hash", None):
+                # the QR's time runs from the tap; from the arrival when no clock vouches for the tap's time
+                # (a Pi without a real-time clock may say 1970: its citizens' links must still work)
+                start = received_ms if row.time_unverified else row.at_ms
+                batch.followups.append((row.id, msg.followup_hash, row.site, row.device, start))
         else:
             batch.events.append(event_row(msg, received_at, received_ms, offset))
     batch.devices = [devices[k] for k in sorted(devices)]

@@ -32,12 +32,16 @@ rollup_month_wh   (schema v9)
 sessions.bootstrap; rejects.site, device, size, repeats, last_at, window_ms   (schema v10)
              sessions of the bootstrap admin apart from a stored account of the same name; rejects
              counted per device, reason and time window instead of one row per message
+followup_links, followup_answers   (schema v14)
+             the token hash of each rating made with the thank-you QR, and the answers given on the phone
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from .db_error import DatabaseError
+
+from .followup.answers import MIGRATION as FOLLOWUP_TABLES
 
 if TYPE_CHECKING:  # db.py opens a database and calls migrate(): this module needs nothing of it at load
     from .db import Database
@@ -375,6 +379,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # one configured by hand without fleet.public_key ignores every push, and the devices page says so.
         "ALTER TABLE devices ADD COLUMN pushes TEXT",
     ]),
+    # The thank-you QR (collector/followup/answers.py): each rating's token hash, and the citizens' answers.
+    (14, FOLLOWUP_TABLES),
 ]
 
 _TYPES = {

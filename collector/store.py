@@ -21,6 +21,7 @@ from typing import NamedTuple
 from collector import clones, records
 from collector.completeness import EpochRow, epoch_increments, epoch_rows
 from collector.db import Database
+from collector.followup import answers as followup_answers
 from collector.ingest import Batch
 from collector.placement import Anchors, correction_increments, place
 from collector.rejects import RejectPolicy, RejectWriter
@@ -255,6 +256,10 @@ class Store:
             self._anchor_from_db(batch)
             new = self._insert_sqlite(batch) if self.db.dialect == "sqlite" else self._insert_postgres(batch)
             new_events = self._insert_events(batch.events)
+            if batch.followups:  # the thank-you QR: remember the token hashes, join answers that came first
+                fresh = {r.id for r in new}
+                followup_answers.on_ratings(self.db, [f for f in batch.followups if f[0] in fresh],
+                                            int(time.time() * 1000))
             self._add_rollups(records.split(records.fine_counts(new, cal), cal))
             # One upsert of epoch counters from both the new messages and the statuses, one row per epoch
             # in key order: collectors on PostgreSQL lock these rows in one order (no deadlock).

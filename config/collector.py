@@ -108,6 +108,25 @@ class Dashboard(Strict):
                           "alert and report e-mails link to it")
 
 
+class FollowupForm(Strict):
+    """The public form the thank-you QR opens (python -m collector followup serve; docs/followup.md)."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8090
+    ttl_hours: Annotated[float, Field(ge=1, le=720)] = Field(24, description="a QR's token works this long after the tap")
+    pending_hours: Annotated[float, Field(ge=1, le=2160)] = Field(
+        72, description="an answer whose rating has not arrived (kiosk offline) waits this long, then is deleted")
+    retention_days: Annotated[float, Field(ge=1, le=3660)] = Field(
+        365, description="comments and contact details older than this are deleted (the scores stay)")
+    comment_max: Annotated[int, Field(ge=50, le=4000)] = Field(1000, description="longest comment, in characters")
+    per_address_per_minute: Annotated[int, Field(ge=1, le=10000)] = Field(
+        20, description="form submissions one client address may make per minute (burst as large)")
+    per_token_tries: Annotated[int, Field(ge=1, le=100)] = Field(
+        5, description="submissions one link may take per hour (a corrected mistake needs a second)")
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(
+        default_factory=list, description="reverse proxies whose X-Forwarded-For/-Proto headers are believed")
+
+
 # ------------------------------------------------------------------ pushed alerts, opening hours, reports
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Hhmm = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, 24-hour clock")]
@@ -324,6 +343,7 @@ class CollectorConfig(Strict):
     # receipts): only then does it forget them. Turn off only for a collector that is not the end that
     # stores (kiosks then fall back to the broker's PUBACK after their receipt_fallback_h).
     receipts: bool = True
+    followup_form: FollowupForm = Field(default_factory=FollowupForm)
 
     @model_validator(mode="after")
     def _checks(self) -> "CollectorConfig":

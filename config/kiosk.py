@@ -88,6 +88,25 @@ class Followup(Strict):
         return reasons
 
 
+class FollowupQr(Strict):
+    """The thank-you screen's one-time QR: the citizen says more on their phone (docs/followup.md). Off by
+    default; when on, every rating carries the hash of a fresh token and the QR links to the public form."""
+
+    enabled: bool = False
+    base_url: Optional[Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+                                            max_length=100)]] = Field(
+        None, description="the public form's address, e.g. https://gopy.tinh.gov.vn (the QR opens <base_url>/f/...)")
+    size_mm: Annotated[float, Field(ge=20, le=100, description="the QR's side on screen, 20 to 100 mm")] = 40.0
+    seconds: Annotated[float, Field(ge=3, le=120, description="how long the thank-you screen shows it, 3 to 120 s")] = 20.0
+
+    @model_validator(mode="after")
+    def _base(self) -> "FollowupQr":
+        if self.enabled and not self.base_url:
+            raise ValueError("followup_qr.enabled needs base_url, the public form's address (https://...) / "
+                             "bật mã QR cần base_url: địa chỉ trang góp ý")
+        return self
+
+
 class Person(Strict):
     key: Key
     name: Annotated[str, Field(min_length=1, max_length=128)]
@@ -182,6 +201,7 @@ class KioskConfig(Strict):
     faces: Faces = Field(default_factory=Faces)
     languages: Languages = Field(default_factory=Languages)
     followup: Followup = Field(default_factory=Followup)
+    followup_qr: FollowupQr = Field(default_factory=FollowupQr)
     officer: Optional[Key] = Field(None, description="key of the officer at this counter")
     service: Optional[Key] = Field(None, description="key of the procedure served here")
     officers: list[Person] = Field(default_factory=list)

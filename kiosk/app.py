@@ -176,6 +176,7 @@ class KioskApp(App):
     t_skip = StringProperty("")
     t_thanks = StringProperty("")
     t_thanks_detail = StringProperty("")
+    t_qr_caption = StringProperty("")
     pin_mask = StringProperty("")
     pin_wrong = BooleanProperty(False)
     tech_info = StringProperty("")
@@ -246,6 +247,7 @@ class KioskApp(App):
         self._build_reasons()
         self._build_keypad()
         self._build_officers()
+        self._build_followup_qr()
         self.badge_right = bool(self.cfg.technician) and self.cfg.technician.corner == "bottom-left"
         if self.config_notice:
             from .config_problem import NoticeMarker
@@ -263,6 +265,33 @@ class KioskApp(App):
         if self.start_uplink:
             self.uplink.start()
         return root
+
+    def _build_followup_qr(self) -> None:
+        """The thank-you QR, only when followup_qr is on: its module (and segno) is not imported otherwise."""
+        self.followup_qr = None
+        qr_cfg = self.cfg.followup_qr
+        if not qr_cfg.enabled:
+            return
+        from kivy.uix.anchorlayout import AnchorLayout
+        from kivy.uix.label import Label
+
+        from .followup_qr import FollowupQr
+
+        self.followup_qr = FollowupQr(qr_cfg.size_mm)
+        holder = AnchorLayout(anchor_x="center", size_hint_y=None, height=self.followup_qr.height)
+        holder.add_widget(self.followup_qr)
+        caption = Label(size_hint_y=None, halign="center", color=(0.1, 0.1, 0.1, 1))
+        self.bind(t_qr_caption=caption.setter("text"))
+        self.bind(unit=lambda _a, u: setattr(caption, "font_size", u * 3.4))
+        caption.font_size = self.unit * 3.4
+        caption.bind(width=lambda c, w: setattr(c, "text_size", (w, None)),
+                     texture_size=lambda c, ts: setattr(c, "height", ts[1]))
+        slot = self._screen("thanks").ids.qr_slot
+        slot.add_widget(caption)
+        slot.add_widget(holder)
+        slot.spacing = self.unit * 1.5
+        caption.bind(height=lambda *_: setattr(slot, "height", caption.height + holder.height + slot.spacing))
+        slot.height = holder.height + caption.height + slot.spacing
 
     def _screen(self, name: str) -> Screen:
         return self.sm.get_screen(name)
@@ -335,6 +364,12 @@ class KioskApp(App):
         # Committed before the thank-you screen is drawn. If the disk refuses, the outbox keeps the
         # rating in memory and names the fault; _render then shows "out of order" instead of thanks.
         self.recorder.rating(rating)
+        if self.followup_qr is not None:
+            # The thank-you frame comes first; the QR is made and drawn on the next one (a few ms), so the
+            # tap-to-thanks time stays what it was. The last citizen's code is gone before the screen shows.
+            link, qr = self.recorder.followup_link or "", self.followup_qr
+            qr.url = ""
+            Clock.schedule_once(lambda _dt: setattr(qr, "url", link), 0)
 
     # ------------------------------------------------------------ messages to the kiosk (v2)
     def _inbound(self, kind: str, topic: str, payload: bytes) -> None:
@@ -516,6 +551,7 @@ class KioskApp(App):
         self.t_skip = t.get(lang, "skip")
         self.t_thanks = t.get(lang, "thanks")
         self.t_thanks_detail = t.get(lang, "thanks_detail")
+        self.t_qr_caption = t.get(lang, "qr_caption")
         langs = [lang] + [c for c in self.cfg.languages.enabled if c != lang]
         self.t_out_of_order = "\n".join(dict.fromkeys(t.get(c, "out_of_order") for c in langs))
         self.t_out_of_order_detail = "\n".join(dict.fromkeys(t.get(c, "out_of_order_detail") for c in langs))

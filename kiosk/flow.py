@@ -60,6 +60,12 @@ class Flow:
         self.pin_failures = 0
         self.last_rating: Optional[Rating] = None
 
+    @property
+    def thanks_s(self) -> float:
+        """How long the thank-you stays: longer when it shows the follow-up QR (the same for every face)."""
+        qr = self.cfg.followup_qr
+        return max(self.cfg.timeouts.thank_you_s, qr.seconds) if qr.enabled else self.cfg.timeouts.thank_you_s
+
     # ------------------------------------------------------------ helpers
     def _go(self, state: State, now: float) -> None:
         self.state = state
@@ -222,7 +228,7 @@ class Flow:
         if self.state is State.FOLLOWUP and now - self.entered >= t.followup_s:
             rating, _lang, flags, ts = self.pending
             self._record(rating, None, flags, ts, now)  # the rating counts even without a reason
-        elif self.state is State.THANKS and now - self.entered >= t.thank_you_s:
+        elif self.state is State.THANKS and now - self.entered >= self.thanks_s:
             self._go(State.RATING, now)
         elif self.state is State.PIN and now - self.last_touch >= t.idle_s:
             self.leave_technician(now)

@@ -28,6 +28,7 @@ class Recorder:
         self.requests = requests   # kiosk.requests.Requests, when the kiosk takes requests
         self.duty = duty           # kiosk.duty.Duty, when officers sign in
         self.monotonic = monotonic
+        self.followup_link: Optional[str] = None  # the thank-you QR's link for the last rating, when it is on
         prefix = cfg.broker.topic_prefix
         self.rating_topic = rating_topic(cfg.site, cfg.device, prefix)
         self.event_topic = event_topic(cfg.site, cfg.device, prefix)
@@ -55,10 +56,20 @@ class Recorder:
                 officer = req.officer
             service = req.service or service
         r = r.model_copy(update={"officer": officer, "service": service})
+        # The thank-you QR: a fresh token per rating, kept only in memory for the screen; the rating carries
+        # its hash (collector/followup/tokens.py). Shown whatever face was pressed.
+        followup_hash, self.followup_link = None, None
+        qr = self.cfg.followup_qr
+        if qr.enabled and qr.base_url:
+            from collector.followup import tokens
+
+            token = tokens.new_token()
+            followup_hash, self.followup_link = tokens.token_hash(r.id, token), tokens.link(qr.base_url, r.id, token)
 
         def build(epoch: str, seq: int) -> bytes:
             return encode(rating_v2(r, stamp, epoch, seq, request=req.id if req else None,
-                                    dossier=req.dossier if req else None, ticket=req.ticket if req else None))
+                                    dossier=req.dossier if req else None, ticket=req.ticket if req else None,
+                                    followup_hash=followup_hash))
 
         return self.outbox.add(build, self.rating_topic, id=r.id, created=format_ts(r.ts))
 

@@ -63,11 +63,33 @@ def seed(url: str):
         db.execute("INSERT INTO devices (site, device, state, status_ts, last_seen, app_version, outbox_depth, "
                    "last_rating_ts, config_hash, clock_skew_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (site, device, "online", ts, ts, "0.1.0", 7, ts, "abc", 0.5))
+    seed_followup(db)
     for place, name in (("ubnd-an-phu", "Một cửa xã An Phú"), ("ubnd-zebra-b", "Một cửa Zebra Bắc")):
         db.execute("INSERT INTO alerts (rule, kind, subject, subject_name, place, fired_at, value, detail) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ("ti-le-thap", "satisfaction_below", place, name, place,
                                                       "2026-10-27T02:00:00.000Z", 0.41, "{}"))
     return db
+
+
+# One answer given on the phone after the thank-you QR (collector/followup) per commune: A's comment tries a
+# formula and a script, B's names Zebra and its contact is an e-mail of zebra's.
+FOLLOWUP_A = ("00000000-0000-4000-8000-000000000001", '=HYPERLINK("http://x","bấm") <script>alert(1)</script> chờ lâu',
+              "0912345678", {"staff": 1, "result": 4})
+FOLLOWUP_B = (f"00000000-0000-4000-8000-{A_COUNT + 150:012d}", "Góp ý Zebra bí mật", "zebra@example.vn",
+              {"staff": 5, "result": 4})
+
+
+def seed_followup(db) -> None:
+    from collector.followup import answers, tokens
+
+    now_ms = int(NOW.timestamp() * 1000)
+    for rid, comment, contact, scores in (FOLLOWUP_A, FOLLOWUP_B):
+        token = tokens.new_token()
+        site, device, at_ms = db.query("SELECT site, device, at_ms FROM ratings WHERE id = ?", (rid,))[0]
+        with db.transaction():
+            answers.on_ratings(db, [(rid, tokens.token_hash(rid, token), site, device, at_ms)], now_ms)
+        outcome = answers.submit(db, rid, token, answers.Answer(scores, comment, contact), now_ms, 60 * 86_400_000)
+        assert outcome is answers.Outcome.ACCEPTED, outcome
 
 
 def alert_id(db, place: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 TEXT = {
     "vi": {
         "app": "Mức độ hài lòng của người dân", "overview": "Tổng quan", "ranking": "Xếp hạng",
-        "patterns": "Giờ & lý do", "devices": "Thiết bị", "alerts": "Cảnh báo", "report": "Báo cáo in", "officers": "Cán bộ",
+        "patterns": "Giờ & lý do", "devices": "Thiết bị", "alerts": "Cảnh báo", "report": "Báo cáo in", "officers": "Cán bộ", "followup": "Góp ý QR",
         "login": "Đăng nhập", "logout": "Đăng xuất", "username": "Tên đăng nhập", "password": "Mật khẩu",
         "wrong_login": "Sai tên đăng nhập hoặc mật khẩu.",
         "too_many": "Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau {s} giây.",
@@ -45,7 +45,7 @@ TEXT = {
     },
     "en": {
         "app": "Citizen satisfaction", "overview": "Overview", "ranking": "Ranking", "patterns": "Hours & reasons",
-        "devices": "Devices", "alerts": "Alerts", "report": "Printable report", "officers": "Officers", "login": "Log in",
+        "devices": "Devices", "alerts": "Alerts", "report": "Printable report", "officers": "Officers", "followup": "QR feedback", "login": "Log in",
         "logout": "Log out", "username": "User name", "password": "Password",
         "wrong_login": "Wrong user name or password.",
         "too_many": "Too many failed logins. Try again in {s} seconds.",

@@ -12,9 +12,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ..export import Table
 from .i18n import t
 
-NAV = ("overview", "ranking", "officers", "patterns", "devices", "alerts", "report")
+NAV = ("overview", "ranking", "officers", "followup", "patterns", "devices", "alerts", "report")
 PATHS = {"overview": "/", "ranking": "/ranking", "patterns": "/patterns", "devices": "/devices",
-         "alerts": "/alerts", "report": "/report", "officers": "/officers", "admin": "/admin"}
+         "alerts": "/alerts", "report": "/report", "officers": "/officers", "admin": "/admin",
+         "followup": "/followup"}
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                   autoescape=select_autoescape(["html"], default_for_string=True, default=True),

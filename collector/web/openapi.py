@@ -102,6 +102,18 @@ def document() -> dict:
                 "operationId": "alerts", "parameters": _FILTERS,
                 "responses": _answers({"type": "object", "properties": {
                     "scope": _STR, "alerts": {"type": "array", "items": {"type": "object"}}}})}},
+            "/api/v1/followup": {"get": {
+                "summary": "Answers citizens gave on their phone after the thank-you QR: the five SIPAS elements' "
+                           "means and one line per answer with its rating's face, counter, officer and service",
+                "operationId": "followup", "parameters": [*_PERIOD, *_FILTERS],
+                "description": "contact is null unless the caller is an admin account signed in to the dashboard "
+                               "(API tokens never get it); truncated is true past 2,000 answers",
+                "responses": _answers({"type": "object", "properties": {
+                    "period": {"type": "object"}, "scope": _STR, "contact_included": {"type": "boolean"},
+                    "truncated": {"type": "boolean"},
+                    "means": {"type": "array", "items": {"type": "object", "properties": {
+                        "element": _STR, "mean": _NUM_OR_NULL, "answers": _INT}}},
+                    "answers": {"type": "array", "items": {"type": "object"}}}})}},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This description", "operationId": "openapi", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1 document",

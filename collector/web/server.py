@@ -370,6 +370,8 @@ def build_app(app: Dashboard) -> Starlette:
     routes += api.routes(app, answering, session_of)
     routes += alerts_view.routes(app, answering, read_form, session_of, cross_site)
     routes += officers_view.routes(app, answering, session_of)
+    from ..followup import view as followup_view  # the thank-you QR's answers (collector/followup/view.py)
+    routes += followup_view.routes(app, answering, session_of, shell_values)
 
     async def not_found(request: Request, exc) -> Response:
         status = getattr(exc, "status_code", 404)

@@ -1,6 +1,9 @@
 """Kiosk numbers: touch to thank-you frame, cold start, memory, outbox commit. A script, not a test.
 
-    python tests/bench/kiosk_latency.py [--taps 200]
+    python tests/bench/kiosk_latency.py [--taps 200] [--followup-qr]
+
+``--followup-qr`` turns the thank-you QR on (followup_qr in kiosk.yaml): each tap then also makes a token
+and draws its QR before the thank-you frame.
 
 Runs the real app in a real window (under xvfb-run when no display is set), taps faces with real
 touch events and times each from touch_down to the first frame drawn after the switch to thank-you,
@@ -35,6 +38,7 @@ repeat_window_s: 0
 timeouts: {thank_you_s: 1}
 outbox: {path: outbox.db}
 """
+QR_CONFIG = 'followup_qr: {enabled: true, base_url: "https://gopy.example.gov.vn", seconds: 3}\n'
 
 
 def pct(values: list[float], p: float) -> float:
@@ -143,7 +147,7 @@ def child(taps: int, start_wall: float) -> None:
             if len(out["lat"]) % 50 == 0:
                 print(f"bench: {len(out['lat'])}/{taps} taps, last {out['lat'][-1]:.1f} ms", flush=True)
             # the thank-you timeout, driven by an explicit time instead of waiting a second per tap
-            Clock.schedule_once(lambda _dt: app.flow.tick(time.monotonic() + cfg.timeouts.thank_you_s), 0.02)
+            Clock.schedule_once(lambda _dt: app.flow.tick(time.monotonic() + app.flow.thanks_s), 0.02)
             Clock.schedule_once(tap, 0.06)
 
         t = UnitTestTouch(x, y)
@@ -159,6 +163,7 @@ def child(taps: int, start_wall: float) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--taps", type=int, default=200)
+    ap.add_argument("--followup-qr", action="store_true", help="with the thank-you QR on")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--bare-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -170,9 +175,9 @@ def main() -> int:
         return 0
     if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, __file__,
-                                "--taps", str(args.taps)])
+                                "--taps", str(args.taps), *(["--followup-qr"] if args.followup_qr else [])])
     work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
-    (work / "kiosk.yaml").write_text(CONFIG, encoding="utf-8")
+    (work / "kiosk.yaml").write_text(CONFIG + (QR_CONFIG if args.followup_qr else ""), encoding="utf-8")
     env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(work / "kivy"),
            "PYTHONPATH": str(ROOT)}
     if not env.get("DISPLAY"):

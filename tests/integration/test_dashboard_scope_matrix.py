@@ -110,6 +110,9 @@ def test_seeded_b_is_visible_to_its_own_account(served):
         assert status == 200
         found |= set(leaks(readable(headers, body)))
     assert {"Zebra", "ubnd-zebra-b", "1357"} <= found, found
+    for path in ("/followup", "/followup.xlsx", "/api/v1/followup?format=csv"):  # B's answers on the phone, for B
+        status, headers, body = request(url, "GET", path, cookie)
+        assert status == 200 and "Zebra" in leaks(readable(headers, body)), path
     for path in ("/officers", "/officers.xlsx", "/officers/print", "/api/v1/officers", "/api/v1/officers?format=csv"):
         status, headers, body = request(url, "GET", path, cookie)  # B's officers are there for B
         assert status == 200 and {"zebra", "ubnd-zebra-b"} <= set(leaks(readable(headers, body))), path
