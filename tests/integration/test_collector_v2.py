@@ -323,3 +323,27 @@ def test_a_retained_rating_before_and_after_the_collector_subscribes_is_rejected
             send(c, k.topic(kind), b"", retain=True)  # clear the broker's retained copies
         c.loop_stop()
         c.disconnect()
+
+
+def test_ratings_stamped_in_1970_or_back_dated_past_a_quarter_are_placed_at_arrival_and_flagged(pair):
+    """A stolen account back-dating ratings into a closed month, or a kiosk back in 1970: judged against the
+    receive time (no live anchor believes them) and counted apart; a month-old backlog keeps its time."""
+    prefix, cols, c = pair
+    now = datetime.now(timezone.utc)
+    stamps = {"1970": datetime(1970, 1, 2, tzinfo=timezone.utc), "back-dated": now - timedelta(days=100),
+              "month-old": now - timedelta(days=30)}
+    ids = {}
+    for name, ts in stamps.items():
+        r = Rating(id=str(uuid.uuid4()), site="ubnd-a", device="quay-05", ts=ts, rating=1, scale=5, lang="vi")
+        ids[name] = r.id
+        send(c, rating_topic("ubnd-a", "quay-05", prefix), encode(r))
+    received = datetime.now(timezone.utc).timestamp() * 1000
+    for col in cols:
+        wait_for(col.db_url, "SELECT COUNT(*) FROM ratings WHERE device = 'quay-05'", 3)
+        placed = {name: query(col.db_url, "SELECT at_ms, time_unverified FROM ratings WHERE id = ?", (i,))[0]
+                  for name, i in ids.items()}
+        for name in ("1970", "back-dated"):
+            at, unverified = placed[name]
+            assert unverified == 1 and abs(at - received) < 30_000, (name, placed)
+        at, unverified = placed["month-old"]
+        assert unverified == 0 and abs(at - stamps["month-old"].timestamp() * 1000) < 1_000, placed
