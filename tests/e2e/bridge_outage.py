@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -18,9 +19,12 @@ from tests.servers import Mosquitto
 
 
 def bridged_outage(workdir: Path, cut_s: float, count: int = 300, rate: float = 30,
-                   stored_once: Optional[Callable] = None, timeout: float = 180) -> dict:
+                   stored_once: Optional[Callable] = None, timeout: float = 180,
+                   health_every_s: Optional[float] = None) -> dict:
     """Run the scenario; returns created, stored, doubled and the seconds from the link's return to the
-    last rating stored. ``stored_once`` (the receipts test's check) is called before the processes stop."""
+    last rating stored. ``stored_once`` (the receipts test's check) is called before the processes stop.
+    ``health_every_s``: play docs/hailong-broker-health.timer on the commune broker (a broker that does
+    not answer is killed and started again, as systemctl restart does to a hung one)."""
     from broker import setup
     from broker.__main__ import main
     from tests.e2e.proxy import CuttableProxy
@@ -53,6 +57,19 @@ def bridged_outage(workdir: Path, cut_s: float, count: int = 300, rate: float = 
         f"password: {{file: kiosk.pass}}}}"))
     kiosk = chain.Proc("kiosk", [chain.PY, "-m", "kiosk", "simulate", "--config", str(cfg), "--count", str(count),
                                  "--rate", str(rate), "--journal", "--stay"], work).start()
+    stop_health = threading.Event()
+    restarts: list[float] = []
+
+    def health_timer() -> None:
+        from broker.health import check
+
+        while not stop_health.wait(health_every_s):
+            if check(commune, timeout_s=10).state == "not answering":
+                restarts.append(time.monotonic())
+                down.stop(signal.SIGKILL)
+                down.start()
+    if health_every_s:
+        threading.Thread(target=health_timer, daemon=True).start()
     try:
         assert chain.wait_for(lambda: len(chain.stored_ids(db_url)) >= count // 5, 60), collector.tail() + kiosk.tail()
         link.cut()
@@ -73,8 +90,9 @@ def bridged_outage(workdir: Path, cut_s: float, count: int = 300, rate: float = 
         stored = chain.stored_ids(db_url)
         return {"created": len(created), "stored": len(set(stored) & set(created)),
                 "doubled": chain.rollup_total(db_url) - len(set(stored)), "cut_s": cut_s,
-                "drained_after_link_s": round(drained_s, 1)}
+                "drained_after_link_s": round(drained_s, 1), "hung_broker_restarts": len(restarts)}
     finally:
+        stop_health.set()
         for p in (kiosk, collector):
             p.stop()
         down.stop()
