@@ -71,7 +71,27 @@ def world():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_the_clerk_enrols_from_the_usb_stick_as_the_guide_says_and_the_first_day_is_complete(world):
+def terminal_picture(text: str, png: Path) -> None:
+    """What the clerk sees in the terminal, as a picture for docs/enrol.md (Chromium renders it)."""
+    import html
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.servers import CHROMIUM_ARGS
+
+    page = ("<!doctype html><meta charset=utf-8><body style='margin:0;background:#1e1e1e'>"
+            "<pre style='margin:0;padding:14px;color:#e6e6e6;font:15px/1.45 \"DejaVu Sans Mono\",monospace;"
+            f"white-space:pre-wrap;width:900px'>{html.escape(text)}</pre>")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 930, "height": 200})
+        tab.set_content(page)
+        tab.screenshot(path=str(png), full_page=True)
+        browser.close()
+
+
+def test_the_clerk_enrols_from_the_usb_stick_as_the_guide_says_and_the_first_day_is_complete(world, artifacts,
+                                                                                               doc_image):
     base, home = world
     province = base / "province"
     province.mkdir()
@@ -95,21 +115,34 @@ def test_the_clerk_enrols_from_the_usb_stick_as_the_guide_says_and_the_first_day
          "--enrol-bundle", str(stick / "quay-01.tar")], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     code = re.search(r"province code / mã tỉnh: ([0-9A-F-]{19})", made.stderr).group(1)  # sent by letter
+    broker = Mosquitto(bdir, port=tls_port, conf_file=bdir / "mosquitto.conf").start()  # the province's, up
+    try:
+        _at_the_counter(base, home, province, bdir, tls_port, stick, code, pin_hash, fleet_block, collector_issued,
+                        artifacts, doc_image)
+    finally:
+        broker.stop()
 
+
+def _at_the_counter(base, home, province, bdir, tls_port, stick, code, pin_hash, fleet_block, collector_issued,
+                    artifacts, doc_image) -> None:
+    """The clerk's steps, then the kiosk's first day, with the province's broker up."""
     # ---- at the counter: the guide's command, as printed
     printed = guide_block(ROOT / "docs" / "enrol.md", "**Tại quầy")
     assert printed == "sudo hailong-kiosk enrol --dir /etc/hailong", printed
     etc = base / "etc" / "hailong"
     etc.parent.mkdir()
     command = (printed.replace("sudo ", "" if shutil.which("sudo") is None else "sudo ", 1)
-               .replace("/etc/hailong", str(etc)) + f" --media '{stick.parent}' --no-connect")
+               .replace("/etc/hailong", str(etc)) + f" --media '{stick.parent}'")
     env = {**chain._env(), "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}  # the Pi guide's ln -s
     enrolled = sh(command, env=env, cwd=base)
     out = enrolled.stdout + enrolled.stderr
     assert enrolled.returncode == 0, out
     assert f"dùng tệp / using {stick / 'quay-01.tar'}" in out
     assert f"mã tỉnh / province code: {code}" in out  # what the clerk compares with the province's letter
-    assert "người dùng kiosk đọc được cấu hình" in out
+    assert "người dùng kiosk đọc được cấu hình" in out and ": connected" in out and "sẵn sàng / ready" in out
+    shown = out.replace(str(stick), "/media/usb").replace(str(etc), "/etc/hailong")
+    terminal_picture(f"$ {printed}\n{shown}", artifacts / "enrol-usb-terminal.png")
+    doc_image(artifacts / "enrol-usb-terminal.png", "enrol-usb.png")
 
     # ---- the kernel's answer, as the service user and as anyone else
     secrets = [etc / f"{SITE}--{DEVICE}.pass", etc / "pin.key"]
@@ -137,7 +170,7 @@ def test_the_clerk_enrols_from_the_usb_stick_as_the_guide_says_and_the_first_day
     fake.mkdir()
     broker_cli("add-device", SITE, DEVICE, "--dir", str(obdir), "--fleet-pub", str(other / "keys" / "fleet.pub"),
                "--enrol-bundle", str(fake / "quay-01.tar"))
-    refused = sh(command.replace(f"--media '{stick.parent}'", f"--media '{fake}'"), env=env, cwd=base)
+    refused = sh(command.replace(f"--media '{stick.parent}'", f"--media '{fake}'") + " --no-connect", env=env, cwd=base)
     assert refused.returncode == 1 and "--new-province" in refused.stderr, refused.stdout + refused.stderr
     assert cfg == load(etc / "kiosk.yaml", kind="kiosk")
 
@@ -159,7 +192,6 @@ def test_the_clerk_enrols_from_the_usb_stick_as_the_guide_says_and_the_first_day
     (root / "push.yaml").write_text(f"kind: fleet\nkey: {province / 'keys' / 'fleet.key'}\n"
                                     + fleet_block.replace("ca.crt", str(base / "ca.crt"))
                                     .replace("fleet-tinh.pass", str(base / "fleet-tinh.pass")), encoding="utf-8")
-    broker = Mosquitto(bdir, port=tls_port, conf_file=bdir / "mosquitto.conf").start()
     collector = kiosk = None
     try:
         collector, db_url = chain.start_tls_collector(base, yaml_block(collector_issued))
@@ -183,4 +215,3 @@ def test_the_clerk_enrols_from_the_usb_stick_as_the_guide_says_and_the_first_day
         for p in (kiosk, collector):
             if p is not None:
                 p.stop()
-        broker.stop()
