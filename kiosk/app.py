@@ -30,6 +30,7 @@ from config.kiosk import KioskConfig
 from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
+from .keys import key_name
 from .clock import KioskClock, clock_wrong_text
 from .duty import Duty, DutyChange, Officer, closing_time, parse_hours, pin_checker
 from . import pin_lockout
@@ -225,6 +226,7 @@ class KioskApp(App):
         self.restarting = False          # stopped to restart: run_app returns RESTART
         self.flow = Flow(cfg, self._keep, self._on_flow_event, now=time.monotonic())
         self._sounds: dict[tuple[str, str], object] = {}
+        self._last_key: tuple = ()
         self._tech_clock = None
         self.shift_memory = ShiftMemory(shift_file(outbox_path))
         self._restore_shift()
@@ -242,6 +244,8 @@ class KioskApp(App):
         self.unit = Window.height / 100.0
         Window.bind(size=lambda _w, size: setattr(self, "unit", size[1] / 100.0))
         Window.bind(on_keyboard=self._on_keyboard, on_request_close=self._on_request_close)
+        if self.cfg.keys.enabled:
+            Window.bind(on_key_down=self._on_key_down, on_key_up=self._on_key_up)
         self._build_faces()
         self._build_langs()
         self._build_reasons()
@@ -756,6 +760,26 @@ class KioskApp(App):
 
     def on_exit(self) -> None:
         self.flow.request_exit()
+
+    def _on_key_down(self, _window, keycode, *_args):
+        """A physical key (keypad, arcade buttons): the flow decides, as for a touch (kiosk.yaml keys)."""
+        name = key_name(keycode)
+        if (name, keycode) != self._last_key:  # for the technician finding a button's name (-v)
+            self._last_key = (name, keycode)
+            log.info("phím / key %s (keycode %s)%s", name, keycode,
+                     "" if name in self.flow.key_actions else ": không dùng / not in keys")
+        if name is None or self.entry.active:  # the officer's screens are worked by touch
+            return False
+        now = time.monotonic()
+        self.duty.activity(now)
+        self.flow.key_down(name, now, faces_shown=self._screen_name() == self.flow.state.value)
+        return False
+
+    def _on_key_up(self, _window, keycode, *_args):
+        name = key_name(keycode)
+        if name is not None:
+            self.flow.key_up(name, time.monotonic())
+        return False
 
     def _on_keyboard(self, _window, key, *_args):
         # Escape and Android's back key are swallowed: only the technician view closes the app.

@@ -1,0 +1,57 @@
+"""Physical keys on the real kiosk window (Xvfb): each face key stores that rating once, a face key on the
+follow-up screen chooses a reason, and a key held down for 3 s (with auto-repeat) stores one rating."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from broker.contract import decode
+from kiosk.outbox import Outbox
+
+pytestmark = [pytest.mark.ui, pytest.mark.window]
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = ROOT / "tests" / "ui" / "kiosk_keys_driver.py"
+CONFIG = """kind: kiosk
+site: ubnd-xa-tan-lap
+device: quay-01
+followup:
+  reasons:
+    - {key: waiting, texts: {vi: "Chờ đợi lâu", en: "Long waiting time"}}
+    - {key: attitude, texts: {vi: "Thái độ chưa tốt", en: "Unfriendly staff"}}
+timeouts: {thank_you_s: 1}
+repeat_window_s: 0.5
+outbox: {path: outbox.db}
+"""
+
+
+def test_each_face_key_stores_one_rating_and_a_key_held_3_s_stores_one(tmp_path, artifacts):
+    cfg = tmp_path / "kiosk.yaml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
+           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
+    if not env.get("DISPLAY"):
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    result = tmp_path / "result.json"
+    out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(tmp_path / "outbox.db"), str(artifacts / "keys"),
+                          str(result)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0 and result.exists(), out.stdout[-3000:] + out.stderr[-3000:]
+    data = json.loads(result.read_text(encoding="utf-8"))
+    assert not data["errors"], data["errors"]
+    assert all(data["keycodes_as_kivy"].values()), data["keycodes_as_kivy"]  # our key names are Kivy's
+    steps = {s["step"]: s for s in data["steps"]}
+    assert [steps[f"after {k}"]["outbox"] for k in ("5", "numpad4", "3")] == [1, 2, 3]
+    assert all(steps[f"after {k}"]["screen"] == "thanks" for k in ("5", "numpad4", "3"))
+    assert steps["after numpad1"] == {"step": "after numpad1", "screen": "followup", "outbox": 3}
+    assert steps["after reason key 2"]["outbox"] == 4
+    assert steps["after holding 5 for 3 s"]["outbox"] == 5 and steps["end"]["outbox"] == 5
+
+    box = Outbox(tmp_path / "outbox.db")
+    rows = [decode(r.topic, r.payload) for r in box.peek(0, 100)]
+    box.close()
+    assert [(r.rating, r.reason, r.flags) for r in rows] == [
+        (5, None, []), (4, None, []), (3, None, []), (1, "attitude", []), (5, None, [])]
