@@ -176,6 +176,23 @@ class Keys(Strict):
         return self
 
 
+class Voice(Strict):
+    """Speech (issue 28): every text the kiosk says, per language, from a recorded clip given here, else from a
+    clip built ahead of time by ``python -m kiosk voice build`` with espeak-ng. Nothing is synthesised at the
+    counter; the kiosk plays the built WAV files (docs/kiosk-raspberry-pi.md)."""
+
+    enabled: bool = Field(False, description="speak the question when a visit starts, the thank-you, and on listen")
+    folder: ConfigPath = Field(Path("voice"), description="where voice build puts the clips (beside kiosk.yaml)")
+    voices: dict[LangCode, Annotated[str, Field(pattern=r"^[A-Za-z0-9_+-]{1,40}$")]] = Field(
+        default_factory=lambda: {"vi": "vi", "en": "en"},
+        description="espeak-ng voice per language (espeak-ng --voices); a language without one needs clips")
+    clips: dict[LangCode, dict[Annotated[str, Field(pattern=r"^(question|followup_question|skip|thanks|thanks_detail"
+                                                         r"|face\.[a-z_]+|reason\.[a-z0-9][a-z0-9_-]{0,63})$")],
+                               OptionalInputFile]] = Field(
+        default_factory=dict, description="recorded clips: language -> text (question, face.happy, reason.waiting, "
+                                          "thanks, ...) -> WAV file; used instead of built speech")
+
+
 class Technician(Strict):
     pin: Optional[Secret] = Field(None, description="{env: NAME} or {file: PATH} holding 4 to 12 digits")
     # The province's way to give a technician PIN with enrolment and pushes: only its hash travels
@@ -279,6 +296,7 @@ class KioskConfig(Strict):
     outbox: Outbox = Field(default_factory=Outbox)
     audio: dict[LangCode, dict[Literal["start", "thanks"], OptionalInputFile]] = Field(
         default_factory=dict, description="spoken prompts; a missing file is reported and the kiosk runs silent")
+    voice: Voice = Field(default_factory=dict)  # a dict, validated: its folder is resolved beside the file
     status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
     display: Display = Field(default_factory=Display)
     # The times the technician view shows, in the zone the dashboard shows them (not the Pi's own, often UTC).
