@@ -47,6 +47,8 @@ KV = Path(__file__).with_name("kiosk.kv")
 CORNER_FRACTION = 0.14  # the hidden technician corner: this share of the shorter screen side
 KEY_ESCAPE, KEY_BACK = 27, 1001
 CLOCK_WARN_S = 60.0  # the technician view calls the clock wrong past this
+# what the listen key says on each screen
+LISTEN_TEXT = {State.RATING: "question", State.FOLLOWUP: "followup_question", State.THANKS: "thanks"}
 
 
 RESTART = 75  # run_app's answer when the kiosk stopped to start again on a new kiosk.yaml
@@ -227,6 +229,9 @@ class KioskApp(App):
         self.flow = Flow(cfg, self._keep, self._on_flow_event, now=time.monotonic())
         self._sounds: dict[tuple[str, str], object] = {}
         self._last_key: tuple = ()
+        self._voice = None     # kiosk.voice.Clips, made at the first clip when voice is on
+        self._playing = None
+        self.played: list[str] = []  # "lang:text:file" of every clip played, in order (for tests and logs)
         self._tech_clock = None
         self.shift_memory = ShiftMemory(shift_file(outbox_path))
         self._restore_shift()
@@ -674,12 +679,30 @@ class KioskApp(App):
                          + "; đã bắt đầu hộp thư mới / a new outbox was started")
         return lines
 
+    def _clip(self, kind: str) -> tuple[Optional[Path], str]:
+        """The file to play for a flow event (start, thanks, listen) and the text key it says. With voice on,
+        the clips built by ``python -m kiosk voice build`` (kiosk/voice.py, imported only then); else the
+        optional audio prompts."""
+        if not self.cfg.voice.enabled:
+            return self.cfg.audio.get(self.flow.lang, {}).get(kind), kind
+        if self._voice is None:
+            from .voice import Clips
+
+            self._voice = Clips(self.cfg)
+        key = {"start": "question", "thanks": "thanks"}.get(kind) or LISTEN_TEXT.get(self.flow.state)
+        if key is None:
+            return None, kind
+        path = self._voice.get(self.flow.lang, key)
+        if path is None:
+            log.warning("no clip for %s in %s: run python -m kiosk voice build", key, self.flow.lang)
+        return path, key
+
     def _play(self, kind: str) -> None:
         """Optional spoken prompt; a missing or broken file is logged once and otherwise ignored."""
-        path = self.cfg.audio.get(self.flow.lang, {}).get(kind)
+        path, said = self._clip(kind)
         if path is None:
             return
-        key = (self.flow.lang, kind)
+        key = (self.flow.lang, said)
         try:
             if key not in self._sounds:
                 from kivy.core.audio import SoundLoader
@@ -690,8 +713,12 @@ class KioskApp(App):
                 self._sounds[key] = sound
             sound = self._sounds[key]
             if sound is not None:
+                if self._playing is not None and self._playing is not sound:
+                    self._playing.stop()  # a new screen's words cut the last ones short
                 sound.stop()
                 sound.play()
+                self._playing = sound
+                self.played.append(f"{self.flow.lang}:{said}:{Path(path).name}")
         except Exception as exc:  # audio must never take the kiosk down
             log.warning("audio prompt %s failed: %s", path, exc)
             self._sounds[key] = None

@@ -55,3 +55,42 @@ def test_each_face_key_stores_one_rating_and_a_key_held_3_s_stores_one(tmp_path,
     box.close()
     assert [(r.rating, r.reason, r.flags) for r in rows] == [
         (5, None, []), (4, None, []), (3, None, []), (1, "attitude", []), (5, None, [])]
+
+
+VOICE_DRIVER = ROOT / "tests" / "ui" / "kiosk_voice_driver.py"
+
+
+def test_with_voice_on_the_kiosk_says_the_question_the_thank_you_and_listen_repeats_the_screen(tmp_path):
+    from config import load
+    from kiosk.voice import Clips
+    from kiosk.voice_build import build
+
+    cfg_path = tmp_path / "kiosk.yaml"
+    cfg_path.write_text(CONFIG.replace("timeouts: {thank_you_s: 1}", "timeouts: {thank_you_s: 2}")
+                        + "voice: {enabled: true}\n", encoding="utf-8")
+    cfg = load(cfg_path)
+    assert build(cfg).built  # the clips, built for real with espeak-ng
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
+           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
+    if not env.get("DISPLAY"):
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    result = tmp_path / "result.json"
+    out = subprocess.run([sys.executable, str(VOICE_DRIVER), str(cfg_path), str(tmp_path / "outbox.db"), str(result)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0 and result.exists(), out.stdout[-3000:] + out.stderr[-3000:]
+    data = json.loads(result.read_text(encoding="utf-8"))
+    assert not data["errors"], data["errors"]
+    said = [p.rsplit(":", 1)[0] for p in data["played"]]
+    assert said == ["vi:question", "vi:question", "vi:thanks", "vi:thanks",
+                    "vi:question", "vi:followup_question", "vi:thanks",
+                    "vi:question", "en:question", "en:thanks"], data["played"]
+    clips = Clips(cfg)
+    for entry in data["played"]:  # each one is the clip voice build made for that text
+        lang, key, name = entry.split(":")
+        assert clips.get(lang, key).name == name
+    assert all(length is not None and length > 0.4 for length in data["lengths"].values()), data["lengths"]
+
+    box = Outbox(tmp_path / "outbox.db")
+    rows = [decode(r.topic, r.payload) for r in box.peek(0, 100)]
+    box.close()
+    assert [(r.rating, r.reason, r.lang) for r in rows] == [(5, None, "vi"), (1, "attitude", "vi"), (4, None, "en")]
