@@ -49,7 +49,7 @@ def script():
         yield shown(app, "thanks")
         seen(f"after {key}")
         yield shown(app, "rating")
-        yield 0.7  # a new citizen: past the repeat window
+        yield 1.7  # a new citizen: past the repeat window
     yield from press("numpad1")
     yield shown(app, "followup")
     seen("after numpad1")
@@ -59,7 +59,7 @@ def script():
     seen("after reason key 2")
     shoot(f"{shots}-thanks-by-key.png")
     yield shown(app, "rating")
-    yield 0.7
+    yield 1.7
     # a key held down for 3 s: one press, then X's auto-repeat
     down("5")
     yield 0.5
@@ -69,8 +69,20 @@ def script():
     up("5")
     seen("after holding 5 for 3 s")
     yield shown(app, "rating")
-    yield 0.5
+    yield 1.7
     seen("end")
+    # a child mashing the keys through the thank-you screen: the next rating is flagged like mashed touches
+    yield from press("5")
+    yield shown(app, "thanks")
+    for key in ("1", "3", "5", "2", "4"):
+        yield from press(key)
+        yield 0.05
+    seen("mashed through the thank-you")
+    yield shown(app, "rating")
+    yield 0.5  # past settle_s, within the repeat window of the last mashed key
+    yield from press("4")
+    yield shown(app, "thanks")
+    seen("after the mash")
 
 
 app.bind(on_start=lambda *_: play(app, script(), result, patience_s=10))

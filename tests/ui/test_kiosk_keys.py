@@ -1,5 +1,6 @@
 """Physical keys on the real kiosk window (Xvfb): each face key stores that rating once, a face key on the
-follow-up screen chooses a reason, and a key held down for 3 s (with auto-repeat) stores one rating."""
+follow-up screen chooses a reason, a key held down for 3 s (with auto-repeat) stores one rating, and keys
+mashed through the thank-you screen flag the next rating like mashed touches."""
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ followup:
     - {key: waiting, texts: {vi: "Chờ đợi lâu", en: "Long waiting time"}}
     - {key: attitude, texts: {vi: "Thái độ chưa tốt", en: "Unfriendly staff"}}
 timeouts: {thank_you_s: 1}
-repeat_window_s: 0.5
+repeat_window_s: 1.5
 outbox: {path: outbox.db}
 """
 
@@ -49,12 +50,15 @@ def test_each_face_key_stores_one_rating_and_a_key_held_3_s_stores_one(tmp_path,
     assert steps["after numpad1"] == {"step": "after numpad1", "screen": "followup", "outbox": 3}
     assert steps["after reason key 2"]["outbox"] == 4
     assert steps["after holding 5 for 3 s"]["outbox"] == 5 and steps["end"]["outbox"] == 5
+    assert steps["mashed through the thank-you"]["outbox"] == 6  # keys on the thank-you screen rate nothing
+    assert steps["after the mash"]["outbox"] == 7
 
     box = Outbox(tmp_path / "outbox.db")
     rows = [decode(r.topic, r.payload) for r in box.peek(0, 100)]
     box.close()
     assert [(r.rating, r.reason, r.flags) for r in rows] == [
-        (5, None, []), (4, None, []), (3, None, []), (1, "attitude", []), (5, None, [])]
+        (5, None, []), (4, None, []), (3, None, []), (1, "attitude", []), (5, None, []),
+        (5, None, []), (4, None, ["rapid_repeat"])]
 
 
 VOICE_DRIVER = ROOT / "tests" / "ui" / "kiosk_voice_driver.py"
@@ -67,6 +71,7 @@ def test_with_voice_on_the_kiosk_says_the_question_the_thank_you_and_listen_repe
 
     cfg_path = tmp_path / "kiosk.yaml"
     cfg_path.write_text(CONFIG.replace("timeouts: {thank_you_s: 1}", "timeouts: {thank_you_s: 2}")
+                        .replace("repeat_window_s: 1.5", "repeat_window_s: 0.5")
                         + "voice: {enabled: true}\n", encoding="utf-8")
     cfg = load(cfg_path)
     assert build(cfg).built  # the clips, built for real with espeak-ng
