@@ -6,6 +6,7 @@ when the window is created.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 import logging
 import signal
 import time
@@ -231,7 +232,8 @@ class KioskApp(App):
         self._last_key: tuple = ()
         self._voice = None     # kiosk.voice.Clips, made at the first clip when voice is on
         self._playing = None
-        self.played: list[str] = []  # "lang:text:file" of every clip played, in order (for tests and logs)
+        self.played: deque[str] = deque(maxlen=200)  # "lang:text:file" of the last clips played, in order (tests)
+        self._unvoiced: set[tuple[str, str]] = set()  # texts without a clip, logged once
         self._tech_clock = None
         self.shift_memory = ShiftMemory(shift_file(outbox_path))
         self._restore_shift()
@@ -693,8 +695,9 @@ class KioskApp(App):
         if key is None:
             return None, kind
         path = self._voice.get(self.flow.lang, key)
-        if path is None:
-            log.warning("no clip for %s in %s: run python -m kiosk voice build", key, self.flow.lang)
+        if path is None and (self.flow.lang, key) not in self._unvoiced:
+            self._unvoiced.add((self.flow.lang, key))
+            log.warning("không có câu nói / no clip for %s in %s: run python -m kiosk voice build", key, self.flow.lang)
         return path, key
 
     def _play(self, kind: str) -> None:
