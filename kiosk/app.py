@@ -31,7 +31,7 @@ from config.kiosk import KioskConfig
 from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
-from .keys import key_name
+from .keys import key_name, pin_key
 from .clock import KioskClock, clock_wrong_text
 from .duty import Duty, DutyChange, Officer, closing_time, parse_hours, pin_checker
 from . import pin_lockout
@@ -798,9 +798,14 @@ class KioskApp(App):
             self._last_key = (name, keycode)
             log.info("phím / key %s (keycode %s)%s", name, keycode,
                      "" if name in self.flow.key_actions else ": không dùng / not in keys")
-        if name is None or self.entry.active:  # the officer's screens are worked by touch
+        if name is None:
             return False
         now = time.monotonic()
+        if self.entry.active:  # the officer's screens: a keypad types the PIN; the rest is by touch
+            pressed = pin_key(name)
+            if self.entry.screen == OFFICER_PIN and pressed is not None and self.flow.held.down(name, now):
+                self.on_officer_ok() if pressed == "OK" else self.on_officer_key(pressed)
+            return False
         self.duty.activity(now)
         self.flow.key_down(name, now, faces_shown=self._screen_name() == self.flow.state.value)
         return False

@@ -10,7 +10,8 @@ appears is ignored; a rating flagged ``rapid_repeat`` (mashing, or a visit that 
 one's touches) asks no follow-up, and a reason chosen in a burst of touches is not kept.
 
 Physical keys (``key_down``/``key_up``, names from kiosk.yaml ``keys``) take the same paths as touches: a
-face key is ``tap_face``, so the same filters flag it; a held key's auto-repeat is not a new press.
+face key is ``tap_face``, so the same filters flag it; a held key's auto-repeat is not a new press. On the
+technician's PIN screen digits, Enter and Backspace type the PIN.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Callable, Optional
 from broker.contract import Rating, new_event_id, utcnow
 from config.kiosk import FACES_FOR_SCALE, KioskConfig
 
-from .keys import HeldKeys
+from .keys import HeldKeys, pin_key
 from .repeat import RAPID_REPEAT, PressFilter
 
 log = logging.getLogger(__name__)
@@ -157,12 +158,23 @@ class Flow:
         chooses reason i and back skips; listen asks for the current screen's words to be spoken
         (``audio:listen``). A held key's auto-repeat does nothing. ``faces_shown`` is False while the app
         shows something else over the flow (the waiting or out-of-order screen): the key is only a touch."""
+        if self.state is State.PIN:  # the technician types the PIN on a keypad as on the screen's
+            pressed = pin_key(name)
+            if pressed is None or not self.held.down(name, now):
+                return None
+            if pressed == "OK":
+                self.submit_pin(now)
+            elif pressed == "C":
+                self.clear_pin(now)
+            else:
+                self.press_digit(pressed, now)
+            return None
         action = self.key_actions.get(name)
         if action is None or not self.held.down(name, now):
             return None  # not a citizen's key, or the same press still held (auto-repeat)
         kind, index = action
-        if self.state in (State.PIN, State.TECHNICIAN):
-            return None  # the technician's screens are worked by touch
+        if self.state is State.TECHNICIAN:
+            return None  # the technician's view is worked by touch
         if faces_shown and kind == "face" and self.state is State.RATING:
             return self.tap_face(index, now)
         if faces_shown and self.state is State.FOLLOWUP:

@@ -35,6 +35,15 @@ def key_name(keycode: int) -> Optional[str]:
     return NAMES.get(keycode)
 
 
+def pin_key(name: str) -> Optional[str]:
+    """What a key does on a PIN screen (officer or technician): a digit, "C" (clear) or "OK"."""
+    if len(name) == 1 and name.isdigit():
+        return name
+    if name.startswith("numpad") and name[6:].isdigit():
+        return name[6:]
+    return {"enter": "OK", "numpadenter": "OK", "backspace": "C", "delete": "C"}.get(name)
+
+
 def default_face_keys(scale: int) -> list[list[str]]:
     """Key i (top row and numpad) chooses face i, 1 the least satisfied."""
     return [[str(i), f"numpad{i}"] for i in range(1, scale + 1)]

@@ -99,3 +99,23 @@ def test_with_voice_on_the_kiosk_says_the_question_the_thank_you_and_listen_repe
     rows = [decode(r.topic, r.payload) for r in box.peek(0, 100)]
     box.close()
     assert [(r.rating, r.reason, r.lang) for r in rows] == [(5, None, "vi"), (1, "attitude", "vi"), (4, None, "en")]
+
+
+def test_the_officer_types_the_pin_on_a_keypad(tmp_path):
+    from tests.ui.test_officer_ui import write_config
+
+    cfg = write_config(tmp_path)
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
+           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
+    if not env.get("DISPLAY"):
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    result = tmp_path / "result.json"
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "officer_keys_driver.py"), str(cfg),
+                          str(tmp_path / "outbox.db"), str(result)], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=90)
+    assert out.returncode == 0 and result.exists(), out.stdout[-3000:] + out.stderr[-3000:]
+    data = json.loads(result.read_text(encoding="utf-8"))
+    assert not data["errors"], data["errors"]
+    assert data["mask"] == "••••"  # 9 cleared, then 2 4 6 8; the held 8 typed once
+    assert data["officer"] == "le-van-cuong"
+    assert data["ratings"] == 0  # digit keys on the officer's screens rate nothing

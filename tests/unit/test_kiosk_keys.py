@@ -4,7 +4,7 @@ import pytest
 
 from config import ConfigError, load
 from kiosk.flow import State
-from kiosk.keys import HeldKeys, default_face_keys
+from kiosk.keys import HeldKeys, default_face_keys, pin_key
 
 from .test_kiosk_flow import make
 
@@ -107,8 +107,31 @@ def test_keys_off_and_on_other_screens():
     assert flow.key_down("5", 1.0) is None and sunk == []
     flow, sunk, _ = make()
     assert flow.key_down("5", 1.0, faces_shown=False) is None and sunk == []  # waiting screen
-    flow.state = State.PIN
-    assert flow.key_down("4", 5.0) is None and flow.pin == ""
+    flow.state = State.TECHNICIAN
+    assert flow.key_down("4", 5.0) is None and flow.state is State.TECHNICIAN and sunk == []
+
+
+def test_the_technician_types_the_pin_on_a_keypad(monkeypatch):
+    monkeypatch.setenv("TEST_KIOSK_PIN", "2468")
+    flow, sunk, _ = make()
+    flow.corner_down(0.0)
+    flow.tick(3.1)
+    assert flow.state is State.PIN
+    for i, key in enumerate(["2", "numpad4", "9", "backspace", "2", "4", "6"]):
+        flow.key_down(key, 4.0 + i)
+        flow.key_up(key, 4.05 + i)
+    flow.key_down("8", 12.0)
+    flow.key_down("8", 12.6)  # held: auto-repeat types nothing more
+    flow.key_up("8", 13.0)
+    assert flow.pin == "2468"
+    flow.key_down("numpadenter", 14.0)
+    assert flow.state is State.TECHNICIAN and sunk == []
+
+
+@pytest.mark.parametrize("name,pressed", [("7", "7"), ("numpad0", "0"), ("enter", "OK"), ("numpadenter", "OK"),
+                                          ("backspace", "C"), ("a", None), ("numpadadd", None)])
+def test_pin_keys(name, pressed):
+    assert pin_key(name) == pressed
 
 
 def test_a_lost_key_up_does_not_make_the_key_dead():
