@@ -1,6 +1,6 @@
 """Command line: ``python -m kiosk [run] --config kiosk.yaml`` opens the terminal;
 ``python -m kiosk simulate ...`` taps without a window; ``python -m kiosk outbox check|salvage PATH``
-examines or recovers an outbox file."""
+examines or recovers an outbox file; ``python -m kiosk voice build --config kiosk.yaml`` makes the spoken clips."""
 from __future__ import annotations
 
 import argparse
