@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def _unshadow() -> None:
@@ -98,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     for f in args.files:
         try:
             _cfg, warnings = load_checked(f, kind=args.kind)
+            if getattr(_cfg, "kind", None) == "kiosk" and _cfg.voice.enabled:  # speech: every text has a clip or a voice
+                from kiosk.voice import problems as voice_problems
+
+                warnings = [*warnings, *voice_problems(_cfg, Path(f).name)]
         except ConfigError as exc:
             failed = True
             for problem in exc.problems:

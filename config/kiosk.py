@@ -118,6 +118,81 @@ class Timeouts(Strict):
     idle_s: Annotated[float, Field(ge=5, le=3600, description="5 to 3600 seconds")] = 30.0
 
 
+KeyNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(min_length=1, max_length=4)]
+
+
+def _key_list(value):
+    """One key name or a list of them (a keypad's "1" and the numpad's "numpad1" for the same face)."""
+    if isinstance(value, (str, int)):
+        value = [value]
+    # YAML reads a bare 1 as a number: the key "1" is meant
+    return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value] \
+        if isinstance(value, list) else value
+
+
+class Keys(Strict):
+    """Physical keys (a USB keypad, or arcade buttons on a GPIO-to-keyboard adapter): one key per face, plus
+    listen and back. Names are Kivy's: "1", "numpad1", "a", "enter", "f1", ... (docs/kiosk-raspberry-pi.md).
+    On the follow-up screen face key i chooses reason i and back skips; a held key is one press."""
+
+    enabled: bool = True
+    faces: Optional[list[KeyNames]] = Field(
+        None, description="one entry per face, least satisfied first (default: 1..N and numpad1..numpadN)")
+    listen: KeyNames = Field(default_factory=lambda: ["0", "numpad0"],
+                             description="says the current screen's question again (with voice on)")
+    back: KeyNames = Field(default_factory=lambda: ["backspace", "numpaddecimal"],
+                           description="skips the follow-up question")
+
+    @field_validator("faces", mode="before")
+    @classmethod
+    def _faces_lists(cls, value):
+        return [_key_list(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("listen", "back", mode="before")
+    @classmethod
+    def _one_or_list(cls, value):
+        return _key_list(value)
+
+    @model_validator(mode="after")
+    def _known_and_distinct(self) -> "Keys":
+        from kiosk.keys import KEYCODES, RESERVED
+
+        named = [("listen", k) for k in self.listen] + [("back", k) for k in self.back] + [
+            (f"faces[{i}]", k) for i, keys in enumerate(self.faces or []) for k in keys]
+        for where, key in named:
+            if key in RESERVED:
+                raise ValueError(f"keys.{where}: phím {key!r} dành cho kỹ thuật viên / the {key!r} key is kept for "
+                                 f"the technician; choose another")
+            if key not in KEYCODES:
+                raise ValueError(f"keys.{where}: không biết phím {key!r} / unknown key {key!r}; allowed: 0-9, a-z, "
+                                 f"numpad0-numpad9, numpadenter, numpadadd, numpadsubstract, numpadmul, numpaddivide, "
+                                 f"numpaddecimal, enter, spacebar, backspace, tab, up, down, left, right, f1-f15")
+        seen: dict[str, str] = {}
+        for where, key in named:
+            if key in seen and seen[key] != where:
+                raise ValueError(f"keys: phím {key!r} dùng hai lần ({seen[key]}, {where}) / the key {key!r} is given "
+                                 f"twice ({seen[key]} and {where}); each key does one thing")
+            seen[key] = where
+        return self
+
+
+class Voice(Strict):
+    """Speech (issue 28): every text the kiosk says, per language, from a recorded clip given here, else from a
+    clip built ahead of time by ``python -m kiosk voice build`` with espeak-ng. Nothing is synthesised at the
+    counter; the kiosk plays the built WAV files (docs/kiosk-raspberry-pi.md)."""
+
+    enabled: bool = Field(False, description="speak the question when a visit starts, the thank-you, and on listen")
+    folder: ConfigPath = Field(Path("voice"), description="where voice build puts the clips (beside kiosk.yaml)")
+    voices: dict[LangCode, Annotated[str, Field(pattern=r"^[A-Za-z0-9_+-]{1,40}$")]] = Field(
+        default_factory=lambda: {"vi": "vi", "en": "en"},
+        description="espeak-ng voice per language (espeak-ng --voices); a language without one needs clips")
+    clips: dict[LangCode, dict[Annotated[str, Field(pattern=r"^(question|followup_question|skip|thanks|thanks_detail"
+                                                         r"|face\.[a-z_]+|reason\.[a-z0-9][a-z0-9_-]{0,63})$")],
+                               OptionalInputFile]] = Field(
+        default_factory=dict, description="recorded clips: language -> text (question, face.happy, reason.waiting, "
+                                          "thanks, ...) -> WAV file; used instead of built speech")
+
+
 class Technician(Strict):
     pin: Optional[Secret] = Field(None, description="{env: NAME} or {file: PATH} holding 4 to 12 digits")
     # The province's way to give a technician PIN with enrolment and pushes: only its hash travels
@@ -211,6 +286,7 @@ class KioskConfig(Strict):
     duty: Duty = Field(default_factory=Duty)
     requests: RequestsCfg = Field(default_factory=RequestsCfg)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    keys: Keys = Field(default_factory=Keys)
     # A visit whose first touch comes within repeat_window_s of the last touch (any kind, the thank-you
     # screen included), or a face tapped in a burst of touches, is flagged rapid_repeat; 0 flags nothing.
     repeat_window_s: Annotated[float, Field(ge=0, le=60, description="0 to 60 seconds")] = 3.0
@@ -220,6 +296,7 @@ class KioskConfig(Strict):
     outbox: Outbox = Field(default_factory=Outbox)
     audio: dict[LangCode, dict[Literal["start", "thanks"], OptionalInputFile]] = Field(
         default_factory=dict, description="spoken prompts; a missing file is reported and the kiosk runs silent")
+    voice: Voice = Field(default_factory=dict)  # a dict, validated: its folder is resolved beside the file
     status_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
     display: Display = Field(default_factory=Display)
     # The times the technician view shows, in the zone the dashboard shows them (not the Pi's own, often UTC).
@@ -258,6 +335,18 @@ class KioskConfig(Strict):
         if keyed and self.duty.pin_key is None:
             raise ValueError(f"{'technician' if keyed[0] == 'technician' else 'staff ' + repr(keyed[0])}: mã PIN được băm bằng khóa PIN, hãy cho thiết bị khóa đó / the PIN "
                              f"hash was made with a PIN key; give the kiosk that key: duty: {{pin_key: {{file: pin.key}}}}")
+        if self.keys.faces is None:
+            from kiosk.keys import default_face_keys
+
+            self.keys.faces = default_face_keys(self.faces.scale)
+            taken = set(self.keys.listen) | set(self.keys.back)
+            clash = sorted(taken & {k for keys in self.keys.faces for k in keys})
+            if clash:
+                raise ValueError(f"keys: phím {clash} vừa là phím mặt cười mặc định vừa là listen/back / the keys "
+                                 f"{clash} are default face keys and listen or back too; give keys.faces or other keys")
+        elif len(self.keys.faces) != self.faces.scale:
+            raise ValueError(f"keys.faces: cần {self.faces.scale} mục, mỗi mặt cười một mục / give {self.faces.scale} "
+                             f"entries, one per face (faces.scale is {self.faces.scale}), not {len(self.keys.faces)}")
         if self.followup.ask_at_or_below >= self.faces.scale:
             raise ValueError(f"followup.ask_at_or_below ({self.followup.ask_at_or_below}) must be below "
                              f"faces.scale ({self.faces.scale})")

@@ -1,6 +1,6 @@
 """Command line: ``python -m kiosk [run] --config kiosk.yaml`` opens the terminal;
 ``python -m kiosk simulate ...`` taps without a window; ``python -m kiosk outbox check|salvage PATH``
-examines or recovers an outbox file."""
+examines or recovers an outbox file; ``python -m kiosk voice build --config kiosk.yaml`` makes the spoken clips."""
 from __future__ import annotations
 
 import argparse
@@ -40,7 +40,7 @@ _unshadow()
 
 from .outbox_move import carry_over
 
-COMMANDS = ("run", "simulate", "request", "outbox", "enrol")
+COMMANDS = ("run", "simulate", "request", "outbox", "enrol", "voice")
 
 
 def mqtt_url(value: str) -> tuple[str, int]:
@@ -67,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
                "  python -m kiosk run --config kiosk.yaml --windowed 1280x800\n"
                "  python -m kiosk simulate --config kiosk.yaml --count 100 --rate 5 --mqtt-url mqtt://127.0.0.1:1883",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request,outbox,enrol}")
+    sub = ap.add_subparsers(dest="command", metavar="{run,simulate,request,outbox,enrol,voice}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
     common.add_argument("--mqtt-url", type=mqtt_url, metavar="mqtt://HOST:PORT",
@@ -115,6 +115,14 @@ def parser() -> argparse.ArgumentParser:
     box.add_argument("path", type=Path, help="the outbox file, e.g. /var/lib/hailong/outbox.db")
     box.add_argument("--force", action="store_true", help="salvage even a file that checks sound")
     box.add_argument("-v", "--verbose", action="store_true", help="log more")
+    voice = sub.add_parser(
+        "voice", help="build the spoken clips ahead of time (espeak-ng)",
+        description="build: render a WAV clip with espeak-ng for every text the kiosk says in every enabled "
+                    "language into voice.folder (beside kiosk.yaml); texts with a recorded clip are skipped, "
+                    "clips already built are kept; texts with neither a clip nor a voice are listed (exit 1).",
+        epilog="Example: python -m kiosk voice build --config kiosk.yaml")
+    voice.add_argument("action", choices=["build"])
+    voice.add_argument("--config", required=True, type=Path, help="the kiosk.yaml of this counter")
     en = sub.add_parser("enrol", help="set this kiosk up from the enrolment bundle the province made",
                         description="Put the bundle's kiosk.yaml, CA, password and fleet key in place (an existing "
                                     "kiosk.yaml is kept as kiosk.yaml.before-enrol), check the config and try the "
@@ -213,6 +221,19 @@ def _enrol(args) -> int:
     return 0
 
 
+def _voice(args) -> int:
+    from config import ConfigError, load
+
+    from .voice_build import command
+
+    try:
+        cfg = load(args.config, kind="kiosk")
+    except ConfigError as exc:
+        print(f"kiosk: {args.config} has problems:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    return command(cfg, str(args.config))
+
+
 def _request(args) -> int:
     from pydantic import ValidationError
 
@@ -249,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         return _request(args)
     if args.command == "enrol":
         return _enrol(args)
+    if args.command == "voice":
+        return _voice(args)
     # Kivy's default log mode hangs its own console handler on the root logger, beside the one below: every
     # line of ours came out twice. MIXED: Kivy's handlers serve Kivy's logger only; ours the rest. Set before
     # anything imports Kivy.

@@ -6,6 +6,7 @@ when the window is created.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 import logging
 import signal
 import time
@@ -30,6 +31,7 @@ from config.kiosk import KioskConfig
 from . import __version__
 from .faces import FaceDrawing  # noqa: F401  (used by kiosk.kv)
 from .flow import Flow, State
+from .keys import key_name, pin_key
 from .clock import KioskClock, clock_wrong_text
 from .duty import Duty, DutyChange, Officer, closing_time, parse_hours, pin_checker
 from . import pin_lockout
@@ -46,6 +48,8 @@ KV = Path(__file__).with_name("kiosk.kv")
 CORNER_FRACTION = 0.14  # the hidden technician corner: this share of the shorter screen side
 KEY_ESCAPE, KEY_BACK = 27, 1001
 CLOCK_WARN_S = 60.0  # the technician view calls the clock wrong past this
+# what the listen key says on each screen
+LISTEN_TEXT = {State.RATING: "question", State.FOLLOWUP: "followup_question", State.THANKS: "thanks"}
 
 
 RESTART = 75  # run_app's answer when the kiosk stopped to start again on a new kiosk.yaml
@@ -225,6 +229,11 @@ class KioskApp(App):
         self.restarting = False          # stopped to restart: run_app returns RESTART
         self.flow = Flow(cfg, self._keep, self._on_flow_event, now=time.monotonic())
         self._sounds: dict[tuple[str, str], object] = {}
+        self._last_key: tuple = ()
+        self._voice = None     # kiosk.voice.Clips, made at the first clip when voice is on
+        self._playing = None
+        self.played: deque[str] = deque(maxlen=200)  # "lang:text:file" of the last clips played, in order (tests)
+        self._unvoiced: set[tuple[str, str]] = set()  # texts without a clip, logged once
         self._tech_clock = None
         self.shift_memory = ShiftMemory(shift_file(outbox_path))
         self._restore_shift()
@@ -242,6 +251,8 @@ class KioskApp(App):
         self.unit = Window.height / 100.0
         Window.bind(size=lambda _w, size: setattr(self, "unit", size[1] / 100.0))
         Window.bind(on_keyboard=self._on_keyboard, on_request_close=self._on_request_close)
+        if self.cfg.keys.enabled:
+            Window.bind(on_key_down=self._on_key_down, on_key_up=self._on_key_up)
         self._build_faces()
         self._build_langs()
         self._build_reasons()
@@ -670,12 +681,31 @@ class KioskApp(App):
                          + "; đã bắt đầu hộp thư mới / a new outbox was started")
         return lines
 
+    def _clip(self, kind: str) -> tuple[Optional[Path], str]:
+        """The file to play for a flow event (start, thanks, listen) and the text key it says. With voice on,
+        the clips built by ``python -m kiosk voice build`` (kiosk/voice.py, imported only then); else the
+        optional audio prompts."""
+        if not self.cfg.voice.enabled:
+            return self.cfg.audio.get(self.flow.lang, {}).get(kind), kind
+        if self._voice is None:
+            from .voice import Clips
+
+            self._voice = Clips(self.cfg)
+        key = {"start": "question", "thanks": "thanks"}.get(kind) or LISTEN_TEXT.get(self.flow.state)
+        if key is None:
+            return None, kind
+        path = self._voice.get(self.flow.lang, key)
+        if path is None and (self.flow.lang, key) not in self._unvoiced:
+            self._unvoiced.add((self.flow.lang, key))
+            log.warning("không có câu nói / no clip for %s in %s: run python -m kiosk voice build", key, self.flow.lang)
+        return path, key
+
     def _play(self, kind: str) -> None:
         """Optional spoken prompt; a missing or broken file is logged once and otherwise ignored."""
-        path = self.cfg.audio.get(self.flow.lang, {}).get(kind)
+        path, said = self._clip(kind)
         if path is None:
             return
-        key = (self.flow.lang, kind)
+        key = (self.flow.lang, said)
         try:
             if key not in self._sounds:
                 from kivy.core.audio import SoundLoader
@@ -686,8 +716,12 @@ class KioskApp(App):
                 self._sounds[key] = sound
             sound = self._sounds[key]
             if sound is not None:
+                if self._playing is not None and self._playing is not sound:
+                    self._playing.stop()  # a new screen's words cut the last ones short
                 sound.stop()
                 sound.play()
+                self._playing = sound
+                self.played.append(f"{self.flow.lang}:{said}:{Path(path).name}")
         except Exception as exc:  # audio must never take the kiosk down
             log.warning("audio prompt %s failed: %s", path, exc)
             self._sounds[key] = None
@@ -756,6 +790,31 @@ class KioskApp(App):
 
     def on_exit(self) -> None:
         self.flow.request_exit()
+
+    def _on_key_down(self, _window, keycode, *_args):
+        """A physical key (keypad, arcade buttons): the flow decides, as for a touch (kiosk.yaml keys)."""
+        name = key_name(keycode)
+        if (name, keycode) != self._last_key:  # for the technician finding a button's name (-v)
+            self._last_key = (name, keycode)
+            log.info("phím / key %s (keycode %s)%s", name, keycode,
+                     "" if name in self.flow.key_actions else ": không dùng / not in keys")
+        if name is None:
+            return False
+        now = time.monotonic()
+        if self.entry.active:  # the officer's screens: a keypad types the PIN; the rest is by touch
+            pressed = pin_key(name)
+            if self.entry.screen == OFFICER_PIN and pressed is not None and self.flow.held.down(name, now):
+                self.on_officer_ok() if pressed == "OK" else self.on_officer_key(pressed)
+            return False
+        self.duty.activity(now)
+        self.flow.key_down(name, now, faces_shown=self._screen_name() == self.flow.state.value)
+        return False
+
+    def _on_key_up(self, _window, keycode, *_args):
+        name = key_name(keycode)
+        if name is not None:
+            self.flow.key_up(name, time.monotonic())
+        return False
 
     def _on_keyboard(self, _window, key, *_args):
         # Escape and Android's back key are swallowed: only the technician view closes the app.

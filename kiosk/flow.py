@@ -8,6 +8,10 @@ not see a thank-you for a rating that was not kept.
 Presses that are not a choice (kiosk/repeat.py): a press in the first ``settle_s`` after a screen
 appears is ignored; a rating flagged ``rapid_repeat`` (mashing, or a visit that continues the last
 one's touches) asks no follow-up, and a reason chosen in a burst of touches is not kept.
+
+Physical keys (``key_down``/``key_up``, names from kiosk.yaml ``keys``) take the same paths as touches: a
+face key is ``tap_face``, so the same filters flag it; a held key's auto-repeat is not a new press. On the
+technician's PIN screen digits, Enter and Backspace type the PIN.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Callable, Optional
 from broker.contract import Rating, new_event_id, utcnow
 from config.kiosk import FACES_FOR_SCALE, KioskConfig
 
+from .keys import HeldKeys, pin_key
 from .repeat import RAPID_REPEAT, PressFilter
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,13 @@ class Flow:
         self.pin = ""
         self.pin_failures = 0
         self.last_rating: Optional[Rating] = None
+        self.held = HeldKeys()
+        self.key_actions: dict[str, tuple[str, int]] = {}  # key name -> ("face", i) / ("listen", 0) / ("back", 0)
+        if cfg.keys.enabled:
+            for i, names in enumerate(cfg.keys.faces or [], start=1):
+                self.key_actions.update({n: ("face", i) for n in names})
+            self.key_actions.update({n: ("listen", 0) for n in cfg.keys.listen})
+            self.key_actions.update({n: ("back", 0) for n in cfg.keys.back})
 
     @property
     def thanks_s(self) -> float:
@@ -140,6 +152,44 @@ class Flow:
 
     def skip(self, now: float) -> Optional[Rating]:
         return self.choose_reason(None, now)
+
+    def key_down(self, name: str, now: float, faces_shown: bool = True) -> Optional[Rating]:
+        """A physical key went down. On the rating screen face key i taps face i; on the follow-up screen it
+        chooses reason i and back skips; listen asks for the current screen's words to be spoken
+        (``audio:listen``). A held key's auto-repeat does nothing. ``faces_shown`` is False while the app
+        shows something else over the flow (the waiting or out-of-order screen): the key is only a touch."""
+        if self.state is State.PIN:  # the technician types the PIN on a keypad as on the screen's
+            pressed = pin_key(name)
+            if pressed is None or not self.held.down(name, now):
+                return None
+            if pressed == "OK":
+                self.submit_pin(now)
+            elif pressed == "C":
+                self.clear_pin(now)
+            else:
+                self.press_digit(pressed, now)
+            return None
+        action = self.key_actions.get(name)
+        if action is None or not self.held.down(name, now):
+            return None  # not a citizen's key, or the same press still held (auto-repeat)
+        kind, index = action
+        if self.state is State.TECHNICIAN:
+            return None  # the technician's view is worked by touch
+        if faces_shown and kind == "face" and self.state is State.RATING:
+            return self.tap_face(index, now)
+        if faces_shown and self.state is State.FOLLOWUP:
+            if kind == "face" and index <= len(self.reasons):
+                return self.choose_reason(self.reasons[index - 1].key, now)
+            if kind == "back":
+                return self.skip(now)
+        opening = self.state is State.RATING and not self.session_open
+        self.touch(now)  # like a touch where nothing can be pressed: keeps awake, feeds the mash filter
+        if kind == "listen" and not opening:  # the visit's first key already played the question
+            self.notify("audio:listen")
+        return None
+
+    def key_up(self, name: str, now: float) -> None:
+        self.held.up(name)
 
     def set_lang(self, lang: str, now: float) -> None:
         if lang not in self.cfg.languages.enabled:

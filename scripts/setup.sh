@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # window, Chromium, a font and poppler (PDF to text/PNG) for the dashboard tests, faketime for the
 # tests of kiosks whose clock is wrong, zbar-tools (zbarimg) to read enrolment QR codes back; and what the
 # tests run directly that a minimal image may lack: openssl (certificates), mount, findmnt and mkfs.ext4
-# (mount, util-linux, e2fsprogs: the real full-disk and read-only card tests), pgrep (procps).
+# (mount, util-linux, e2fsprogs: the real full-disk and read-only card tests), pgrep (procps); espeak-ng for
+# the kiosk's spoken clips (python -m kiosk voice build) and their tests.
 APT_PACKAGES=(mosquitto mosquitto-clients postgresql xvfb xauth libgl1 libegl1 libgl1-mesa-dri libmtdev1
               chromium fonts-dejavu-core poppler-utils faketime zbar-tools
-              openssl mount util-linux e2fsprogs procps)
+              openssl mount util-linux e2fsprogs procps espeak-ng)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
