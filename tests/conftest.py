@@ -19,15 +19,20 @@ from tests.cited import pytest_configure  # noqa: E402,F401  (a skipped test the
 _db_counter = itertools.count()
 
 
+# The end-to-end suites that load the machine on purpose and time their recovery: one after another.
+LOAD_SUITES = {"test_faults.py", "test_poor_link.py", "test_long_outage.py", "test_receipts.py"}
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (scripts/test.sh runs two workers) some tests must not overlap: Kivy windows share
-    one virtual screen, and the end-to-end suites load the machine on purpose and time their recovery."""
+    one virtual screen, and the load suites run one at a time. The other end-to-end chains (fleet, enrolment,
+    shifts) run one at a time too, but beside the load suites, so the run fits its 15 minutes."""
     for item in items:
         if item.get_closest_marker("window"):
             item.add_marker(pytest.mark.xdist_group("kivy-window"))
         elif item.path.parent.name == "e2e":
-            item.add_marker(pytest.mark.xdist_group("e2e"))
+            item.add_marker(pytest.mark.xdist_group("e2e" if item.path.name in LOAD_SUITES else "e2e-chains"))
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +112,7 @@ def browser():
         # Now and then Chromium never answers the close, or playwright's driver never exits after it (seen
         # after a test that routed requests); a run must not wait on either for ever. Playwright's calls
         # belong to this thread, so a timer ends those processes instead, and the calls return.
-        watchdog = threading.Timer(20, _kill_browsers)
+        watchdog = threading.Timer(8, _kill_browsers)
         watchdog.start()
         try:
             b.close()
@@ -128,4 +133,4 @@ def _kill_browsers() -> None:
                 ended.append(child.name())
         except psutil.Error:
             pass
-    print(f"browser fixture: not closed within 20 s; ended {sorted(set(ended))}", file=sys.stderr, flush=True)
+    print(f"browser fixture: not closed within 8 s; ended {sorted(set(ended))}", file=sys.stderr, flush=True)

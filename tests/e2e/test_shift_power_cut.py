@@ -62,11 +62,11 @@ def test_a_shift_cut_by_a_power_cut_counts_only_the_time_worked(backend, tmp_pat
     collector = chain.start_collector(tmp_path, broker.port, db_url)
     try:
         chain.wait_subscribed(broker.port, db_url)
-        run = subprocess.run([sys.executable, "-c", KIOSK, str(broker.port), str(tmp_path / "outbox.db"), "20"],
+        run = subprocess.run([sys.executable, "-c", KIOSK, str(broker.port), str(tmp_path / "outbox.db"), "12"],
                              capture_output=True, text=True, timeout=120, env=chain._env())
         marks = dict(line.split() for line in run.stdout.splitlines() if line.split()[0] in ("signed-in", "power-cut"))
         worked_s = float(marks["power-cut"]) - float(marks["signed-in"])
-        time.sleep(8)  # the broker says the kiosk is gone (its last will) and time goes on without it
+        time.sleep(4)  # the broker says the kiosk is gone (its last will) and time goes on without it
         day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")
         sheet = evaluation(tmp_path, day)[0]  # the officers' table (Vietnamese headers), then data quality
         (row,) = [dict(zip(sheet["headers"], r)) for r in sheet["rows"] if r[1] == "an"]
