@@ -79,11 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-cert", action="store_true", help="also issue a client certificate signed by the CA")
     p.add_argument("--enrol-bundle", type=Path, metavar="OUT.tar",
                    help="also write one file with everything the kiosk needs (kiosk.yaml, CA, password, "
-                        "fleet.pub); on the device: python -m kiosk enrol OUT.tar. It holds a password.")
+                        "fleet.pub), for a USB stick; on the device: sudo hailong-kiosk enrol --dir /etc/hailong finds it. "
+                        "It holds a password.")
     p.add_argument("--enrol-qr", type=Path, metavar="OUT.png|OUT.svg|OUT.html", action="append",
                    help="the same files as a QR code for a tablet or a phone to scan (.html: a printable page "
                         "with the steps; give it more than once for several forms of one code); on the device: "
-                        "python -m kiosk enrol SCANNED.txt. It holds a password.")
+                        "sudo hailong-kiosk enrol - --dir /etc/hailong, then scan it with a USB QR reader. It holds a password.")
     p.add_argument("--fleet-pub", type=Path, metavar="fleet.pub",
                    help="the fleet's public key to put in the bundle or QR code, so the kiosk takes pushed configs")
     p.add_argument("--tech-pin-hash", metavar="HASH",
