@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from collector.ingest import Message, classify
 from collector.store import Store
 from config.collector import FollowupForm
 from kiosk.outbox import Outbox
+from tests.ui.window_env import window_env
 
 pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,10 +40,7 @@ outbox: {path: outbox.db}
 def run_driver(tmp_path: Path, shot: Path) -> dict:
     cfg = tmp_path / "kiosk.yaml"
     cfg.write_text(CONFIG, encoding="utf-8")
-    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(tmp_path / "kivy"),
-           "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path)
     result = tmp_path / "result.json"
     out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(tmp_path / "outbox.db"), str(shot), str(result)],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)

@@ -10,7 +10,6 @@ Screenshots go to tests/artifacts/config-*.png.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -19,6 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.ui.window_env import window_env
 
 pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,11 +38,8 @@ BROKEN = {
 
 
 def kiosk_env(tmp_path: Path) -> dict:
-    env = {**os.environ, "KIOSK_TEST_PIN": PIN, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
-           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
+    env = window_env(tmp_path, KIOSK_TEST_PIN=PIN)
     env.pop("KIVY_NO_CONSOLELOG", None)  # the kiosk's messages are checked below
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
     return env
 
 

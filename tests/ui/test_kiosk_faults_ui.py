@@ -6,7 +6,6 @@ held rating written once. The outbox sits on a real 2 MB tmpfs that the driver f
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_kiosk_storage_faults import _mount
+from tests.ui.window_env import window_env
 
 pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,10 +42,7 @@ def small_disk(tmp_path):
 def run_driver(tmp_path: Path, outbox: Path, artifacts: Path, mode: str) -> tuple[dict, dict]:
     cfg = tmp_path / "kiosk.yaml"
     cfg.write_text(CONFIG, encoding="utf-8")
-    env = {**os.environ, "KIOSK_TEST_PIN": PIN, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
-           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path, KIOSK_TEST_PIN=PIN)
     result = tmp_path / "result.json"
     out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(outbox), str(artifacts), str(result), mode],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -4,7 +4,6 @@ mashed through the thank-you screen flag the next rating like mashed touches."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from broker.contract import decode
 from kiosk.outbox import Outbox
+from tests.ui.window_env import window_env
 
 pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +33,7 @@ outbox: {path: outbox.db}
 def test_each_face_key_stores_one_rating_and_a_key_held_3_s_stores_one(tmp_path, artifacts):
     cfg = tmp_path / "kiosk.yaml"
     cfg.write_text(CONFIG, encoding="utf-8")
-    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
-           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path)
     result = tmp_path / "result.json"
     out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(tmp_path / "outbox.db"), str(artifacts / "keys"),
                           str(result)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
@@ -75,10 +72,7 @@ def test_with_voice_on_the_kiosk_says_the_question_the_thank_you_and_listen_repe
                         + "voice: {enabled: true}\n", encoding="utf-8")
     cfg = load(cfg_path)
     assert build(cfg).built  # the clips, built for real with espeak-ng
-    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
-           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path)
     result = tmp_path / "result.json"
     out = subprocess.run([sys.executable, str(VOICE_DRIVER), str(cfg_path), str(tmp_path / "outbox.db"), str(result)],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
@@ -105,10 +99,7 @@ def test_the_officer_types_the_pin_on_a_keypad(tmp_path):
     from tests.ui.test_officer_ui import write_config
 
     cfg = write_config(tmp_path)
-    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
-           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path)
     result = tmp_path / "result.json"
     out = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "officer_keys_driver.py"), str(cfg),
                           str(tmp_path / "outbox.db"), str(result)], cwd=tmp_path, env=env, capture_output=True,

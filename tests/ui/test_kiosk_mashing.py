@@ -4,7 +4,6 @@ thank-you 4 s, repeat window 3 s, settle 0.4 s. Before, 500 taps in 20 s gave ra
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from broker.contract import decode
 from kiosk.outbox import Outbox
+from tests.ui.window_env import window_env
 
 pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +33,7 @@ outbox: {path: outbox.db}
 def test_mashing_with_several_fingers_gives_flagged_ratings_without_reasons(tmp_path, artifacts):
     cfg = tmp_path / "kiosk.yaml"
     cfg.write_text(CONFIG, encoding="utf-8")
-    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning",
-           "KIVY_HOME": str(tmp_path / "kivy-home"), "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path)
     result = tmp_path / "result.json"
     shots = artifacts / "mash"
     out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(tmp_path / "outbox.db"), str(shots),

@@ -5,7 +5,6 @@ events in the outbox."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from broker.contract import Event, RatingV2, decode
 from config.pins import hash_pin
 from kiosk.outbox import Outbox
+from tests.ui.window_env import window_env
 
 pytestmark = [pytest.mark.ui, pytest.mark.window]
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,10 +73,7 @@ settle_s: 0
 
 def test_officer_sign_in_rate_sign_out_by_touch(tmp_path, artifacts, doc_image):
     cfg = write_config(tmp_path)
-    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(tmp_path / "kh"),
-           "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path)
     result = tmp_path / "result.json"
     out = subprocess.run([sys.executable, str(DRIVER), str(cfg), str(tmp_path / "outbox.db"), str(artifacts),
                           str(result)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
@@ -151,10 +148,7 @@ outbox: {receipts: false}   # no collector here: the test reads what reached the
     sub.connect("127.0.0.1", mosquitto.port)
     sub.subscribe("hailong/v1/ubnd-xa-tan-lap/quay-03/+", qos=1)
     sub.loop_start()
-    env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(tmp_path / "kh"),
-           "SDL_AUDIODRIVER": "dummy"}
-    if not env.get("DISPLAY"):
-        env["SDL_VIDEODRIVER"] = "offscreen"
+    env = window_env(tmp_path)
     result = tmp_path / "result.json"
     try:
         out = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "request_driver.py"), str(cfg),
