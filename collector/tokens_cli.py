@@ -7,11 +7,9 @@ token's secret is printed once, on standard output, and only its hash is kept.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 
-from .accounts import AccountError, Scope, Store
-from .hierarchy import Hierarchy
+from .accounts import AccountError, Scope
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,15 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     from datetime import datetime, timezone
 
-    from .cli_setup import collector_config, database
     from .report import _zone
+    from .users_cli import open_store
 
-    cfg = collector_config(args.config)
-    db = database(cfg, args.db, "tokens") if cfg is not None else None
-    if db is None:
+    opened = open_store(args, "tokens")
+    if opened is None:
         return 2
-    store = Store(db, Hierarchy.from_config(cfg.sites, cfg.labels), reserved=cfg.dashboard.username)
-    actor = f"(command line: {getpass.getuser()})"
+    cfg, db, store, actor = opened
     try:
         if args.action == "add":
             token, secret = store.add_token(args.name, Scope.parse(args.scope), by=None)

@@ -77,15 +77,24 @@ def _password(args) -> str:
     return first
 
 
-def main(args) -> int:
+def open_store(args, command: str):
+    """(config, database, accounts store, actor) the command line acts with, with full rights; None when the
+    config or the database cannot be opened (said already)."""
     from .cli_setup import collector_config, database
 
     cfg = collector_config(args.config)
-    db = database(cfg, args.db, "users") if cfg is not None else None
+    db = database(cfg, args.db, command) if cfg is not None else None
     if db is None:
-        return 2
+        return None
     store = Store(db, Hierarchy.from_config(cfg.sites, cfg.labels), reserved=cfg.dashboard.username)
-    actor = f"(command line: {getpass.getuser()})"
+    return cfg, db, store, f"(command line: {getpass.getuser()})"
+
+
+def main(args) -> int:
+    opened = open_store(args, "users")
+    if opened is None:
+        return 2
+    cfg, db, store, actor = opened
     try:
         if args.action == "list":
             accounts = store.list()
