@@ -274,7 +274,7 @@ def assert_audit_whole(workdir: Path, db_url: str, site: str, device: str, outbo
 
 
 def journal_ids_of(outbox: Path) -> list[str]:
-    """The rating ids one kiosk's outbox journal holds, in tap order."""
+    """The ids one kiosk's outbox journal holds (its ratings and events), in the order made; [] before it exists."""
     conn = sqlite3.connect(outbox)
     try:
         return [r[0] for r in conn.execute("SELECT id FROM journal ORDER BY seq")]
