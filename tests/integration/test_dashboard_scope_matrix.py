@@ -5,14 +5,16 @@ The URLs come from the application's router, so a page or API route added later 
 """
 from __future__ import annotations
 
+import html
 import http.client
 import io
 import os
 import re
+import subprocess
+import zipfile
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from openpyxl import load_workbook
 from starlette.routing import Route
 
 from collector.accounts import Scope
@@ -77,11 +79,15 @@ def login(url: str, username: str, password: str = PASSWORD) -> str:
 
 
 def readable(headers: dict, body: bytes) -> bytes:
-    """The answer as text to search: XLSX cells read back, random tokens blanked."""
+    """The answer as text to search: an XLSX's cells (its shared strings and sheets, tags stripped) and a
+    PDF's text (pdftotext) read back, random tokens blanked."""
     if body[:2] == b"PK":
-        wb = load_workbook(io.BytesIO(body))
-        body = "\n".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
-                         if c.value is not None).encode()
+        with zipfile.ZipFile(io.BytesIO(body)) as z:
+            xml = b"\n".join(z.read(n) for n in z.namelist()
+                             if n.startswith("xl/worksheets/") or n == "xl/sharedStrings.xml")
+        body = html.unescape(re.sub(rb"<[^>]*>", b" ", xml).decode()).encode()
+    elif body[:5] == b"%PDF-":
+        body = subprocess.run(["pdftotext", "-", "-"], input=body, capture_output=True, check=True).stdout
     head = " ".join(f"{k}: {v}" for k, v in headers.items() if k not in ("date", "set-cookie")).encode()
     return HEX_RUN.sub(b"#", head + b"\n" + body)
 
@@ -105,7 +111,7 @@ def test_seeded_b_is_visible_to_its_own_account(served):
     cookie = {"Cookie": "hl_session=" + login(url, "zebra-nhan-vien")}
     found = set()
     for path in ("/", "/ranking?dim=officer&period=2026-10", "/devices", "/api/v1/summary?by=commune&period=2026",
-                 "/alerts", "/api/v1/alerts"):
+                 "/alerts", "/api/v1/alerts", "/report.pdf?by=officer&period=2026-10", "/ranking.xlsx?period=2026-10"):
         status, headers, body = request(url, "GET", path, cookie)
         assert status == 200
         found |= set(leaks(readable(headers, body)))
