@@ -110,17 +110,19 @@ class FollowupApp:
         html = ENV.get_template("form.html").render(**values)
         return answer(status, html.encode("utf-8"), "text/html; charset=utf-8")
 
-    def outcome_page(self, outcome: Outcome) -> Response:
+    def outcome_page(self, outcome: Outcome, lang: str = "vi") -> Response:
         status, hvi, hen, tvi, ten = PAGES[outcome]
         extra = {"Retry-After": "300"} if status == 429 else None
-        resp = self.render(status, page="done", heading_vi=hvi, heading_en=hen, text_vi=tvi, text_en=ten)
+        resp = self.render(status, page="done", lang=lang, heading_vi=hvi, heading_en=hen, text_vi=tvi, text_en=ten)
         if extra:
             resp.headers.update(extra)
         return resp
 
-    def form_page(self, ref: str, status: int = 200, error: str = "", values: dict | None = None) -> Response:
-        return self.render(status, page="form", ref=ref, elements=ELEMENTS, error=error, values=values or {},
-                           comment_max=self.cfg.comment_max, retention_days=f"{self.cfg.retention_days:g}")
+    def form_page(self, action: str, lang: str = "vi", status: int = 200, error: str = "", values: dict | None = None,
+                  general: bool = False, place: str = "") -> Response:
+        return self.render(status, page="form", action=action, lang=lang, elements=ELEMENTS, error=error,
+                           values=values or {}, comment_max=self.cfg.comment_max, general=general, place=place,
+                           retention_days=f"{self.cfg.retention_days:g}")
 
     def sweep(self) -> None:
         now_ms = int(self.now() * 1000)
@@ -168,7 +170,18 @@ async def read_body(app: FollowupApp, request: Request) -> bytes:
     return body
 
 
-def parse_answer(app: FollowupApp, form: dict[str, str]) -> tuple[Answer | None, str, dict]:
+def lang_of(request: Request) -> str:
+    """The kiosk's language from the link (``?l=en``), or Vietnamese. The form has Vietnamese and English
+    texts; another kiosk language opens it in Vietnamese with English beside, and is kept on the answer."""
+    lang = request.query_params.get("l", "vi")
+    return lang if isinstance(lang, str) and tokens.LANG_RE.fullmatch(lang) else "vi"
+
+
+def action_of(path: str, lang: str) -> str:
+    return path if lang == "vi" else f"{path}?l={lang}"
+
+
+def parse_answer(app: FollowupApp, form: dict[str, str], lang: str = "vi") -> tuple[Answer | None, str, dict]:
     """(the answer, '', values) or (None, the error to show, the values to show again)."""
     values = {k: form.get(k, "") for k in (*answers.ELEMENTS, "comment", "contact")}
     scores = {}
@@ -190,7 +203,7 @@ def parse_answer(app: FollowupApp, form: dict[str, str]) -> tuple[Answer | None,
                       "is not valid; correct it or leave it empty."), values
     if not scores and not comment and not contact:
         return None, "Bạn chưa trả lời câu nào. / You have not answered anything.", values
-    return Answer(scores, comment, contact, "vi"), "", values
+    return Answer(scores, comment, contact, lang), "", values
 
 
 def build_app(app: FollowupApp) -> Starlette:
@@ -226,30 +239,33 @@ def build_app(app: FollowupApp) -> Starlette:
             wait = app.views.take(who, now)
         if wait:
             return limited(wait)
+        lang = lang_of(request)
+        shown = "en" if lang == "en" else "vi"
         parsed = tokens.parse(ref)
         if parsed is None:
-            return app.outcome_page(Outcome.FORGED)
+            return app.outcome_page(Outcome.FORGED, shown)
         rating_id, token = parsed
+        action = action_of(f"/f/{ref}", lang)
         now_ms = int(now * 1000)
         if request.method != "POST":
             state = await run_in_threadpool(answers.check, app.db, rating_id, token, now_ms, app.ttl_ms)
-            return app.form_page(ref) if state is Outcome.OPEN else app.outcome_page(state)
+            return app.form_page(action, shown) if state is Outcome.OPEN else app.outcome_page(state, shown)
         wait = app.tries.take(rating_id, now)
         if wait:
             return limited(wait)
         body = await read_body(app, request)
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
-        parsed_answer, error, values = parse_answer(app, form)
+        parsed_answer, error, values = parse_answer(app, form, lang)
         if parsed_answer is None:
             state = await run_in_threadpool(answers.check, app.db, rating_id, token, now_ms, app.ttl_ms)
             if state is not Outcome.OPEN:
-                return app.outcome_page(state)
-            return app.form_page(ref, 400, error, values)
+                return app.outcome_page(state, shown)
+            return app.form_page(action, shown, 400, error, values)
         if now - app.last_sweep >= _SWEEP_S:
             app.last_sweep = now
             await run_in_threadpool(app.sweep)
         state = await run_in_threadpool(answers.submit, app.db, rating_id, token, parsed_answer, now_ms, app.ttl_ms)
-        return app.outcome_page(state)
+        return app.outcome_page(state, shown)
 
     async def other(request: Request) -> Response:
         wait = app.views.take(client(request), app.now())
