@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import BrokerConnection, ConfigPath, Key, LangCode, Port, Secret, Slug, Strict, TimeZone
+from .common import BrokerConnection, SipasElement, ConfigPath, Key, LangCode, Port, Secret, Slug, Strict, TimeZone
 
 
 def _check_db_url(url: str) -> str:
@@ -84,6 +84,9 @@ class Labels(Strict):
     """Display names for the keys kiosks send; a plain text is the same in every language."""
 
     reasons: dict[Key, Label] = Field(default_factory=dict, description="follow-up reason key -> name")
+    reason_elements: dict[Key, SipasElement] = Field(
+        default_factory=dict, description="follow-up reason key -> its SIPAS element (access, procedure, staff, "
+                                          "result, feedback), as the kiosks' kiosk.yaml names it: reports group by it")
     officers: dict[Annotated[str, Field(min_length=1)], Label] = Field(default_factory=dict)
     services: dict[Annotated[str, Field(min_length=1)], Label] = Field(default_factory=dict)
 

@@ -25,7 +25,8 @@ CFG = CollectorConfig.model_validate({
             {"site": "ubnd-zebra-b", "name": "Một cửa Zebra Bắc", "merged_from": ["ubnd-zebra-cu"],
              "counters": [{"device": "quay-09", "name": "Quầy Zebra Chín"}]}]}]}],
     "labels": {"officers": {"can-bo-zebra": "Cán bộ Zebra Ngựa Vằn"}, "services": {"dv-zebra": "Dịch vụ Zebra"},
-               "reasons": {"ly-do-zebra": "Lý do Zebra"}},
+               "reasons": {"ly-do-zebra": "Lý do Zebra", "ly-do-an": "Chờ lâu ở An Phú"},
+               "reason_elements": {"ly-do-an": "access", "ly-do-zebra": "staff"}},
     "dashboard": {"min_ratings": 5, "password": {"env": "UNUSED_IN_TESTS"}},
     "alerts": {"satisfaction_below": 0.99, "window_days": 60, "device_silent_hours": 1},
 })

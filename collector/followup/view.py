@@ -10,6 +10,7 @@ exported an audit line says who saw them. API tokens never get them.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,7 +35,12 @@ WORDS = {
            "time": "Thời gian", "centre": "Trung tâm", "counter": "Quầy", "face": "Mặt đánh giá",
            "officer": "Cán bộ", "service": "Thủ tục", "ticket": "Số phiếu", "comment": "Ý kiến",
            "contact": "Liên hệ", "rating_id": "Mã lượt đánh giá",
-           "elements": ("Tiếp cận dịch vụ", "Thủ tục hành chính", "Công chức", "Kết quả", "Xử lý góp ý")},
+           "elements": ("Tiếp cận dịch vụ", "Thủ tục hành chính", "Công chức", "Kết quả", "Xử lý góp ý"),
+           "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "mean": "Điểm trung bình (1-5)",
+           "low": "Số câu chấm 1-2", "reasons": "Lý do chọn tại quầy", "reason_keys": "Các lý do",
+           "unmapped": "Lý do chưa gắn yếu tố",
+           "by_element_note": "Câu trả lời trên điện thoại theo từng yếu tố, và các lý do người dân chọn tại quầy sau "
+                              "mặt chưa hài lòng, theo yếu tố mà lý do thuộc về (labels.reason_elements)."},
     "en": {"title": "Feedback by QR", "period": "Period", "show": "Show", "answers": "answers",
            "empty": "No answers in this period.",
            "note": "Citizens scan the QR on the thank-you screen and answer on their phone; each answer is tied "
@@ -43,7 +49,12 @@ WORDS = {
            "time": "Time", "centre": "Centre", "counter": "Counter", "face": "Face", "officer": "Officer",
            "service": "Procedure", "ticket": "Ticket", "comment": "Comment", "contact": "Contact",
            "rating_id": "Rating id",
-           "elements": ("Access", "Procedures", "Civil servant", "Result", "Feedback handling")},
+           "elements": ("Access", "Procedures", "Civil servant", "Result", "Feedback handling"),
+           "by_element": "By SIPAS element", "element": "Element", "mean": "Mean score (1-5)",
+           "low": "Answers of 1-2", "reasons": "Reasons chosen at the counter", "reason_keys": "Reasons",
+           "unmapped": "Reasons without an element",
+           "by_element_note": "The phone answers per element, and the reasons citizens chose at the counter after an "
+                              "unsatisfied face, by the element each reason belongs to (labels.reason_elements)."},
 }
 
 
@@ -66,9 +77,48 @@ def collect(app, scope, params: dict, lang: str, with_contact: bool) -> dict:
     for e in answers.ELEMENTS:
         got = [r[e] for r in rows if r[e] is not None]
         means.append((e, round(sum(got) / len(got), 2) if got else None, len(got)))
+    reasons, unmapped = reasons_by_element(app, sites, period)
+    elements = [{"element": e, "mean": m, "answers": n,
+                 "low": sum(1 for r in rows if r[e] is not None and r[e] <= 2),
+                 "reasons": sum(reasons[e].values()), "reason_keys": dict(reasons[e].most_common())}
+                for e, m, n in means]
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
             "scope": str(scope), "contact_included": with_contact, "truncated": len(rows) >= LIMIT,
-            "means": [{"element": e, "mean": m, "answers": n} for e, m, n in means], "answers": rows}
+            "means": [{"element": e, "mean": m, "answers": n} for e, m, n in means], "elements": elements,
+            "reasons_without_element": dict(unmapped.most_common()), "answers": rows}
+
+
+def reasons_by_element(app, sites, period) -> tuple[dict[str, Counter], Counter]:
+    """The reasons chosen at the counter in the scope and period (flagged ratings left out, as in every
+    report), per SIPAS element by collector.yaml's labels.reason_elements; and those naming none."""
+    from ..report_queries import fetch
+
+    mapping = app.cfg.labels.reason_elements
+    out = {e: Counter() for e in answers.ELEMENTS}
+    unmapped: Counter = Counter()
+    for row in fetch(app.db, period.start_ms, period.end_ms, {"reason"}, tz=app.cfg.timezone,
+                     sites=None if sites is None else sorted(sites)):
+        if not row.reason or row.flagged & 1 or not row.n:
+            continue
+        element = mapping.get(row.reason)
+        (out[element] if element else unmapped)[row.reason] += row.n
+    return out, unmapped
+
+
+def element_table(data: dict, lang: str, label) -> Table:
+    """One row per SIPAS element: the phone answers' mean and count, the 1-2 answers, the reasons chosen at
+    the counter that belong to it; ``label(key)`` names a reason."""
+    w = WORDS[lang]
+    rows = []
+    for name, e in zip(w["elements"], data["elements"]):
+        rows.append([name, e["mean"], e["answers"], e["low"], e["reasons"],
+                     "; ".join(f"{label(k)}: {n}" for k, n in e["reason_keys"].items())])
+    if data["reasons_without_element"]:
+        n = sum(data["reasons_without_element"].values())
+        rows.append([w["unmapped"], None, None, None, n,
+                     "; ".join(f"{label(k)}: {v}" for k, v in data["reasons_without_element"].items())])
+    return Table(w["by_element"], [w["element"], w["mean"], w["answers"], w["low"], w["reasons"], w["reason_keys"]],
+                 rows)
 
 
 def table(data: dict, lang: str) -> Table:
@@ -114,11 +164,15 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
                             detail=f"{sum(1 for r in data['answers'] if r['contact'])} contacts",
                             client=client_of(app, request), scope=account.scope)
         tbl = table(data, lang)
+        by_element = element_table(data, lang, lambda k: app.hierarchy.label("reason", k, lang) or k)
         name = f"followup-{data['period']['label']}"
         if fmt:
             app.store.audit(account.username, "export", f"{name}.{fmt}", client=client_of(app, request),
                             scope=account.scope)
-            body = to_csv([tbl]) if fmt == "csv" else to_xlsx([tbl])
+            if fmt == "csv":  # one table a file: ?by=element gives the grouping by SIPAS element
+                body = to_csv([by_element if params.get("by") == "element" else tbl])
+            else:
+                body = to_xlsx([tbl, by_element])
             ctype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
             return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{name}.{fmt}")})
         means = [(label, "–" if m["mean"] is None else f"{m['mean']:.2f}", m["answers"])
@@ -127,8 +181,8 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
                 for r in tbl.rows]
         content = Markup(ENV.get_template("followup_list.html").render(
             w=w, period_label=data["period"]["label"], error="", with_contact=data["contact_included"],
-            means=means, head=tbl.headers, rows=rows))
-        pg = Page("followup", w["title"], "", tables=[tbl])
+            means=means, head=tbl.headers, rows=rows, by_element=by_element))
+        pg = Page("followup", w["title"], "", tables=[tbl, by_element])
         plain = {k: v for k, v in params.items() if k in ("period", "province", "commune", "centre", "site")}
         html = render("shell.html", lang, content=content, **shell_values(app, session, pg, lang, plain, "/followup"))
         return answer(200, html, set_cookies=set_cookies)
@@ -163,7 +217,10 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
             app.store.audit(key.split(":", 1)[1], "followup-contacts", f"api {data['period']['label']}",
                             client=client_of(app, request), scope=scope)
         if fmt == "csv":
-            tbl = table(data, lang)
+            if params.get("by") == "element":
+                tbl = element_table(data, lang, lambda k: app.hierarchy.label("reason", k, lang) or k)
+            else:
+                tbl = table(data, lang)
             return answer(200, csv_text([tbl.headers, *tbl.rows]), "text/csv; charset=utf-8")
         return answer(200, json.dumps(data, ensure_ascii=False), "application/json")
 

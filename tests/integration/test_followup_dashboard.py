@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 
@@ -99,3 +100,30 @@ def test_the_page_shows_the_face_counter_officer_and_scores_and_escapes_comments
     cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
     assert cells and all(c.data_type == "s" for c in cells)
     assert re.search(r'"staff": 1', request(url, "GET", "/api/v1/followup?period=2026-10", admin)[2].decode())
+
+
+def test_reasons_and_phone_answers_are_grouped_by_sipas_element_within_the_scope(served):
+    app, url, token_a = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    a_reasons = app.db.scalar("SELECT COUNT(*) FROM ratings WHERE reason = 'ly-do-an' AND at_ms >= ? AND at_ms < ?",
+                              (1790787600000, 1793466000000))  # October 2026, Hà Nội time
+    data = json.loads(request(url, "GET", "/api/v1/followup?period=2026-10",
+                                            {"Authorization": "Bearer " + token_a})[2])
+    by = {e["element"]: e for e in data["elements"]}
+    assert list(by) == ["access", "procedure", "staff", "result", "feedback"]
+    assert by["access"]["reasons"] == a_reasons > 0 and by["access"]["reason_keys"] == {"ly-do-an": a_reasons}
+    assert by["staff"] == {"element": "staff", "mean": 1.0, "answers": 1, "low": 1, "reasons": 0, "reason_keys": {}}
+    assert by["result"]["mean"] == 4.0 and data["reasons_without_element"] == {}
+    status, _, body = request(url, "GET", "/followup?period=2026-10", admin)
+    page = body.decode()
+    assert status == 200 and "Theo yếu tố SIPAS" in page and f"Chờ lâu ở An Phú: {a_reasons}" in page
+    assert "Zebra" not in page
+    status, _, body = request(url, "GET", "/followup.csv?period=2026-10&by=element", admin)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][0] == "Yếu tố" and rows[1][:5] == ["Tiếp cận dịch vụ", "", "0", "0", str(a_reasons)]
+    assert rows[3][:5] == ["Công chức", "1.0", "1", "1", "0"]
+    status, _, body = request(url, "GET", "/api/v1/followup?period=2026-10&format=csv&by=element&lang=en",
+                              {"Authorization": "Bearer " + token_a})
+    assert status == 200 and body.decode().splitlines()[1].startswith("Access,")
+    wb = load_workbook(io.BytesIO(request(url, "GET", "/followup.xlsx?period=2026-10", admin)[2]))
+    assert len(wb.worksheets) == 2 and wb.worksheets[1]["A1"].value == "Yếu tố"

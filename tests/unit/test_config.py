@@ -156,3 +156,17 @@ def test_load_checked_refuses_missing_required_files_and_warns_about_optional_on
     assert cfg.broker.tls.ca == tmp_path / "ca.crt"
     assert warnings == [f"kiosk.yaml:5: audio.vi.thanks: {tmp_path / 't.wav'}: file not found "
                         "(optional: the kiosk runs without it)"]
+
+
+def test_a_reason_names_its_sipas_element_and_a_wrong_one_is_shown_where_it_is(tmp_path):
+    p = write(tmp_path, "kind: kiosk\nsite: a\ndevice: b\nfollowup:\n  reasons:\n"
+                        "    - {key: waiting, texts: {vi: Chờ lâu}, element: access}\n"
+                        "    - key: attitude\n      texts: {vi: Thái độ}\n      element: civil-servant\n")
+    assert problems(p) == ["kiosk.yaml:9: followup.reasons[1].element: 'civil-servant' is not allowed; use "
+                           "'access', 'procedure', 'staff', 'result' or 'feedback'"]
+    p.write_text(p.read_text(encoding="utf-8").replace("civil-servant", "staff"), encoding="utf-8")
+    assert [r.element for r in load(p).followup.reasons] == ["access", "staff"]
+    c = write(tmp_path, "kind: collector\ndatabase: {url: 'sqlite:///x.db'}\nlabels:\n  reason_elements:\n"
+                        "    waiting: waiting-room\n", "collector.yaml")
+    assert problems(c) == ["collector.yaml:5: labels.reason_elements.waiting: 'waiting-room' is not allowed; use "
+                           "'access', 'procedure', 'staff', 'result' or 'feedback'"]
