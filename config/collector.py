@@ -161,7 +161,7 @@ class Opening(Strict):
 
 
 RuleKind = Literal["satisfaction_below", "negative_share", "device_offline", "outbox_growing", "rejects_spike",
-                   "device_rejects", "receipts_stalled", "device_shared"]
+                   "device_rejects", "receipts_stalled", "device_shared", "followup_comment"]
 RuleScope = Annotated[str, Field(pattern=r"^(all|[a-z0-9][a-z0-9-]*|device:[a-z0-9-]+/[a-z0-9-]+|officer:.+)$",
                                  description="all, a province/commune/centre slug, device:SITE/DEVICE or officer:KEY")]
 
@@ -175,7 +175,8 @@ class AlertRule(Strict):
     per: Optional[Literal["centre", "counter", "officer", "all"]] = Field(
         None, description="rate rules: one alert per centre (default), counter, officer, or one for all")
     threshold: Optional[Annotated[float, Field(ge=0)]] = Field(
-        None, description="satisfaction_below / negative_share / device_rejects: a rate 0..1; rejects_spike: a count")
+        None, description="satisfaction_below / negative_share / device_rejects: a rate 0..1; rejects_spike: a count; "
+                          "followup_comment: the highest face (e.g. 2: a comment after a 1 or a 2)")
     clear_at: Optional[Annotated[float, Field(ge=0)]] = Field(
         None, description="hysteresis: the alert clears only past this value (default: threshold -/+ 0.05)")
     last_ratings: Optional[Annotated[int, Field(ge=1, le=100000)]] = Field(None, description="over the last N ratings")
@@ -210,6 +211,12 @@ class AlertRule(Strict):
             if self.minutes is None:
                 raise ValueError("receipts_stalled needs minutes: how long every live kiosk of a centre may wait for "
                                  "a receipt from the database")
+        elif self.kind == "followup_comment":
+            if self.threshold is None or self.threshold != int(self.threshold) or not 1 <= self.threshold <= 4:
+                raise ValueError("followup_comment needs threshold: the highest face whose comments alert, 1 to 4 "
+                                 "(2: a comment on the phone after a 1 or a 2)")
+            if self.hours is None:
+                self.hours = 24.0
         elif self.kind == "device_rejects":
             if self.threshold is None or self.threshold > 1 or self.minutes is None:
                 raise ValueError("device_rejects needs threshold: the share of a kiosk's messages rejected, 0 to 1, "
