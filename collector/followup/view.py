@@ -2,7 +2,9 @@
 
 - /followup            a dashboard page: the five SIPAS elements' mean scores and one line per answer with
                        the rating's face, centre, counter, officer, service, the scores and the comment;
-- /followup.csv, .xlsx the same lines (texts never run as formulas: collector/export.py);
+- /followup.csv, .xlsx the same lines (texts never run as formulas: collector/export.py); the XLSX adds the
+                       grouping by SIPAS element (CSV: ?by=element);
+- /followup.pdf        the elements' table and the comments, printable (never the contact details);
 - /api/v1/followup     JSON or CSV (?format=csv), for a token or a signed-in account.
 Contact details go only to admin accounts signed in to the dashboard, and each time they are shown or
 exported an audit line says who saw them. API tokens never get them.
@@ -13,6 +15,7 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -36,7 +39,7 @@ WORDS = {
            "officer": "Cán bộ", "service": "Thủ tục", "ticket": "Số phiếu", "comment": "Ý kiến",
            "contact": "Liên hệ", "rating_id": "Mã lượt đánh giá",
            "elements": ("Tiếp cận dịch vụ", "Thủ tục hành chính", "Công chức", "Kết quả", "Xử lý góp ý"),
-           "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "mean": "Điểm trung bình (1-5)",
+           "pdf": "Bản in: yếu tố và ý kiến (không có liên hệ)", "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "mean": "Điểm trung bình (1-5)",
            "low": "Số câu chấm 1-2", "reasons": "Lý do chọn tại quầy", "reason_keys": "Các lý do",
            "unmapped": "Lý do chưa gắn yếu tố",
            "by_element_note": "Câu trả lời trên điện thoại theo từng yếu tố, và các lý do người dân chọn tại quầy sau "
@@ -50,7 +53,7 @@ WORDS = {
            "service": "Procedure", "ticket": "Ticket", "comment": "Comment", "contact": "Contact",
            "rating_id": "Rating id",
            "elements": ("Access", "Procedures", "Civil servant", "Result", "Feedback handling"),
-           "by_element": "By SIPAS element", "element": "Element", "mean": "Mean score (1-5)",
+           "pdf": "Printable: elements and comments (no contacts)", "by_element": "By SIPAS element", "element": "Element", "mean": "Mean score (1-5)",
            "low": "Answers of 1-2", "reasons": "Reasons chosen at the counter", "reason_keys": "Reasons",
            "unmapped": "Reasons without an element",
            "by_element_note": "The phone answers per element, and the reasons citizens chose at the counter after an "
@@ -64,9 +67,17 @@ def collect(app, scope, params: dict, lang: str, with_contact: bool) -> dict:
 
     period = period_of(params, app.cfg.timezone, app.now())
     sites = filter_sites(app, scope, params)
-    rows = answers.joined(app.db, sites, period.start_ms, period.end_ms, with_contact, LIMIT)
+    data = gather(app.db, app.cfg, app.hierarchy, sites, period, lang, with_contact)
+    data["scope"] = str(scope)
+    return data
+
+
+def gather(db, cfg, hierarchy, sites, period, lang: str, with_contact: bool) -> dict:
+    """The answers joined to ratings of ``sites`` (None: every site) submitted in ``period``, with names, the
+    five elements' means, and the phone answers and the counter's reasons grouped by SIPAS element."""
+    rows = answers.joined(db, sites, period.start_ms, period.end_ms, with_contact, LIMIT)
     tz = period.start.tzinfo
-    h = app.hierarchy
+    h = hierarchy
     for r in rows:
         r["time"] = datetime.fromtimestamp(r.pop("submitted_ms") / 1000, timezone.utc).astimezone(tz) \
             .strftime("%Y-%m-%d %H:%M")
@@ -77,26 +88,26 @@ def collect(app, scope, params: dict, lang: str, with_contact: bool) -> dict:
     for e in answers.ELEMENTS:
         got = [r[e] for r in rows if r[e] is not None]
         means.append((e, round(sum(got) / len(got), 2) if got else None, len(got)))
-    reasons, unmapped = reasons_by_element(app, sites, period)
+    reasons, unmapped = reasons_by_element(db, cfg, sites, period)
     elements = [{"element": e, "mean": m, "answers": n,
                  "low": sum(1 for r in rows if r[e] is not None and r[e] <= 2),
                  "reasons": sum(reasons[e].values()), "reason_keys": dict(reasons[e].most_common())}
                 for e, m, n in means]
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
-            "scope": str(scope), "contact_included": with_contact, "truncated": len(rows) >= LIMIT,
+            "scope": "", "contact_included": with_contact, "truncated": len(rows) >= LIMIT,
             "means": [{"element": e, "mean": m, "answers": n} for e, m, n in means], "elements": elements,
             "reasons_without_element": dict(unmapped.most_common()), "answers": rows}
 
 
-def reasons_by_element(app, sites, period) -> tuple[dict[str, Counter], Counter]:
+def reasons_by_element(db, cfg, sites, period) -> tuple[dict[str, Counter], Counter]:
     """The reasons chosen at the counter in the scope and period (flagged ratings left out, as in every
     report), per SIPAS element by collector.yaml's labels.reason_elements; and those naming none."""
     from ..report_queries import fetch
 
-    mapping = app.cfg.labels.reason_elements
+    mapping = cfg.labels.reason_elements
     out = {e: Counter() for e in answers.ELEMENTS}
     unmapped: Counter = Counter()
-    for row in fetch(app.db, period.start_ms, period.end_ms, {"reason"}, tz=app.cfg.timezone,
+    for row in fetch(db, period.start_ms, period.end_ms, {"reason"}, tz=cfg.timezone,
                      sites=None if sites is None else sorted(sites)):
         if not row.reason or row.flagged & 1 or not row.n:
             continue
@@ -156,7 +167,7 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
         account = session.account
         w = WORDS[lang]
         try:
-            data = collect(app, account.scope, params, lang, account.is_admin)
+            data = collect(app, account.scope, params, lang, account.is_admin and fmt != "pdf")  # paper: no contacts
         except ApiError as exc:
             return text(exc.status, str(exc))
         if account.is_admin and any(r["contact"] for r in data["answers"]):
@@ -171,15 +182,21 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
                             scope=account.scope)
             if fmt == "csv":  # one table a file: ?by=element gives the grouping by SIPAS element
                 body = to_csv([by_element if params.get("by") == "element" else tbl])
+            elif fmt == "pdf":
+                from .pdf import render as render_pdf
+
+                body = render_pdf(w["title"], str(account.scope), data["period"]["label"], by_element, data, lang)
             else:
                 body = to_xlsx([tbl, by_element])
-            ctype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
+            ctype = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}.get(fmt, XLSX_TYPE)
             return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{name}.{fmt}")})
         means = [(label, "–" if m["mean"] is None else f"{m['mean']:.2f}", m["answers"])
                  for label, m in zip(w["elements"], data["means"])]
         rows = [{"rating_id": r[-1], "cells": list(zip(tbl.headers, ["–" if v is None or v == "" else v for v in r]))}
                 for r in tbl.rows]
         content = Markup(ENV.get_template("followup_list.html").render(
+            pdf_href="/followup.pdf?" + urlencode({"period": data["period"]["label"], **{
+                k: v for k, v in params.items() if k in ("province", "commune", "centre", "site")}}),
             w=w, period_label=data["period"]["label"], error="", with_contact=data["contact_included"],
             means=means, head=tbl.headers, rows=rows, by_element=by_element))
         pg = Page("followup", w["title"], "", tables=[tbl, by_element])
@@ -233,4 +250,5 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
     return [Route("/followup", handler(page, None), methods=["GET", "HEAD"]),
             Route("/followup.csv", handler(page, "csv"), methods=["GET", "HEAD"]),
             Route("/followup.xlsx", handler(page, "xlsx"), methods=["GET", "HEAD"]),
+            Route("/followup.pdf", handler(page, "pdf"), methods=["GET", "HEAD"]),
             Route("/api/v1/followup", handler(api_answer), methods=["GET", "HEAD"])]

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import subprocess
 
 import pytest
 from openpyxl import load_workbook
@@ -127,3 +128,22 @@ def test_reasons_and_phone_answers_are_grouped_by_sipas_element_within_the_scope
     assert status == 200 and body.decode().splitlines()[1].startswith("Access,")
     wb = load_workbook(io.BytesIO(request(url, "GET", "/followup.xlsx?period=2026-10", admin)[2]))
     assert len(wb.worksheets) == 2 and wb.worksheets[1]["A1"].value == "Yếu tố"
+
+
+def pdf_text(body: bytes, tmp_path) -> str:
+    f = tmp_path / "f.pdf"
+    f.write_bytes(body)
+    return subprocess.run(["pdftotext", str(f), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_comments_print_as_a_pdf_without_contacts_within_the_scope(served, tmp_path):
+    _, url, _ = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    assert 'href="/followup.pdf?period=2026-10"' in request(url, "GET", "/followup?period=2026-10", admin)[2].decode()
+    status, headers, body = request(url, "GET", "/followup.pdf?period=2026-10", admin)
+    assert status == 200 and body[:5] == b"%PDF-"
+    text = " ".join(pdf_text(body, tmp_path).split())
+    assert "Theo yếu tố SIPAS" in text and "<script>alert(1)</script> chờ lâu" in text and "mặt 1/" in text
+    assert A_CONTACT not in text and "Zebra" not in text
+    zebra = {"Cookie": "hl_session=" + login(url, "zebra-nhan-vien")}
+    assert request(url, "GET", "/followup.pdf?period=2026-10&centre=ubnd-an-phu", zebra)[0] == 403
