@@ -128,6 +128,12 @@ class FollowupForm(Strict):
         5, description="submissions one link may take per hour (a corrected mistake needs a second)")
     trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(
         default_factory=list, description="reverse proxies whose X-Forwarded-For/-Proto headers are believed")
+    public_url: Optional[Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+                                              max_length=100)]] = Field(
+        None, description="the form's public address (as the kiosks' followup_qr.base_url): printed counter QRs "
+                          "open <public_url>/g/<code>")
+    general_per_hour: Annotated[int, Field(ge=1, le=10000)] = Field(
+        30, description="general-feedback answers one printed counter QR may take per hour")
 
 
 # ------------------------------------------------------------------ pushed alerts, opening hours, reports

@@ -1,4 +1,5 @@
-"""The public form the thank-you QR opens: ``/f/<rating id>.<token>`` and nothing else.
+"""The public form the thank-you QR opens, ``/f/<rating id>.<token>``, and the printed counter QR's general
+feedback, ``/g/<code>`` (collector/followup/general.py); nothing else.
 
 A Starlette app of its own on its own listener (python -m collector followup serve), so a province can put
 it on the internet while the dashboard stays inside. No login, no cookie, no script: the token in the link
@@ -26,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..web import guards, proxy
-from . import answers, tokens
+from . import answers, general, tokens
 from .answers import Answer, Outcome
 from .limits import Buckets
 
@@ -64,6 +65,9 @@ PAGES = {
                    "Có quá nhiều yêu cầu. Hãy thử lại sau ít phút.", "Too many requests. Try again in a few minutes."),
 }
 PAGES[Outcome.PENDING] = PAGES[Outcome.ACCEPTED]
+GENERAL_THANKS = (200, "Cảm ơn bạn đã góp ý", "Thank you for your feedback",
+                  "Góp ý chung của bạn đã được gửi tới nơi tiếp nhận hồ sơ này.",
+                  "Your general feedback has been sent to this counter.")
 _PHONE = re.compile(r"\+?[0-9][0-9 .-]{6,22}")
 _EMAIL = re.compile(r"[^@\s<>\"'()]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
 _SWEEP_S = 60.0
@@ -103,6 +107,7 @@ class FollowupApp:
         self.posts = Buckets(per_min / 60.0, per_min)
         self.views = Buckets(per_min * 5 / 60.0, per_min * 5)
         self.tries = Buckets(cfg.per_token_tries / 3600.0, cfg.per_token_tries)
+        self.general_tries = Buckets(cfg.general_per_hour / 3600.0, cfg.general_per_hour)
         self.last_sweep = 0.0
         self.asgi = build_app(self)
 
@@ -118,6 +123,9 @@ class FollowupApp:
             resp.headers.update(extra)
         return resp
 
+    def page_of(self, status: int, hvi: str, hen: str, tvi: str, ten: str, lang: str) -> Response:
+        return self.render(status, page="done", lang=lang, heading_vi=hvi, heading_en=hen, text_vi=tvi, text_en=ten)
+
     def form_page(self, action: str, lang: str = "vi", status: int = 200, error: str = "", values: dict | None = None,
                   general: bool = False, place: str = "") -> Response:
         return self.render(status, page="form", action=action, lang=lang, elements=ELEMENTS, error=error,
@@ -128,6 +136,7 @@ class FollowupApp:
         now_ms = int(self.now() * 1000)
         answers.expire(self.db, now_ms, int(self.cfg.pending_hours * 3_600_000))
         answers.purge(self.db, now_ms, self.cfg.retention_days)
+        general.purge(self.db, now_ms, self.cfg.retention_days)
 
 
 def answer(status: int, body: bytes, ctype: str, headers: dict | None = None) -> Response:
@@ -267,6 +276,47 @@ def build_app(app: FollowupApp) -> Starlette:
         state = await run_in_threadpool(answers.submit, app.db, rating_id, token, parsed_answer, now_ms, app.ttl_ms)
         return app.outcome_page(state, shown)
 
+    async def counter(request: Request) -> Response:
+        try:
+            return await _counter(request)
+        except guards.BodyError as exc:
+            return plain(exc.status, str(exc), {"Connection": "close"})
+        except Exception:
+            print(f"followup form: {request.method} failed:\n{traceback.format_exc()}", file=sys.stderr)
+            return plain(500, "Lỗi máy chủ, vui lòng thử lại sau. / Server error; try again later.",
+                         {"Connection": "close"})
+
+    async def _counter(request: Request) -> Response:
+        """The static counter QR's general feedback: marked as such, stored apart (collector/followup/general.py)."""
+        now = app.now()
+        who = client(request)
+        wait = (app.posts if request.method == "POST" else app.views).take(who, now)
+        if wait:
+            return limited(wait)
+        lang = lang_of(request)
+        shown = "en" if lang == "en" else "vi"
+        code = request.path_params["code"]
+        place = await run_in_threadpool(general.counter_of, app.db, code)
+        if place is None:
+            return app.outcome_page(Outcome.FORGED, shown)
+        action = action_of(f"/g/{code}", lang)
+        if request.method != "POST":
+            return app.form_page(action, shown, general=True, place=place[2])
+        wait = app.general_tries.take(code, now)
+        if wait:
+            return limited(wait)
+        body = await read_body(app, request)
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
+        parsed_answer, error, values = parse_answer(app, form, lang)
+        if parsed_answer is None:
+            return app.form_page(action, shown, 400, error, values, general=True, place=place[2])
+        if now - app.last_sweep >= _SWEEP_S:
+            app.last_sweep = now
+            await run_in_threadpool(app.sweep)
+        if not await run_in_threadpool(general.submit, app.db, code, parsed_answer, int(now * 1000)):
+            return app.outcome_page(Outcome.FORGED, shown)
+        return app.page_of(*GENERAL_THANKS, shown)
+
     async def other(request: Request) -> Response:
         wait = app.views.take(client(request), app.now())
         if wait:
@@ -275,6 +325,7 @@ def build_app(app: FollowupApp) -> Starlette:
 
     return Starlette(routes=[Route("/f.css", css, methods=["GET", "HEAD"]),
                              Route("/f/{ref}", link, methods=["GET", "HEAD", "POST"]),
+                             Route("/g/{code}", counter, methods=["GET", "HEAD", "POST"]),
                              Route("/{path:path}", other, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
                                                                   "OPTIONS"])])
 

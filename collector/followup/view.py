@@ -39,7 +39,9 @@ WORDS = {
            "officer": "Cán bộ", "service": "Thủ tục", "ticket": "Số phiếu", "comment": "Ý kiến",
            "contact": "Liên hệ", "rating_id": "Mã lượt đánh giá",
            "elements": ("Tiếp cận dịch vụ", "Thủ tục hành chính", "Công chức", "Kết quả", "Xử lý góp ý"),
-           "pdf": "Bản in: yếu tố và ý kiến (không có liên hệ)", "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "mean": "Điểm trung bình (1-5)",
+           "pdf": "Bản in: yếu tố và ý kiến (không có liên hệ)", "general": "Góp ý chung (mã QR in tại quầy)",
+           "general_note": "Không gắn với lượt đánh giá nào, ai thấy mã cũng gửi được: thống kê riêng, không tính vào "
+                           "các số liệu ở trên.", "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "mean": "Điểm trung bình (1-5)",
            "low": "Số câu chấm 1-2", "reasons": "Lý do chọn tại quầy", "reason_keys": "Các lý do",
            "unmapped": "Lý do chưa gắn yếu tố",
            "by_element_note": "Câu trả lời trên điện thoại theo từng yếu tố, và các lý do người dân chọn tại quầy sau "
@@ -53,7 +55,9 @@ WORDS = {
            "service": "Procedure", "ticket": "Ticket", "comment": "Comment", "contact": "Contact",
            "rating_id": "Rating id",
            "elements": ("Access", "Procedures", "Civil servant", "Result", "Feedback handling"),
-           "pdf": "Printable: elements and comments (no contacts)", "by_element": "By SIPAS element", "element": "Element", "mean": "Mean score (1-5)",
+           "pdf": "Printable: elements and comments (no contacts)", "general": "General feedback (printed counter QR)",
+           "general_note": "Not tied to any rating, anyone who sees the code can send it: counted apart, never in the "
+                           "figures above.", "by_element": "By SIPAS element", "element": "Element", "mean": "Mean score (1-5)",
            "low": "Answers of 1-2", "reasons": "Reasons chosen at the counter", "reason_keys": "Reasons",
            "unmapped": "Reasons without an element",
            "by_element_note": "The phone answers per element, and the reasons citizens chose at the counter after an "
@@ -94,9 +98,43 @@ def gather(db, cfg, hierarchy, sites, period, lang: str, with_contact: bool) -> 
                  "reasons": sum(reasons[e].values()), "reason_keys": dict(reasons[e].most_common())}
                 for e, m, n in means]
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+            "general": general_feedback(db, hierarchy, sites, period, with_contact),
             "scope": "", "contact_included": with_contact, "truncated": len(rows) >= LIMIT,
             "means": [{"element": e, "mean": m, "answers": n} for e, m, n in means], "elements": elements,
             "reasons_without_element": dict(unmapped.most_common()), "answers": rows}
+
+
+def general_feedback(db, hierarchy, sites, period, with_contact: bool) -> dict:
+    """The printed counter QR's general feedback (collector/followup/general.py): counted apart, its own means,
+    never mixed into the visits' answers above."""
+    from . import general
+
+    rows = general.listed(db, sites, period.start_ms, period.end_ms, with_contact, LIMIT)
+    tz = period.start.tzinfo
+    for r in rows:
+        r["time"] = datetime.fromtimestamp(r.pop("submitted_ms") / 1000, timezone.utc).astimezone(tz) \
+            .strftime("%Y-%m-%d %H:%M")
+        r["centre_name"] = hierarchy.group("centre", r["site"])[1]
+    means = []
+    for e in answers.ELEMENTS:
+        got = [r[e] for r in rows if r[e] is not None]
+        means.append({"element": e, "mean": round(sum(got) / len(got), 2) if got else None, "answers": len(got)})
+    return {"count": len(rows), "truncated": len(rows) >= LIMIT, "means": means, "answers": rows}
+
+
+def general_table(data: dict, lang: str) -> Table:
+    w = WORDS[lang]
+    head = [w["time"], w["centre"], w["counter"], *w["elements"], w["comment"]]
+    if data["contact_included"]:
+        head.append(w["contact"])
+    rows = []
+    for r in data["general"]["answers"]:
+        line = [r["time"], r["centre_name"] or r["site"], r["device"], *[r[e] for e in answers.ELEMENTS],
+                r["comment"] or ""]
+        if data["contact_included"]:
+            line.append(r["contact"] or "")
+        rows.append(line)
+    return Table(w["general"], head, rows)
 
 
 def reasons_by_element(db, cfg, sites, period) -> tuple[dict[str, Counter], Counter]:
@@ -170,24 +208,25 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
             data = collect(app, account.scope, params, lang, account.is_admin and fmt != "pdf")  # paper: no contacts
         except ApiError as exc:
             return text(exc.status, str(exc))
-        if account.is_admin and any(r["contact"] for r in data["answers"]):
+        if account.is_admin and any(r["contact"] for r in data["answers"] + data["general"]["answers"]):
             app.store.audit(account.username, "followup-contacts", f"{data['period']['label']}{'.' + fmt if fmt else ''}",
-                            detail=f"{sum(1 for r in data['answers'] if r['contact'])} contacts",
+                            detail=f"{sum(1 for r in data['answers'] + data['general']['answers'] if r['contact'])} contacts",
                             client=client_of(app, request), scope=account.scope)
         tbl = table(data, lang)
         by_element = element_table(data, lang, lambda k: app.hierarchy.label("reason", k, lang) or k)
+        gen = general_table(data, lang)
         name = f"followup-{data['period']['label']}"
         if fmt:
             app.store.audit(account.username, "export", f"{name}.{fmt}", client=client_of(app, request),
                             scope=account.scope)
-            if fmt == "csv":  # one table a file: ?by=element gives the grouping by SIPAS element
-                body = to_csv([by_element if params.get("by") == "element" else tbl])
+            if fmt == "csv":  # one table a file: ?by=element the grouping by SIPAS element, ?by=general the counter QR's
+                body = to_csv([{"element": by_element, "general": gen}.get(params.get("by", ""), tbl)])
             elif fmt == "pdf":
                 from .pdf import render as render_pdf
 
                 body = render_pdf(w["title"], str(account.scope), data["period"]["label"], by_element, data, lang)
             else:
-                body = to_xlsx([tbl, by_element])
+                body = to_xlsx([tbl, by_element, gen])
             ctype = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}.get(fmt, XLSX_TYPE)
             return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{name}.{fmt}")})
         means = [(label, "–" if m["mean"] is None else f"{m['mean']:.2f}", m["answers"])
@@ -198,7 +237,9 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
             pdf_href="/followup.pdf?" + urlencode({"period": data["period"]["label"], **{
                 k: v for k, v in params.items() if k in ("province", "commune", "centre", "site")}}),
             w=w, period_label=data["period"]["label"], error="", with_contact=data["contact_included"],
-            means=means, head=tbl.headers, rows=rows, by_element=by_element))
+            means=means, head=tbl.headers, rows=rows, by_element=by_element, general=gen, general_count=len(gen.rows),
+            general_means=[(label, "–" if m["mean"] is None else f"{m['mean']:.2f}", m["answers"])
+                           for label, m in zip(w["elements"], data["general"]["means"])]))
         pg = Page("followup", w["title"], "", tables=[tbl, by_element])
         plain = {k: v for k, v in params.items() if k in ("period", "province", "commune", "centre", "site")}
         html = render("shell.html", lang, content=content, **shell_values(app, session, pg, lang, plain, "/followup"))
@@ -230,12 +271,14 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
             data = collect(app, scope, params, lang, admin)
         except ApiError as exc:
             return answer(exc.status, json.dumps({"error": str(exc)}), "application/json")
-        if admin and any(r["contact"] for r in data["answers"]):
+        if admin and any(r["contact"] for r in data["answers"] + data["general"]["answers"]):
             app.store.audit(key.split(":", 1)[1], "followup-contacts", f"api {data['period']['label']}",
                             client=client_of(app, request), scope=scope)
         if fmt == "csv":
             if params.get("by") == "element":
                 tbl = element_table(data, lang, lambda k: app.hierarchy.label("reason", k, lang) or k)
+            elif params.get("by") == "general":
+                tbl = general_table(data, lang)
             else:
                 tbl = table(data, lang)
             return answer(200, csv_text([tbl.headers, *tbl.rows]), "text/csv; charset=utf-8")

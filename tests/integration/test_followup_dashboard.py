@@ -127,7 +127,7 @@ def test_reasons_and_phone_answers_are_grouped_by_sipas_element_within_the_scope
                               {"Authorization": "Bearer " + token_a})
     assert status == 200 and body.decode().splitlines()[1].startswith("Access,")
     wb = load_workbook(io.BytesIO(request(url, "GET", "/followup.xlsx?period=2026-10", admin)[2]))
-    assert len(wb.worksheets) == 2 and wb.worksheets[1]["A1"].value == "Yếu tố"
+    assert len(wb.worksheets) == 3 and wb.worksheets[1]["A1"].value == "Yếu tố"  # answers, elements, general
 
 
 def pdf_text(body: bytes, tmp_path) -> str:
@@ -147,3 +147,22 @@ def test_the_comments_print_as_a_pdf_without_contacts_within_the_scope(served, t
     assert A_CONTACT not in text and "Zebra" not in text
     zebra = {"Cookie": "hl_session=" + login(url, "zebra-nhan-vien")}
     assert request(url, "GET", "/followup.pdf?period=2026-10&centre=ubnd-an-phu", zebra)[0] == 403
+
+
+def test_the_printed_counter_qr_general_feedback_is_shown_apart_within_the_scope(served):
+    from tests.scope_data import GENERAL_A
+
+    app, url, token_a = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    data = json.loads(request(url, "GET", "/api/v1/followup?period=2026-10", {"Authorization": "Bearer " + token_a})[2])
+    assert data["general"]["count"] == 1 and data["general"]["answers"][0]["comment"] == GENERAL_A[0]
+    assert data["general"]["answers"][0]["contact"] is None  # a token never gets contacts
+    assert data["general"]["means"][0] == {"element": "access", "mean": 2.0, "answers": 1}
+    by = {e["element"]: e for e in data["elements"]}
+    assert by["access"]["answers"] == 0 and len(data["answers"]) == 1  # never in a visit's figures
+    page = request(url, "GET", "/followup?period=2026-10", admin)[2].decode()
+    assert "Góp ý chung (mã QR in tại quầy)" in page and "&lt;b&gt;bãi xe&lt;/b&gt;" in page
+    assert "chung-an-phu@example.vn" in page and "Zebra" not in page and "chung-zebra" not in page
+    status, _, body = request(url, "GET", "/followup.csv?period=2026-10&by=general", admin)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert status == 200 and len(rows) == 2 and rows[1][-2] == GENERAL_A[0]
