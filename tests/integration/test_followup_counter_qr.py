@@ -5,6 +5,7 @@ from the thank-you QR's answers, limited per code and per address (1,000 submiss
 past the limit, the form still serves others), and a replaced code stops working."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,21 @@ def test_counter_qr_says_what_is_wrong(tmp_path):
     assert "ubnd-xa-tan-lap quay-01" in run.stderr
     helped = cli("counter-qr", "--help")
     assert "General feedback" in helped.stdout and "--new" in helped.stdout
+
+
+def test_the_counter_qr_command_of_the_guide_runs_as_printed(tmp_path):
+    """docs/followup.md's command, word for word, in a folder holding the example collector.yaml."""
+    import shlex
+
+    guide = (ROOT / "docs" / "followup.md").read_text(encoding="utf-8")
+    [line] = [x for x in guide.splitlines() if x.startswith("python -m collector followup counter-qr")]
+    (tmp_path / "collector.yaml").write_text((ROOT / "config" / "examples" / "collector.yaml").read_text(
+        encoding="utf-8"), encoding="utf-8")
+    words = shlex.split(line)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this tree's collector, from any folder
+    run = subprocess.run([sys.executable, *words[1:]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.splitlines()
+    assert out[0] == "quay-01.pdf: Quầy 1 - Hộ tịch – Bộ phận một cửa xã Tân Lập"
+    assert out[1].startswith("https://gopy.lamdong.gov.vn/g/") and (tmp_path / "quay-01.pdf").stat().st_size > 1000
