@@ -9,6 +9,7 @@ import http.client
 import io
 import os
 import re
+import subprocess
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -82,6 +83,8 @@ def readable(headers: dict, body: bytes) -> bytes:
         wb = load_workbook(io.BytesIO(body))
         body = "\n".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
                          if c.value is not None).encode()
+    elif body[:5] == b"%PDF-":  # its text, not its compressed streams (/followup.pdf)
+        body = subprocess.run(["pdftotext", "-", "-"], input=body, capture_output=True, check=True).stdout
     head = " ".join(f"{k}: {v}" for k, v in headers.items() if k not in ("date", "set-cookie")).encode()
     return HEX_RUN.sub(b"#", head + b"\n" + body)
 
