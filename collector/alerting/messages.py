@@ -23,6 +23,7 @@ TEXT = {
                          "kiosk tài khoản riêng (broker add-device)",
         "followup_comment": "người dân góp ý trên điện thoại sau mặt {face}: “{comment}”{about}",
         "about": " (cán bộ {officer}; thủ tục {service}; phiếu {ticket})",
+        "followup_purged": "góp ý trên điện thoại sau mặt chưa hài lòng (nội dung đã xóa hết thời hạn lưu)",
         "ratings": "{n} đánh giá gần nhất", "hours": "{n} giờ qua",
         "fired_at": "Bắt đầu", "cleared_at": "Kết thúc", "rule": "Quy tắc", "now": "Hiện tại",
         "link": "Xem, xác nhận và ghi chú", "no_link": "Xác nhận và ghi chú trên trang Cảnh báo của bảng điều khiển.",
@@ -43,6 +44,7 @@ TEXT = {
                          "account (broker add-device)",
         "followup_comment": "a citizen commented on the phone after a {face} face: “{comment}”{about}",
         "about": " (officer {officer}; procedure {service}; ticket {ticket})",
+        "followup_purged": "a comment on the phone after an unsatisfied face (deleted at the end of its retention)",
         "ratings": "last {n} ratings", "hours": "last {n} hours",
         "fired_at": "Started", "cleared_at": "Ended", "rule": "Rule", "now": "Now",
         "link": "See, acknowledge and comment", "no_link": "Acknowledge and comment on the dashboard's Alerts page.",
@@ -108,6 +110,8 @@ def describe(alert: dict, lang: str, value=None) -> str:
         unit, n = d["window"].split(":")
         window = t[unit].format(n=n)
     if kind == "followup_comment":
+        if not d.get("comment"):
+            return t["followup_purged"]
         about = t["about"].format(officer=d.get("officer") or "–", service=d.get("service") or "–",
                                   ticket=d.get("ticket") or "–")
         return t[kind].format(face=d.get("face", ""), comment=d.get("comment", ""), about=about)
