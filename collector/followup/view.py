@@ -41,7 +41,9 @@ WORDS = {
            "elements": ("Tiếp cận dịch vụ", "Thủ tục hành chính", "Công chức", "Kết quả", "Xử lý góp ý"),
            "pdf": "Bản in: yếu tố và ý kiến (không có liên hệ)", "general": "Góp ý chung (mã QR in tại quầy)",
            "general_note": "Không gắn với lượt đánh giá nào, ai thấy mã cũng gửi được: thống kê riêng, không tính vào "
-                           "các số liệu ở trên.", "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "mean": "Điểm trung bình (1-5)",
+                           "các số liệu ở trên.",
+           "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "answered": "Số câu trả lời",
+           "list": "Từng góp ý, gắn với lượt đánh giá tại quầy", "mean": "Điểm trung bình (1-5)",
            "low": "Số câu chấm 1-2", "reasons": "Lý do chọn tại quầy", "reason_keys": "Các lý do",
            "unmapped": "Lý do chưa gắn yếu tố",
            "by_element_note": "Câu trả lời trên điện thoại theo từng yếu tố, và các lý do người dân chọn tại quầy sau "
@@ -57,7 +59,9 @@ WORDS = {
            "elements": ("Access", "Procedures", "Civil servant", "Result", "Feedback handling"),
            "pdf": "Printable: elements and comments (no contacts)", "general": "General feedback (printed counter QR)",
            "general_note": "Not tied to any rating, anyone who sees the code can send it: counted apart, never in the "
-                           "figures above.", "by_element": "By SIPAS element", "element": "Element", "mean": "Mean score (1-5)",
+                           "figures above.",
+           "by_element": "By SIPAS element", "element": "Element", "answered": "Answers",
+           "list": "Each answer, with the rating made at the counter", "mean": "Mean score (1-5)",
            "low": "Answers of 1-2", "reasons": "Reasons chosen at the counter", "reason_keys": "Reasons",
            "unmapped": "Reasons without an element",
            "by_element_note": "The phone answers per element, and the reasons citizens chose at the counter after an "
@@ -166,7 +170,7 @@ def element_table(data: dict, lang: str, label) -> Table:
         n = sum(data["reasons_without_element"].values())
         rows.append([w["unmapped"], None, None, None, n,
                      "; ".join(f"{label(k)}: {v}" for k, v in data["reasons_without_element"].items())])
-    return Table(w["by_element"], [w["element"], w["mean"], w["answers"], w["low"], w["reasons"], w["reason_keys"]],
+    return Table(w["by_element"], [w["element"], w["mean"], w["answered"], w["low"], w["reasons"], w["reason_keys"]],
                  rows)
 
 
