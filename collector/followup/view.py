@@ -43,6 +43,8 @@ WORDS = {
            "general_note": "Không gắn với lượt đánh giá nào, ai thấy mã cũng gửi được: thống kê riêng, không tính vào "
                            "các số liệu ở trên.",
            "by_element": "Theo yếu tố SIPAS", "element": "Yếu tố", "answered": "Số câu trả lời",
+           "group_centre": "Trung tâm", "group_counter": "Quầy", "group_officer": "Cán bộ", "group_service": "Thủ tục",
+           "comments": "Số ý kiến", "face_mean": "Mặt đánh giá trung bình (quy về 5)", "group_by": "Điểm theo",
            "list": "Từng góp ý, gắn với lượt đánh giá tại quầy", "mean": "Điểm trung bình (1-5)",
            "low": "Số câu chấm 1-2", "reasons": "Lý do chọn tại quầy", "reason_keys": "Các lý do",
            "unmapped": "Lý do chưa gắn yếu tố",
@@ -61,6 +63,8 @@ WORDS = {
            "general_note": "Not tied to any rating, anyone who sees the code can send it: counted apart, never in the "
                            "figures above.",
            "by_element": "By SIPAS element", "element": "Element", "answered": "Answers",
+           "group_centre": "Centre", "group_counter": "Counter", "group_officer": "Officer", "group_service": "Procedure",
+           "comments": "Comments", "face_mean": "Mean face (out of 5)", "group_by": "Scores by",
            "list": "Each answer, with the rating made at the counter", "mean": "Mean score (1-5)",
            "low": "Answers of 1-2", "reasons": "Reasons chosen at the counter", "reason_keys": "Reasons",
            "unmapped": "Reasons without an element",
@@ -193,6 +197,37 @@ def table(data: dict, lang: str) -> Table:
     return Table(w["title"], head, rows)
 
 
+GROUPS = ("centre", "counter", "officer", "service")
+
+
+def grouped_table(data: dict, group: str, lang: str, hierarchy) -> Table:
+    """The five elements' mean scores per centre, counter, officer or service (``?group=``), with how many
+    answers and comments each had and the mean face of their ratings."""
+    w = WORDS[lang]
+
+    def key(r) -> str:
+        if group == "centre":
+            return r["centre_name"] or r["site"]
+        if group == "counter":
+            return hierarchy.group("counter", r["site"], r["device"])[1] if r["site"] else r["device"]
+        return r[f"{group}_name"] or "–"
+
+    groups: dict[str, list[dict]] = {}
+    for r in data["answers"]:
+        groups.setdefault(key(r), []).append(r)
+    rows = []
+    for name, members in sorted(groups.items()):
+        line = [name, len(members), sum(1 for r in members if r["comment"])]
+        faces = [r["rating"] / r["scale"] * 5 for r in members if r["rating"] is not None and r["scale"]]
+        line.append(round(sum(faces) / len(faces), 2) if faces else None)
+        for e in answers.ELEMENTS:
+            got = [r[e] for r in members if r[e] is not None]
+            line.append(round(sum(got) / len(got), 2) if got else None)
+        rows.append(line)
+    return Table(f"{w['title']} – {w['group_' + group]}",
+                 [w["group_" + group], w["answered"], w["comments"], w["face_mean"], *w["elements"]], rows)
+
+
 def routes(app, answering, session_of, shell_values) -> list[Route]:
     """Added to the dashboard's routes (collector/web/server.py)."""
     from ..web.api import ApiError, csv_text
@@ -219,18 +254,20 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
         tbl = table(data, lang)
         by_element = element_table(data, lang, lambda k: app.hierarchy.label("reason", k, lang) or k)
         gen = general_table(data, lang)
+        group = params.get("group") if params.get("group") in GROUPS else None
+        by_group = grouped_table(data, group, lang, app.hierarchy) if group else None
         name = f"followup-{data['period']['label']}"
         if fmt:
             app.store.audit(account.username, "export", f"{name}.{fmt}", client=client_of(app, request),
                             scope=account.scope)
             if fmt == "csv":  # one table a file: ?by=element the grouping by SIPAS element, ?by=general the counter QR's
-                body = to_csv([{"element": by_element, "general": gen}.get(params.get("by", ""), tbl)])
+                body = to_csv([by_group if by_group else {"element": by_element, "general": gen}.get(params.get("by", ""), tbl)])
             elif fmt == "pdf":
                 from .pdf import render as render_pdf
 
                 body = render_pdf(w["title"], str(account.scope), data["period"]["label"], by_element, data, lang)
             else:
-                body = to_xlsx([tbl, by_element, gen])
+                body = to_xlsx([tbl, by_element, gen] + ([by_group] if by_group else []))
             ctype = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}.get(fmt, XLSX_TYPE)
             return answer(200, body, ctype, {"Content-Disposition": guards.attachment(f"{name}.{fmt}")})
         means = [(label, "–" if m["mean"] is None else f"{m['mean']:.2f}", m["answers"])
@@ -238,6 +275,9 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
         rows = [{"rating_id": r[-1], "cells": list(zip(tbl.headers, ["–" if v is None or v == "" else v for v in r]))}
                 for r in tbl.rows]
         content = Markup(ENV.get_template("followup_list.html").render(
+            by_group=by_group, group=group, groups=[(g, w["group_" + g], "/followup?" + urlencode({
+                "period": data["period"]["label"], "group": g, **{
+                    k: v for k, v in params.items() if k in ("province", "commune", "centre", "site")}})) for g in GROUPS],
             pdf_href="/followup.pdf?" + urlencode({"period": data["period"]["label"], **{
                 k: v for k, v in params.items() if k in ("province", "commune", "centre", "site")}}),
             w=w, period_label=data["period"]["label"], error="", with_contact=data["contact_included"],
@@ -283,9 +323,14 @@ def routes(app, answering, session_of, shell_values) -> list[Route]:
                 tbl = element_table(data, lang, lambda k: app.hierarchy.label("reason", k, lang) or k)
             elif params.get("by") == "general":
                 tbl = general_table(data, lang)
+            elif params.get("group") in GROUPS:
+                tbl = grouped_table(data, params["group"], lang, app.hierarchy)
             else:
                 tbl = table(data, lang)
             return answer(200, csv_text([tbl.headers, *tbl.rows]), "text/csv; charset=utf-8")
+        if params.get("group") in GROUPS:  # the elements' means per centre, counter, officer or service
+            t = grouped_table(data, params["group"], lang, app.hierarchy)
+            data["groups"] = [dict(zip(("name", "answers", "comments", "face_mean", *answers.ELEMENTS), r)) for r in t.rows]
         return answer(200, json.dumps(data, ensure_ascii=False), "application/json")
 
     def handler(fn, *args):

@@ -166,3 +166,19 @@ def test_the_printed_counter_qr_general_feedback_is_shown_apart_within_the_scope
     status, _, body = request(url, "GET", "/followup.csv?period=2026-10&by=general", admin)
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert status == 200 and len(rows) == 2 and rows[1][-2] == GENERAL_A[0]
+
+
+def test_the_elements_scores_per_centre_counter_officer_and_service(served):
+    _, url, token_a = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    token = {"Authorization": "Bearer " + token_a}
+    for group, name in (("centre", "Một cửa xã An Phú"), ("counter", "Quầy 1 - Hộ tịch An Phú (Một cửa xã An Phú)"),
+                        ("officer", "can-bo-an"), ("service", "dv-an")):
+        data = json.loads(request(url, "GET", f"/api/v1/followup?period=2026-10&group={group}", token)[2])
+        assert data["groups"] == [{"name": name, "answers": 1, "comments": 1, "face_mean": 1.0, "access": None,
+                                   "procedure": None, "staff": 1.0, "result": 4.0, "feedback": None}], group
+        status, _, body = request(url, "GET", f"/followup.csv?period=2026-10&group={group}", admin)
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        assert status == 200 and rows[1][:3] == [name, "1", "1"] and "Zebra" not in body.decode(), group
+    page = request(url, "GET", "/followup?period=2026-10&group=officer", admin)[2].decode()
+    assert "Góp ý qua mã QR – Cán bộ" in page and 'href="/followup?period=2026-10&amp;group=service"' in page
