@@ -375,9 +375,14 @@ class Evaluator:
                       "ticket": ticket or "", "rating_id": rid}
             out.append(Reading(subject, self.hierarchy.group("counter", site, device)[1],
                                self.hierarchy.centre_of(site), True, float(rating), detail))
-        for subject, state in states.items():  # older answers: their alerts clear
-            if subject not in seen and state.status != rules.OK:
+        for subject, state in states.items():  # older answers: their alerts clear, then their state is forgotten
+            if subject in seen:
+                continue
+            if state.status != rules.OK:
                 out.append(Reading(subject, "", "", False, None))
+            else:
+                self.db.execute("DELETE FROM alert_state WHERE rule = ? AND subject = ? AND status = 'ok'",
+                                (rule.name, subject))
         return out
 
     # ------------------------------------------------------------------ rejects

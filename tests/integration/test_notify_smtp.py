@@ -276,5 +276,6 @@ def test_a_comment_on_the_phone_after_a_low_face_is_mailed_to_the_recipients_of_
     assert all("0912345678" not in m.get_content() for _, m, _, _ in smtp.inbox.messages)
     later = now + timedelta(hours=25)  # past the rule's hours: both alerts clear
     assert sorted(e for _, _, e in ev.run(later)) == ["clear", "clear"]
+    assert ev.run(later + timedelta(minutes=1)) == [] and db.scalar("SELECT COUNT(*) FROM alert_state") == 0
     assert answers.purge(db, now_ms + 366 * 86_400_000, 365) == 3  # retention: the alerts' copies go too
     assert [d for (d,) in db.query("SELECT detail FROM alerts")] == ["{}", "{}"]
