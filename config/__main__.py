@@ -96,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         return _pin_key(args)
 
     failed = False
+    loaded: list[tuple[str, object]] = []
     for f in args.files:
         try:
             _cfg, warnings = load_checked(f, kind=args.kind)
+            loaded.append((f, _cfg))
             if getattr(_cfg, "kind", None) == "kiosk" and _cfg.voice.enabled:  # speech: every text has a clip or a voice
                 from kiosk.voice import problems as voice_problems
 
@@ -113,7 +115,38 @@ def main(argv: list[str] | None = None) -> int:
             failed = failed or bool(warnings)
             if not warnings:
                 print(f"{f}: ok")
+    for problem in reason_elements_problems(loaded):
+        print(problem, file=sys.stderr)
+        failed = True
     return 1 if failed else 0
+
+
+def reason_elements_problems(loaded: list[tuple[str, object]]) -> list[str]:
+    """Checked together, a kiosk.yaml and a collector.yaml must give each reason the same SIPAS element: the
+    kiosk's is what its technician wrote, the collector's is what the reports group by."""
+    from .loader import _node_lines, parse, read_text
+
+    collectors = [(f, c) for f, c in loaded if getattr(c, "kind", None) == "collector"]
+    out = []
+    for f, cfg in loaded:
+        if getattr(cfg, "kind", None) != "kiosk" or not collectors:
+            continue
+        lines = None
+        for i, reason in enumerate(cfg.followup.reasons):
+            if reason.element is None:
+                continue
+            for cf, ccfg in collectors:
+                theirs = ccfg.labels.reason_elements.get(reason.key)
+                if theirs == reason.element:
+                    continue
+                if lines is None:
+                    lines = _node_lines(parse(read_text(Path(f)))[0])
+                line = lines.get(("followup", "reasons", str(i), "element"), lines.get(("followup", "reasons", str(i)), 0))
+                said = f"is {theirs!r}" if theirs else "names none"
+                out.append(f"{Path(f).name}:{line}: followup.reasons[{i}].element: {reason.element!r}, but {Path(cf).name} "
+                           f"labels.reason_elements.{reason.key} {said}; reports group by collector.yaml's, so make "
+                           f"them the same / yếu tố SIPAS của lý do phải giống nhau ở hai tệp")
+    return out
 
 
 def _hash_pin(args) -> int:
