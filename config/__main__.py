@@ -142,11 +142,35 @@ def reason_elements_problems(loaded: list[tuple[str, object]]) -> list[str]:
                 if lines is None:
                     lines = _node_lines(parse(read_text(Path(f)))[0])
                 line = lines.get(("followup", "reasons", str(i), "element"), lines.get(("followup", "reasons", str(i)), 0))
-                said = f"is {theirs!r}" if theirs else "names none"
-                out.append(f"{Path(f).name}:{line}: followup.reasons[{i}].element: {reason.element!r}, but {Path(cf).name} "
-                           f"labels.reason_elements.{reason.key} {said}; reports group by collector.yaml's, so make "
-                           f"them the same / yếu tố SIPAS của lý do phải giống nhau ở hai tệp")
+                out.append(element_problem(Path(f).name, line, i, reason.key, reason.element, Path(cf).name, theirs))
     return out
+
+
+def element_problem(file: str, line: int, i: int, key: str, ours: str, collector: str, theirs: str | None) -> str:
+    said = f"is {theirs!r}" if theirs else "names none"
+    return (f"{file}:{line}: followup.reasons[{i}].element: {ours!r}, but {collector} labels.reason_elements.{key} "
+            f"{said}; reports group by collector.yaml's, so make them the same / yếu tố SIPAS của lý do phải giống "
+            f"nhau ở hai tệp")
+
+
+def _fleet_elements(good, collector_path: str) -> list[str]:
+    """fleet check --collector: each reason's SIPAS element in the merged kiosk.yaml files as collector.yaml's,
+    named once per layer file and line that sets it."""
+    from .loader import load
+
+    cfg = load(collector_path, kind="collector")
+    out: dict[tuple, str] = {}
+    for merged in good:
+        for i, reason in enumerate((merged.data.get("followup") or {}).get("reasons") or []):
+            ours = reason.get("element") if isinstance(reason, dict) else None
+            if not ours:
+                continue
+            theirs = cfg.labels.reason_elements.get(reason.get("key"))
+            if theirs != ours:
+                file, line = merged.where(("followup", "reasons", i, "element"))
+                out.setdefault((file, line), element_problem(file, line, i, reason.get("key"), ours,
+                                                             Path(collector_path).name, theirs))
+    return list(out.values())
 
 
 def _hash_pin(args) -> int:
@@ -230,6 +254,8 @@ def _fleet(args) -> int:
             good = [m for m in good if (m.site, m.device) not in big]
             problems += list(big.values())
         disagree = _counters(args, folder) if args.broker_dir or args.collector else None
+        if args.collector:  # each reason's SIPAS element as the reports group it
+            problems += _fleet_elements(good, args.collector)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
