@@ -41,7 +41,7 @@ COMMANDS = {
     "users": ("collector.users_cli", "dashboard accounts: add, list, disable, enable, reset-password"),
     "tokens": ("collector.tokens_cli", "API tokens: add, list, revoke (as on the admin page)"),
     "reports": ("collector.alerting.reports_cli", "e-mail scheduled reports: reports send --period 2026-Q4"),
-    "followup": ("collector.followup.cli", "the public form of the thank-you QR: followup serve, followup purge"),
+    "followup": ("collector.followup.cli", "the public form of the thank-you QR and the printed counter QR: followup serve, purge, counter-qr"),
     "audit": ("collector.audit_cli", "reconcile what each kiosk's outbox created with what arrived (exit 1 if missing)"),
 }
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 from .db_error import DatabaseError
 
 from .followup.answers import MIGRATION as FOLLOWUP_TABLES
+from .followup.general import MIGRATION as GENERAL_FEEDBACK_TABLES
 
 if TYPE_CHECKING:  # db.py opens a database and calls migrate(): this module needs nothing of it at load
     from .db import Database
@@ -381,6 +382,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     # The thank-you QR (collector/followup/answers.py): each rating's token hash, and the citizens' answers.
     (14, FOLLOWUP_TABLES),
+    # The static counter QR's general feedback (collector/followup/general.py): codes per counter, answers apart.
+    (16, GENERAL_FEEDBACK_TABLES),
 ]
 
 _TYPES = {

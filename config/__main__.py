@@ -96,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         return _pin_key(args)
 
     failed = False
+    loaded: list[tuple[str, object]] = []
     for f in args.files:
         try:
             _cfg, warnings = load_checked(f, kind=args.kind)
+            loaded.append((f, _cfg))
             if getattr(_cfg, "kind", None) == "kiosk" and _cfg.voice.enabled:  # speech: every text has a clip or a voice
                 from kiosk.voice import problems as voice_problems
 
@@ -113,7 +115,62 @@ def main(argv: list[str] | None = None) -> int:
             failed = failed or bool(warnings)
             if not warnings:
                 print(f"{f}: ok")
+    for problem in reason_elements_problems(loaded):
+        print(problem, file=sys.stderr)
+        failed = True
     return 1 if failed else 0
+
+
+def reason_elements_problems(loaded: list[tuple[str, object]]) -> list[str]:
+    """Checked together, a kiosk.yaml and a collector.yaml must give each reason the same SIPAS element: the
+    kiosk's is what its technician wrote, the collector's is what the reports group by."""
+    from .loader import _node_lines, parse, read_text
+
+    collectors = [(f, c) for f, c in loaded if getattr(c, "kind", None) == "collector"]
+    out = []
+    for f, cfg in loaded:
+        if getattr(cfg, "kind", None) != "kiosk" or not collectors:
+            continue
+        lines = None
+        for i, reason in enumerate(cfg.followup.reasons):
+            if reason.element is None:
+                continue
+            for cf, ccfg in collectors:
+                theirs = ccfg.labels.reason_elements.get(reason.key)
+                if theirs == reason.element:
+                    continue
+                if lines is None:
+                    lines = _node_lines(parse(read_text(Path(f)))[0])
+                line = lines.get(("followup", "reasons", str(i), "element"), lines.get(("followup", "reasons", str(i)), 0))
+                out.append(element_problem(Path(f).name, line, i, reason.key, reason.element, Path(cf).name, theirs))
+    return out
+
+
+def element_problem(file: str, line: int, i: int, key: str, ours: str, collector: str, theirs: str | None) -> str:
+    said = f"is {theirs!r}" if theirs else "names none"
+    return (f"{file}:{line}: followup.reasons[{i}].element: {ours!r}, but {collector} labels.reason_elements.{key} "
+            f"{said}; reports group by collector.yaml's, so make them the same / yếu tố SIPAS của lý do phải giống "
+            f"nhau ở hai tệp")
+
+
+def _fleet_elements(good, collector_path: str) -> list[str]:
+    """fleet check --collector: each reason's SIPAS element in the merged kiosk.yaml files as collector.yaml's,
+    named once per layer file and line that sets it."""
+    from .loader import load
+
+    cfg = load(collector_path, kind="collector")
+    out: dict[tuple, str] = {}
+    for merged in good:
+        for i, reason in enumerate((merged.data.get("followup") or {}).get("reasons") or []):
+            ours = reason.get("element") if isinstance(reason, dict) else None
+            if not ours:
+                continue
+            theirs = cfg.labels.reason_elements.get(reason.get("key"))
+            if theirs != ours:
+                file, line = merged.where(("followup", "reasons", i, "element"))
+                out.setdefault((file, line), element_problem(file, line, i, reason.get("key"), ours,
+                                                             Path(collector_path).name, theirs))
+    return list(out.values())
 
 
 def _hash_pin(args) -> int:
@@ -197,6 +254,8 @@ def _fleet(args) -> int:
             good = [m for m in good if (m.site, m.device) not in big]
             problems += list(big.values())
         disagree = _counters(args, folder) if args.broker_dir or args.collector else None
+        if args.collector:  # each reason's SIPAS element as the reports group it
+            problems += _fleet_elements(good, args.collector)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

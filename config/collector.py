@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import BrokerConnection, ConfigPath, Key, LangCode, Port, Secret, Slug, Strict, TimeZone
+from .common import BrokerConnection, SipasElement, ConfigPath, Key, LangCode, Port, Secret, Slug, Strict, TimeZone
 
 
 def _check_db_url(url: str) -> str:
@@ -84,6 +84,9 @@ class Labels(Strict):
     """Display names for the keys kiosks send; a plain text is the same in every language."""
 
     reasons: dict[Key, Label] = Field(default_factory=dict, description="follow-up reason key -> name")
+    reason_elements: dict[Key, SipasElement] = Field(
+        default_factory=dict, description="follow-up reason key -> its SIPAS element (access, procedure, staff, "
+                                          "result, feedback), as the kiosks' kiosk.yaml names it: reports group by it")
     officers: dict[Annotated[str, Field(min_length=1)], Label] = Field(default_factory=dict)
     services: dict[Annotated[str, Field(min_length=1)], Label] = Field(default_factory=dict)
 
@@ -125,6 +128,12 @@ class FollowupForm(Strict):
         5, description="submissions one link may take per hour (a corrected mistake needs a second)")
     trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(
         default_factory=list, description="reverse proxies whose X-Forwarded-For/-Proto headers are believed")
+    public_url: Optional[Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+                                              max_length=100)]] = Field(
+        None, description="the form's public address (as the kiosks' followup_qr.base_url): printed counter QRs "
+                          "open <public_url>/g/<code>")
+    general_per_hour: Annotated[int, Field(ge=1, le=10000)] = Field(
+        30, description="general-feedback answers one printed counter QR may take per hour")
 
 
 # ------------------------------------------------------------------ pushed alerts, opening hours, reports
@@ -158,7 +167,7 @@ class Opening(Strict):
 
 
 RuleKind = Literal["satisfaction_below", "negative_share", "device_offline", "outbox_growing", "rejects_spike",
-                   "device_rejects", "receipts_stalled", "device_shared"]
+                   "device_rejects", "receipts_stalled", "device_shared", "followup_comment"]
 RuleScope = Annotated[str, Field(pattern=r"^(all|[a-z0-9][a-z0-9-]*|device:[a-z0-9-]+/[a-z0-9-]+|officer:.+)$",
                                  description="all, a province/commune/centre slug, device:SITE/DEVICE or officer:KEY")]
 
@@ -172,7 +181,8 @@ class AlertRule(Strict):
     per: Optional[Literal["centre", "counter", "officer", "all"]] = Field(
         None, description="rate rules: one alert per centre (default), counter, officer, or one for all")
     threshold: Optional[Annotated[float, Field(ge=0)]] = Field(
-        None, description="satisfaction_below / negative_share / device_rejects: a rate 0..1; rejects_spike: a count")
+        None, description="satisfaction_below / negative_share / device_rejects: a rate 0..1; rejects_spike: a count; "
+                          "followup_comment: the highest face (e.g. 2: a comment after a 1 or a 2)")
     clear_at: Optional[Annotated[float, Field(ge=0)]] = Field(
         None, description="hysteresis: the alert clears only past this value (default: threshold -/+ 0.05)")
     last_ratings: Optional[Annotated[int, Field(ge=1, le=100000)]] = Field(None, description="over the last N ratings")
@@ -207,6 +217,12 @@ class AlertRule(Strict):
             if self.minutes is None:
                 raise ValueError("receipts_stalled needs minutes: how long every live kiosk of a centre may wait for "
                                  "a receipt from the database")
+        elif self.kind == "followup_comment":
+            if self.threshold is None or self.threshold != int(self.threshold) or not 1 <= self.threshold <= 4:
+                raise ValueError("followup_comment needs threshold: the highest face whose comments alert, 1 to 4 "
+                                 "(2: a comment on the phone after a 1 or a 2)")
+            if self.hours is None:
+                self.hours = 24.0
         elif self.kind == "device_rejects":
             if self.threshold is None or self.threshold > 1 or self.minutes is None:
                 raise ValueError("device_rejects needs threshold: the share of a kiosk's messages rejected, 0 to 1, "

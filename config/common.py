@@ -11,6 +11,10 @@ from broker.contract import DEFAULT_PREFIX, SLUG_PATTERN, check_prefix, Contract
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-'")]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="lower-case key")]
+# The five elements of the national satisfaction index SIPAS (Decision 1001/QĐ-BNV): access to the service,
+# administrative procedures, the civil servants, the results, the handling of feedback.
+SipasElement = Annotated[Literal["access", "procedure", "staff", "result", "feedback"], Field(
+    description="SIPAS element: access, procedure, staff, result or feedback")]
 LangCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", description="language code like vi, en")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .common import (BrokerConnection, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict,
+from .common import (BrokerConnection, SipasElement, ConfigPath, InputFile, Key, LangCode, OptionalInputFile, Secret, Slug, Strict,
                      TimeZone)
 from .pins import hash_key_id
 from .staff import PinHash, StaffInclude, StaffMember, load_staff, unique_keys
@@ -71,6 +71,9 @@ class Languages(Strict):
 class Reason(Strict):
     key: Key
     texts: dict[LangCode, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    element: Optional[SipasElement] = Field(
+        None, description="the SIPAS element the reason is about (access, procedure, staff, result, feedback): "
+                          "reports group reasons by it (name it in collector.yaml labels.reason_elements too)")
 
 
 class Followup(Strict):

@@ -64,7 +64,8 @@ class Recorder:
             from collector.followup import tokens
 
             token = tokens.new_token()
-            followup_hash, self.followup_link = tokens.token_hash(r.id, token), tokens.link(qr.base_url, r.id, token)
+            followup_hash = tokens.token_hash(r.id, token)
+            self.followup_link = tokens.link(qr.base_url, r.id, token, r.lang)  # the form opens in the kiosk's language
 
         def build(epoch: str, seq: int) -> bytes:
             return encode(rating_v2(r, stamp, epoch, seq, request=req.id if req else None,

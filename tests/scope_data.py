@@ -25,7 +25,8 @@ CFG = CollectorConfig.model_validate({
             {"site": "ubnd-zebra-b", "name": "Một cửa Zebra Bắc", "merged_from": ["ubnd-zebra-cu"],
              "counters": [{"device": "quay-09", "name": "Quầy Zebra Chín"}]}]}]}],
     "labels": {"officers": {"can-bo-zebra": "Cán bộ Zebra Ngựa Vằn"}, "services": {"dv-zebra": "Dịch vụ Zebra"},
-               "reasons": {"ly-do-zebra": "Lý do Zebra"}},
+               "reasons": {"ly-do-zebra": "Lý do Zebra", "ly-do-an": "Chờ lâu ở An Phú"},
+               "reason_elements": {"ly-do-an": "access", "ly-do-zebra": "staff"}},
     "dashboard": {"min_ratings": 5, "password": {"env": "UNUSED_IN_TESTS"}},
     "alerts": {"satisfaction_below": 0.99, "window_days": 60, "device_silent_hours": 1},
 })
@@ -79,6 +80,10 @@ FOLLOWUP_B = (f"00000000-0000-4000-8000-{A_COUNT + 150:012d}", "Góp ý Zebra b�
               {"staff": 5, "result": 4})
 
 
+GENERAL_A = ("Góp ý chung An Phú: <b>bãi xe</b> chật", "chung-an-phu@example.vn", {"access": 2})
+GENERAL_B = ("Góp ý chung Zebra bí mật", "chung-zebra@example.vn", {"access": 5})
+
+
 def seed_followup(db) -> None:
     from collector.followup import answers, tokens
 
@@ -90,6 +95,12 @@ def seed_followup(db) -> None:
             answers.on_ratings(db, [(rid, tokens.token_hash(rid, token), site, device, at_ms)], now_ms)
         outcome = answers.submit(db, rid, token, answers.Answer(scores, comment, contact), now_ms, 60 * 86_400_000)
         assert outcome is answers.Outcome.ACCEPTED, outcome
+    from collector.followup import general  # the printed counter QRs' general feedback, one per commune
+
+    for site, device, (comment, contact, scores) in (("ubnd-an-phu", "quay-01", GENERAL_A),
+                                                     ("ubnd-zebra-b", "quay-09", GENERAL_B)):
+        code = general.make_code(db, site, device, f"{device} {site}", now_ms)
+        assert general.submit(db, code, answers.Answer(scores, comment, contact), now_ms - 3_600_000)
 
 
 def alert_id(db, place: str) -> int:

@@ -31,7 +31,7 @@ log = logging.getLogger("collector.alerts")
 LOOKBACK = timedelta(days=92)  # "the last N ratings" never reach further back than this
 PER_DEFAULT = {"satisfaction_below": "centre", "negative_share": "centre", "device_offline": "counter",
                "outbox_growing": "counter", "rejects_spike": "all", "device_rejects": "counter",
-               "receipts_stalled": "centre", "device_shared": "counter"}
+               "receipts_stalled": "centre", "device_shared": "counter", "followup_comment": "answer"}
 LIVE_WITHIN = timedelta(minutes=15)  # receipts_stalled: a kiosk heard from this recently is live
 
 
@@ -105,7 +105,8 @@ class Evaluator:
                     readings = {"satisfaction_below": self._rate_readings, "negative_share": self._rate_readings,
                                 "rejects_spike": self._reject_readings, "receipts_stalled": self._receipt_readings,
                                 "device_shared": self._shared_readings,
-                                "device_rejects": self._device_reject_readings}[rule.kind](rule, now, states)
+                                "device_rejects": self._device_reject_readings,
+                                "followup_comment": self._followup_readings}[rule.kind](rule, now, states)
                 events += self._apply(rule, readings, states, now)
             except Exception:
                 log.exception("alert rule %s could not be evaluated", rule.name)
@@ -336,6 +337,52 @@ class Evaluator:
             name = self.hierarchy.group("counter", site, device)[1]
             out.append(Reading(f"device:{site}/{device}", name, self.hierarchy.centre_of(site),
                                now_ms - int(last) <= CLEAR_AFTER_MS, int(flips or 0), {"threshold": 1}))
+        return out
+
+    # ------------------------------------------------------------------ comments on the phone
+    def _followup_readings(self, rule, now: datetime, states: dict[str, State]) -> list[Reading]:
+        """Per answer on the thank-you QR's form (collector/followup): a comment joined to a rating at or below
+        ``threshold`` within the last ``hours`` fires its own alert (the comment in it, never the contact);
+        the alert clears once the answer is older than ``hours``. Day and night: a citizen writes after hours."""
+        sc = rule_scope(rule.scope, self.hierarchy)
+        since_ms = int((now - timedelta(hours=rule.hours)).timestamp() * 1000)
+        where, params = ["a.state = 'joined'", "a.submitted_ms >= ?", "a.comment IS NOT NULL", "r.rating <= ?"], \
+            [since_ms, int(rule.threshold)]
+        if sc.sites is not None:
+            if not sc.sites:
+                return []
+            where.append(f"a.site IN ({', '.join('?' * len(sc.sites))})")
+            params += sc.sites
+        if sc.device:
+            where.append("a.device = ?")
+            params.append(sc.device)
+        if sc.officer:
+            where.append("r.officer = ?")
+            params.append(sc.officer)
+        rows = self.db.query(
+            "SELECT a.rating_id, a.site, a.device, r.rating, r.scale, r.officer, r.service, r.ticket, a.comment "
+            f"FROM followup_answers a JOIN ratings r ON r.id = a.rating_id WHERE {' AND '.join(where)} "
+            "ORDER BY a.submitted_ms LIMIT 500", params)
+        lang = self.cfg.dashboard.lang
+        out, seen = [], set()
+        for rid, site, device, rating, scale, officer, service, ticket, comment in rows:
+            subject = f"answer:{rid}"
+            seen.add(subject)
+            detail = {"threshold": rule.threshold, "hours": rule.hours, "face": f"{rating}/{scale}",
+                      "comment": comment[:300] + ("…" if len(comment) > 300 else ""),
+                      "officer": (self.hierarchy.label("officer", officer, lang) or officer) if officer else "",
+                      "service": (self.hierarchy.label("service", service, lang) or service) if service else "",
+                      "ticket": ticket or "", "rating_id": rid}
+            out.append(Reading(subject, self.hierarchy.group("counter", site, device)[1],
+                               self.hierarchy.centre_of(site), True, float(rating), detail))
+        for subject, state in states.items():  # older answers: their alerts clear, then their state is forgotten
+            if subject in seen:
+                continue
+            if state.status != rules.OK:
+                out.append(Reading(subject, "", "", False, None))
+            else:
+                self.db.execute("DELETE FROM alert_state WHERE rule = ? AND subject = ? AND status = 'ok'",
+                                (rule.name, subject))
         return out
 
     # ------------------------------------------------------------------ rejects

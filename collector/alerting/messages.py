@@ -21,6 +21,9 @@ TEXT = {
                             "phút): kiểm tra bộ thu (collector), tài khoản và đường truyền của nó",
         "device_shared": "hai kiosk đang dùng chung mã thiết bị này: đánh giá của chúng bị gộp làm một; cấp cho mỗi "
                          "kiosk tài khoản riêng (broker add-device)",
+        "followup_comment": "người dân góp ý trên điện thoại sau mặt {face}: “{comment}”{about}",
+        "about": " (cán bộ {officer}; thủ tục {service}; phiếu {ticket})",
+        "followup_purged": "góp ý trên điện thoại sau mặt chưa hài lòng (nội dung đã xóa hết thời hạn lưu)",
         "ratings": "{n} đánh giá gần nhất", "hours": "{n} giờ qua",
         "fired_at": "Bắt đầu", "cleared_at": "Kết thúc", "rule": "Quy tắc", "now": "Hiện tại",
         "link": "Xem, xác nhận và ghi chú", "no_link": "Xác nhận và ghi chú trên trang Cảnh báo của bảng điều khiển.",
@@ -39,6 +42,9 @@ TEXT = {
                             "sent (limit {threshold} minutes): check the collector, its account and its link",
         "device_shared": "two kiosks use this device id: their ratings merge into one; give each kiosk its own "
                          "account (broker add-device)",
+        "followup_comment": "a citizen commented on the phone after a {face} face: “{comment}”{about}",
+        "about": " (officer {officer}; procedure {service}; ticket {ticket})",
+        "followup_purged": "a comment on the phone after an unsatisfied face (deleted at the end of its retention)",
         "ratings": "last {n} ratings", "hours": "last {n} hours",
         "fired_at": "Started", "cleared_at": "Ended", "rule": "Rule", "now": "Now",
         "link": "See, acknowledge and comment", "no_link": "Acknowledge and comment on the dashboard's Alerts page.",
@@ -54,12 +60,14 @@ TITLES = {
            "outbox_growing": "Hàng đợi chưa gửi của thiết bị tăng dần",
            "rejects_spike": "Nhiều bản tin bị từ chối", "device_rejects": "Thiết bị gửi nhiều bản tin bị từ chối",
            "device_shared": "Hai kiosk dùng chung một mã thiết bị",
-           "receipts_stalled": "Cơ sở dữ liệu chậm xác nhận đã lưu đánh giá"},
+           "receipts_stalled": "Cơ sở dữ liệu chậm xác nhận đã lưu đánh giá",
+           "followup_comment": "Góp ý qua mã QR sau đánh giá chưa hài lòng"},
     "en": {"satisfaction_below": "Low satisfaction", "negative_share": "Many negative answers",
            "device_offline": "Kiosk silent in opening hours", "outbox_growing": "Kiosk backlog growing",
            "rejects_spike": "Many messages rejected", "device_rejects": "Kiosk sending rejected messages",
            "device_shared": "Two kiosks share one device id",
-           "receipts_stalled": "Database slow to confirm stored ratings"},
+           "receipts_stalled": "Database slow to confirm stored ratings",
+           "followup_comment": "A comment by QR after an unsatisfied rating"},
 }
 PER = {"vi": {"centre": "theo bộ phận một cửa", "counter": "theo quầy", "officer": "theo cán bộ",
               "all": "toàn phạm vi"},
@@ -101,6 +109,12 @@ def describe(alert: dict, lang: str, value=None) -> str:
     if d.get("window"):
         unit, n = d["window"].split(":")
         window = t[unit].format(n=n)
+    if kind == "followup_comment":
+        if not d.get("comment"):
+            return t["followup_purged"]
+        about = t["about"].format(officer=d.get("officer") or "–", service=d.get("service") or "–",
+                                  ticket=d.get("ticket") or "–")
+        return t[kind].format(face=d.get("face", ""), comment=d.get("comment", ""), about=about)
     rate_kind = kind in ("satisfaction_below", "negative_share", "device_rejects")
     return t[kind].format(
         value=_pct(value) if rate_kind else f"{value:g}" if isinstance(value, (int, float)) else value,

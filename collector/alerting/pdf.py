@@ -115,6 +115,10 @@ def render(doc) -> bytes:
     for table in doc.tables[1:]:
         # every rating in the reasons table is unsatisfied by definition: no red there
         _table(pdf, table, width, doc.low if table.title != w["reasons"] else -1)
+    if getattr(doc, "followup", None):  # the thank-you QR's answers: by SIPAS element, then the comments
+        from ..followup.pdf import draw
+
+        draw(pdf, width, doc.followup[0], doc.followup[2], doc.lang)
     return bytes(pdf.output())
 
 

@@ -91,9 +91,13 @@ class ReportDoc:
     tables: list[Table]  # summary first, then one per grouping; the XLSX has one sheet each
     low: float = 0.7  # rates under this are printed in red (alerts.satisfaction_below)
     completeness: Table | None = None  # received / created for the scope and period; its title is one line
+    # the thank-you QR's answers (collector/followup), when the scope had any: by SIPAS element, the comments
+    # (never contacts), and the data the PDF prints them from
+    followup: tuple[Table, Table, dict] | None = None
 
     def xlsx(self) -> bytes:
-        return to_xlsx(self.tables + ([self.completeness] if self.completeness else []))
+        extra = list(self.followup[:2]) if self.followup else []
+        return to_xlsx(self.tables + ([self.completeness] if self.completeness else []) + extra)
 
     def pdf(self) -> bytes:
         from .pdf import render
@@ -135,8 +139,22 @@ def build(db, cfg, hierarchy: Hierarchy, kind: str, period: Period, scope: str, 
 
     complete = completeness_table(db, period, None if scope == "all" else sorted(hierarchy.expand([scope])), lang)
     return ReportDoc(
+        followup=followup_section(db, cfg, hierarchy, scope, period, lang),
         title=w["title"], label=period.label, period_text=period_words(kind, period, lang),
         dates=f"{period.start.date().isoformat()} – {last_day.isoformat()} ({cfg.timezone})",
         scope=scope, scope_name=scope_name(scope, hierarchy, lang), lang=lang,
         generated=now.astimezone(_zone(cfg.timezone)).strftime("%Y-%m-%d %H:%M"), total=total, tables=tables,
         low=cfg.alerts.satisfaction_below, completeness=complete)
+
+
+def followup_section(db, cfg, hierarchy: Hierarchy, scope: str, period: Period, lang: str):
+    """The phone answers of the scope and period by SIPAS element, and their comments without contacts; None
+    when the scope had no answer (a province without the QR gets no empty section)."""
+    from ..followup.view import element_table, gather, table
+
+    sites = None if scope == "all" else sorted(hierarchy.expand([scope]))
+    data = gather(db, cfg, hierarchy, sites, period, lang, with_contact=False)
+    if not data["answers"]:
+        return None
+    by_element = element_table(data, lang, lambda k: hierarchy.label("reason", k, lang) or k)
+    return by_element, table(data, lang), data

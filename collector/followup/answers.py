@@ -9,7 +9,8 @@ An answer is accepted as soon as its token can be judged:
 A rating stored without a hash never takes an answer. One answer per rating and per token: the token's
 hash is unique, and a partial unique index keeps one joined answer per rating.
 
-Comments and contacts are deleted after the retention period (``purge``); the scores stay.
+Comments and contacts are deleted after the retention period (``purge``), with the copy a
+``followup_comment`` alert keeps of the comment; the scores stay.
 """
 from __future__ import annotations
 
@@ -168,6 +169,13 @@ def purge(db, now_ms: int, retention_days: float) -> int:
         if n:
             db.execute("UPDATE followup_answers SET comment = NULL, contact = NULL, purged = 1 WHERE submitted_ms < ? "
                        "AND (comment IS NOT NULL OR contact IS NOT NULL)", (cutoff,))
+        # the copy a followup_comment alert keeps of the comment goes too (the alert itself stays)
+        from datetime import datetime, timezone
+
+        from broker.contract import format_ts
+
+        db.execute("UPDATE alerts SET detail = '{}' WHERE kind = 'followup_comment' AND fired_at < ? AND detail <> '{}'",
+                   (format_ts(datetime.fromtimestamp(cutoff / 1000, timezone.utc)),))
     return int(n or 0)
 
 

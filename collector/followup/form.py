@@ -1,4 +1,5 @@
-"""The public form the thank-you QR opens: ``/f/<rating id>.<token>`` and nothing else.
+"""The public form the thank-you QR opens, ``/f/<rating id>.<token>``, and the printed counter QR's general
+feedback, ``/g/<code>`` (collector/followup/general.py); nothing else.
 
 A Starlette app of its own on its own listener (python -m collector followup serve), so a province can put
 it on the internet while the dashboard stays inside. No login, no cookie, no script: the token in the link
@@ -26,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..web import guards, proxy
-from . import answers, tokens
+from . import answers, general, tokens
 from .answers import Answer, Outcome
 from .limits import Buckets
 
@@ -64,6 +65,9 @@ PAGES = {
                    "Có quá nhiều yêu cầu. Hãy thử lại sau ít phút.", "Too many requests. Try again in a few minutes."),
 }
 PAGES[Outcome.PENDING] = PAGES[Outcome.ACCEPTED]
+GENERAL_THANKS = (200, "Cảm ơn bạn đã góp ý", "Thank you for your feedback",
+                  "Góp ý chung của bạn đã được gửi tới nơi tiếp nhận hồ sơ này.",
+                  "Your general feedback has been sent to this counter.")
 _PHONE = re.compile(r"\+?[0-9][0-9 .-]{6,22}")
 _EMAIL = re.compile(r"[^@\s<>\"'()]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
 _SWEEP_S = 60.0
@@ -103,6 +107,7 @@ class FollowupApp:
         self.posts = Buckets(per_min / 60.0, per_min)
         self.views = Buckets(per_min * 5 / 60.0, per_min * 5)
         self.tries = Buckets(cfg.per_token_tries / 3600.0, cfg.per_token_tries)
+        self.general_tries = Buckets(cfg.general_per_hour / 3600.0, cfg.general_per_hour)
         self.last_sweep = 0.0
         self.asgi = build_app(self)
 
@@ -110,22 +115,28 @@ class FollowupApp:
         html = ENV.get_template("form.html").render(**values)
         return answer(status, html.encode("utf-8"), "text/html; charset=utf-8")
 
-    def outcome_page(self, outcome: Outcome) -> Response:
+    def outcome_page(self, outcome: Outcome, lang: str = "vi") -> Response:
         status, hvi, hen, tvi, ten = PAGES[outcome]
         extra = {"Retry-After": "300"} if status == 429 else None
-        resp = self.render(status, page="done", heading_vi=hvi, heading_en=hen, text_vi=tvi, text_en=ten)
+        resp = self.render(status, page="done", lang=lang, heading_vi=hvi, heading_en=hen, text_vi=tvi, text_en=ten)
         if extra:
             resp.headers.update(extra)
         return resp
 
-    def form_page(self, ref: str, status: int = 200, error: str = "", values: dict | None = None) -> Response:
-        return self.render(status, page="form", ref=ref, elements=ELEMENTS, error=error, values=values or {},
-                           comment_max=self.cfg.comment_max, retention_days=f"{self.cfg.retention_days:g}")
+    def page_of(self, status: int, hvi: str, hen: str, tvi: str, ten: str, lang: str) -> Response:
+        return self.render(status, page="done", lang=lang, heading_vi=hvi, heading_en=hen, text_vi=tvi, text_en=ten)
+
+    def form_page(self, action: str, lang: str = "vi", status: int = 200, error: str = "", values: dict | None = None,
+                  general: bool = False, place: str = "") -> Response:
+        return self.render(status, page="form", action=action, lang=lang, elements=ELEMENTS, error=error,
+                           values=values or {}, comment_max=self.cfg.comment_max, general=general, place=place,
+                           retention_days=f"{self.cfg.retention_days:g}")
 
     def sweep(self) -> None:
         now_ms = int(self.now() * 1000)
         answers.expire(self.db, now_ms, int(self.cfg.pending_hours * 3_600_000))
         answers.purge(self.db, now_ms, self.cfg.retention_days)
+        general.purge(self.db, now_ms, self.cfg.retention_days)
 
 
 def answer(status: int, body: bytes, ctype: str, headers: dict | None = None) -> Response:
@@ -168,7 +179,18 @@ async def read_body(app: FollowupApp, request: Request) -> bytes:
     return body
 
 
-def parse_answer(app: FollowupApp, form: dict[str, str]) -> tuple[Answer | None, str, dict]:
+def lang_of(request: Request) -> str:
+    """The kiosk's language from the link (``?l=en``), or Vietnamese. The form has Vietnamese and English
+    texts; another kiosk language opens it in Vietnamese with English beside, and is kept on the answer."""
+    lang = request.query_params.get("l", "vi")
+    return lang if isinstance(lang, str) and tokens.LANG_RE.fullmatch(lang) else "vi"
+
+
+def action_of(path: str, lang: str) -> str:
+    return path if lang == "vi" else f"{path}?l={lang}"
+
+
+def parse_answer(app: FollowupApp, form: dict[str, str], lang: str = "vi") -> tuple[Answer | None, str, dict]:
     """(the answer, '', values) or (None, the error to show, the values to show again)."""
     values = {k: form.get(k, "") for k in (*answers.ELEMENTS, "comment", "contact")}
     scores = {}
@@ -190,7 +212,7 @@ def parse_answer(app: FollowupApp, form: dict[str, str]) -> tuple[Answer | None,
                       "is not valid; correct it or leave it empty."), values
     if not scores and not comment and not contact:
         return None, "Bạn chưa trả lời câu nào. / You have not answered anything.", values
-    return Answer(scores, comment, contact, "vi"), "", values
+    return Answer(scores, comment, contact, lang), "", values
 
 
 def build_app(app: FollowupApp) -> Starlette:
@@ -226,30 +248,74 @@ def build_app(app: FollowupApp) -> Starlette:
             wait = app.views.take(who, now)
         if wait:
             return limited(wait)
+        lang = lang_of(request)
+        shown = "en" if lang == "en" else "vi"
         parsed = tokens.parse(ref)
         if parsed is None:
-            return app.outcome_page(Outcome.FORGED)
+            return app.outcome_page(Outcome.FORGED, shown)
         rating_id, token = parsed
+        action = action_of(f"/f/{ref}", lang)
         now_ms = int(now * 1000)
         if request.method != "POST":
             state = await run_in_threadpool(answers.check, app.db, rating_id, token, now_ms, app.ttl_ms)
-            return app.form_page(ref) if state is Outcome.OPEN else app.outcome_page(state)
+            return app.form_page(action, shown) if state is Outcome.OPEN else app.outcome_page(state, shown)
         wait = app.tries.take(rating_id, now)
         if wait:
             return limited(wait)
         body = await read_body(app, request)
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
-        parsed_answer, error, values = parse_answer(app, form)
+        parsed_answer, error, values = parse_answer(app, form, lang)
         if parsed_answer is None:
             state = await run_in_threadpool(answers.check, app.db, rating_id, token, now_ms, app.ttl_ms)
             if state is not Outcome.OPEN:
-                return app.outcome_page(state)
-            return app.form_page(ref, 400, error, values)
+                return app.outcome_page(state, shown)
+            return app.form_page(action, shown, 400, error, values)
         if now - app.last_sweep >= _SWEEP_S:
             app.last_sweep = now
             await run_in_threadpool(app.sweep)
         state = await run_in_threadpool(answers.submit, app.db, rating_id, token, parsed_answer, now_ms, app.ttl_ms)
-        return app.outcome_page(state)
+        return app.outcome_page(state, shown)
+
+    async def counter(request: Request) -> Response:
+        try:
+            return await _counter(request)
+        except guards.BodyError as exc:
+            return plain(exc.status, str(exc), {"Connection": "close"})
+        except Exception:
+            print(f"followup form: {request.method} failed:\n{traceback.format_exc()}", file=sys.stderr)
+            return plain(500, "Lỗi máy chủ, vui lòng thử lại sau. / Server error; try again later.",
+                         {"Connection": "close"})
+
+    async def _counter(request: Request) -> Response:
+        """The static counter QR's general feedback: marked as such, stored apart (collector/followup/general.py)."""
+        now = app.now()
+        who = client(request)
+        wait = (app.posts if request.method == "POST" else app.views).take(who, now)
+        if wait:
+            return limited(wait)
+        lang = lang_of(request)
+        shown = "en" if lang == "en" else "vi"
+        code = request.path_params["code"]
+        place = await run_in_threadpool(general.counter_of, app.db, code)
+        if place is None:
+            return app.outcome_page(Outcome.FORGED, shown)
+        action = action_of(f"/g/{code}", lang)
+        if request.method != "POST":
+            return app.form_page(action, shown, general=True, place=place[2])
+        wait = app.general_tries.take(code, now)
+        if wait:
+            return limited(wait)
+        body = await read_body(app, request)
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
+        parsed_answer, error, values = parse_answer(app, form, lang)
+        if parsed_answer is None:
+            return app.form_page(action, shown, 400, error, values, general=True, place=place[2])
+        if now - app.last_sweep >= _SWEEP_S:
+            app.last_sweep = now
+            await run_in_threadpool(app.sweep)
+        if not await run_in_threadpool(general.submit, app.db, code, parsed_answer, int(now * 1000)):
+            return app.outcome_page(Outcome.FORGED, shown)
+        return app.page_of(*GENERAL_THANKS, shown)
 
     async def other(request: Request) -> Response:
         wait = app.views.take(client(request), app.now())
@@ -259,6 +325,7 @@ def build_app(app: FollowupApp) -> Starlette:
 
     return Starlette(routes=[Route("/f.css", css, methods=["GET", "HEAD"]),
                              Route("/f/{ref}", link, methods=["GET", "HEAD", "POST"]),
+                             Route("/g/{code}", counter, methods=["GET", "HEAD", "POST"]),
                              Route("/{path:path}", other, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
                                                                   "OPTIONS"])])
 

@@ -27,8 +27,14 @@ def token_hash(rating_id: str, token: str) -> str:
     return hashlib.sha256(f"hailong-followup\n{rating_id.lower()}\n{token}".encode("ascii")).hexdigest()
 
 
-def link(base_url: str, rating_id: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/f/{rating_id.lower()}.{token}"
+LANG_RE = re.compile(r"[a-z]{2,3}")
+
+
+def link(base_url: str, rating_id: str, token: str, lang: str | None = None) -> str:
+    """The QR's link; ``?l=<lang>`` names the kiosk's language when it is not Vietnamese (the form opens in
+    it), so a Vietnamese code stays as short as it can be."""
+    tail = f"?l={lang}" if lang and lang != "vi" and LANG_RE.fullmatch(lang) else ""
+    return f"{base_url.rstrip('/')}/f/{rating_id.lower()}.{token}{tail}"
 
 
 def parse(ref: str) -> tuple[str, str] | None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
+import subprocess
 
 import pytest
 from openpyxl import load_workbook
@@ -99,3 +101,84 @@ def test_the_page_shows_the_face_counter_officer_and_scores_and_escapes_comments
     cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
     assert cells and all(c.data_type == "s" for c in cells)
     assert re.search(r'"staff": 1', request(url, "GET", "/api/v1/followup?period=2026-10", admin)[2].decode())
+
+
+def test_reasons_and_phone_answers_are_grouped_by_sipas_element_within_the_scope(served):
+    app, url, token_a = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    a_reasons = app.db.scalar("SELECT COUNT(*) FROM ratings WHERE reason = 'ly-do-an' AND at_ms >= ? AND at_ms < ?",
+                              (1790787600000, 1793466000000))  # October 2026, Hà Nội time
+    data = json.loads(request(url, "GET", "/api/v1/followup?period=2026-10",
+                                            {"Authorization": "Bearer " + token_a})[2])
+    by = {e["element"]: e for e in data["elements"]}
+    assert list(by) == ["access", "procedure", "staff", "result", "feedback"]
+    assert by["access"]["reasons"] == a_reasons > 0 and by["access"]["reason_keys"] == {"ly-do-an": a_reasons}
+    assert by["staff"] == {"element": "staff", "mean": 1.0, "answers": 1, "low": 1, "reasons": 0, "reason_keys": {}}
+    assert by["result"]["mean"] == 4.0 and data["reasons_without_element"] == {}
+    status, _, body = request(url, "GET", "/followup?period=2026-10", admin)
+    page = body.decode()
+    assert status == 200 and "Theo yếu tố SIPAS" in page and f"Chờ lâu ở An Phú: {a_reasons}" in page
+    assert "Zebra" not in page
+    status, _, body = request(url, "GET", "/followup.csv?period=2026-10&by=element", admin)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][0] == "Yếu tố" and rows[1][:5] == ["Tiếp cận dịch vụ", "", "0", "0", str(a_reasons)]
+    assert rows[3][:5] == ["Công chức", "1.0", "1", "1", "0"]
+    status, _, body = request(url, "GET", "/api/v1/followup?period=2026-10&format=csv&by=element&lang=en",
+                              {"Authorization": "Bearer " + token_a})
+    assert status == 200 and body.decode().splitlines()[1].startswith("Access,")
+    wb = load_workbook(io.BytesIO(request(url, "GET", "/followup.xlsx?period=2026-10", admin)[2]))
+    assert len(wb.worksheets) == 3 and wb.worksheets[1]["A1"].value == "Yếu tố"  # answers, elements, general
+
+
+def pdf_text(body: bytes, tmp_path) -> str:
+    f = tmp_path / "f.pdf"
+    f.write_bytes(body)
+    return subprocess.run(["pdftotext", str(f), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_comments_print_as_a_pdf_without_contacts_within_the_scope(served, tmp_path):
+    _, url, _ = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    assert 'href="/followup.pdf?period=2026-10"' in request(url, "GET", "/followup?period=2026-10", admin)[2].decode()
+    status, headers, body = request(url, "GET", "/followup.pdf?period=2026-10", admin)
+    assert status == 200 and body[:5] == b"%PDF-"
+    text = " ".join(pdf_text(body, tmp_path).split())
+    assert "Theo yếu tố SIPAS" in text and "<script>alert(1)</script> chờ lâu" in text and "mặt 1/" in text
+    assert A_CONTACT not in text and "Zebra" not in text
+    zebra = {"Cookie": "hl_session=" + login(url, "zebra-nhan-vien")}
+    assert request(url, "GET", "/followup.pdf?period=2026-10&centre=ubnd-an-phu", zebra)[0] == 403
+
+
+def test_the_printed_counter_qr_general_feedback_is_shown_apart_within_the_scope(served):
+    from tests.scope_data import GENERAL_A
+
+    app, url, token_a = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    data = json.loads(request(url, "GET", "/api/v1/followup?period=2026-10", {"Authorization": "Bearer " + token_a})[2])
+    assert data["general"]["count"] == 1 and data["general"]["answers"][0]["comment"] == GENERAL_A[0]
+    assert data["general"]["answers"][0]["contact"] is None  # a token never gets contacts
+    assert data["general"]["means"][0] == {"element": "access", "mean": 2.0, "answers": 1}
+    by = {e["element"]: e for e in data["elements"]}
+    assert by["access"]["answers"] == 0 and len(data["answers"]) == 1  # never in a visit's figures
+    page = request(url, "GET", "/followup?period=2026-10", admin)[2].decode()
+    assert "Góp ý chung (mã QR in tại quầy)" in page and "&lt;b&gt;bãi xe&lt;/b&gt;" in page
+    assert "chung-an-phu@example.vn" in page and "Zebra" not in page and "chung-zebra" not in page
+    status, _, body = request(url, "GET", "/followup.csv?period=2026-10&by=general", admin)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert status == 200 and len(rows) == 2 and rows[1][-2] == GENERAL_A[0]
+
+
+def test_the_elements_scores_per_centre_counter_officer_and_service(served):
+    _, url, token_a = served
+    admin = {"Cookie": "hl_session=" + login(url, "quan-tri-an-phu")}
+    token = {"Authorization": "Bearer " + token_a}
+    for group, name in (("centre", "Một cửa xã An Phú"), ("counter", "Quầy 1 - Hộ tịch An Phú (Một cửa xã An Phú)"),
+                        ("officer", "can-bo-an"), ("service", "dv-an")):
+        data = json.loads(request(url, "GET", f"/api/v1/followup?period=2026-10&group={group}", token)[2])
+        assert data["groups"] == [{"name": name, "answers": 1, "comments": 1, "face_mean": 1.0, "access": None,
+                                   "procedure": None, "staff": 1.0, "result": 4.0, "feedback": None}], group
+        status, _, body = request(url, "GET", f"/followup.csv?period=2026-10&group={group}", admin)
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        assert status == 200 and rows[1][:3] == [name, "1", "1"] and "Zebra" not in body.decode(), group
+    page = request(url, "GET", "/followup?period=2026-10&group=officer", admin)[2].decode()
+    assert "Góp ý qua mã QR – Cán bộ" in page and 'href="/followup?period=2026-10&amp;group=service"' in page

@@ -187,8 +187,9 @@ def test_the_form_under_attack(chain):
     assert answer_rows(db, msg.id)[0][5] == script + "[31m"  # kept as written, ESC and the bidi override dropped
 
     codes = [form.post(str(uuid.uuid4()), tokens.new_token(), {"access": "3"}, client="198.51.100.66")[0]
-             for _ in range(60)]
-    assert codes[:10] == [200] * 10 and codes[10:].count(429) >= 49  # pending guesses, then rate-limited
+             for _ in range(1000)]  # 1,000 submissions from one address
+    assert codes[:10] == [200] * 10 and codes[10:].count(429) >= 985  # pending guesses, then rate-limited
+    assert db.scalar("SELECT COUNT(*) FROM followup_answers WHERE state = 'pending'") <= 10 + 5
     status, headers, _ = form.post(str(uuid.uuid4()), tokens.new_token(), {"access": "3"}, client="198.51.100.66")
     assert status == 429 and int(headers["retry-after"]) >= 1
     other, other_token = kiosk.rating(4)
@@ -221,3 +222,25 @@ def test_guessing_links_and_hammering_one_link_are_limited_and_a_half_sent_reque
             pass
         assert time.monotonic() - t0 < 10
     assert form.get(msg.id, token, client="192.0.2.200")[0] == 200  # and the form still answers
+
+
+def test_the_form_opens_in_the_kiosk_language_the_link_names(chain):
+    kiosk, form, db = chain
+    msg, token = kiosk.rating(2)
+    kiosk.send(msg)
+    wait_stored(db, msg.id)
+    status, _, page = form.request("GET", f"/f/{msg.id}.{token}?l=en")
+    assert status == 200 and '<html lang="en">' in page
+    assert page.index("Access to the service") < page.index("Tiếp cận dịch vụ")  # English first, Vietnamese beside
+    assert f'action="/f/{msg.id}.{token}?l=en"' in page  # the language survives a mistake on the form
+    status, _, page = form.request("POST", f"/f/{msg.id}.{token}?l=en", {"staff": "5"})
+    assert status == 200 and page.index("Thank you for your answer") < page.index("Cảm ơn bạn đã góp ý")
+    assert db.query("SELECT lang, s_staff FROM followup_answers WHERE rating_id = ?", (msg.id,)) == [("en", 5)]
+
+    other, other_token = kiosk.rating(3)
+    kiosk.send(other)
+    wait_stored(db, other.id)
+    for query in ("", "?l=vi", "?l=%3Cscript%3E", "?l=hmn"):  # Vietnamese first for vi, anything odd, or no texts
+        status, _, page = form.request("GET", f"/f/{other.id}.{other_token}{query}")
+        assert status == 200 and '<html lang="vi">' in page and "<script" not in page
+        assert page.index("Tiếp cận dịch vụ") < page.index("Access to the service")

@@ -239,3 +239,43 @@ def test_without_public_url_the_alert_mail_says_where_to_acknowledge():
                                     policy=policy.default).get_content()
     assert "Quy tắc: Thiết bị mất liên lạc trong giờ làm việc (kiosk-silent)" in text
     assert "Xác nhận và ghi chú trên trang Cảnh báo của bảng điều khiển." in text and "http" not in text
+
+
+def test_a_comment_on_the_phone_after_a_low_face_is_mailed_to_the_recipients_of_its_scope(tmp_path, smtp):
+    from collector.followup import answers, tokens
+
+    rule = {"name": "gop-y-mat-thap", "kind": "followup_comment", "threshold": 2, "hours": 24}
+    cfg = config(alerts={"rules": [rule]}, notify={"smtp": smtp.smtp_config(), "recipients": RECIPIENTS})
+    db = connect(f"sqlite:///{tmp_path / 'n.db'}")
+    add_ratings(db, "ubnd-tan-lap", "quay-02", local("2026-10-05 08:00"), [1, 4], officer="nguyen-van-an")
+    add_ratings(db, "ubnd-hoa-binh", "quay-01", local("2026-10-05 08:00"), [2])
+    now = local("2026-10-05 09:00")
+    now_ms = int(now.timestamp() * 1000)
+    comments = iter(["Chờ 2 tiếng <b>không ai</b> hướng dẫn", "Rất tốt", "Hòa Bình chậm"])
+    for rid, site, device, at_ms in db.query("SELECT id, site, device, at_ms FROM ratings ORDER BY site DESC, rating"):
+        token = tokens.new_token()
+        with db.transaction():
+            answers.on_ratings(db, [(rid, tokens.token_hash(rid, token), site, device, at_ms)], now_ms)
+        assert answers.submit(db, rid, token, answers.Answer({"staff": 1}, next(comments), "0912345678"), now_ms,
+                              86_400_000) is answers.Outcome.ACCEPTED
+    smtp.start()
+    ev = Evaluator(cfg, db)
+    fired = ev.run(now)
+    assert sorted(e for _, _, e in fired) == ["fire", "fire"]  # the 1 of Tân Lập and the 2 of Hòa Bình, not the 4
+    assert ev.run(now + timedelta(minutes=1)) == []
+    assert deliver_due(db, cfg, now).sent == 4
+    assert sorted(r for rcpt, _, _, _ in smtp.inbox.messages for r in rcpt) == [
+        "hoabinh@example.vn", "so@example.vn", "so@example.vn", "tanlap@example.vn"]  # each commune its own
+    tan_lap = [m for rcpt, m, _, _ in smtp.inbox.messages if rcpt == ["tanlap@example.vn"]]
+    assert len(tan_lap) == 1 and tan_lap[0]["Subject"].startswith("[Hài lòng] Alert: Quầy 2 - Đất đai")
+    body = tan_lap[0].get_content()
+    assert "a citizen commented on the phone after a 1/5 face: “Chờ 2 tiếng <b>không ai</b> hướng dẫn”" in body
+    assert "officer Nguyễn Văn An" in body and "Hòa Bình chậm" not in body and "0912345678" not in body
+    province = [m.get_content() for rcpt, m, _, _ in smtp.inbox.messages if rcpt == ["so@example.vn"]]
+    assert len(province) == 2 and any("Hòa Bình chậm" in b for b in province)
+    assert all("0912345678" not in m.get_content() for _, m, _, _ in smtp.inbox.messages)
+    later = now + timedelta(hours=25)  # past the rule's hours: both alerts clear
+    assert sorted(e for _, _, e in ev.run(later)) == ["clear", "clear"]
+    assert ev.run(later + timedelta(minutes=1)) == [] and db.scalar("SELECT COUNT(*) FROM alert_state") == 0
+    assert answers.purge(db, now_ms + 366 * 86_400_000, 365) == 3  # retention: the alerts' copies go too
+    assert [d for (d,) in db.query("SELECT detail FROM alerts")] == ["{}", "{}"]

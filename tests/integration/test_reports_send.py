@@ -240,3 +240,39 @@ def test_report_format_pdf_is_the_e_mailed_report(tmp_path, setup):
                         (["--period", "2026-Q3", "--by", "officer-evaluation", "--output", "x.pdf"], "officer sheet")):
         refused = cli(env, "report", "--config", str(config), "--format", "pdf", *extra)
         assert refused.returncode == 2 and said in refused.stderr, (extra, refused.stderr)
+
+
+def test_the_e_mailed_report_carries_the_phone_answers_of_its_scope_by_sipas_element(tmp_path, smtp, setup):
+    from collector.followup import answers, tokens
+
+    config, env = setup
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["labels"]["reason_elements"] = {"waiting": "access"}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    db = connect(data["database"]["url"])
+    said = {"ubnd-tan-lap": ("Chờ lâu, <i>không</i> có ghế", "0912345678"), "ubnd-hoa-binh": ("Hòa Bình ồn ào", "")}
+    for site, (comment, contact) in said.items():
+        rid, device, at_ms = db.query("SELECT id, device, at_ms FROM ratings WHERE site = ? AND rating = 1 "
+                                      "AND flags = '' ORDER BY at_ms LIMIT 1", (site,))[0]
+        token = tokens.new_token()
+        with db.transaction():
+            answers.on_ratings(db, [(rid, tokens.token_hash(rid, token), site, device, at_ms)], at_ms)
+        assert answers.submit(db, rid, token, answers.Answer({"access": 2, "staff": 4}, comment, contact),
+                              at_ms + 60_000, 86_400_000) is answers.Outcome.ACCEPTED
+    db.close()
+    run = cli(env, "reports", "send", "--config", str(config), "--period", "2026-Q3")
+    assert run.returncode == 0, run.stderr
+    got = {m["To"]: attachments(m) for _, m, _, _ in smtp.inbox.messages}
+    text = pdf_text(got["tanlap@example.vn"]["hailong-2026-Q3-xa-tan-lap-vi.pdf"], tmp_path)
+    flat = " ".join(text.split())
+    assert "Theo yếu tố SIPAS" in flat and "Ý kiến người dân qua mã QR" in flat
+    assert "“Chờ lâu, <i>không</i> có ghế”" in flat and "mặt 1/5" in flat
+    assert "Hòa Bình ồn ào" not in flat and "0912345678" not in flat  # another commune's, and contacts: never
+    xlsx = got["tanlap@example.vn"]["hailong-2026-Q3-xa-tan-lap-vi.xlsx"]
+    elements = sheet_rows(xlsx, "Theo yếu tố SIPAS")
+    assert elements[0][:5] == ("Tiếp cận dịch vụ", 2, 1, 1, 2)  # one answer of 2; "waiting" at the 1 and the 2
+    comments = sheet_rows(xlsx, "Góp ý qua mã QR")
+    assert len(comments) == 1 and "Chờ lâu, <i>không</i> có ghế" in comments[0]
+    assert not any("0912345678" in str(c) for row in comments for c in row)
+    en = pdf_text(got["province@example.vn"]["hailong-2026-Q3-lang-son-en.pdf"], tmp_path)
+    assert "By SIPAS element" in en and "Hòa Bình ồn ào" in " ".join(en.split())  # the province sees both

@@ -156,3 +156,35 @@ def test_load_checked_refuses_missing_required_files_and_warns_about_optional_on
     assert cfg.broker.tls.ca == tmp_path / "ca.crt"
     assert warnings == [f"kiosk.yaml:5: audio.vi.thanks: {tmp_path / 't.wav'}: file not found "
                         "(optional: the kiosk runs without it)"]
+
+
+def test_a_reason_names_its_sipas_element_and_a_wrong_one_is_shown_where_it_is(tmp_path):
+    p = write(tmp_path, "kind: kiosk\nsite: a\ndevice: b\nfollowup:\n  reasons:\n"
+                        "    - {key: waiting, texts: {vi: Chờ lâu}, element: access}\n"
+                        "    - key: attitude\n      texts: {vi: Thái độ}\n      element: civil-servant\n")
+    assert problems(p) == ["kiosk.yaml:9: followup.reasons[1].element: 'civil-servant' is not allowed; use "
+                           "'access', 'procedure', 'staff', 'result' or 'feedback'"]
+    p.write_text(p.read_text(encoding="utf-8").replace("civil-servant", "staff"), encoding="utf-8")
+    assert [r.element for r in load(p).followup.reasons] == ["access", "staff"]
+    c = write(tmp_path, "kind: collector\ndatabase: {url: 'sqlite:///x.db'}\nlabels:\n  reason_elements:\n"
+                        "    waiting: waiting-room\n", "collector.yaml")
+    assert problems(c) == ["collector.yaml:5: labels.reason_elements.waiting: 'waiting-room' is not allowed; use "
+                           "'access', 'procedure', 'staff', 'result' or 'feedback'"]
+
+
+def test_config_check_of_a_kiosk_and_a_collector_together_wants_the_same_elements(tmp_path):
+    guide = (ROOT / "docs" / "followup.md").read_text(encoding="utf-8")
+    [line] = [x for x in guide.splitlines() if x.startswith("python -m config check config/examples/kiosk.yaml")]
+    out = subprocess.run([sys.executable, *line.split()[1:]], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.count(": ok") == 2, out.stderr  # the guide's command, as printed
+    collector = tmp_path / "collector.yaml"
+    collector.write_text((ROOT / "config" / "examples" / "collector.yaml").read_text(encoding="utf-8")
+                         .replace("paperwork: procedure", "paperwork: result").replace("    guidance: staff\n", ""),
+                         encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "config", "check", "config/examples/kiosk.yaml", str(collector)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "kiosk.yaml:50: followup.reasons[3].element: 'procedure', but collector.yaml " \
+           "labels.reason_elements.paperwork is 'result'" in out.stderr
+    assert "followup.reasons[2].element: 'staff', but collector.yaml labels.reason_elements.guidance names none" \
+        in out.stderr

@@ -149,3 +149,15 @@ def test_a_config_too_large_to_push_is_refused_before_the_broker_sees_it(tmp_pat
     assert fleet.push_size(small) == len(encode(fleet_keys.sign(small.yaml_text(), "xa-a", "quay-2", key)))
     assert config_main(["fleet", "check", str(root)]) == 1
     assert "quá lớn / too large" in capsys.readouterr().err
+
+
+def test_fleet_check_with_the_collector_wants_each_reason_s_element_as_collector_yaml_has_it(tmp_path, capsys):
+    root = make_fleet(tmp_path, site_layer="followup:\n  reasons:\n    - key: waiting\n      texts: {vi: Chờ}\n"
+                                            "      element: access\n")
+    collector = tmp_path / "collector.yaml"
+    collector.write_text("kind: collector\nlabels:\n  reason_elements: {waiting: staff}\n", encoding="utf-8")
+    assert config_main(["fleet", "check", str(root), "--collector", str(collector)]) == 1
+    err = capsys.readouterr().err
+    line = ("sites/xa-a.yaml:5: followup.reasons[0].element: 'access', but collector.yaml "
+            "labels.reason_elements.waiting is 'staff'")
+    assert err.count(line) == 1, err  # once for the layer, not once per counter it reaches

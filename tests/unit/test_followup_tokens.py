@@ -56,6 +56,10 @@ def test_a_token_is_unguessable_url_safe_and_its_hash_binds_it_to_its_rating():
     assert len(h) == 64 and a not in h
     assert h != tokens.token_hash(str(uuid.uuid4()), a) and h != tokens.token_hash(rid, b)
     assert tokens.link("https://gopy.example.vn/", rid, a) == f"https://gopy.example.vn/f/{rid}.{a}"
+    # the kiosk's language rides along, except Vietnamese (the shortest code) and anything not a language code
+    assert tokens.link("https://gopy.example.vn", rid, a, "en") == f"https://gopy.example.vn/f/{rid}.{a}?l=en"
+    assert tokens.link("https://gopy.example.vn", rid, a, "vi") == f"https://gopy.example.vn/f/{rid}.{a}"
+    assert tokens.link("https://gopy.example.vn", rid, a, "e&n") == f"https://gopy.example.vn/f/{rid}.{a}"
     for bad in ("", "x", f"{rid}.{a}x", f"{rid}-{a}", f"{rid.upper()}.{a}", f"{rid}.{a[:-1]}!", f"{rid}.{a}/../"):
         assert tokens.parse(bad) is None, bad
 

@@ -56,6 +56,9 @@ def test_each_rating_gets_its_own_token_and_only_the_hash_is_kept(tmp_path):
         assert decode(row.topic, row.payload).followup_hash == tokens.token_hash(rid, parsed[1])
         assert parsed[1].encode() not in row.payload  # the token never reaches the disk or the wire
     assert links[0][1] != links[1][1]
+    english = rating().model_copy(update={"lang": "en"})  # a citizen who switched the kiosk to English
+    rec.rating(english)
+    assert rec.followup_link.endswith("?l=en") and tokens.parse(rec.followup_link.rsplit("/", 1)[1][:-5])
     outbox.close()
 
 
