@@ -42,7 +42,8 @@ def test_build_on_the_example_gives_a_real_clip_for_every_text_and_a_second_run_
     for lang in ("vi", "en"):  # the question, each face, the follow-up and each reason, skip, the thank-you
         assert {(lang, k) for k in ("question", "face.very_unhappy", "face.very_happy", "followup_question",
                                     "reason.waiting", "reason.paperwork", "skip", "thanks", "thanks_detail")} <= keys
-    assert len(said) == 2 * (1 + 5 + 1 + 4 + 1 + 2)
+        assert {(lang, "officer.nguyen-van-an"), (lang, "officer.tran-thi-binh")} <= keys  # the officer on duty
+    assert len(said) == 2 * (1 + 5 + 1 + 4 + 1 + 2 + 2)
 
     first = build(cfg)
     assert first.silent == [] and first.recorded == [] and first.kept == []
@@ -115,10 +116,10 @@ def test_config_check_asks_for_the_build_then_is_content(tmp_path):
     assert problems(load(path))  # the same lines, from the module
     cli = subprocess.run([sys.executable, "-m", "kiosk", "voice", "build", "--config", str(path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
-    assert cli.returncode == 0 and "tạo mới / built 28," in cli.stdout, cli.stdout + cli.stderr
+    assert cli.returncode == 0 and "tạo mới / built 32," in cli.stdout, cli.stdout + cli.stderr
     again = subprocess.run([sys.executable, "-m", "kiosk", "voice", "build", "--config", str(path)], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
-    assert "tạo mới / built 0, đã có / already there 28" in again.stdout, again.stdout
+    assert "tạo mới / built 0, đã có / already there 32" in again.stdout, again.stdout
     after = check()
     assert after.returncode == 0 and after.stdout.strip().endswith(": ok"), after.stderr
 
