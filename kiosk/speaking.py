@@ -41,13 +41,13 @@ def said(event: str, flow, officer: Optional[str] = None) -> list[str]:
     if event == "followup":
         return ["followup_question", "back_in.followup"]
     if event == "thanks":
-        return ["thanks", "back_in.thanks"]
+        return ["thanks", "thanks_detail", "back_in.thanks"]
     if event == "listen":  # the choice last heard, else the screen's question
         focused = flow.focused()
         if focused:
             return [focused]
         return {"rating": ["question"], "followup": ["followup_question"],
-                "thanks": ["thanks", "back_in.thanks"]}.get(flow.state.value, [])
+                "thanks": ["thanks", "thanks_detail", "back_in.thanks"]}.get(flow.state.value, [])
     return []
 
 

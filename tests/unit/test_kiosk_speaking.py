@@ -72,7 +72,7 @@ def test_what_is_said_in_the_mode():
     assert speaking.said("intro", flow, "an") == ["speaking_intro", "question", "officer.an", "back_in.idle"]
     flow.move(1, 2.0)
     assert speaking.said("focus", flow) == ["face.very_unhappy"] == speaking.said("listen", flow)
-    assert speaking.said("thanks", flow) == ["thanks", "back_in.thanks"]
+    assert speaking.said("thanks", flow) == ["thanks", "thanks_detail", "back_in.thanks"]
 
 
 def test_headset_or_low_volume(tmp_path):
