@@ -148,4 +148,12 @@ def problems(cfg: KioskConfig, config_name: str = "kiosk.yaml") -> list[str]:
            f"voice.voices.{lang} (espeak-ng --voices)" for lang, k in silent.items()]
     out += [f"{config_name}: voice: ngôn ngữ {lang}: {n} câu chưa được tạo / language {lang}: {n} clips not built "
             f"yet; run: python -m kiosk voice build --config {config_name}" for lang, n in unbuilt.items()]
+    for lang in cfg.languages.enabled:  # a language shown by a picture: its speakers hear it from recordings
+        custom = cfg.languages.custom.get(lang)
+        if custom is not None and custom.picture is not None:
+            bare = [ln.key for ln in lines(cfg) if ln.lang == lang and ln.recorded is None]
+            if bare:
+                out.append(f"{config_name}: voice: ngôn ngữ {lang} hiện bằng hình: thiếu bản ghi âm cho / language "
+                           f"{lang} is shown by a picture: no recording for {', '.join(bare)}; record them under "
+                           f"voice.clips.{lang}")
     return out

@@ -129,3 +129,14 @@ def test_an_unknown_voice_is_refused_before_anything_is_built(tmp_path):
     with pytest.raises(VoiceError, match="has no voice xx-nope"):
         build(cfg)
     assert not (tmp_path / "voice").exists()
+
+
+def test_a_language_shown_by_a_picture_is_named_until_every_text_is_recorded(tmp_path):
+    path = example(tmp_path, "", enabled="[vi, en, hmn]")
+    text = path.read_text(encoding="utf-8").replace("      # picture: lang-hmn.png", "      picture: lang-hmn.png")
+    path.write_text(text.replace("  enabled: false               # true: say", "  enabled: true  # say", 1),
+                    encoding="utf-8")
+    shutil.copy(EXAMPLE.with_name("lang-hmn.png"), tmp_path / "lang-hmn.png")
+    found = problems(load(path))
+    named = [p for p in found if "language hmn is shown by a picture" in p]
+    assert len(named) == 1 and "question" in named[0] and "face.happy" in named[0], found
