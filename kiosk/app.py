@@ -206,6 +206,10 @@ class KioskRoot(FloatLayout):
             action = app.gestures.up(touch.uid, touch.x, touch.y, now)
             if action == "choose":
                 app.flow.choose(now)
+            elif action == "tap":
+                choice = app.choice_at(touch.pos)
+                if choice is not None:
+                    app.flow.focus_to(choice, now)
             elif action in ("next", "previous"):
                 app.flow.move(1 if action == "next" else -1, now)
             return True
@@ -915,6 +919,21 @@ class KioskApp(App):
 
     def on_exit(self) -> None:
         self.flow.request_exit()
+
+    def choice_at(self, pos) -> Optional[str]:
+        """Speaking mode: the face or reason (or skip) under a finger, as the flow names its choices."""
+        if self.sm.current == "rating":
+            for btn in self._screen("rating").ids.faces.children:
+                if btn.collide_point(*btn.to_widget(*pos)):
+                    return f"face.{btn.level}"
+        elif self.sm.current == "followup":
+            screen = self._screen("followup")
+            for btn in screen.ids.reasons.children:
+                if btn.collide_point(*btn.to_widget(*pos)):
+                    return f"reason.{btn.reason_key}"
+            if screen.ids.skip.collide_point(*screen.ids.skip.to_widget(*pos)):
+                return "skip"
+        return None
 
     def _on_key_down(self, _window, keycode, *_args):
         """A physical key (keypad, arcade buttons): the flow decides, as for a touch (kiosk.yaml keys)."""

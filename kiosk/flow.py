@@ -257,6 +257,14 @@ class Flow:
         self.focus = (self.focus + step) % len(choices) if self.focus >= 0 else (0 if step > 0 else len(choices) - 1)
         self.notify("say:focus")
 
+    def focus_to(self, choice: str, now: float) -> None:
+        """Speaking mode: a finger on a face or reason names it (``say:focus``); a double tap then chooses it."""
+        choices = self.choices()
+        self.last_touch = now
+        if self.speaking and choice in choices:
+            self.focus = choices.index(choice)
+            self.notify("say:focus")
+
     def focused(self) -> Optional[str]:
         choices = self.choices()
         return choices[self.focus] if 0 <= self.focus < len(choices) else None

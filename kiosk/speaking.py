@@ -52,8 +52,9 @@ def said(event: str, flow, officer: Optional[str] = None) -> list[str]:
 
 
 class Gestures:
-    """Touches in the speaking mode: a swipe right (or down) is next, left (or up) previous; a second tap
-    within DOUBLE_TAP_S chooses. One finger at a time; a single tap does nothing but keep the screen awake."""
+    """Touches in the speaking mode: a swipe right (or down) is next, left (or up) previous; a tap ("tap")
+    names what is under the finger (a face, a reason), and a second tap within DOUBLE_TAP_S chooses what was
+    last named. One finger at a time."""
 
     def __init__(self, width: float):
         self.width = width
@@ -79,4 +80,4 @@ class Gestures:
             self.last_tap = None
             return "choose"
         self.last_tap = now
-        return None
+        return "tap"

@@ -90,15 +90,18 @@ def speaking_script():
     hold.touch_up()
     yield 0.4
     step("held")
-    yield from swipe(300, 700)
-    yield from swipe(300, 700)
+    face5 = [b for b in app.sm.get_screen("rating").ids.faces.children if b.rating == 5][0]
+    tap(face5)                            # a finger on a face names it, and does not choose it
+    yield 0.8
+    step("touched face 5")
+    yield from swipe(300, 700)            # next after face 5: face 1
+    yield from swipe(300, 700)            # face 2
     step("swiped twice")
-    yield from double_tap()
+    yield from double_tap(640, 700)       # on the question: chooses what was heard last
     yield shown(app, "thanks")
     step("double tap")
     yield shown(app, "rating")
     yield 1.6
-    face5 = [b for b in app.sm.get_screen("rating").ids.faces.children if b.rating == 5][0]
     tap(face5)                            # an ordinary tap, the mode off: an ordinary rating
     yield shown(app, "thanks")
     step("ordinary tap")

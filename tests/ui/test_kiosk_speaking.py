@@ -79,7 +79,9 @@ def test_the_speaking_mode_end_to_end_by_key_and_by_touch(tmp_path, artifacts, d
     assert steps["thanks"]["thanks_texts"] == steps["ordinary tap"]["thanks_texts"]
     assert not steps["after"]["speaking"]  # the next citizen starts with the ordinary screen
 
-    assert steps["held"]["speaking"] and steps["swiped twice"]["focus"] == "face.unhappy"
+    assert steps["held"]["speaking"] and steps["touched face 5"]["focus"] == "face.very_happy"
+    assert steps["touched face 5"]["screen"] == "rating"  # named, not chosen
+    assert steps["swiped twice"]["focus"] == "face.unhappy"
     assert steps["double tap"]["screen"] == "thanks"
     assert not steps["ordinary tap"]["speaking"]
 

@@ -66,6 +66,16 @@ def test_the_mode_ends_when_left_idle_for_its_own_longer_time():
     assert not flow.speaking
 
 
+def test_a_finger_on_a_face_names_it_and_choose_takes_it():
+    flow, sunk, events = make(voice=SPEAKING, followup={"enabled": False})
+    flow.focus_to("face.happy", 1.0)
+    assert flow.focused() is None  # not in the mode: nothing
+    flow.speak_on(2.0)
+    flow.focus_to("face.happy", 3.0)
+    assert flow.focused() == "face.happy" and events[-1] == "say:focus"
+    assert flow.choose(3.3).rating == 4
+
+
 def test_what_is_said_in_the_mode():
     flow, _, _ = make(voice=SPEAKING)
     flow.speak_on(1.0)
@@ -93,11 +103,11 @@ def test_gestures_a_swipe_moves_a_double_tap_chooses():
     g.down(2, 600, 400)
     assert g.up(2, 300, 400, 2.0) == "previous"
     g.down(3, 640, 400)
-    assert g.up(3, 642, 401, 3.0) is None
+    assert g.up(3, 642, 401, 3.0) == "tap"  # names what is under the finger
     g.down(4, 640, 400)
     assert g.up(4, 641, 400, 3.3) == "choose"
     g.down(5, 640, 400)
-    assert g.up(5, 640, 400, 5.0) is None  # a lone tap later chooses nothing
+    assert g.up(5, 640, 400, 5.0) == "tap"  # a lone tap later chooses nothing
 
 
 def test_the_wire_flag_is_optional_and_checked():
