@@ -229,7 +229,7 @@ class Voice(Strict):
     speaking: Speaking = Field(default_factory=Speaking)
     clips: dict[LangCode, dict[Annotated[str, Field(pattern=r"^(question|followup_question|skip|thanks|thanks_detail"
                                                          r"|speaking_intro|back_in\.(followup|thanks|idle)"
-                                                         r"|officer\.[a-z0-9][a-z0-9_-]{0,63}"
+                                                         r"|officer\.[a-z0-9][a-z0-9_-]{0,63}|lang\.[a-z]{2,3}"
                                                          r"|face\.[a-z_]+|reason\.[a-z0-9][a-z0-9_-]{0,63})$")],
                                OptionalInputFile]] = Field(
         default_factory=dict, description="recorded clips: language -> text (question, face.happy, reason.waiting, "

@@ -229,8 +229,9 @@ class Flow:
     # ------------------------------------------------------------ speaking mode
     def choices(self) -> list[str]:
         """What ``move`` goes through on this screen, as text keys: face.<level>, reason.<key>, skip."""
-        if self.state is State.RATING:
-            return [f"face.{level}" for level in self.faces]
+        if self.state is State.RATING:  # the faces, then the languages (each said in itself)
+            langs = self.cfg.languages.enabled
+            return [f"face.{level}" for level in self.faces] + ([f"lang.{c}" for c in langs] if len(langs) > 1 else [])
         if self.state is State.FOLLOWUP:
             return [f"reason.{r.key}" for r in self.reasons] + ["skip"]
         return []
@@ -277,6 +278,14 @@ class Flow:
         if choice is None:
             self.last_touch = now
             self.notify("say:intro" if self.state is State.RATING else "say:followup")
+            return None
+        if choice.startswith("lang."):  # the kiosk speaks that language from now on
+            self.last_touch = now
+            if choice[5:] != self.lang:
+                self.lang = choice[5:]
+                self.notify("changed")
+            self.focus = -1
+            self.notify("say:intro")
             return None
         if choice.startswith("face."):
             return self.tap_face(self.focus + 1, now)

@@ -73,6 +73,8 @@ def keys(cfg: KioskConfig) -> list[str]:
         out += ["speaking_intro", "back_in.idle", "back_in.thanks"]
         if cfg.followup.enabled and cfg.followup.reasons:
             out.append("back_in.followup")
+        if len(cfg.languages.enabled) > 1:  # the languages, reached after the faces: each its name in itself
+            out += [f"lang.{code}" for code in cfg.languages.enabled]
     return out + [f"officer.{k}" for k in people(cfg)]
 
 
@@ -82,6 +84,13 @@ def lines(cfg: KioskConfig) -> list[Line]:
     out = []
     for lang in cfg.languages.enabled:
         for key in keys(cfg):
+            if key.startswith("lang."):  # a language's name is said in that language, whatever the screen's
+                code = key[5:]
+                custom = cfg.languages.custom.get(code)
+                name = (custom.name if custom is not None else None) or SHIPPED.get(code, {}).get("name")
+                if name:
+                    out.append(Line(lang, key, name, code, recorded_clip(cfg, code, key)))
+                continue
             for code in dict.fromkeys((lang, cfg.languages.default, "en")):
                 text = _written(cfg, code, key)
                 if text:
@@ -151,7 +160,8 @@ def problems(cfg: KioskConfig, config_name: str = "kiosk.yaml") -> list[str]:
     for lang in cfg.languages.enabled:  # a language shown by a picture: its speakers hear it from recordings
         custom = cfg.languages.custom.get(lang)
         if custom is not None and custom.picture is not None:
-            bare = [ln.key for ln in lines(cfg) if ln.lang == lang and ln.recorded is None]
+            bare = [ln.key for ln in lines(cfg) if ln.lang == lang and ln.recorded is None
+                    and (not ln.key.startswith("lang.") or ln.key == f"lang.{lang}")]
             if bare:
                 out.append(f"{config_name}: voice: ngôn ngữ {lang} hiện bằng hình: thiếu bản ghi âm cho / language "
                            f"{lang} is shown by a picture: no recording for {', '.join(bare)}; record them under "

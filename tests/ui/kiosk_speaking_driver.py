@@ -90,19 +90,23 @@ def speaking_script():
     hold.touch_up()
     yield 0.4
     step("held")
-    face5 = [b for b in app.sm.get_screen("rating").ids.faces.children if b.rating == 5][0]
-    tap(face5)                            # a finger on a face names it, and does not choose it
+    faces = sorted(app.sm.get_screen("rating").ids.faces.children, key=lambda b: b.rating)
+    tap(faces[4])                         # a finger on a face names it, and does not choose it
     yield 0.8
     step("touched face 5")
-    yield from swipe(300, 700)            # next after face 5: face 1
-    yield from swipe(300, 700)            # face 2
-    step("swiped twice")
+    yield from swipe(700, 300)            # previous: face 4
+    yield from swipe(300, 700)            # next: face 5 again
+    step("swiped back and forth")
+    tap(faces[0])                         # face 1
+    yield 0.8
+    yield from swipe(300, 700)            # next: face 2
+    step("swiped to face 2")
     yield from double_tap(640, 700)       # on the question: chooses what was heard last
     yield shown(app, "thanks")
     step("double tap")
     yield shown(app, "rating")
     yield 1.6
-    tap(face5)                            # an ordinary tap, the mode off: an ordinary rating
+    tap(faces[4])                         # an ordinary tap, the mode off: an ordinary rating
     yield shown(app, "thanks")
     step("ordinary tap")
     result["played"] = list(app.played)
@@ -126,8 +130,8 @@ def walk_script():
             shot(f"{shots}/kiosk-language-picture.png")
         yield from press("numpadmul")     # the intro, the question, the officer, the time-out
         drain()
-        for _ in app.flow.faces:
-            yield from press("numpadadd")  # each face named
+        for _ in app.flow.choices():
+            yield from press("numpadadd")  # each face named, then each language in itself
         yield from press("numpadadd")     # back to face 1: the least satisfied asks the follow-up
         yield from press("numpadenter")
         yield shown(app, "followup")

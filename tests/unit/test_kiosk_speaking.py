@@ -36,7 +36,7 @@ def test_the_choices_wrap_and_the_follow_up_reads_reasons_then_skip():
     flow, sunk, events = make(voice=SPEAKING)
     flow.speak_on(10.0)
     flow.move(-1, 11.0)
-    assert flow.focused() == "face.very_happy"
+    assert flow.focused() == "lang.en"  # after the faces, the languages
     flow.move(1, 12.0)
     assert flow.focused() == "face.very_unhappy"
     assert flow.choose(13.0) is None and flow.state is State.FOLLOWUP and events[-1] == "say:followup"
@@ -64,6 +64,17 @@ def test_the_mode_ends_when_left_idle_for_its_own_longer_time():
     assert flow.speaking  # the ordinary 30 s is not the mode's
     flow.tick(10.0 + 90)
     assert not flow.speaking
+
+
+def test_a_language_is_reached_after_the_faces_and_chosen_like_one():
+    flow, sunk, events = make(voice=SPEAKING)
+    flow.speak_on(1.0)
+    for t in range(6):
+        flow.move(1, 2.0 + t)
+    assert flow.focused() == "lang.vi"
+    flow.move(1, 9.0)
+    assert flow.choose(10.0) is None and flow.lang == "en" and events[-1] == "say:intro" and not sunk
+    assert flow.speaking and flow.focused() is None
 
 
 def test_a_finger_on_a_face_names_it_and_choose_takes_it():
