@@ -276,6 +276,10 @@ class RatingV2(Durable, Rating):
     # The thank-you screen's one-time QR (collector/followup/tokens.py): SHA-256 (hex) of the token the QR
     # carries, never the token itself. Optional: a kiosk without the QR, or older, leaves it out.
     followup_hash: Optional[Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]] = None
+    # How the citizen rated when not by sight: "speaking", in the kiosk's speaking mode (speech through a
+    # headset or at low volume, keys or swipes). Optional: absent or null for an ordinary rating and from older
+    # kiosks; reports count the ratings made this way.
+    mode: Optional[Literal["speaking"]] = None
 
 
 class StatusV2(Status):

@@ -14,7 +14,9 @@ RATING_COLUMNS = ("id", "v", "site", "device", "ts", "ts_ms", "rating", "scale",
                   "officer", "service", "flags", "received_at",
                   # contract v2 and time placement (schema v3); None for v1 ratings
                   "at_ms", "time_unverified", "epoch", "seq", "boot", "mono_ms", "clock", "request", "dossier",
-                  "ticket")
+                  "ticket",
+                  # schema v15: "speaking" for a rating made in the kiosk's speaking mode, else None
+                  "mode")
 INSERT_RATING_SQL = (f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) "
                      f"VALUES ({', '.join('?' * len(RATING_COLUMNS))}) ON CONFLICT (id) DO NOTHING")
 
@@ -44,6 +46,7 @@ class RatingRow(NamedTuple):
     request: str | None = None
     dossier: str | None = None
     ticket: str | None = None
+    mode: str | None = None
 
 
 def rating_row(r: Rating, received_at: str, received_ms: int | None = None,
@@ -60,7 +63,8 @@ def rating_row(r: Rating, received_at: str, received_ms: int | None = None,
     p = place(ts_ms, received_ms, mono_ms=r.mono_ms, clock=r.clock, offset_ms=offset_ms)
     return RatingRow(r.id, r.v, r.site, r.device, format_ts(r.ts), ts_ms, r.rating, r.scale, r.reason, r.lang,
                      r.officer, r.service, ",".join(r.flags), received_at, p.at_ms, int(p.unverified), r.epoch,
-                     r.seq, r.boot, r.mono_ms, r.clock, r.request, r.dossier, r.ticket)
+                     r.seq, r.boot, r.mono_ms, r.clock, r.request, r.dossier, r.ticket,
+                     getattr(r, "mode", None))
 
 
 EVENT_COLUMNS = ("id", "v", "site", "device", "type", "ts", "ts_ms", "at_ms", "time_unverified", "epoch", "seq",

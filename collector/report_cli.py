@@ -111,6 +111,10 @@ def main(args) -> int:
         total = run_report(db, cfg, ReportSpec(period, (), args.site, args.include_flagged, lang,
                                                args.include_unverified), hierarchy)[0]
         summary = completeness_summary(db, period, sorted(hierarchy.expand(args.site)) if args.site else None)
+        from .speaking import speaking_count
+
+        speaking = speaking_count(db, period.start_ms, period.end_ms,
+                                  sorted(hierarchy.expand(args.site)) if args.site else None)
     finally:
         db.close()
     complete = completeness_table(None, period, None, lang, summary)
@@ -124,7 +128,8 @@ def main(args) -> int:
     elif args.format == "xlsx":
         out = export.to_xlsx([table, complete])
     else:
-        out = export.to_text(table) + "\n" + complete.title + "\n"
+        out = (export.to_text(table) + "\n" + complete.title + "\n"
+               + f"Đánh giá bằng chế độ đọc / rated in the speaking mode: {speaking}\n")
     if args.output:
         data = out.encode("utf-8") if isinstance(out, str) else out
         Path(args.output).write_bytes(data)

@@ -382,6 +382,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     # The thank-you QR (collector/followup/answers.py): each rating's token hash, and the citizens' answers.
     (14, FOLLOWUP_TABLES),
+    # The kiosk's speaking mode (contract v2 rating field mode): "speaking", else NULL. The partial index keeps
+    # the reports' count of such ratings cheap over a month of millions of rows.
+    (15, [
+        "ALTER TABLE ratings ADD COLUMN mode TEXT",
+        "CREATE INDEX ratings_speaking ON ratings (at_ms) WHERE mode = 'speaking'",
+    ]),
     # The static counter QR's general feedback (collector/followup/general.py): codes per counter, answers apart.
     (16, GENERAL_FEEDBACK_TABLES),
 ]

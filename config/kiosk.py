@@ -46,6 +46,11 @@ class LanguageTexts(Strict):
     skip: Optional[str] = None
     thanks: Optional[str] = None
     thanks_detail: Optional[str] = None
+    speaking_intro: Optional[str] = None
+    back_in: Optional[str] = Field(None, description="the announced time-out, with {seconds}")
+    picture: Optional[OptionalInputFile] = Field(
+        None, description="PNG shown on the language button instead of the name (a language with no written "
+                          "form, or a script the font lacks); its texts are then heard from voice.clips")
 
 
 class Languages(Strict):
@@ -133,6 +138,10 @@ def _key_list(value):
         if isinstance(value, list) else value
 
 
+SPEAKING_KEYS = {"speak": ["numpadmul", "f1"], "next": ["numpadadd", "right"],
+                 "previous": ["numpadsubstract", "left"], "choose": ["numpadenter", "enter"]}
+
+
 class Keys(Strict):
     """Physical keys (a USB keypad, or arcade buttons on a GPIO-to-keyboard adapter): one key per face, plus
     listen and back. Names are Kivy's: "1", "numpad1", "a", "enter", "f1", ... (docs/kiosk-raspberry-pi.md).
@@ -145,22 +154,35 @@ class Keys(Strict):
                              description="says the current screen's question again (with voice on)")
     back: KeyNames = Field(default_factory=lambda: ["backspace", "numpaddecimal"],
                            description="skips the follow-up question")
+    # The speaking mode (voice.speaking): turn it on, move from one choice to the next, choose.
+    speak: Optional[KeyNames] = Field(None, description="turns the speaking mode on (voice.speaking.enabled); "
+                                                       "default numpadmul, f1")
+    next: Optional[KeyNames] = Field(None, description="speaking mode: the next face or reason; default numpadadd, right")
+    previous: Optional[KeyNames] = Field(None, description="speaking mode: the previous one; default numpadsubstract, left")
+    choose: Optional[KeyNames] = Field(None, description="speaking mode: chooses the face or reason just heard; default "
+                                                        "numpadenter, enter")
 
     @field_validator("faces", mode="before")
     @classmethod
     def _faces_lists(cls, value):
         return [_key_list(v) for v in value] if isinstance(value, list) else value
 
-    @field_validator("listen", "back", mode="before")
+    @field_validator("listen", "back", "speak", "next", "previous", "choose", mode="before")
     @classmethod
     def _one_or_list(cls, value):
         return _key_list(value)
 
     @model_validator(mode="after")
     def _known_and_distinct(self) -> "Keys":
+        given = {k for kind in ("listen", "back", "speak", "next", "previous", "choose")
+                 for k in (getattr(self, kind) or [])} | {k for keys in self.faces or [] for k in keys}
+        for kind, default in SPEAKING_KEYS.items():  # a default the key map already uses elsewhere is left out
+            if getattr(self, kind) is None:
+                setattr(self, kind, [k for k in default if k not in given])
         from kiosk.keys import KEYCODES, RESERVED
 
-        named = [("listen", k) for k in self.listen] + [("back", k) for k in self.back] + [
+        named = [(kind, k) for kind in ("listen", "back", "speak", "next", "previous", "choose")
+                 for k in getattr(self, kind)] + [
             (f"faces[{i}]", k) for i, keys in enumerate(self.faces or []) for k in keys]
         for where, key in named:
             if key in RESERVED:
@@ -179,6 +201,23 @@ class Keys(Strict):
         return self
 
 
+class Speaking(Strict):
+    """The speaking mode, for a citizen who cannot see the screen: turned on by keys.speak or a long press
+    anywhere; the kiosk says how to rate, each face or reason as it is reached (keys.next / keys.previous or a
+    swipe), and keys.choose or a double tap chooses. The screen shows nothing of the choice, and the speech
+    goes to a headset when one is plugged in, else plays at a low volume."""
+
+    enabled: bool = Field(False, description="offer the speaking mode (needs voice.enabled)")
+    hold_s: Annotated[float, Field(ge=1, le=10, description="a press held this long anywhere turns it on")] = 2.0
+    headset: Literal["auto", "yes", "no"] = Field(
+        "auto", description="auto: a headset is looked for at each visit (a USB or jack headset card); yes / no")
+    volume: Annotated[float, Field(ge=0.05, le=1, description="through the speaker, 0.05 to 1")] = 0.3
+    headset_volume: Annotated[float, Field(ge=0.05, le=1, description="through a headset, 0.05 to 1")] = 0.8
+    followup_s: Annotated[float, Field(ge=10, le=300, description="the follow-up question, 10 to 300 s")] = 45.0
+    thank_you_s: Annotated[float, Field(ge=3, le=60, description="the thank-you, 3 to 60 s")] = 10.0
+    idle_s: Annotated[float, Field(ge=20, le=600, description="no key or touch this long ends the mode")] = 90.0
+
+
 class Voice(Strict):
     """Speech (issue 28): every text the kiosk says, per language, from a recorded clip given here, else from a
     clip built ahead of time by ``python -m kiosk voice build`` with espeak-ng. Nothing is synthesised at the
@@ -189,11 +228,22 @@ class Voice(Strict):
     voices: dict[LangCode, Annotated[str, Field(pattern=r"^[A-Za-z0-9_+-]{1,40}$")]] = Field(
         default_factory=lambda: {"vi": "vi", "en": "en"},
         description="espeak-ng voice per language (espeak-ng --voices); a language without one needs clips")
+    volume: Annotated[float, Field(ge=0.05, le=1, description="0.05 to 1, outside the speaking mode")] = 1.0
+    speaking: Speaking = Field(default_factory=Speaking)
     clips: dict[LangCode, dict[Annotated[str, Field(pattern=r"^(question|followup_question|skip|thanks|thanks_detail"
+                                                         r"|speaking_intro|back_in\.(followup|thanks|idle)"
+                                                         r"|officer\.[a-z0-9][a-z0-9_-]{0,63}|lang\.[a-z]{2,3}"
                                                          r"|face\.[a-z_]+|reason\.[a-z0-9][a-z0-9_-]{0,63})$")],
                                OptionalInputFile]] = Field(
         default_factory=dict, description="recorded clips: language -> text (question, face.happy, reason.waiting, "
                                           "thanks, ...) -> WAV file; used instead of built speech")
+
+    @model_validator(mode="after")
+    def _speaking_needs_voice(self) -> "Voice":
+        if self.speaking.enabled and not self.enabled:
+            raise ValueError("voice.speaking.enabled needs voice.enabled: true (the mode speaks the built clips) / "
+                             "chế độ đọc cần bật voice.enabled")
+        return self
 
 
 class Technician(Strict):
@@ -342,7 +392,8 @@ class KioskConfig(Strict):
             from kiosk.keys import default_face_keys
 
             self.keys.faces = default_face_keys(self.faces.scale)
-            taken = set(self.keys.listen) | set(self.keys.back)
+            taken = {k for kind in ("listen", "back", "speak", "next", "previous", "choose")
+                     for k in getattr(self.keys, kind)}
             clash = sorted(taken & {k for keys in self.keys.faces for k in keys})
             if clash:
                 raise ValueError(f"keys: phím {clash} vừa là phím mặt cười mặc định vừa là listen/back / the keys "

@@ -165,11 +165,61 @@ class KioskRoot(FloatLayout):
         if self._in_corner(touch):
             touch.ud["kiosk_corner"] = True
             app.flow.corner_down(now)
+        elif app.speaking_ui is not None and app.sm.current in ("rating", "followup", "thanks"):
+            if app.flow.speaking:  # gestures only: no button is pressed by a finger looking for it
+                touch.ud["speaking"] = True
+                app.gestures.width = self.width
+                app.gestures.down(touch.uid, touch.x, touch.y)
+                return True
+            badge = self.ids.badge
+            if app.sm.current == "rating" and not (not badge.disabled and badge.collide_point(*touch.pos)):
+                # Held for voice.speaking.hold_s anywhere, the touch turns the speaking mode on; a shorter
+                # one reaches the buttons when the finger lifts.
+                touch.ud["speak_hold"] = Clock.schedule_once(lambda _dt: self._speak_hold(touch),
+                                                             app.cfg.voice.speaking.hold_s)
+                touch.ud["speak_from"] = touch.pos
+                return True
         return super().on_touch_down(touch)
 
+    def _speak_hold(self, touch) -> None:
+        touch.ud["speak_hold"] = None
+        App.get_running_app().flow.speak_on(time.monotonic())
+
+    def on_touch_move(self, touch):
+        if touch.ud.get("speaking"):
+            return True
+        if "speak_hold" in touch.ud:  # held back from the buttons until it lifts (or turns the mode on)
+            ev = touch.ud["speak_hold"]
+            x0, y0 = touch.ud["speak_from"]
+            if ev and max(abs(touch.x - x0), abs(touch.y - y0)) > self.width * 0.04:  # a moving finger: no hold
+                ev.cancel()
+                touch.ud["speak_hold"] = False
+            return True
+        return super().on_touch_move(touch)
+
     def on_touch_up(self, touch):
+        app = App.get_running_app()
         if touch.ud.get("kiosk_corner"):
-            App.get_running_app().flow.corner_up(time.monotonic())
+            app.flow.corner_up(time.monotonic())
+        if touch.ud.get("speaking"):
+            now = time.monotonic()
+            action = app.gestures.up(touch.uid, touch.x, touch.y, now)
+            if action == "choose":
+                app.flow.choose(now)
+            elif action == "tap":
+                choice = app.choice_at(touch.pos)
+                if choice is not None:
+                    app.flow.focus_to(choice, now)
+            elif action in ("next", "previous"):
+                app.flow.move(1 if action == "next" else -1, now)
+            return True
+        if "speak_hold" in touch.ud:
+            ev = touch.ud.pop("speak_hold")
+            if ev is None:
+                return True  # the long press turned the speaking mode on
+            if ev:
+                ev.cancel()
+            super().on_touch_down(touch)  # a short press: the buttons under it get it now
         return super().on_touch_up(touch)
 
 
@@ -181,6 +231,7 @@ class KioskApp(App):
     t_thanks = StringProperty("")
     t_thanks_detail = StringProperty("")
     t_qr_caption = StringProperty("")
+    t_speaking = StringProperty("")       # the speaking mode's banner (nothing of the choice)
     pin_mask = StringProperty("")
     pin_wrong = BooleanProperty(False)
     tech_info = StringProperty("")
@@ -232,6 +283,11 @@ class KioskApp(App):
         self._last_key: tuple = ()
         self._voice = None     # kiosk.voice.Clips, made at the first clip when voice is on
         self._playing = None
+        self._queue: list[tuple[str, Path]] = []  # clips still to say, one after another
+        self._queue_ev = None
+        self.speaking_ui = None  # kiosk.speaking, imported only when voice.speaking is on
+        self.gestures = None
+        self._headset = False
         self.played: deque[str] = deque(maxlen=200)  # "lang:text:file" of the last clips played, in order (tests)
         self._unvoiced: set[tuple[str, str]] = set()  # texts without a clip, logged once
         self._tech_clock = None
@@ -259,6 +315,11 @@ class KioskApp(App):
         self._build_keypad()
         self._build_officers()
         self._build_followup_qr()
+        if self.flow.speaking_on:
+            from . import speaking
+
+            self.speaking_ui = speaking
+            self.gestures = speaking.Gestures(Window.width)
         self.badge_right = bool(self.cfg.technician) and self.cfg.technician.corner == "bottom-left"
         if self.config_notice:
             from .config_problem import NoticeMarker
@@ -317,10 +378,28 @@ class KioskApp(App):
     def _build_langs(self):
         box = self._screen("rating").ids.langs
         for code in self.cfg.languages.enabled:
-            btn = LangButton(code=code, text=self.texts.name(code), size_hint_x=None)
-            btn.bind(texture_size=lambda b, ts: setattr(b, "width", ts[0] + self.unit * 6))
+            custom = self.cfg.languages.custom.get(code)
+            picture = getattr(custom, "picture", None)
+            if picture is not None and Path(picture).is_file():
+                btn = self._picture_lang(code, str(picture))
+            else:
+                btn = LangButton(code=code, text=self.texts.name(code), size_hint_x=None)
+                btn.bind(texture_size=lambda b, ts: setattr(b, "width", ts[0] + self.unit * 6))
             btn.bind(on_press=lambda b: self.on_lang(b.code))
             box.add_widget(btn)
+
+    def _picture_lang(self, code: str, picture: str) -> LangButton:
+        """A language without a written form (or in a script the font lacks): its button shows a picture
+        (languages.custom.<code>.picture), the technician's choice of what its speakers recognise."""
+        from kivy.uix.image import Image
+
+        btn = LangButton(code=code, text="", size_hint_x=None, width=self.unit * 16)
+        self.bind(unit=lambda _a, u: setattr(btn, "width", u * 16))
+        img = Image(source=picture, fit_mode="contain")
+        btn.add_widget(img)
+        btn.bind(pos=lambda b, p: setattr(img, "pos", (p[0] + self.unit, p[1] + self.unit * 0.6)),
+                 size=lambda b, s: setattr(img, "size", (s[0] - 2 * self.unit, s[1] - 1.2 * self.unit)))
+        return btn
 
     def _build_reasons(self):
         grid = self._screen("followup").ids.reasons
@@ -374,7 +453,7 @@ class KioskApp(App):
     def _keep(self, rating) -> None:
         # Committed before the thank-you screen is drawn. If the disk refuses, the outbox keeps the
         # rating in memory and names the fault; _render then shows "out of order" instead of thanks.
-        self.recorder.rating(rating)
+        self.recorder.rating(rating, speaking=self.flow.rated_speaking)
         if self.followup_qr is not None:
             # The thank-you frame comes first; the QR is made and drawn on the next one (a few ms), so the
             # tap-to-thanks time stays what it was. The last citizen's code is gone before the screen shows.
@@ -549,9 +628,17 @@ class KioskApp(App):
     def _on_flow_event(self, event: str) -> None:
         if event == "changed":
             self._render()
-        elif event.startswith("audio:"):
-            if not self.out_of_order:  # no spoken thanks for a rating the disk refused
-                self._play(event.split(":", 1)[1])
+        elif event.startswith("say:") or event.startswith("audio:"):
+            if self.out_of_order:  # no spoken thanks for a rating the disk refused
+                return
+            kind = event.split(":", 1)[1]
+            if self.flow.speaking and self.speaking_ui is not None:
+                if kind == "intro":  # the volume of this visit: a headset plugged in now, or the speaker
+                    self._headset = self.speaking_ui.headset_plugged()
+                officer = self.duty.officer.key if self.duty.officer else self.cfg.officer
+                self._say(self.speaking_ui.said(kind, self.flow, officer))
+            elif event.startswith("audio:"):
+                self._play(kind)
         elif event == "exit":
             self.stop()
 
@@ -563,6 +650,8 @@ class KioskApp(App):
         self.t_thanks = t.get(lang, "thanks")
         self.t_thanks_detail = t.get(lang, "thanks_detail")
         self.t_qr_caption = t.get(lang, "qr_caption")
+        self.t_speaking = t.get(lang, "speaking_banner") if self.flow.speaking and \
+            self.flow.state in (State.RATING, State.FOLLOWUP) else ""
         langs = [lang] + [c for c in self.cfg.languages.enabled if c != lang]
         self.t_out_of_order = "\n".join(dict.fromkeys(t.get(c, "out_of_order") for c in langs))
         self.t_out_of_order_detail = "\n".join(dict.fromkeys(t.get(c, "out_of_order_detail") for c in langs))
@@ -703,28 +792,68 @@ class KioskApp(App):
     def _play(self, kind: str) -> None:
         """Optional spoken prompt; a missing or broken file is logged once and otherwise ignored."""
         path, said = self._clip(kind)
-        if path is None:
-            return
-        key = (self.flow.lang, said)
-        try:
-            if key not in self._sounds:
-                from kivy.core.audio import SoundLoader
+        if path is not None:
+            self._say_files([(said, path)])
 
-                sound = SoundLoader.load(str(path)) if Path(path).is_file() else None
+    def _say(self, keys: list[str]) -> None:
+        """The speaking mode: these texts of the screen's language, one after another (kiosk/voice.py clips)."""
+        if self._voice is None:
+            from .voice import Clips
+
+            self._voice = Clips(self.cfg)
+        items = []
+        for key in keys:
+            path = self._voice.get(self.flow.lang, key)
+            if path is not None:
+                items.append((key, path))
+            elif (self.flow.lang, key) not in self._unvoiced:
+                self._unvoiced.add((self.flow.lang, key))
+                log.warning("không có câu nói / no clip for %s in %s: run python -m kiosk voice build", key,
+                            self.flow.lang)
+        self._say_files(items)
+
+    def _say_files(self, items: list[tuple[str, Path]]) -> None:
+        """New words cut the last ones short, and what was still to be said."""
+        if self._queue_ev is not None:
+            self._queue_ev.cancel()
+            self._queue_ev = None
+        self._queue = list(items)
+        self._next_clip()
+
+    def _volume(self) -> float:
+        if self.flow.speaking and self.speaking_ui is not None:
+            return self.speaking_ui.volume(self.cfg.voice.speaking, self._headset)
+        return self.cfg.voice.volume if self.cfg.voice.enabled else 1.0
+
+    def _next_clip(self, *_args) -> None:
+        self._queue_ev = None
+        while self._queue:
+            said, path = self._queue.pop(0)
+            key = (self.flow.lang, said)
+            try:
+                if key not in self._sounds:
+                    from kivy.core.audio import SoundLoader
+
+                    sound = SoundLoader.load(str(path)) if Path(path).is_file() else None
+                    if sound is None:
+                        log.warning("audio prompt %s cannot be played (missing or unsupported file)", path)
+                    self._sounds[key] = sound
+                sound = self._sounds[key]
                 if sound is None:
-                    log.warning("audio prompt %s cannot be played (missing or unsupported file)", path)
-                self._sounds[key] = sound
-            sound = self._sounds[key]
-            if sound is not None:
+                    continue
                 if self._playing is not None and self._playing is not sound:
                     self._playing.stop()  # a new screen's words cut the last ones short
                 sound.stop()
+                sound.volume = self._volume()
                 sound.play()
                 self._playing = sound
                 self.played.append(f"{self.flow.lang}:{said}:{Path(path).name}")
-        except Exception as exc:  # audio must never take the kiosk down
-            log.warning("audio prompt %s failed: %s", path, exc)
-            self._sounds[key] = None
+                if self._queue:
+                    self._queue_ev = Clock.schedule_once(self._next_clip, max(0.2, sound.length or 0) + 0.15)
+                return
+            except Exception as exc:  # audio must never take the kiosk down
+                log.warning("audio prompt %s failed: %s", path, exc)
+                self._sounds[key] = None
 
     # ------------------------------------------------------------ touches
     def on_face(self, rating: int) -> None:
@@ -790,6 +919,21 @@ class KioskApp(App):
 
     def on_exit(self) -> None:
         self.flow.request_exit()
+
+    def choice_at(self, pos) -> Optional[str]:
+        """Speaking mode: the face or reason (or skip) under a finger, as the flow names its choices."""
+        if self.sm.current == "rating":
+            for btn in self._screen("rating").ids.faces.children:
+                if btn.collide_point(*btn.to_widget(*pos)):
+                    return f"face.{btn.level}"
+        elif self.sm.current == "followup":
+            screen = self._screen("followup")
+            for btn in screen.ids.reasons.children:
+                if btn.collide_point(*btn.to_widget(*pos)):
+                    return f"reason.{btn.reason_key}"
+            if screen.ids.skip.collide_point(*screen.ids.skip.to_widget(*pos)):
+                return "skip"
+        return None
 
     def _on_key_down(self, _window, keycode, *_args):
         """A physical key (keypad, arcade buttons): the flow decides, as for a touch (kiosk.yaml keys)."""

@@ -12,6 +12,12 @@ one's touches) asks no follow-up, and a reason chosen in a burst of touches is n
 Physical keys (``key_down``/``key_up``, names from kiosk.yaml ``keys``) take the same paths as touches: a
 face key is ``tap_face``, so the same filters flag it; a held key's auto-repeat is not a new press. On the
 technician's PIN screen digits, Enter and Backspace type the PIN.
+
+The speaking mode (``voice.speaking``), for a citizen who cannot see: ``speak_on`` (a key, or a long press
+anywhere) says how to rate (``say:intro``); ``move`` reaches the choices of the screen one by one, faces or
+reasons then skip (``say:focus``, the app names ``focus``); ``choose`` takes the one last heard. Its ratings
+carry ``speaking`` (the recorder puts the flag on the wire); its time-outs are longer and announced; the
+mode ends when the rating screen comes back, for the next citizen.
 """
 from __future__ import annotations
 
@@ -61,29 +67,47 @@ class Flow:
         self.session_open = False   # a citizen has started interacting since the rating screen came back
         self.pending: Optional[tuple[int, str, list[str], datetime]] = None  # rating waiting for a reason
         self.corner_since: Optional[float] = None
+        self.rated_speaking = False
         self.pin = ""
         self.pin_failures = 0
         self.last_rating: Optional[Rating] = None
         self.held = HeldKeys()
+        self.speaking_on = cfg.voice.enabled and cfg.voice.speaking.enabled  # the mode is offered
+        self.speaking = False   # this visit is in the speaking mode
+        self.focus = -1         # speaking mode: the choice last heard (-1: none yet)
         self.key_actions: dict[str, tuple[str, int]] = {}  # key name -> ("face", i) / ("listen", 0) / ("back", 0)
         if cfg.keys.enabled:
             for i, names in enumerate(cfg.keys.faces or [], start=1):
                 self.key_actions.update({n: ("face", i) for n in names})
             self.key_actions.update({n: ("listen", 0) for n in cfg.keys.listen})
             self.key_actions.update({n: ("back", 0) for n in cfg.keys.back})
+            if self.speaking_on:
+                for kind in ("speak", "next", "previous", "choose"):
+                    self.key_actions.update({n: (kind, 0) for n in getattr(cfg.keys, kind)})
 
     @property
     def thanks_s(self) -> float:
         """How long the thank-you stays: longer when it shows the follow-up QR (the same for every face)."""
         qr = self.cfg.followup_qr
-        return max(self.cfg.timeouts.thank_you_s, qr.seconds) if qr.enabled else self.cfg.timeouts.thank_you_s
+        base = self.cfg.voice.speaking.thank_you_s if self.speaking else self.cfg.timeouts.thank_you_s
+        return max(base, qr.seconds) if qr.enabled else base
+
+    @property
+    def followup_s(self) -> float:
+        return self.cfg.voice.speaking.followup_s if self.speaking else self.cfg.timeouts.followup_s
+
+    @property
+    def idle_s(self) -> float:
+        return self.cfg.voice.speaking.idle_s if self.speaking else self.cfg.timeouts.idle_s
 
     # ------------------------------------------------------------ helpers
     def _go(self, state: State, now: float) -> None:
         self.state = state
         self.entered = self.shown = now
+        self.focus = -1
         if state is State.RATING:
             self.session_open = False
+            self.speaking = False  # the next citizen starts with the ordinary screen
             self.presses.new_visit()
         self.notify("changed")
 
@@ -112,6 +136,7 @@ class Flow:
         msg = Rating(id=new_event_id(), site=self.cfg.site, device=self.cfg.device, ts=ts, rating=rating,
                      scale=self.cfg.faces.scale, reason=reason, lang=self.lang, officer=self.cfg.officer,
                      service=self.cfg.service, flags=flags)
+        self.rated_speaking = self.speaking  # the recorder reads it in sink: the rating's speaking flag
         self.sink(msg)  # durable before the thank-you shows
         self.last_rating = msg
         self.pending = None
@@ -134,6 +159,8 @@ class Flow:
         if self.reasons and rating <= self.cfg.followup.ask_at_or_below and not flags:
             self.pending = (rating, self.lang, flags, ts)
             self._go(State.FOLLOWUP, now)
+            if self.speaking:
+                self.notify("say:followup")
             return None
         return self._record(rating, None, flags, ts, now)
 
@@ -175,6 +202,17 @@ class Flow:
         kind, index = action
         if self.state is State.TECHNICIAN:
             return None  # the technician's view is worked by touch
+        if kind in ("speak", "next", "previous", "choose"):
+            if not faces_shown:
+                self.touch(now)
+                return None
+            if kind == "speak":
+                self.speak_on(now)
+                return None
+            if not self.speaking:
+                self.touch(now)
+                return None
+            return self.choose(now) if kind == "choose" else self.move(1 if kind == "next" else -1, now)
         if faces_shown and kind == "face" and self.state is State.RATING:
             return self.tap_face(index, now)
         if faces_shown and self.state is State.FOLLOWUP:
@@ -187,6 +225,71 @@ class Flow:
         if kind == "listen" and not opening:  # the visit's first key already played the question
             self.notify("audio:listen")
         return None
+
+    # ------------------------------------------------------------ speaking mode
+    def choices(self) -> list[str]:
+        """What ``move`` goes through on this screen, as text keys: face.<level>, reason.<key>, skip."""
+        if self.state is State.RATING:  # the faces, then the languages (each said in itself)
+            langs = self.cfg.languages.enabled
+            return [f"face.{level}" for level in self.faces] + ([f"lang.{c}" for c in langs] if len(langs) > 1 else [])
+        if self.state is State.FOLLOWUP:
+            return [f"reason.{r.key}" for r in self.reasons] + ["skip"]
+        return []
+
+    def speak_on(self, now: float) -> bool:
+        """Turns the speaking mode on (a key or a long press) on the rating screen; says how to rate."""
+        if not self.speaking_on or self.state is not State.RATING:
+            return False
+        self.last_touch = now
+        self.session_open = True  # the intro says the question: no separate start prompt
+        if not self.speaking:
+            self.speaking = True
+            self.focus = -1
+            self.notify("changed")
+        self.notify("say:intro")  # a second press hears it again
+        return True
+
+    def move(self, step: int, now: float) -> None:
+        """Speaking mode: the next (``step`` 1) or previous (-1) choice, named aloud (``say:focus``)."""
+        choices = self.choices()
+        self.last_touch = now  # not a press: listening to each choice in turn is no mashing
+        if not self.speaking or not choices:
+            return
+        self.focus = (self.focus + step) % len(choices) if self.focus >= 0 else (0 if step > 0 else len(choices) - 1)
+        self.notify("say:focus")
+
+    def focus_to(self, choice: str, now: float) -> None:
+        """Speaking mode: a finger on a face or reason names it (``say:focus``); a double tap then chooses it."""
+        choices = self.choices()
+        self.last_touch = now
+        if self.speaking and choice in choices:
+            self.focus = choices.index(choice)
+            self.notify("say:focus")
+
+    def focused(self) -> Optional[str]:
+        choices = self.choices()
+        return choices[self.focus] if 0 <= self.focus < len(choices) else None
+
+    def choose(self, now: float) -> Optional[Rating]:
+        """Speaking mode: takes the choice last heard; before any was heard, says how to move (the intro)."""
+        if not self.speaking:
+            return None
+        choice = self.focused()
+        if choice is None:
+            self.last_touch = now
+            self.notify("say:intro" if self.state is State.RATING else "say:followup")
+            return None
+        if choice.startswith("lang."):  # the kiosk speaks that language from now on
+            self.last_touch = now
+            if choice[5:] != self.lang:
+                self.lang = choice[5:]
+                self.notify("changed")
+            self.focus = -1
+            self.notify("say:intro")
+            return None
+        if choice.startswith("face."):
+            return self.tap_face(self.focus + 1, now)
+        return self.choose_reason(None if choice == "skip" else choice[7:], now)
 
     def key_up(self, name: str, now: float) -> None:
         self.held.up(name)
@@ -275,7 +378,7 @@ class Flow:
             self.last_touch = now
             self._go(State.PIN, now)
             return
-        if self.state is State.FOLLOWUP and now - self.entered >= t.followup_s:
+        if self.state is State.FOLLOWUP and now - self.entered >= self.followup_s:
             rating, _lang, flags, ts = self.pending
             self._record(rating, None, flags, ts, now)  # the rating counts even without a reason
         elif self.state is State.THANKS and now - self.entered >= self.thanks_s:
@@ -284,7 +387,10 @@ class Flow:
             self.leave_technician(now)
         elif self.state is State.TECHNICIAN and now - self.last_touch >= max(TECH_TIMEOUT_S, t.idle_s):
             self.leave_technician(now)
-        if self.state is State.RATING and now - self.last_touch >= t.idle_s:
+        if self.state is State.RATING and now - self.last_touch >= self.idle_s:
+            if self.speaking:
+                self.speaking = False
+                self.notify("changed")
             self.session_open = False
             self.presses.new_visit()
             if self.lang != self.cfg.languages.default:

@@ -15,11 +15,12 @@ from .clock import Stamp
 
 def rating_v2(rating: Rating, stamp: Stamp, epoch: str, seq: int, *, request: Optional[str] = None,
               dossier: Optional[str] = None, ticket: Optional[str] = None,
-              followup_hash: Optional[str] = None) -> RatingV2:
+              followup_hash: Optional[str] = None, mode: Optional[str] = None) -> RatingV2:
     fields = rating.model_dump(exclude={"v"})
     fields["ts"] = rating.ts
     return RatingV2(**fields, epoch=epoch, seq=seq, boot=stamp.boot, mono_ms=stamp.mono_ms, clock=stamp.clock,
-                    request=request, dossier=dossier, ticket=ticket, followup_hash=followup_hash)
+                    request=request, dossier=dossier, ticket=ticket, followup_hash=followup_hash,
+                    mode=mode)
 
 
 def event(kind: str, site: str, device: str, stamp: Stamp, epoch: str, seq: int, **fields) -> Event:

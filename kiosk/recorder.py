@@ -41,7 +41,7 @@ class Recorder:
         back_ms = min(max(back_ms, 0), 3_600_000)  # a wall clock set meanwhile must not move it far
         return Stamp(ts, now.boot, max(0, now.mono_ms - back_ms), now.clock)
 
-    def rating(self, r: Rating) -> Optional[int]:
+    def rating(self, r: Rating, speaking: bool = False) -> Optional[int]:
         """The flow's sink: commit the rating (v2) before the thank-you shows. Returns the outbox row,
         or None when the disk refused it and it waits in memory (the app then shows out of order)."""
         stamp = self._tap_stamp(r.ts)
@@ -70,7 +70,7 @@ class Recorder:
         def build(epoch: str, seq: int) -> bytes:
             return encode(rating_v2(r, stamp, epoch, seq, request=req.id if req else None,
                                     dossier=req.dossier if req else None, ticket=req.ticket if req else None,
-                                    followup_hash=followup_hash))
+                                    followup_hash=followup_hash, mode="speaking" if speaking else None))
 
         return self.outbox.add(build, self.rating_topic, id=r.id, created=format_ts(r.ts))
 

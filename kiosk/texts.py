@@ -19,6 +19,11 @@ SHIPPED: dict[str, dict] = {
         "qr_caption": "Muốn góp ý thêm? Quét mã bằng điện thoại (không bắt buộc).",
         "out_of_order": "Máy tạm ngừng hoạt động",
         "out_of_order_detail": "Xin Ông/Bà vui lòng báo cho cán bộ tại quầy.",
+        "speaking_intro": "Chế độ đọc. Có {faces} mặt cười, từ ít hài lòng nhất đến hài lòng nhất. Bấm phím cộng "
+                          "hoặc vuốt ngang màn hình để nghe từng mặt. Bấm phím Enter hoặc chạm hai lần để chọn. Sau các mặt cười "
+                          "là các ngôn ngữ.",
+        "back_in": "Màn hình sẽ trở lại sau {seconds} giây.",
+        "speaking_banner": "Chế độ đọc: nghe hướng dẫn qua tai nghe hoặc loa",
     },
     "en": {
         "name": "English",
@@ -37,6 +42,11 @@ SHIPPED: dict[str, dict] = {
         "qr_caption": "More to say? Scan the code with your phone (optional).",
         "out_of_order": "Out of order",
         "out_of_order_detail": "Please tell the staff at the counter.",
+        "speaking_intro": "Speaking mode. There are {faces} faces, from the least to the most satisfied. Press "
+                          "the plus key or swipe across the screen to hear each face. Press Enter or tap twice "
+                          "to choose. After the faces come the languages.",
+        "back_in": "The screen goes back in {seconds} seconds.",
+        "speaking_banner": "Speaking mode: listen through the headset or speaker",
     },
 }
 

@@ -16,7 +16,7 @@ from typing import Optional
 
 from config.kiosk import FACES_FOR_SCALE, KioskConfig
 
-from .texts import SHIPPED
+from .texts import OFFICER_TEXTS, SHIPPED
 
 SCREEN_TEXTS = ("question", "followup_question", "skip", "thanks", "thanks_detail")
 AUDIO_ALIASES = {"question": "start", "thanks": "thanks"}  # the audio: prompts of older kiosk.yaml files
@@ -31,8 +31,29 @@ class Line:
     recorded: Optional[Path]  # a technician's recording, when given
 
 
+def people(cfg: KioskConfig) -> dict[str, str]:
+    """Officers the kiosk may name as on duty: key -> name."""
+    return {**{p.key: p.name for p in cfg.officers}, **{m.key: m.name for m in cfg.staff}}
+
+
+def timeout_s(cfg: KioskConfig, which: str) -> float:
+    """The speaking mode's time-outs, which it announces: followup, thanks, idle."""
+    sp = cfg.voice.speaking
+    return {"followup": sp.followup_s, "thanks": sp.thank_you_s, "idle": sp.idle_s}[which]
+
+
 def _written(cfg: KioskConfig, lang: str, key: str) -> Optional[str]:
     custom = cfg.languages.custom.get(lang)
+    if key.startswith("back_in."):
+        template = _written(cfg, lang, "back_in")
+        return template.replace("{seconds}", f"{timeout_s(cfg, key[8:]):g}") if template else None
+    if key == "speaking_intro":
+        template = (getattr(custom, key, None) if custom is not None else None) or SHIPPED.get(lang, {}).get(key)
+        return template.replace("{faces}", str(cfg.faces.scale)) if template else None
+    if key.startswith("officer."):
+        template = OFFICER_TEXTS.get(lang, {}).get("officer_on_duty")
+        name = people(cfg).get(key[8:])
+        return template.format(name=name) if template and name else None
     if key.startswith("face."):
         faces = (getattr(custom, "faces", None) if custom is not None else None) or {}
         return faces.get(key[5:]) or SHIPPED.get(lang, {}).get("faces", {}).get(key[5:])
@@ -47,7 +68,14 @@ def keys(cfg: KioskConfig) -> list[str]:
     out = ["question", *(f"face.{level}" for level in FACES_FOR_SCALE[cfg.faces.scale])]
     if cfg.followup.enabled and cfg.followup.reasons:
         out += ["followup_question", *(f"reason.{r.key}" for r in cfg.followup.reasons), "skip"]
-    return out + ["thanks", "thanks_detail"]
+    out += ["thanks", "thanks_detail"]
+    if cfg.voice.speaking.enabled:
+        out += ["speaking_intro", "back_in.idle", "back_in.thanks"]
+        if cfg.followup.enabled and cfg.followup.reasons:
+            out.append("back_in.followup")
+        if len(cfg.languages.enabled) > 1:  # the languages, reached after the faces: each its name in itself
+            out += [f"lang.{code}" for code in cfg.languages.enabled]
+    return out + [f"officer.{k}" for k in people(cfg)]
 
 
 def lines(cfg: KioskConfig) -> list[Line]:
@@ -56,6 +84,13 @@ def lines(cfg: KioskConfig) -> list[Line]:
     out = []
     for lang in cfg.languages.enabled:
         for key in keys(cfg):
+            if key.startswith("lang."):  # a language's name is said in that language, whatever the screen's
+                code = key[5:]
+                custom = cfg.languages.custom.get(code)
+                name = (custom.name if custom is not None else None) or SHIPPED.get(code, {}).get("name")
+                if name:
+                    out.append(Line(lang, key, name, code, recorded_clip(cfg, code, key)))
+                continue
             for code in dict.fromkeys((lang, cfg.languages.default, "en")):
                 text = _written(cfg, code, key)
                 if text:
@@ -122,4 +157,13 @@ def problems(cfg: KioskConfig, config_name: str = "kiosk.yaml") -> list[str]:
            f"voice.voices.{lang} (espeak-ng --voices)" for lang, k in silent.items()]
     out += [f"{config_name}: voice: ngôn ngữ {lang}: {n} câu chưa được tạo / language {lang}: {n} clips not built "
             f"yet; run: python -m kiosk voice build --config {config_name}" for lang, n in unbuilt.items()]
+    for lang in cfg.languages.enabled:  # a language shown by a picture: its speakers hear it from recordings
+        custom = cfg.languages.custom.get(lang)
+        if custom is not None and custom.picture is not None:
+            bare = [ln.key for ln in lines(cfg) if ln.lang == lang and ln.recorded is None
+                    and (not ln.key.startswith("lang.") or ln.key == f"lang.{lang}")]
+            if bare:
+                out.append(f"{config_name}: voice: ngôn ngữ {lang} hiện bằng hình: thiếu bản ghi âm cho / language "
+                           f"{lang} is shown by a picture: no recording for {', '.join(bare)}; record them under "
+                           f"voice.clips.{lang}")
     return out

@@ -137,9 +137,13 @@ def summary(app, scope: Scope, params: dict) -> dict:
     if params.get("officer"):  # one officer's ratings: the same minimum as a grouping by officer
         from ..privacy import hide_one_officer
         rows = hide_one_officer(rows, dims, app.cfg.evaluation.min_ratings)
+    from ..speaking import speaking_count
+
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
             "by": list(dims), "scope": str(scope),
-            "rows": [{"keys": list(r.keys), **r.to_dict()} for r in rows]}
+            "rows": [{"keys": list(r.keys), **r.to_dict()} for r in rows],
+            # ratings made in the kiosk's speaking mode, in the period and the sites (not narrowed by ?device=)
+            "speaking_mode": speaking_count(app.db, period.start_ms, period.end_ms, sites)}
 
 
 def device_health(app, scope: Scope, params: dict) -> dict:

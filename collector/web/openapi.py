@@ -73,7 +73,8 @@ def document() -> dict:
                                {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}}],
                 "responses": _answers({"type": "object", "properties": {
                     "period": {"type": "object"}, "by": {"type": "array", "items": _STR}, "scope": _STR,
-                    "rows": {"type": "array", "items": _ROW}}})}},
+                    "rows": {"type": "array", "items": _ROW},
+                    "speaking_mode": {"type": "integer", "description": "ratings made in the kiosk's speaking mode"}}})}},
             "/api/v1/officers": {"get": {
                 "summary": "Per officer: ratings, satisfied rate, reasons, hours on duty, ratings per hour, "
                            "requests answered and expired, rank within the centre, grade; per centre the "

@@ -1,9 +1,12 @@
 """Kiosk numbers: touch to thank-you frame, cold start, memory, outbox commit. A script, not a test.
 
-    python tests/bench/kiosk_latency.py [--taps 200] [--followup-qr]
+    python tests/bench/kiosk_latency.py [--taps 200] [--followup-qr] [--speaking]
 
 ``--followup-qr`` turns the thank-you QR on (followup_qr in kiosk.yaml): each tap then also makes a token
-and draws its QR before the thank-you frame.
+and draws its QR before the thank-you frame. ``--speaking`` turns speech and the speaking mode on (voice and
+voice.speaking in kiosk.yaml, clips built with espeak-ng first): the app rates once in the speaking mode
+(intro, faces and thank-you spoken), then each tap also plays the spoken thank-you (SDL's dummy audio
+driver when the machine has no sound card).
 
 Runs the real app in a real window (under xvfb-run when no display is set), taps faces with real
 touch events and times each from touch_down to the first frame drawn after the switch to thank-you,
@@ -38,6 +41,7 @@ repeat_window_s: 0
 timeouts: {thank_you_s: 1}
 outbox: {path: outbox.db}
 """
+SPEAKING_CONFIG = "voice: {enabled: true, speaking: {enabled: true}}\n"
 QR_CONFIG = 'followup_qr: {enabled: true, base_url: "https://gopy.example.gov.vn", seconds: 3}\n'
 
 
@@ -123,6 +127,13 @@ def child(taps: int, start_wall: float) -> None:
         out["cold_start_s"] = time.time() - start_wall
         out["rss_start_mb"] = rss_mb()
         faces.extend(sorted(app.sm.get_screen("rating").ids.faces.children, key=lambda b: b.rating))
+        if app.flow.speaking_on:  # one rating in the speaking mode: its code and clips are loaded
+            now = time.monotonic()
+            app.flow.speak_on(now)
+            app.flow.move(1, now)
+            app.flow.move(1, now)
+            assert app.flow.choose(now) is not None and app.played, "the speaking mode did not rate or speak"
+            Clock.schedule_once(lambda _dt: app.flow.tick(time.monotonic() + app.flow.thanks_s), 0.1)
         Clock.schedule_once(tap, 0.2)
 
     def tap(_dt):
@@ -164,6 +175,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--taps", type=int, default=200)
     ap.add_argument("--followup-qr", action="store_true", help="with the thank-you QR on")
+    ap.add_argument("--speaking", action="store_true", help="with speech and the speaking mode on")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--bare-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -175,11 +187,18 @@ def main() -> int:
         return 0
     if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, __file__,
-                                "--taps", str(args.taps), *(["--followup-qr"] if args.followup_qr else [])])
+                                "--taps", str(args.taps), *(["--followup-qr"] if args.followup_qr else []),
+                                *(["--speaking"] if args.speaking else [])])
     work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
-    (work / "kiosk.yaml").write_text(CONFIG + (QR_CONFIG if args.followup_qr else ""), encoding="utf-8")
+    (work / "kiosk.yaml").write_text(CONFIG + (QR_CONFIG if args.followup_qr else "")
+                                     + (SPEAKING_CONFIG if args.speaking else ""), encoding="utf-8")
     env = {**os.environ, "KIVY_NO_ARGS": "1", "KCFG_KIVY_LOG_LEVEL": "warning", "KIVY_HOME": str(work / "kivy"),
            "PYTHONPATH": str(ROOT)}
+    if args.speaking:
+        subprocess.run([sys.executable, "-m", "kiosk", "voice", "build", "--config", "kiosk.yaml"], cwd=work,
+                       env=env, check=True, timeout=300)
+        if not Path("/dev/snd").exists():
+            env["SDL_AUDIODRIVER"] = "dummy"
     if not env.get("DISPLAY"):
         env["SDL_VIDEODRIVER"] = "offscreen"
     # one warm-up start so Kivy's first-run config and the OS file cache do not count as cold start

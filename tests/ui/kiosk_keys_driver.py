@@ -43,6 +43,8 @@ def script():
     from kivy.core.window import Keyboard
 
     result["keycodes_as_kivy"] = {n: Keyboard.keycodes.get(n) == c for n, c in KEYCODES.items()}
+    # voice off (the default): neither the speech nor the speaking mode's code nor Kivy's audio is loaded
+    result["speech_modules"] = [m for m in ("kiosk.voice", "kiosk.speaking", "kivy.core.audio") if m in sys.modules]
     yield 0.6
     for key in ("5", "numpad4", "3"):
         yield from press(key)

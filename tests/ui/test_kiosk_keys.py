@@ -41,6 +41,7 @@ def test_each_face_key_stores_one_rating_and_a_key_held_3_s_stores_one(tmp_path,
     data = json.loads(result.read_text(encoding="utf-8"))
     assert not data["errors"], data["errors"]
     assert all(data["keycodes_as_kivy"].values()), data["keycodes_as_kivy"]  # our key names are Kivy's
+    assert data["speech_modules"] == []  # memory: speech loads only when configured
     steps = {s["step"]: s for s in data["steps"]}
     assert [steps[f"after {k}"]["outbox"] for k in ("5", "numpad4", "3")] == [1, 2, 3]
     assert all(steps[f"after {k}"]["screen"] == "thanks" for k in ("5", "numpad4", "3"))

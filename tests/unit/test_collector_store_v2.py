@@ -113,3 +113,19 @@ def test_ratings_that_came_before_their_boots_first_live_status_are_placed_when_
     # a later status of the same boot moves nothing again
     store.write(batch(status(3, 180_000), at=T0 + 125, anchors=anchors))
     assert hours() == [(want // 3_600_000, 0, 2)]
+
+
+def test_a_rating_made_in_the_speaking_mode_is_stored_with_its_flag_and_counted(store):
+    from collector.speaking import speaking_count
+
+    plain = rating(1)
+    spoken = "hailong/v1/s/d/rating", encode(RatingV2(
+        id=str(uuid.uuid4()), site="s", device="d", ts=AT, rating=2, scale=5, lang="vi", epoch=EPOCH, seq=2,
+        boot="b1", mono_ms=60_000, clock="synced", mode="speaking"))
+    res = store.write(batch(plain, spoken))
+    assert res.inserted == 2
+    assert sorted(store.db.query("SELECT rating, mode FROM ratings"), key=lambda r: r[0]) == [(2, "speaking"), (5, None)]
+    start, end = int((T0 - 10 * 86400) * 1000), int((T0 + 86400) * 1000)
+    assert speaking_count(store.db, start, end) == 1
+    assert speaking_count(store.db, start, end, {"s"}) == 1 and speaking_count(store.db, start, end, {"x"}) == 0
+    assert speaking_count(store.db, start, int(T0 * 1000) - 1) == 0  # placed in its own hour, not before

@@ -42,7 +42,8 @@ def test_build_on_the_example_gives_a_real_clip_for_every_text_and_a_second_run_
     for lang in ("vi", "en"):  # the question, each face, the follow-up and each reason, skip, the thank-you
         assert {(lang, k) for k in ("question", "face.very_unhappy", "face.very_happy", "followup_question",
                                     "reason.waiting", "reason.paperwork", "skip", "thanks", "thanks_detail")} <= keys
-    assert len(said) == 2 * (1 + 5 + 1 + 4 + 1 + 2)
+        assert {(lang, "officer.nguyen-van-an"), (lang, "officer.tran-thi-binh")} <= keys  # the officer on duty
+    assert len(said) == 2 * (1 + 5 + 1 + 4 + 1 + 2 + 2)
 
     first = build(cfg)
     assert first.silent == [] and first.recorded == [] and first.kept == []
@@ -115,10 +116,10 @@ def test_config_check_asks_for_the_build_then_is_content(tmp_path):
     assert problems(load(path))  # the same lines, from the module
     cli = subprocess.run([sys.executable, "-m", "kiosk", "voice", "build", "--config", str(path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
-    assert cli.returncode == 0 and "tạo mới / built 28," in cli.stdout, cli.stdout + cli.stderr
+    assert cli.returncode == 0 and "tạo mới / built 32," in cli.stdout, cli.stdout + cli.stderr
     again = subprocess.run([sys.executable, "-m", "kiosk", "voice", "build", "--config", str(path)], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
-    assert "tạo mới / built 0, đã có / already there 28" in again.stdout, again.stdout
+    assert "tạo mới / built 0, đã có / already there 32" in again.stdout, again.stdout
     after = check()
     assert after.returncode == 0 and after.stdout.strip().endswith(": ok"), after.stderr
 
@@ -128,3 +129,14 @@ def test_an_unknown_voice_is_refused_before_anything_is_built(tmp_path):
     with pytest.raises(VoiceError, match="has no voice xx-nope"):
         build(cfg)
     assert not (tmp_path / "voice").exists()
+
+
+def test_a_language_shown_by_a_picture_is_named_until_every_text_is_recorded(tmp_path):
+    path = example(tmp_path, "", enabled="[vi, en, hmn]")
+    text = path.read_text(encoding="utf-8").replace("      # picture: lang-hmn.png", "      picture: lang-hmn.png")
+    path.write_text(text.replace("  enabled: false               # true: say", "  enabled: true  # say", 1),
+                    encoding="utf-8")
+    shutil.copy(EXAMPLE.with_name("lang-hmn.png"), tmp_path / "lang-hmn.png")
+    found = problems(load(path))
+    named = [p for p in found if "language hmn is shown by a picture" in p]
+    assert len(named) == 1 and "question" in named[0] and "face.happy" in named[0], found
