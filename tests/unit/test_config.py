@@ -184,7 +184,7 @@ def test_config_check_of_a_kiosk_and_a_collector_together_wants_the_same_element
     out = subprocess.run([sys.executable, "-m", "config", "check", "config/examples/kiosk.yaml", str(collector)],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 1
-    assert "kiosk.yaml:50: followup.reasons[3].element: 'procedure', but collector.yaml " \
+    assert "kiosk.yaml:52: followup.reasons[3].element: 'procedure', but collector.yaml " \
            "labels.reason_elements.paperwork is 'result'" in out.stderr
     assert "followup.reasons[2].element: 'staff', but collector.yaml labels.reason_elements.guidance names none" \
         in out.stderr
