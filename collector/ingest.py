@@ -18,6 +18,7 @@ from broker.contract import (
     DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, ContractError, Event, Rating, Status, StatusV2, decode, format_ts,
     parse_topic,
 )
+from collector import fastpath
 from collector.placement import Anchors, status_offset
 from collector.records import EventRow, RatingRow, event_row, rating_row
 
@@ -191,12 +192,24 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
     devices: dict[tuple[str, str], DeviceRow] = {}
     durable: list[tuple] = []  # v2 (message, received_at, received_ms), placed once all statuses are in
     stamp_cache: dict[int, str] = {}  # one ISO string per received millisecond, shared by its messages
+    fast_rating, FastRating = fastpath.rating_v2, fastpath.FastRating
     for m in messages:
         batch.acks.append((m.mid, m.qos, m.conn))
         key = int(m.received * 1000)
         received_at = stamp_cache.get(key) or stamp_cache.setdefault(key, _iso(m.received))
         topic = m.topic.decode("utf-8", "replace") if isinstance(m.topic, bytes) else m.topic
         size = len(m.payload) if m.size < 0 else m.size
+        # The common case, a kiosk's well-formed v2 rating, without a pydantic model (collector/fastpath.py);
+        # anything else, retained ratings included, takes the full check below.
+        fast = None if m.retain or size > MAX_PAYLOAD_BYTES else fast_rating(topic, m.payload, prefix)
+        if fast is not None:
+            rid = fast.r.id
+            if rid in seen:
+                batch.duplicates += 1
+            else:
+                seen.add(rid)
+                durable.append((fast, received_at, key))
+            continue
         try:
             if size > MAX_PAYLOAD_BYTES:
                 raise ContractError("too_large", f"{size} bytes > {MAX_PAYLOAD_BYTES}")
@@ -244,7 +257,16 @@ def classify(messages: Sequence[Message], prefix: str = DEFAULT_PREFIX, anchors:
                 # which kiosk spoke: its boot and its outbox's epoch (two machines never share both)
                 batch.live_boots.append((msg.site, msg.device, f"{msg.boot}/{msg.epoch}", key))
     get = anchors.get
+    fast_row = fastpath.rating_row
     for msg, received_at, received_ms in durable:
+        if type(msg) is FastRating:
+            r = msg.r
+            row = fast_row(msg, received_at, received_ms, get((r.site, r.device, r.boot)))
+            batch.rows.append(row)
+            if r.followup_hash is not None:  # as below
+                batch.followups.append((row.id, r.followup_hash, row.site, row.device,
+                                        received_ms if row.time_unverified else row.at_ms))
+            continue
         offset = get((msg.site, msg.device, msg.boot))
         if isinstance(msg, Rating):
             row = rating_row(msg, received_at, received_ms, offset)

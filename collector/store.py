@@ -4,8 +4,8 @@ completeness counters, boot anchors, clock corrections, devices, rejects.
 The rating ``id`` is the key: a rating already stored (a redelivery after a crash, a kiosk resend)
 is counted as a duplicate and adds nothing to the rollups (hourly, and daily, monthly and monthly by
 weekday and hour in local time). Knowing which rows were new:
-PostgreSQL says so with ``RETURNING id`` after a COPY into a staging table; on SQLite the ids already
-present are read first inside the ``BEGIN IMMEDIATE`` transaction, which holds the write lock (race-free).
+PostgreSQL says so with ``RETURNING id`` after a COPY into a staging table, SQLite with ``RETURNING id``
+of the multi-row INSERT, inside the ``BEGIN IMMEDIATE`` transaction that holds the write lock (race-free).
 
 Rows go in as multi-row ``INSERT ... VALUES (...), (...)`` statements, not executemany: Python's
 sqlite3 releases the GIL around every row of an executemany, and with paho's network thread busy
@@ -406,9 +406,11 @@ class Store:
             inserted.update(r[0] for r in self.db.query(sql, [v for row in chunk for v in row]))
         return [r for r in rows if r.id in inserted]
 
-    def _values(self, table: str, columns: str, rows: list, tail: str = "", width: int = 0) -> None:
+    def _values(self, table: str, columns: str, rows: list, tail: str = "", width: int = 0,
+                returned: set | None = None) -> None:
         """INSERT rows with as few statements as the parameter limit allows; ``width`` > 0 takes only the
-        first ``width`` fields of each row."""
+        first ``width`` fields of each row; ``returned``: ``tail`` ends in RETURNING one column, whose values
+        are added to this set."""
         if not rows:
             return
         cut = width
@@ -423,29 +425,30 @@ class Store:
             k = 1 << (k.bit_length() - 1)
             chunk, i = rows[i:i + k], i + k
             sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * k)}{tail}"
-            self.db.execute(sql, [v for row in chunk for v in row[:cut]] if cut else [v for row in chunk for v in row])
+            cur = self.db.execute(sql, [v for row in chunk for v in row[:cut]] if cut else [v for row in chunk for v in row])
+            if returned is not None:
+                returned.update(r[0] for r in cur.fetchall())
 
     def _insert_sqlite(self, batch: Batch) -> list:
+        """The new rows of the batch. Inside the ``BEGIN IMMEDIATE`` transaction, which holds the write lock,
+        ``ON CONFLICT (id) DO NOTHING RETURNING id`` names exactly the rows this statement stored: one pass
+        over the id index instead of a lookup of every id and then the insert."""
         rows = batch.rows
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        present: set[str] = set()
-        for i in range(0, len(ids), _SQLITE_IN_CHUNK):
-            chunk = ids[i:i + _SQLITE_IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            present.update(r[0] for r in self.db.conn.execute(f"SELECT id FROM ratings WHERE id IN ({marks})", chunk))
-        new = [r for r in rows if r.id not in present] if present else rows
-        # ON CONFLICT stays: the ids were checked under the write lock, this is a second guard.
-        v1 = [r for r in new if r.epoch is None]
-        if len(v1) == len(new):
+        inserted: set[str] = set()
+        tail = " ON CONFLICT (id) DO NOTHING RETURNING id"
+        v1 = [r for r in rows if r.epoch is None]
+        if len(v1) == len(rows):
             # v1 ratings leave the v2 columns NULL: binding only the columns they fill keeps their
             # ingest as fast as before those columns existed.
-            self._values("ratings", _V1_COLS, new, " ON CONFLICT (id) DO NOTHING", _V1_WIDTH)
+            self._values("ratings", _V1_COLS, rows, tail, _V1_WIDTH, inserted)
         else:
-            self._values("ratings", _V1_COLS, v1, " ON CONFLICT (id) DO NOTHING", _V1_WIDTH)
-            self._values("ratings", _COLS, [r for r in new if r.epoch is not None], " ON CONFLICT (id) DO NOTHING")
-        return new
+            self._values("ratings", _V1_COLS, v1, tail, _V1_WIDTH, inserted)
+            self._values("ratings", _COLS, [r for r in rows if r.epoch is not None], tail, returned=inserted)
+        if len(inserted) == len(rows):
+            return rows
+        return [r for r in rows if r.id in inserted]
 
     def _insert_postgres(self, batch: Batch) -> list:
         rows = batch.rows
