@@ -35,14 +35,14 @@ _unshadow()
 
 # subcommand -> (module with add_arguments(parser) and main(args) -> int, one-line help)
 COMMANDS = {
-    "run": ("collector.service", "subscribe to the broker and store every rating exactly once"),
-    "report": ("collector.report_cli", "satisfaction report by site, counter, officer, service, time"),
+    "run": ("collector.ingest.service", "subscribe to the broker and store every rating exactly once"),
+    "report": ("collector.reports.report_cli", "satisfaction report by site, counter, officer, service, time"),
     "serve": ("collector.web.server", "web dashboard for managers and the read-only API"),
-    "users": ("collector.users_cli", "dashboard accounts: add, list, disable, enable, reset-password"),
-    "tokens": ("collector.tokens_cli", "API tokens: add, list, revoke (as on the admin page)"),
+    "users": ("collector.accounts.users_cli", "dashboard accounts: add, list, disable, enable, reset-password"),
+    "tokens": ("collector.accounts.tokens_cli", "API tokens: add, list, revoke (as on the admin page)"),
     "reports": ("collector.alerting.reports_cli", "e-mail scheduled reports: reports send --period 2026-Q4"),
     "followup": ("collector.followup.cli", "the public form of the thank-you QR: followup serve, followup purge"),
-    "audit": ("collector.audit_cli", "reconcile what each kiosk's outbox created with what arrived (exit 1 if missing)"),
+    "audit": ("collector.completeness.audit_cli", "reconcile what each kiosk's outbox created with what arrived (exit 1 if missing)"),
 }
 
 

@@ -9,8 +9,8 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from broker.contract import Rating
-from collector import records
-from collector.db import connect
+from collector.storage import records
+from collector.storage.db import connect
 from config.collector import CollectorConfig
 
 NOW = datetime(2026, 10, 28, 4, 0, tzinfo=timezone.utc)

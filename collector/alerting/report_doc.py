@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..export import DIM_NAMES, Table, report_table, to_xlsx
-from ..hierarchy import Hierarchy
-from ..report import Period, ReportRow, _zone, unsatisfied_only
-from ..report_queries import ReportSpec, fetch, run_reports
+from ..reports.export import DIM_NAMES, Table, report_table, to_xlsx
+from ..reports.hierarchy import Hierarchy
+from ..reports.report import Period, ReportRow, _zone, unsatisfied_only
+from ..reports.report_queries import ReportSpec, fetch, run_reports
 from .recipients import scope_name
 
 ALL_NEEDS = {"site", "device", "officer", "service", "reason"}
@@ -131,7 +131,7 @@ def build(db, cfg, hierarchy: Hierarchy, kind: str, period: Period, scope: str, 
     tables = [summary] + [report_table(rows, d, lang, DIM_NAMES[lang][d]) for d, rows in zip(dims, results[1:])]
     tables.append(report_table(reasons, "reason", lang, w["reasons"]))
     last_day = (period.end - timedelta(days=1)).date()
-    from ..completeness_report import completeness_table
+    from ..completeness.completeness_report import completeness_table
 
     complete = completeness_table(db, period, None if scope == "all" else sorted(hierarchy.expand([scope])), lang)
     return ReportDoc(

@@ -2,7 +2,7 @@
 
 - /followup            a dashboard page: the five SIPAS elements' mean scores and one line per answer with
                        the rating's face, centre, counter, officer, service, the scores and the comment;
-- /followup.csv, .xlsx the same lines (texts never run as formulas: collector/export.py);
+- /followup.csv, .xlsx the same lines (texts never run as formulas: collector/reports/export.py);
 - /api/v1/followup     JSON or CSV (?format=csv), for a token or a signed-in account.
 Contact details go only to admin accounts signed in to the dashboard, and each time they are shown or
 exported an audit line says who saw them. API tokens never get them.
@@ -18,7 +18,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..export import Table, to_csv, to_xlsx
+from ..reports.export import Table, to_csv, to_xlsx
 from . import answers
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),

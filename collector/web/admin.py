@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..accounts import LANGS, LEVELS, REPORT_KINDS, ROLES, AccountError, Scope, delivery_detail, within
-from ..report import _zone
+from ..accounts.accounts import LANGS, LEVELS, REPORT_KINDS, ROLES, AccountError, Scope, delivery_detail, within
+from ..reports.report import _zone
 from .i18n import t
 from .layout import Page, render
 

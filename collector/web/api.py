@@ -16,9 +16,9 @@ from datetime import date
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..accounts import LEVELS, Scope, scope_sites, site_allowed
-from ..export import csv_cell
-from ..report import DIMENSIONS, date_range, parse_period, current_month
+from ..accounts.accounts import LEVELS, Scope, scope_sites, site_allowed
+from ..reports.export import csv_cell
+from ..reports.report import DIMENSIONS, date_range, parse_period, current_month
 
 MAX_DIMS = 3
 
@@ -135,7 +135,7 @@ def summary(app, scope: Scope, params: dict) -> dict:
     lang = params.get("lang") if params.get("lang") in ("vi", "en") else app.cfg.dashboard.lang
     rows = app.data.reports([(period, [dims], only, lang, sites)])[0][0]
     if params.get("officer"):  # one officer's ratings: the same minimum as a grouping by officer
-        from ..privacy import hide_one_officer
+        from ..reports.privacy import hide_one_officer
         rows = hide_one_officer(rows, dims, app.cfg.evaluation.min_ratings)
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
             "by": list(dims), "scope": str(scope),
@@ -146,7 +146,7 @@ def device_health(app, scope: Scope, params: dict) -> dict:
     from .health import device_status
     from .pages import Ctx
 
-    from .. import completeness_view
+    from ..completeness import completeness_view
 
     sites = filter_sites(app, scope, params)
     ctx = Ctx(app.data, app.cfg, app.hierarchy, app.cfg.dashboard.lang, {}, app.now(), sites)
@@ -182,7 +182,7 @@ def alerts(app, scope: Scope, params: dict) -> dict:
             "satisfied_rate": r.satisfied_rate} for dim, r in low_satisfaction(ctx)]
     out += [{"kind": "device_silent", "level": "counter", "group": f"{d['site']}/{d['device']}", "name": d["name"],
              "last_seen": d["last"].isoformat() if d["last"] else None} for d in device_status(ctx) if d["silent"]]
-    from .. import completeness_view
+    from ..completeness import completeness_view
     from .alerts_view import pushed
 
     out += [{"kind": "messages_missing", "level": "counter", "group": f"{site}/{device}", "epoch": epoch,
@@ -198,7 +198,7 @@ def alerts(app, scope: Scope, params: dict) -> dict:
 
 
 def officers(app, scope: Scope, params: dict) -> dict:
-    """The officer evaluation's figures (collector/officer_report.py) for the scope and period."""
+    """The officer evaluation's figures (collector/reports/officer_report.py) for the scope and period."""
     from . import officers_view
 
     period = period_of(params, app.cfg.timezone, app.now())

@@ -1,15 +1,15 @@
 """The officers page (/officers), its printable evaluation sheet (/officers/print) and the figures of
-/api/v1/officers: per officer of the account's scope and a period, from collector/officer_report.py
+/api/v1/officers: per officer of the account's scope and a period, from collector/reports/officer_report.py
 (the same figures as ``python -m collector report --by officer-evaluation``).
 
 Figures of an officer with fewer than ``evaluation.min_ratings`` ratings in the period are hidden here
 as in every report: rate, grade, rank and reasons; the count and the hours stay."""
 from __future__ import annotations
 
-from ..hierarchy import Hierarchy
-from ..officer_report import evaluation_figures, evaluation_tables, to_html
-from ..officers import OfficerRow, SiteQuality
-from ..report import Period
+from ..reports.hierarchy import Hierarchy
+from ..reports.officer_report import evaluation_figures, evaluation_tables, to_html
+from ..reports.officers import OfficerRow, SiteQuality
+from ..reports.report import Period
 from .layout import Page, query
 
 TOP_REASONS = 3

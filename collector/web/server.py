@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..accounts import Account, Scope, Session, Store, scope_sites
-from ..export import to_csv, to_xlsx
+from ..accounts.accounts import Account, Scope, Session, Store, scope_sites
+from ..reports.export import to_csv, to_xlsx
 from . import admin, alerts_view, api, errors, guards, health, officers_view, pages, proxy
 from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
 from .connections import ServerThread, listening_socket, protocol_for
@@ -81,7 +81,7 @@ class Dashboard:
         bootstrap = (cfg.dashboard.username, PasswordCheck(cfg.dashboard.username, password)) if password else None
         self._store_db = db
         if not db.url.endswith(":memory:"):
-            from ..db import connect
+            from ..storage.db import connect
             self._store_db = connect(db.url, db_password, migrate=False)
         self.store = Store(self._store_db, self.hierarchy, bootstrap, reserved=cfg.dashboard.username)
         self.check = self.store  # .verify(username, password) -> Account | None
@@ -381,7 +381,7 @@ def build_app(app: Dashboard) -> Starlette:
 
 
 def _audit_failure(app: Dashboard, username: str, client: str) -> None:
-    from ..accounts import scope_of_login
+    from ..accounts.accounts import scope_of_login
     app.store.audit(username[:64] or "(empty)", "login-failed", client=client,
                     scope=scope_of_login(app.store, username))
 
@@ -479,7 +479,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     from ..cli_setup import collector_config, database, secret
-    from ..db import DatabaseError
+    from ..storage.db import DatabaseError
 
     cfg = collector_config(args.config)
     if cfg is None:

@@ -15,8 +15,8 @@ import pytest
 from openpyxl import load_workbook
 from starlette.routing import Route
 
-from collector.accounts import Scope
-from collector.report import DIMENSIONS
+from collector.accounts.accounts import Scope
+from collector.reports.report import DIMENSIONS
 from collector.web.api import TokenLimiter
 from collector.web.pages import RANK_DIMS
 from collector.web.server import Dashboard, start_in_thread

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from collector.alerting.calendar import Calendar
 from collector.alerting.recipients import ConfigRecipients
 from collector.alerting.reports import run_round
-from collector.db import connect
+from collector.storage.db import connect
 from tests.alert_data import SITES, TZ, add_ratings, local
 from tests.smtp_server import PASSWORD, SmtpServer
 

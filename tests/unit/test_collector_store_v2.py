@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker.contract import Event, RatingV2, StatusV2, encode
-from collector.db import connect
-from collector.ingest import Message, classify
-from collector.placement import Anchors
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message, classify
+from collector.storage.placement import Anchors
+from collector.ingest.store import Store
 
 EPOCH = "44444444-4444-4444-8444-444444444444"
 T0 = 1_795_000_000.0

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from .db import Database
-from .hierarchy import Hierarchy
+from ..storage.db import Database
+from ..reports.hierarchy import Hierarchy
 
 LEVELS = ("province", "commune", "centre")
 ROLES = ("viewer", "admin")

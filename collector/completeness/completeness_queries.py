@@ -8,10 +8,10 @@ from typing import NamedTuple, Sequence
 from .completeness import (
     EpochState, Range, Replacement, Summary, active_in, ranges_from_runs, replacements, summarize,
 )
-from .db import Database
-from .records import calendar
-from .report import FLAG_TIME
-from .report_queries import coarse_zone
+from ..storage.db import Database
+from ..storage.records import calendar
+from ..reports.report import FLAG_TIME
+from ..reports.report_queries import coarse_zone
 
 HOUR_MS = 3_600_000
 _EPOCH_COLS = ("site, device, epoch, received, max_seq, seq_last, first_ms, last_ms, first_seen, last_seen, "

@@ -22,14 +22,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from collector.cli_setup import secret
-from collector.db import DatabaseError, connect
-from collector.fleet_watch import FleetWatch
-from collector.ingest import Batch, Message, RejectRow, classify
-from collector.mqtt_source import MqttSource, default_client_id
-from collector.placement import Anchors
-from collector.receipts import ReceiptBuffer
-from collector.rejects import RejectPolicy
-from collector.store import Store
+from collector.storage.db import DatabaseError, connect
+from collector.fleet.fleet_watch import FleetWatch
+from collector.ingest.ingest import Batch, Message, RejectRow, classify
+from collector.ingest.mqtt_source import MqttSource, default_client_id
+from collector.storage.placement import Anchors
+from collector.ingest.receipts import ReceiptBuffer
+from collector.ingest.rejects import RejectPolicy
+from collector.ingest.store import Store
 from config import ConfigError, load
 
 log = logging.getLogger("collector")

@@ -18,14 +18,15 @@ import time
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from collector import clones, records
-from collector.completeness import EpochRow, epoch_increments, epoch_rows
-from collector.db import Database
+from collector.ingest import clones
+from collector.storage import records
+from collector.completeness.completeness import EpochRow, epoch_increments, epoch_rows
+from collector.storage.db import Database
 from collector.followup import answers as followup_answers
-from collector.ingest import Batch
-from collector.placement import Anchors, correction_increments, place
-from collector.rejects import RejectPolicy, RejectWriter
-from collector.report_queries import HOUR_MS, coarse_zone, uses_rollup
+from collector.ingest.ingest import Batch
+from collector.storage.placement import Anchors, correction_increments, place
+from collector.ingest.rejects import RejectPolicy, RejectWriter
+from collector.reports.report_queries import HOUR_MS, coarse_zone, uses_rollup
 
 _SQLITE_IN_CHUNK = 900  # bound on host parameters per SELECT ... IN (...)
 

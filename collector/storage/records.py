@@ -8,7 +8,7 @@ from typing import Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from broker.contract import Event, Rating, format_ts
-from collector.placement import FUTURE_TOLERANCE_MS, PAST_LIMIT_MS, place
+from collector.storage.placement import FUTURE_TOLERANCE_MS, PAST_LIMIT_MS, place
 
 RATING_COLUMNS = ("id", "v", "site", "device", "ts", "ts_ms", "rating", "scale", "reason", "lang",
                   "officer", "service", "flags", "received_at",
@@ -103,7 +103,7 @@ def event_row(e: Event, received_at: str, received_ms: int | None = None, offset
 
 # Bits of the rollup's flagged column: FLAG_PRESS, the kiosk flagged the press (e.g. rapid_repeat);
 # FLAG_TIME, time_unverified (the hour it is counted in is the kiosk's word only).
-from collector.report import FLAG_PRESS, FLAG_TIME  # noqa: E402  (defined beside the reports that read them)
+from collector.reports.report import FLAG_PRESS, FLAG_TIME  # noqa: E402  (defined beside the reports that read them)
 
 
 class RollupKey(NamedTuple):

@@ -10,7 +10,7 @@ from . import export
 from .hierarchy import Hierarchy
 from .report import DIMENSIONS, Period, current_month, date_range, parse_period
 from .report_queries import ReportSpec, run_report
-from .completeness_report import completeness_summary, completeness_table
+from ..completeness.completeness_report import completeness_summary, completeness_table
 
 TITLE = {"vi": "Mức độ hài lòng", "en": "Satisfaction"}
 OFFICER_SHEETS = ("officer-evaluation", "dossier")
@@ -60,7 +60,7 @@ def resolve_period(args, tz: str) -> Period:
     if args.period and (args.since or args.until):
         raise ValueError("give either --period or --since/--until, not both")
     if args.period and args.format == "pdf" and args.period.strip().upper().endswith(("6M", "9M")):
-        from .alerting.calendar import report_period  # the e-mailed reports' six and nine months
+        from ..alerting.calendar import report_period  # the e-mailed reports' six and nine months
 
         return report_period(args.period, tz)[1]
     if args.period:
@@ -71,7 +71,7 @@ def resolve_period(args, tz: str) -> Period:
 
 
 def main(args) -> int:
-    from .cli_setup import collector_config, database
+    from ..cli_setup import collector_config, database
 
     cfg = collector_config(args.config)
     if cfg is None:
@@ -138,12 +138,12 @@ def main(args) -> int:
 
 def _pdf(args, cfg, db, period, lang: str) -> int:
     """The report the scheduled e-mails carry (collector/alerting/report_doc.py and pdf.py), for one scope."""
-    from .alerting.report_doc import build, period_kind
+    from ..alerting.report_doc import build, period_kind
 
     try:
         hierarchy = Hierarchy.from_config(cfg.sites, cfg.labels)
         scope = args.site[0] if args.site else "all"
-        from .alerting.recipients import known_scopes
+        from ..alerting.recipients import known_scopes
 
         if scope not in known_scopes(hierarchy) and db.scalar("SELECT 1 FROM rollup_hour WHERE site = ? LIMIT 1",
                                                                 (scope,)) is None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import audit
-from .report import _zone, parse_period
+from ..reports.report import _zone, parse_period
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,9 +72,9 @@ def to_xlsx(title: str, headers: list[str], rows: list[list], summary_line: str)
 
 
 def main(args) -> int:
-    from .cli_setup import collector_config, database
+    from ..cli_setup import collector_config, database
     from .completeness_queries import Scope
-    from .hierarchy import Hierarchy
+    from ..reports.hierarchy import Hierarchy
 
     cfg = collector_config(args.config)
     if cfg is None:

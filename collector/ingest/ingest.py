@@ -18,8 +18,8 @@ from broker.contract import (
     DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, ContractError, Event, Rating, Status, StatusV2, decode, format_ts,
     parse_topic,
 )
-from collector.placement import Anchors, status_offset
-from collector.records import EventRow, RatingRow, event_row, rating_row
+from collector.storage.placement import Anchors, status_offset
+from collector.storage.records import EventRow, RatingRow, event_row, rating_row
 
 MAX_TOPIC_CHARS = 1024  # a reject keeps at most this much of a hostile topic
 

@@ -24,7 +24,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from broker.mqtt_client import apply_connection
 from broker.contract import INBOUND_KINDS, TimeSignal, encode, subscription, time_topic, utcnow
-from collector.ingest import Message, clip
+from collector.ingest.ingest import Message, clip
 from config.common import BrokerConnection
 
 log = logging.getLogger("collector.mqtt")

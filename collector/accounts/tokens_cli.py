@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     from datetime import datetime, timezone
 
-    from .report import _zone
+    from ..reports.report import _zone
     from .users_cli import open_store
 
     opened = open_store(args, "tokens")

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from .completeness import EpochState, Range, Replacement, Summary, ranges_text, replaced_text, summarize
-from .hierarchy import Hierarchy
+from ..reports.hierarchy import Hierarchy
 
 HOUR_MS = 3_600_000
 

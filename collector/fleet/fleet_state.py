@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from collector.fleet_watch import COLUMNS, Desired
+from collector.fleet.fleet_watch import COLUMNS, Desired
 
 _CONFIG_EVENTS = ("config_applied", "config_rejected")
 

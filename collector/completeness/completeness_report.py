@@ -6,8 +6,8 @@ from typing import Sequence
 
 from .completeness import Summary
 from .completeness_queries import Scope
-from .export import Table
-from .report import Period
+from ..reports.export import Table
+from ..reports.report import Period
 
 LABELS = {
     "vi": {"title": "Độ đầy đủ", "created": "Bản tin đã tạo", "received": "Đã nhận", "rate": "Tỷ lệ đã nhận",

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .db import Database
+from ..storage.db import Database
 from .hierarchy import Hierarchy
-from .records import calendar
+from ..storage.records import calendar
 from .report import NEEDS, Period, ReportRow, RollupRow, aggregate, hour_aligned
 
 HOUR_MS = 3_600_000

@@ -15,7 +15,7 @@ import sys
 
 from .accounts import (LANGS, REPORT_KINDS, ROLES, AccountError, Scope, Store, delivery_detail, parse_email,
                        parse_reports, reports_text)
-from .hierarchy import Hierarchy
+from ..reports.hierarchy import Hierarchy
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -80,7 +80,7 @@ def _password(args) -> str:
 def open_store(args, command: str):
     """(config, database, accounts store, actor) the command line acts with, with full rights; None when the
     config or the database cannot be opened (said already)."""
-    from .cli_setup import collector_config, database
+    from ..cli_setup import collector_config, database
 
     cfg = collector_config(args.config)
     db = database(cfg, args.db, command) if cfg is not None else None
