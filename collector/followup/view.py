@@ -49,7 +49,7 @@ WORDS = {
 
 def collect(app, scope, params: dict, lang: str, with_contact: bool) -> dict:
     """The answers of the scope and period (?period= like every page, default this month)."""
-    from ..web.api import filter_sites, period_of
+    from ..web.filters import filter_sites, period_of
 
     period = period_of(params, app.cfg.timezone, app.now())
     sites = filter_sites(app, scope, params)
@@ -91,11 +91,11 @@ def table(data: dict, lang: str) -> Table:
 
 
 def routes(app, answering, session_of, shell_values) -> list[Route]:
-    """Added to the dashboard's routes (collector/web/server.py)."""
-    from ..web.api import ApiError, csv_text
-    from ..web.layout import Page
-    from ..web.server import XLSX_TYPE, answer, client_of, lang_of, params_of, render, text, to_login
+    """Added to the dashboard's routes (collector/web/server.py assembles them)."""
     from ..web import guards
+    from ..web.base import XLSX_TYPE, answer, client_of, csv_text, lang_of, params_of, text, to_login
+    from ..web.filters import ApiError
+    from ..web.layout import Page, render
 
     def page(request: Request, fmt: str | None):
         session = session_of(app, request)

@@ -53,7 +53,7 @@ def routes(app, answering, read_form, session_of, cross_site) -> list[Route]:
     from starlette.concurrency import run_in_threadpool
 
     from . import guards
-    from .server import client_of, redirect, refuse
+    from .base import client_of, redirect, refuse
 
     def act(session, action: str, form: dict, client: str) -> int:
         try:
