@@ -83,7 +83,7 @@ def render(doc) -> bytes:
     pdf.set_margins(15, 15, 15)
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
-    from .report_doc import WORDS
+    from .report_words import WORDS
 
     w = WORDS[doc.lang]
     pdf.set_font("DejaVu", "B", 16)
