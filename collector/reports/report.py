@@ -15,10 +15,10 @@ from operator import itemgetter
 from typing import Iterable, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
+# Bits of the rollup's ``flagged`` column, defined with the rows (storage/records.py): a kiosk-flagged press, an
+# unverified time.
+from ..storage.records import FLAG_PRESS, FLAG_TIME  # noqa: F401  (report.FLAG_*, as before)
 from .hierarchy import Hierarchy
-
-# Bits of the rollup's ``flagged`` column (collector.records): a kiosk-flagged press, an unverified time.
-FLAG_PRESS, FLAG_TIME = 1, 2
 
 TIME_DIMS = ("day", "week", "month", "hour", "weekday")
 PLACE_DIMS = ("province", "commune", "centre", "counter")

@@ -103,7 +103,7 @@ def event_row(e: Event, received_at: str, received_ms: int | None = None, offset
 
 # Bits of the rollup's flagged column: FLAG_PRESS, the kiosk flagged the press (e.g. rapid_repeat);
 # FLAG_TIME, time_unverified (the hour it is counted in is the kiosk's word only).
-from collector.reports.report import FLAG_PRESS, FLAG_TIME  # noqa: E402  (defined beside the reports that read them)
+FLAG_PRESS, FLAG_TIME = 1, 2
 
 
 class RollupKey(NamedTuple):

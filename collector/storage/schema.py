@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from .db_error import DatabaseError
 
-from ..followup.answers import MIGRATION as FOLLOWUP_TABLES
+from .followup_tables import MIGRATION as FOLLOWUP_TABLES
 
 if TYPE_CHECKING:  # db.py opens a database and calls migrate(): this module needs nothing of it at load
     from .db import Database
