@@ -58,7 +58,7 @@ def epoch_increments(rows: Iterable) -> list[EpochIncrement]:
 
 
 class EpochRow(NamedTuple):
-    """One upsert row of the ``epochs`` table (see collector.store)."""
+    """One upsert row of the ``epochs`` table (see collector.ingest.store)."""
 
     site: str
     device: str

@@ -1,5 +1,5 @@
 """The SQL behind completeness: epochs, missing ranges (a window query over received seqs), unverified
-times and clock corrections, for a scope of sites and a period. Decisions live in collector.completeness."""
+times and clock corrections, for a scope of sites and a period. Decisions live in collector.completeness.completeness."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -105,7 +105,7 @@ def ratings_by_device(db: Database, start_ms: int, end_ms: int,
 
 def shared_ids(db: Database, start_ms: int, end_ms: int,
                sites: Sequence[str] | None = None) -> dict[tuple[str, str], tuple[int, int]]:
-    """Devices whose id two kiosks shared during the period (collector/clones.py): (first, last) flip."""
+    """Devices whose id two kiosks shared during the period (collector/ingest/clones.py): (first, last) flip."""
     where, params = _in_sites(sites)
     rows = db.query(f"SELECT site, device, shared_since_ms, shared_last_ms FROM devices WHERE shared_last_ms >= ? "
                     f"AND shared_since_ms < ?{where}", [start_ms, end_ms, *params])

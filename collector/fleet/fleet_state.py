@@ -1,5 +1,5 @@
 """What the centre knows about each kiosk's config: the one pushed to it (``fleet_configs``, kept by
-collector/fleet_watch.py), and the configs it refused (its ``config_rejected`` events, with the reason).
+collector/fleet/fleet_watch.py), and the configs it refused (its ``config_rejected`` events, with the reason).
 Read by the devices page and the API."""
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ message's ``mid`` is listed so the caller acknowledges all of them once the batc
 
 Statuses are handled before ratings and events inside a batch: a kiosk publishes a live status on
 connect before it drains its outbox, and that status anchors its boot's monotonic clock on real time
-(``collector.placement``). A rating or event that arrives retained is not a live tap: rejected.
+(``collector.storage.placement``). A rating or event that arrives retained is not a live tap: rejected.
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class RejectRow(NamedTuple):
     received_at: str
     topic: str
     reason: str
-    payload: bytes  # truncated to MAX_PAYLOAD_BYTES (collector/rejects.py keeps less)
+    payload: bytes  # truncated to MAX_PAYLOAD_BYTES (collector/ingest/rejects.py keeps less)
     size: int = -1  # the real payload length; -1: len(payload)
 
 

@@ -109,7 +109,7 @@ class MqttSource:
         self.client_id = client_id
         self.v5 = broker.protocol == "5"
         self.filters = [subscription(kind, broker.topic_prefix, share_group) for kind in INBOUND_KINDS]
-        # The retained configs (collector/fleet_watch.py), on this same connection: the broker allows
+        # The retained configs (collector/fleet/fleet_watch.py), on this same connection: the broker allows
         # one per account. Never shared, and kept out of the batches: handed over whole and acked at once.
         self.config_sink = config_sink  # callable(topic, payload)
         if config_sink is not None:

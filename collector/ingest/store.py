@@ -196,7 +196,7 @@ class Store:
                  rejects: RejectPolicy | None = None):
         """``timezone``: the collector's local zone; the coarse rollups are rebuilt in it if they are kept
         in another one (or not built yet). Without it, batches keep them in whatever zone they are in.
-        ``rejects``: how rejected messages are bounded (collector/rejects.py; default RejectPolicy())."""
+        ``rejects``: how rejected messages are bounded (collector/ingest/rejects.py; default RejectPolicy())."""
         self.db = db
         self.reject_writer = RejectWriter(db, rejects)
         self.anchors = anchors  # learns boots other collectors anchored (see _anchor_from_db)

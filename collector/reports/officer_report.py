@@ -1,5 +1,5 @@
 """The officer evaluation sheet and the per-dossier export: thin SQL over ``ratings`` and ``events``,
-the figures from collector/officers.py, the tables written by collector/export.py (which neutralises
+the figures from collector/reports/officers.py, the tables written by collector/reports/export.py (which neutralises
 formula-like and control characters in every cell)."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Per-officer figures for evaluations, computed from stored ratings and shift events. Pure: rows in,
-figures out; the SQL is in collector/officer_report.py.
+figures out; the SQL is in collector/reports/officer_report.py.
 
 Hours on duty come from the kiosks' ``sign_in`` / ``sign_out`` / ``auto_sign_out`` events, per
 counter in the order the counter made them. A shift whose end never came closes at the first of: the

@@ -2,7 +2,7 @@
 what is shown keeps a name and a count, never a rate, a score, a face or a reason.
 
 With one or two ratings, "satisfied 0 %" or "reason: rude" is what one citizen pressed, and the officer
-knows who that was. The officer evaluation (collector/officers.py) already hides such figures; every other
+knows who that was. The officer evaluation (collector/reports/officers.py) already hides such figures; every other
 grouping by officer goes through here: the dashboard's ranking, printable report and their CSV/XLSX, the
 API's summaries (``by=officer,...`` and ``?officer=``), e-mailed reports (XLSX, PDF) and the command
 line's report. Such an officer's rows of any grouping (officer x reason, officer x day...) are folded into

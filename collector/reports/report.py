@@ -61,7 +61,7 @@ class ReportRow:
     levels: Counter = field(default_factory=Counter)  # (scale, rating) -> count
     score_units: int = 0
     keys: tuple = ()
-    hidden: bool = False  # an officer below evaluation.min_ratings: count only, no figures (collector/privacy.py)
+    hidden: bool = False  # an officer below evaluation.min_ratings: count only, no figures (collector/reports/privacy.py)
 
     @property
     def satisfied_rate(self) -> float | None:

@@ -140,7 +140,7 @@ def fetch(db: Database, start_ms: int, end_ms: int, needs: set[str], *, tz: str,
         having = " HAVING SUM(n) <> 0"
     else:
         cols, table = _RATING_COLS, "ratings"
-        # The same flag bits as the rollup (collector.records.rollup_key), by the placed time.
+        # The same flag bits as the rollup (collector.storage.records.rollup_key), by the placed time.
         scale_cols = "scale, rating, CASE WHEN flags <> '' THEN 1 ELSE 0 END + 2 * time_unverified"
         count, where, params = "COUNT(*)", "at_ms >= ? AND at_ms < ?", [start_ms, end_ms]
         having = ""
@@ -196,7 +196,7 @@ class ReportSpec:
 def run_reports(db: Database, cfg, spec: ReportSpec, bys: Sequence[tuple[str, ...]],
                 hierarchy: Hierarchy | None = None, only: callable = None, fetcher=fetch) -> list[list[ReportRow]]:
     """Several groupings from one query (e.g. commune, centre and counter all need only site and device),
-    officers below ``evaluation.min_ratings`` hidden (collector/privacy.py).
+    officers below ``evaluation.min_ratings`` hidden (collector/reports/privacy.py).
 
     ``only`` filters the rollup rows first (e.g. poor ratings); ``fetcher`` may add a cache in front of fetch.
     """

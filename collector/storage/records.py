@@ -34,7 +34,7 @@ class RatingRow(NamedTuple):
     service: str | None
     flags: str  # comma-separated, '' when none
     received_at: str
-    at_ms: int = 0  # the time reports use: the kiosk's ts, or corrected (see collector.placement)
+    at_ms: int = 0  # the time reports use: the kiosk's ts, or corrected (see collector.storage.placement)
     time_unverified: int = 0  # 1 when neither the kiosk clock nor a live status vouches for at_ms
     epoch: str | None = None
     seq: int | None = None
@@ -52,7 +52,7 @@ def rating_row(r: Rating, received_at: str, received_ms: int | None = None,
     ts_ms = int(r.ts.timestamp() * 1000)
     if r.v == 1:
         if received_ms is not None and not received_ms - PAST_LIMIT_MS <= ts_ms <= received_ms + FUTURE_TOLERANCE_MS:
-            at, unverified = received_ms, 1  # the rules of collector/placement.py, inline on the v1 hot path
+            at, unverified = received_ms, 1  # the rules of collector/storage/placement.py, inline on the v1 hot path
         else:
             at, unverified = ts_ms, 0
         return RatingRow(r.id, 1, r.site, r.device, format_ts(r.ts), ts_ms, r.rating, r.scale, r.reason, r.lang,

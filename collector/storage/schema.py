@@ -46,7 +46,7 @@ from .followup_tables import MIGRATION as FOLLOWUP_TABLES
 if TYPE_CHECKING:  # db.py opens a database and calls migrate(): this module needs nothing of it at load
     from .db import Database
 
-# Dashboard accounts and API consumers (collector/accounts.py); self-contained: it touches no other table.
+# Dashboard accounts and API consumers (collector/accounts/accounts.py); self-contained: it touches no other table.
 ACCOUNT_TABLES = [
     """CREATE TABLE accounts (
         username TEXT PRIMARY KEY,
@@ -279,7 +279,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     (5, ACCOUNT_TABLES),
     (6, [
-        # Coarse rollups in local time, kept by ingest beside rollup_hour (collector.records). Built from
+        # Coarse rollups in local time, kept by ingest beside rollup_hour (collector.storage.records). Built from
         # rollup_hour (and ratings, in a zone not a whole number of hours from UTC) by the first collector
         # that starts with a time zone, and again whenever its configured zone differs from rollup_zone.
         """CREATE TABLE rollup_day (
@@ -317,7 +317,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     (8, [
         # The config the fleet wants each kiosk to run: the retained signed config on its config topic,
-        # read by collector/fleet_watch.py. Compared with devices.config_hash, the one it runs.
+        # read by collector/fleet/fleet_watch.py. Compared with devices.config_hash, the one it runs.
         """CREATE TABLE fleet_configs (
             site TEXT NOT NULL,
             device TEXT NOT NULL,
@@ -330,7 +330,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     (9, [
         # Local weekday x hour of day per month, by site only: the patterns grid of a month reads a few
-        # thousand rows instead of every hourly row. Kept by ingest like rollup_month (collector.records).
+        # thousand rows instead of every hourly row. Kept by ingest like rollup_month (collector.storage.records).
         """CREATE TABLE rollup_month_wh (
             month BIGINT NOT NULL,
             site TEXT NOT NULL,
@@ -343,7 +343,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             PRIMARY KEY (month, site, weekday, hour, scale, rating, flagged)
         ){clustered}""",
         # The coarse rollups are complete in no zone until the new table is filled: the next collector
-        # that starts with a zone rebuilds them all (collector.store.sync_zone); reports read rollup_hour
+        # that starts with a zone rebuilds them all (collector.ingest.store.sync_zone); reports read rollup_hour
         # until then.
         "UPDATE rollup_zone SET zone = ''",
     ]),
@@ -351,7 +351,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # A session says whether it was opened by the bootstrap admin of collector.yaml: a stored account
         # under that name (made before the name was reserved) never inherits the bootstrap's rights.
         "ALTER TABLE sessions ADD COLUMN bootstrap INTEGER NOT NULL DEFAULT 0",
-        # Rejects are bounded (collector/rejects.py): one row per device, reason and window counts its
+        # Rejects are bounded (collector/ingest/rejects.py): one row per device, reason and window counts its
         # repeats, keeps the first payload clipped and the real size; older rows expire.
         "ALTER TABLE rejects ADD COLUMN site TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE rejects ADD COLUMN device TEXT NOT NULL DEFAULT ''",
@@ -368,7 +368,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "unreceipted BIGINT", "unreceipted_since TEXT", "receipts TEXT")],
     ]),
     (12, [
-        # Two kiosks with one device id (collector/clones.py): the boots its live statuses came from,
+        # Two kiosks with one device id (collector/ingest/clones.py): the boots its live statuses came from,
         # and when statuses went back to a boot left minutes before.
         *[f"ALTER TABLE devices ADD COLUMN {col}" for col in (
             "track_boot TEXT", "prev_boot TEXT", "prev_boot_ms BIGINT", "shared_since_ms BIGINT",
