@@ -253,7 +253,7 @@ class RatingV2(Durable, Rating):
     request: Optional[EventId] = None
     dossier: Optional[Code] = None
     ticket: Optional[Code] = None
-    # The thank-you screen's one-time QR (collector/followup/tokens.py): SHA-256 (hex) of the token the QR
+    # The thank-you screen's one-time QR (broker/followup_tokens.py): SHA-256 (hex) of the token the QR
     # carries, never the token itself. Optional: a kiosk without the QR, or older, leaves it out.
     followup_hash: Optional[Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]] = None
 

@@ -25,7 +25,6 @@ LAYERS = (
     ("collector.accounts", 30),
     ("collector.fleet", 30),
     ("collector.followup.answers", 30),  # the follow-up answers' storage, used by ingest and reports
-    ("collector.followup.tokens", 30),
     ("collector.followup.limits", 30),
     ("collector.completeness", 40),
     ("collector.ingest", 50),

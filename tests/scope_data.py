@@ -80,7 +80,8 @@ FOLLOWUP_B = (f"00000000-0000-4000-8000-{A_COUNT + 150:012d}", "Góp ý Zebra b�
 
 
 def seed_followup(db) -> None:
-    from collector.followup import answers, tokens
+    from broker import followup_tokens as tokens
+    from collector.followup import answers
 
     now_ms = int(NOW.timestamp() * 1000)
     for rid, comment, contact, scores in (FOLLOWUP_A, FOLLOWUP_B):

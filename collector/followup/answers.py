@@ -17,8 +17,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from broker import followup_tokens as tokens
+
 from ..storage.followup_tables import MIGRATION  # noqa: F401  (answers.MIGRATION, as before)
-from . import tokens
 
 ELEMENTS = ("access", "procedure", "staff", "result", "feedback")  # SIPAS (Decision 1001/QĐ-BNV)
 SCORE_COLUMNS = tuple(f"s_{e}" for e in ELEMENTS)

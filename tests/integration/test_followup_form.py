@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.contract import RatingV2, encode, rating_topic
 from collector.storage.db import connect
-from collector.followup import tokens
+from broker import followup_tokens as tokens
 from tests.integration.test_collector_support import CollectorProc, unique
 from tests.servers import free_port, wait_port
 

@@ -10,7 +10,7 @@ import pytest
 
 from broker.contract import RatingV2, encode
 from collector.storage.db import connect
-from collector.followup import tokens
+from broker import followup_tokens as tokens
 from collector.followup.form import FollowupApp, start_in_thread
 from collector.ingest.ingest import Message, classify
 from collector.ingest.store import Store

@@ -16,7 +16,6 @@ KNOWN_UPWARD = {
     ("config.counters", "collector.reports.hierarchy"),
     ("config.fleet", "broker.enrol"), ("config.fleet", "broker.contract"),
     ("config.kiosk", "kiosk.texts"), ("config.kiosk", "kiosk.keys"), ("config.kiosk", "kiosk.duty"),
-    ("kiosk.recorder", "collector.followup.tokens"),  # the thank-you QR's token, made by the kiosk
 }
 
 
