@@ -92,3 +92,14 @@ def test_the_declared_layers_run_from_config_up_to_the_web():
     assert order["config"] < order["broker"] < order["collector.storage"] < order["collector.reports"]
     assert order["collector.reports"] < order["collector.ingest"] < order["collector.alerting"] < order["collector.web"]
     assert layer_of("collector.__main__") > order["collector.web"] and layer_of("collector.reports.report_cli") > 70
+
+
+def test_the_web_app_is_imported_by_no_view_and_the_helpers_by_no_view_they_serve():
+    found = arrows(ROOT)
+    views = {"admin", "alerts_view", "api", "health", "officers_view", "pages", "report_pdf", "device_config"}
+    into_server = sorted({a.source for a in found if a.target == "collector.web.server"})
+    assert into_server == ["collector.__main__"] or into_server == []
+    helpers = ("collector.web.base", "collector.web.filters")
+    assert [a for a in found if a.source in helpers and a.target.rpartition(".")[2] in views
+            and a.target.startswith("collector.web.")] == []
+    assert not [a for a in found if a.source.startswith("collector.followup.") and a.target == "collector.web.api"]
