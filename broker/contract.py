@@ -35,34 +35,20 @@ from pydantic import (
     model_validator,
 )
 
+# The names config/ checks YAML files with, defined there (config imports nothing of broker/); the same objects.
+from config.contract_types import (  # noqa: F401
+    DEFAULT_PREFIX, MAX_CONFIG_PAYLOAD_BYTES, SLUG_PATTERN, ContractError, check_prefix, is_slug,
+)
+
 VERSION = 2          # the newest version; kiosks send it, collectors accept 1 and 2
 VERSIONS = (1, 2)
-DEFAULT_PREFIX = "hailong/v1"
 MAX_PAYLOAD_BYTES = 4096          # rating, status, event, request
-MAX_CONFIG_PAYLOAD_BYTES = 65536  # a config carries a whole kiosk.yaml
 # Integers are bounded by what both databases store: PostgreSQL INTEGER for counts and sequence
 # numbers, BIGINT (and exact JSON numbers) for milliseconds.
 MAX_INT32 = 2**31 - 1
 MAX_SAFE_INT = 2**53 - 1
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
-_SLUG_RE = re.compile(SLUG_PATTERN)
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 KINDS = ("rating", "status", "event", "request", "config", "receipt")
 INBOUND_KINDS = ("rating", "status", "event")  # what collectors take; request and config go to kiosks
-
-
-class ContractError(ValueError):
-    """A message that does not follow the contract. ``reason`` is short and machine-readable
-    (``bad_json``, ``too_large``, ``bad_field:rating``, ``topic_mismatch``, ...)."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-def is_slug(value: object) -> bool:
-    return isinstance(value, str) and _SLUG_RE.fullmatch(value) is not None
 
 
 # ---------------------------------------------------------------- topics
@@ -74,12 +60,6 @@ class Topic(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.prefix}/{self.site}/{self.device}/{self.kind}"
-
-
-def check_prefix(prefix: str) -> str:
-    if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
-        raise ContractError("bad_prefix", f"{prefix!r} is not a topic prefix like 'hailong/v1'")
-    return prefix
 
 
 def _topic(prefix: str, site: str, device: str, kind: str) -> str:
@@ -273,7 +253,7 @@ class RatingV2(Durable, Rating):
     request: Optional[EventId] = None
     dossier: Optional[Code] = None
     ticket: Optional[Code] = None
-    # The thank-you screen's one-time QR (collector/followup/tokens.py): SHA-256 (hex) of the token the QR
+    # The thank-you screen's one-time QR (broker/followup_tokens.py): SHA-256 (hex) of the token the QR
     # carries, never the token itself. Optional: a kiosk without the QR, or older, leaves it out.
     followup_hash: Optional[Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]] = None
     # How the citizen rated when not by sight: "speaking", in the kiosk's speaking mode (speech through a

@@ -36,7 +36,7 @@ def secret(value, field: str) -> str | None:
 def open_db(cfg, url: str | None):
     """The database at ``url`` (default: database.url of the config), schema brought up to date; raises
     ValueError (an unset password variable) or DatabaseError."""
-    from .db import connect
+    from .storage.db import connect
 
     password = secret(cfg.database.password, "database.password")
     return connect(url or cfg.database.url, password)
@@ -44,7 +44,7 @@ def open_db(cfg, url: str | None):
 
 def database(cfg, url: str | None, command: str):
     """``open_db``, or None after printing '<command>: <why>'."""
-    from .db import DatabaseError
+    from .storage.db import DatabaseError
 
     try:
         return open_db(cfg, url)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, model_validator
 
 from .common import ConfigPath, Port, Secret, Strict, _check_prefix
-from broker.contract import DEFAULT_PREFIX, MAX_CONFIG_PAYLOAD_BYTES
+from .contract_types import DEFAULT_PREFIX, MAX_CONFIG_PAYLOAD_BYTES
 
 
 class TlsListener(Strict):

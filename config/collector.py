@@ -41,7 +41,7 @@ class Batch(Strict):
 
 
 class Rejects(Strict):
-    """How much the collector keeps of messages that break the contract (collector/rejects.py)."""
+    """How much the collector keeps of messages that break the contract (collector/ingest/rejects.py)."""
 
     keep_bytes: Annotated[int, Field(ge=0, le=4096)] = Field(512, description="payload bytes kept of a reject, 0 to 4096")
     window_minutes: Annotated[float, Field(ge=1, le=24 * 60)] = Field(

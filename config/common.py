@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from broker.contract import DEFAULT_PREFIX, SLUG_PATTERN, check_prefix, ContractError
+from .contract_types import DEFAULT_PREFIX, SLUG_PATTERN, check_prefix, ContractError
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-'")]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="lower-case key")]

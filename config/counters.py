@@ -58,7 +58,7 @@ def broker_counters(broker_dir: Path) -> dict[tuple[str, str], str]:
 
 def collector_counters(path: Path):
     """(centre, device) of every counter in collector.yaml's sites, and the hierarchy (old slug -> centre)."""
-    from collector.hierarchy import Hierarchy
+    from collector.reports.hierarchy import Hierarchy
 
     from .loader import load
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from broker.contract import is_slug
+from .contract_types import is_slug
 
 from .common import BrokerConnection, InputFile, Strict
 from .loader import ConfigError, _describe, _format_loc, _node_lines, read_yaml
@@ -223,7 +223,7 @@ def push_size(merged: Merged) -> int:
 
 def size_problem(merged: Merged) -> str | None:
     """A config the wire contract (and so the broker, and the kiosk) would refuse for its size, or None."""
-    from broker.contract import MAX_CONFIG_PAYLOAD_BYTES
+    from .contract_types import MAX_CONFIG_PAYLOAD_BYTES
 
     size, chars = push_size(merged), len(merged.yaml_text())
     if size <= MAX_CONFIG_PAYLOAD_BYTES and chars <= MAX_YAML_CHARS:

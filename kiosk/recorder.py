@@ -57,11 +57,11 @@ class Recorder:
             service = req.service or service
         r = r.model_copy(update={"officer": officer, "service": service})
         # The thank-you QR: a fresh token per rating, kept only in memory for the screen; the rating carries
-        # its hash (collector/followup/tokens.py). Shown whatever face was pressed.
+        # its hash (broker/followup_tokens.py). Shown whatever face was pressed.
         followup_hash, self.followup_link = None, None
         qr = self.cfg.followup_qr
         if qr.enabled and qr.base_url:
-            from collector.followup import tokens
+            from broker import followup_tokens as tokens
 
             token = tokens.new_token()
             followup_hash = tokens.token_hash(r.id, token)

@@ -6,7 +6,7 @@ there means the kiosk stopped mid-shift: the officer is signed in again when tha
 local day, before closing, and the counter was in use within the idle time; one hour when idle
 sign-out is off), with a ``sign_in`` event saying so. Otherwise the file is dropped and the rating
 screen offers the sign-in as usual. The collector ends the interrupted shift at the last sign of life
-of the boot it was on (collector/officers.py), so hours count only the time worked.
+of the boot it was on (collector/reports/officers.py), so hours count only the time worked.
 """
 from __future__ import annotations
 

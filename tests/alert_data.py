@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from broker.contract import Rating
-from collector import records
+from collector.storage import records
 from config.collector import CollectorConfig
 
 TZ = "Asia/Ho_Chi_Minh"

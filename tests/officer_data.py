@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from collector import records
-from collector.db import connect
+from collector.storage import records
+from collector.storage.db import connect
 from config.collector import CollectorConfig
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -9,8 +9,8 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from broker.contract import Rating
-from collector import records
-from collector.db import connect
+from collector.storage import records
+from collector.storage.db import connect
 from config.collector import CollectorConfig
 
 NOW = datetime(2026, 10, 28, 4, 0, tzinfo=timezone.utc)
@@ -85,7 +85,8 @@ GENERAL_B = ("Góp ý chung Zebra bí mật", "chung-zebra@example.vn", {"access
 
 
 def seed_followup(db) -> None:
-    from collector.followup import answers, tokens
+    from broker import followup_tokens as tokens
+    from collector.followup import answers
 
     now_ms = int(NOW.timestamp() * 1000)
     for rid, comment, contact, scores in (FOLLOWUP_A, FOLLOWUP_B):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
-from ..report import Period, _midnight, _zone, month_start, parse_period
+from ..reports.report import Period, _midnight, _zone, month_start, parse_period
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REPORT_KINDS = ("month", "quarter", "6m", "9m", "year")

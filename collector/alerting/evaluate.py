@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Optional
 
-from ..db import Database
-from ..hierarchy import Hierarchy
-from ..report import _zone
-from ..report_queries import HOUR_MS, fetch
+from ..storage.db import Database
+from ..reports.hierarchy import Hierarchy
+from ..reports.report import _zone
+from ..reports.report_queries import HOUR_MS, fetch
 from . import rules
 from .calendar import Calendar
 from .messages import alert_email, subject_line, webhook_payload
@@ -323,8 +323,8 @@ class Evaluator:
         return out
 
     def _shared_readings(self, rule, now: datetime, states: dict | None = None) -> list[Reading]:
-        """Per kiosk: two kiosks take turns on its device id (collector/clones.py), day and night."""
-        from ..clones import CLEAR_AFTER_MS
+        """Per kiosk: two kiosks take turns on its device id (collector/ingest/clones.py), day and night."""
+        from ..ingest.clones import CLEAR_AFTER_MS
 
         sc = rule_scope(rule.scope, self.hierarchy)
         wanted = None if sc.sites is None else set(sc.sites)
@@ -387,7 +387,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ rejects
     def _reject_readings(self, rule, now: datetime, states: dict | None = None) -> list[Reading]:
-        # a row counts its repeats (collector/rejects.py); it is in the window if its last one is
+        # a row counts its repeats (collector/ingest/rejects.py); it is in the window if its last one is
         since = iso(now - timedelta(minutes=rule.minutes))
         count = int(self.db.scalar("SELECT COALESCE(SUM(repeats), 0) FROM rejects "
                                    "WHERE COALESCE(last_at, received_at) >= ?", (since,)) or 0)

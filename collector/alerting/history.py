@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..db import Database
-from ..hierarchy import Hierarchy
+from ..storage.db import Database
+from ..reports.hierarchy import Hierarchy
 from .evaluate import ALERT_COLUMNS, alert_dict
 from .recipients import covers
 from .timefmt import iso, utcnow

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..db import Database
+from ..storage.db import Database
 from .mailer import Mailer, MailError
 from .timefmt import iso, parse
 from .webhook import WebhookError, post

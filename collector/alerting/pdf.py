@@ -1,63 +1,11 @@
-"""A report as a PDF, without a browser: fpdf2 with the DejaVu Sans font, which has every Vietnamese letter.
-
-The font comes from Debian's fonts-dejavu-core (/usr/share/fonts/truetype/dejavu); set
-HAILONG_PDF_FONT_DIR to a folder holding DejaVuSans.ttf and DejaVuSans-Bold.ttf elsewhere.
-The full fonts (6,000 glyphs) take fpdf2 0.7 s per document to parse and subset; they are cut once per
-process to the Latin letters Vietnamese needs (and common punctuation), and then a PDF takes ~20 ms.
-"""
+"""A report as a PDF, without a browser: fpdf2 with the DejaVu Sans font, which has every Vietnamese letter
+(the fonts and where they come from: fonts.py)."""
 from __future__ import annotations
 
-import atexit
-import os
-import shutil
-import tempfile
-from functools import lru_cache
-from pathlib import Path
+from .fonts import fonts
 
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts/dejavu")
 COLS = (0.40, 0.12, 0.15, 0.18, 0.15)  # name, ratings, satisfied, mean score, flagged (shares of the width)
 BAD = (180, 30, 30)
-
-
-def font_dir() -> Path:
-    dirs = [os.environ["HAILONG_PDF_FONT_DIR"]] if os.environ.get("HAILONG_PDF_FONT_DIR") else list(FONT_DIRS)
-    for d in dirs:
-        if (Path(d) / "DejaVuSans.ttf").is_file() and (Path(d) / "DejaVuSans-Bold.ttf").is_file():
-            return Path(d)
-    raise RuntimeError(f"DejaVu Sans fonts not found in {', '.join(dirs)}: install fonts-dejavu-core "
-                       "(apt-get install fonts-dejavu-core) or set HAILONG_PDF_FONT_DIR")
-
-
-# Basic Latin, Latin-1, Latin Extended A/B, combining accents, Latin Extended Additional (Vietnamese),
-# general punctuation, ₫ and €, arrows used in site names.
-UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00),
-            *range(0x2000, 0x2070), 0x20AB, 0x20AC, *range(0x2190, 0x2195)]
-
-
-@lru_cache(maxsize=1)
-def fonts() -> tuple[str, str]:
-    """Paths of the regular and bold fonts, cut down to UNICODES (once per process)."""
-    import logging
-
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    src = font_dir()
-    out = Path(tempfile.mkdtemp(prefix="hailong-fonts-"))
-    atexit.register(shutil.rmtree, out, True)
-    paths = []
-    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
-        font = TTFont(src / name)
-        options = subset.Options()
-        options.notdef_outline = True
-        options.name_IDs = ["*"]
-        sub = subset.Subsetter(options)
-        sub.populate(unicodes=UNICODES)
-        sub.subset(font)
-        font.save(out / name)
-        paths.append(str(out / name))
-    return paths[0], paths[1]
 
 
 def _pct(v) -> str:
@@ -83,7 +31,7 @@ def render(doc) -> bytes:
     pdf.set_margins(15, 15, 15)
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
-    from .report_doc import WORDS
+    from .report_words import WORDS
 
     w = WORDS[doc.lang]
     pdf.set_font("DejaVu", "B", 16)
@@ -116,7 +64,7 @@ def render(doc) -> bytes:
         # every rating in the reasons table is unsatisfied by definition: no red there
         _table(pdf, table, width, doc.low if table.title != w["reasons"] else -1)
     if getattr(doc, "followup", None):  # the thank-you QR's answers: by SIPAS element, then the comments
-        from ..followup.pdf import draw
+        from .followup_pdf import draw
 
         draw(pdf, width, doc.followup[0], doc.followup[2], doc.lang)
     return bytes(pdf.output())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
-from ..hierarchy import Hierarchy
+from ..reports.hierarchy import Hierarchy
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class AccountRecipients:
         self.db = db
 
     def recipients(self) -> list[Recipient]:
-        from ..accounts import Store
-        from ..hierarchy import Hierarchy
+        from ..accounts.accounts import Store
+        from ..reports.hierarchy import Hierarchy
 
         return [Recipient(account_key(a.username), a.username, a.email, a.lang,
                           "all" if a.scope.is_all else a.scope.slug, a.reports, alerts=True)

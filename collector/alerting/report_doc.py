@@ -10,27 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..export import DIM_NAMES, Table, report_table, to_xlsx
-from ..hierarchy import Hierarchy
-from ..report import Period, ReportRow, _zone, unsatisfied_only
-from ..report_queries import ReportSpec, fetch, run_reports
+from ..reports.export import DIM_NAMES, Table, report_table, to_xlsx
+from ..reports.hierarchy import Hierarchy
+from ..reports.report import Period, ReportRow, _zone, unsatisfied_only
+from ..reports.report_queries import ReportSpec, fetch, run_reports
 from .recipients import scope_name
+from .report_words import WORDS
 
 ALL_NEEDS = {"site", "device", "officer", "service", "reason"}
-WORDS = {
-    "vi": {"title": "Báo cáo mức độ hài lòng", "summary": "Tổng hợp", "total": "Tổng cộng", "period": "Kỳ",
-           "scope": "Phạm vi", "generated": "Lập lúc", "ratings": "Số đánh giá", "rate": "Tỷ lệ hài lòng",
-           "score": "Điểm trung bình (0-100)", "flagged": "Bấm lặp (bị lọc)", "reasons": "Lý do chưa hài lòng",
-           "month": "Tháng {m}/{y}", "quarter": "Quý {q}/{y}", "6m": "6 tháng đầu năm {y}",
-           "9m": "9 tháng năm {y}", "year": "Năm {y}", "range": "Từ {first} đến {last}",
-           "none": "Chưa có đánh giá trong kỳ này."},
-    "en": {"title": "Satisfaction report", "summary": "Summary", "total": "Total", "period": "Period",
-           "scope": "Scope", "generated": "Generated", "ratings": "Ratings", "rate": "Satisfied",
-           "score": "Mean score (0-100)", "flagged": "Repeat presses (flagged)", "reasons": "Reasons for poor ratings",
-           "month": "{month} {y}", "quarter": "Q{n} {y}", "6m": "First six months of {y}",
-           "9m": "First nine months of {y}", "year": "Year {y}", "range": "{first} to {last}",
-           "none": "No ratings in this period."},
-}
 MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
              "November", "December"]
 ROMAN = ["I", "II", "III", "IV"]
@@ -135,7 +122,7 @@ def build(db, cfg, hierarchy: Hierarchy, kind: str, period: Period, scope: str, 
     tables = [summary] + [report_table(rows, d, lang, DIM_NAMES[lang][d]) for d, rows in zip(dims, results[1:])]
     tables.append(report_table(reasons, "reason", lang, w["reasons"]))
     last_day = (period.end - timedelta(days=1)).date()
-    from ..completeness_report import completeness_table
+    from ..completeness.completeness_report import completeness_table
 
     complete = completeness_table(db, period, None if scope == "all" else sorted(hierarchy.expand([scope])), lang)
     return ReportDoc(
@@ -150,7 +137,7 @@ def build(db, cfg, hierarchy: Hierarchy, kind: str, period: Period, scope: str, 
 def followup_section(db, cfg, hierarchy: Hierarchy, scope: str, period: Period, lang: str):
     """The phone answers of the scope and period by SIPAS element, and their comments without contacts; None
     when the scope had no answer (a province without the QR gets no empty section)."""
-    from ..followup.view import element_table, gather, table
+    from ..followup.summary import element_table, gather, table
 
     sites = None if scope == "all" else sorted(hierarchy.expand([scope]))
     data = gather(db, cfg, hierarchy, sites, period, lang, with_contact=False)

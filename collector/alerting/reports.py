@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
-from ..hierarchy import Hierarchy
+from ..reports.hierarchy import Hierarchy
 from .calendar import report_period
 from .messages import PRODUCT, message_id
 from .outbox import Round, deliver_due, enqueue, existing_keys

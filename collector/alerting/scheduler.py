@@ -89,7 +89,7 @@ def start_notifier(cfg, url: str, password: str | None) -> Notifier | None:
         return None
     if not cfg.alerts.rules and cfg.notify.smtp is None:
         return None  # no rule to evaluate and no way to mail a report
-    from ..db import connect
+    from ..storage.db import connect
 
     if not logging.getLogger().handlers:  # serve logs nothing else; alerts and deliveries are worth a line
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -18,41 +18,14 @@ import enum
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from . import tokens
+from broker import followup_tokens as tokens
+
+from ..storage.followup_tables import MIGRATION  # noqa: F401  (answers.MIGRATION, as before)
 
 ELEMENTS = ("access", "procedure", "staff", "result", "feedback")  # SIPAS (Decision 1001/QĐ-BNV)
 SCORE_COLUMNS = tuple(f"s_{e}" for e in ELEMENTS)
 MAX_PENDING_PER_RATING = 3  # made-up tokens for a rating not yet stored cannot pile up
 HOUR_MS = 3_600_000
-
-MIGRATION = [
-    """CREATE TABLE followup_links (
-        rating_id TEXT PRIMARY KEY,
-        token_hash TEXT NOT NULL,
-        site TEXT NOT NULL,
-        device TEXT NOT NULL,
-        at_ms BIGINT NOT NULL
-    )""",
-    """CREATE TABLE followup_answers (
-        id {serial},
-        rating_id TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        state TEXT NOT NULL,
-        site TEXT NOT NULL DEFAULT '',
-        device TEXT NOT NULL DEFAULT '',
-        lang TEXT NOT NULL DEFAULT 'vi',
-        s_access INTEGER, s_procedure INTEGER, s_staff INTEGER, s_result INTEGER, s_feedback INTEGER,
-        comment TEXT,
-        contact TEXT,
-        submitted_ms BIGINT NOT NULL,
-        ttl_ms BIGINT NOT NULL,
-        joined_ms BIGINT,
-        purged INTEGER NOT NULL DEFAULT 0
-    )""",
-    "CREATE INDEX followup_answers_rating ON followup_answers (rating_id)",
-    "CREATE UNIQUE INDEX followup_answers_joined ON followup_answers (rating_id) WHERE state = 'joined'",
-    "CREATE INDEX followup_answers_site ON followup_answers (state, site, submitted_ms)",
-]
 
 
 class Outcome(enum.Enum):

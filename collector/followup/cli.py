@@ -89,7 +89,7 @@ def main(args) -> int:
 def counter_qr(args, cfg, db) -> int:
     from pathlib import Path
 
-    from ..hierarchy import Hierarchy
+    from ..reports.hierarchy import Hierarchy
     from . import general
 
     out = Path(args.output)
@@ -131,7 +131,7 @@ def write_sign(out, url: str, name: str) -> None:
         return
     from fpdf import FPDF
 
-    from ..alerting.pdf import fonts
+    from ..alerting.fonts import fonts
 
     regular, bold = fonts()
     pdf = FPDF(format=(148, 210))  # A5

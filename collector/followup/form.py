@@ -26,8 +26,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from broker import followup_tokens as tokens
+
 from ..web import guards, proxy
-from . import answers, general, tokens
+from . import answers, general
 from .answers import Answer, Outcome
 from .limits import Buckets
 

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..accounts import LANGS, LEVELS, REPORT_KINDS, ROLES, AccountError, Scope, delivery_detail, within
-from ..report import _zone
+from ..accounts.accounts import LANGS, LEVELS, REPORT_KINDS, ROLES, AccountError, Scope, delivery_detail, within
+from ..reports.report import _zone
 from .i18n import t
 from .layout import Page, render
 
@@ -90,7 +90,7 @@ def admin_values(app, session, lang: str) -> dict:
 def routes(app, answering, read_form, session_of, shell_values, cross_site) -> list[Route]:
     from starlette.concurrency import run_in_threadpool
 
-    from .server import answer, client_of, lang_of, params_of, redirect, refuse, to_login
+    from .base import answer, client_of, lang_of, params_of, redirect, refuse, to_login
 
     def page_html(session, lang, params, message="", error="", new_token=""):
         from markupsafe import Markup

@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..accounts import Scope, site_allowed
+from ..accounts.accounts import Scope, site_allowed
 from ..alerting.history import acknowledge, add_comment, list_alerts
 from ..alerting.messages import RATE_KINDS
 from ..alerting.recipients import covers
-from ..export import Table
+from ..reports.export import Table
 from .layout import table_view
 
 
@@ -53,7 +53,7 @@ def routes(app, answering, read_form, session_of, cross_site) -> list[Route]:
     from starlette.concurrency import run_in_threadpool
 
     from . import guards
-    from .server import client_of, redirect, refuse
+    from .base import client_of, redirect, refuse
 
     def act(session, action: str, form: dict, client: str) -> int:
         try:

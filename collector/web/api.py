@@ -6,21 +6,17 @@ account's) scope; each token has its own request budget (429 with Retry-After pa
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import threading
 import time
-from datetime import date
 
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..accounts import LEVELS, Scope, scope_sites, site_allowed
-from ..export import csv_cell
-from ..report import DIMENSIONS, date_range, parse_period, current_month
+from ..accounts.accounts import Scope, site_allowed
+from .base import csv_text  # noqa: F401  (api.csv_text, as before)
+from .filters import ApiError, dims_of, filter_sites, outside, period_of  # noqa: F401  (api.X, as before)
 
-MAX_DIMS = 3
 
 
 class TokenLimiter:
@@ -42,67 +38,6 @@ class TokenLimiter:
                 return (1 - level) / self.per_s
             self._buckets[key] = (level - 1, now)
             return 0.0
-
-
-class ApiError(Exception):
-    """``message`` in English (the API's JSON error); ``vi``, when given, what a dashboard page says first."""
-
-    def __init__(self, status: int, message: str, vi: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.vi = vi
-
-
-def _outside(level: str, slug: str) -> str:
-    """Vietnamese for a refused filter; the slug is not repeated (nothing beyond the scope is echoed)."""
-    from .errors import LEVEL_WORDS, words
-
-    return words("scope", what=LEVEL_WORDS.get(level, level))[0]
-
-
-# ---------------------------------------------------------------------------------------- parameters
-def period_of(params: dict, tz: str, now):
-    """?period=2026-10 | 2026-Q4 | 2026, or ?since=YYYY-MM-DD&until=YYYY-MM-DD; default this month."""
-    try:
-        if params.get("period"):
-            return parse_period(params["period"], tz)
-        if params.get("since") or params.get("until"):
-            since = date.fromisoformat(params["since"]) if params.get("since") else None
-            until = date.fromisoformat(params["until"]) if params.get("until") else None
-            return date_range(since, until, tz)
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
-    return current_month(now, tz)
-
-
-def dims_of(params: dict) -> tuple[str, ...]:
-    text = params.get("by", "")
-    dims = tuple(d.strip() for d in text.split(",") if d.strip())
-    bad = [d for d in dims if d not in DIMENSIONS]
-    if bad or len(dims) > MAX_DIMS:
-        raise ApiError(400, f"by={text!r}: up to {MAX_DIMS} of {', '.join(DIMENSIONS)}, comma-separated")
-    return dims
-
-
-def filter_sites(app, scope: Scope, params: dict) -> frozenset[str] | None:
-    """The stored sites an answer may hold: the scope, narrowed by ?province= ?commune= ?centre= ?site=.
-    A filter outside the scope is refused (403), so nobody learns what exists beyond their scope."""
-    sites = scope_sites(scope, app.hierarchy)
-    for level in LEVELS:
-        slug = params.get(level)
-        if slug:
-            wanted = scope_sites(Scope(level, slug), app.hierarchy)
-            if not wanted or (sites is not None and not wanted <= sites):
-                raise ApiError(403, f"the {level} filter is not within this token's or account's scope",
-                               _outside(level, slug))
-            sites = wanted
-    site = params.get("site")
-    if site:
-        if not site_allowed(site, sites, app.hierarchy):
-            raise ApiError(403, "the site filter is not within this token's or account's scope",
-                           _outside("site", site))
-        sites = frozenset({site})
-    return sites
 
 
 def row_filter(params: dict):
@@ -131,13 +66,13 @@ def summary(app, scope: Scope, params: dict) -> dict:
         site = params["device"].partition("/")[0]
         if not site_allowed(site, sites, app.hierarchy):
             raise ApiError(403, "the device filter is not within this token's or account's scope",
-                           _outside("device", params["device"]))
+                           outside("device", params["device"]))
     lang = params.get("lang") if params.get("lang") in ("vi", "en") else app.cfg.dashboard.lang
     rows = app.data.reports([(period, [dims], only, lang, sites)])[0][0]
     if params.get("officer"):  # one officer's ratings: the same minimum as a grouping by officer
-        from ..privacy import hide_one_officer
+        from ..reports.privacy import hide_one_officer
         rows = hide_one_officer(rows, dims, app.cfg.evaluation.min_ratings)
-    from ..speaking import speaking_count
+    from ..reports.speaking import speaking_count
 
     return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
             "by": list(dims), "scope": str(scope),
@@ -150,7 +85,7 @@ def device_health(app, scope: Scope, params: dict) -> dict:
     from .health import device_status
     from .pages import Ctx
 
-    from .. import completeness_view
+    from ..completeness import completeness_view
 
     sites = filter_sites(app, scope, params)
     ctx = Ctx(app.data, app.cfg, app.hierarchy, app.cfg.dashboard.lang, {}, app.now(), sites)
@@ -186,7 +121,7 @@ def alerts(app, scope: Scope, params: dict) -> dict:
             "satisfied_rate": r.satisfied_rate} for dim, r in low_satisfaction(ctx)]
     out += [{"kind": "device_silent", "level": "counter", "group": f"{d['site']}/{d['device']}", "name": d["name"],
              "last_seen": d["last"].isoformat() if d["last"] else None} for d in device_status(ctx) if d["silent"]]
-    from .. import completeness_view
+    from ..completeness import completeness_view
     from .alerts_view import pushed
 
     out += [{"kind": "messages_missing", "level": "counter", "group": f"{site}/{device}", "epoch": epoch,
@@ -202,7 +137,7 @@ def alerts(app, scope: Scope, params: dict) -> dict:
 
 
 def officers(app, scope: Scope, params: dict) -> dict:
-    """The officer evaluation's figures (collector/officer_report.py) for the scope and period."""
+    """The officer evaluation's figures (collector/reports/officer_report.py) for the scope and period."""
     from . import officers_view
 
     period = period_of(params, app.cfg.timezone, app.now())
@@ -225,20 +160,12 @@ def to_csv_rows(kind: str, data: dict) -> list[list]:
     return [head] + [[item.get(k) for k in head] for item in items]
 
 
-def csv_text(rows: list[list]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    for row in rows:
-        writer.writerow(["" if v is None else csv_cell(v) for v in row])
-    return "\ufeff" + buf.getvalue()
-
-
 ENDPOINTS = {"summary": summary, "devices": device_health, "alerts": alerts, "officers": officers}
 
 
 def routes(app, answering, session_of) -> list[Route]:
     from .openapi import document
-    from .server import answer, params_of, text
+    from .base import answer, params_of, text
 
     def who(request: Request):
         """(scope, rate-limit key, name for the audit) of a token or a signed-in account; None if neither."""

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..db import Database, connect
-from ..hierarchy import Hierarchy
-from ..privacy import private
-from ..report import ReportRow, RollupRow, merge
-from ..report_queries import ReportSpec, fetch, figures, needs_for
+from ..storage.db import Database, connect
+from ..reports.hierarchy import Hierarchy
+from ..reports.privacy import private
+from ..reports.report import ReportRow, RollupRow, merge
+from ..reports.report_queries import ReportSpec, fetch, figures, needs_for
 
 
 class TtlCache:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from broker.fleet_view import NO_PUSHES, FleetLine, line
 
-from .. import fleet_state
+from ..fleet import fleet_state
 
 WORDS = {
     "vi": {"applied": "Cấu hình đang chạy", "desired": "Cấu hình đã gửi", "current": "Đúng cấu hình",
@@ -32,8 +32,8 @@ WORDS = {
 
 
 def is_shared(d: dict, now_ms: int) -> bool:
-    """Two kiosks use this device id now (collector/clones.py)."""
-    from ..clones import CLEAR_AFTER_MS
+    """Two kiosks use this device id now (collector/ingest/clones.py)."""
+    from ..ingest.clones import CLEAR_AFTER_MS
 
     last = d.get("shared_last_ms")
     return last is not None and now_ms - int(last) <= CLEAR_AFTER_MS

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .. import completeness_view, fleet_state
-from ..accounts import site_allowed
-from ..export import Table
-from ..report import Period, _zone
-from ..report_queries import devices as device_rows
+from ..completeness import completeness_view
+from ..fleet import fleet_state
+from ..accounts.accounts import site_allowed
+from ..reports.export import Table
+from ..reports.report import Period, _zone
+from ..reports.report_queries import devices as device_rows
 from .charts import pct
 from .i18n import t
 from .layout import Page, table_view

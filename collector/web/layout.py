@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ..export import Table
+from ..reports.export import Table
 from .i18n import t
 
 NAV = ("overview", "ranking", "officers", "followup", "patterns", "devices", "alerts", "report")

@@ -1,15 +1,15 @@
 """The officers page (/officers), its printable evaluation sheet (/officers/print) and the figures of
-/api/v1/officers: per officer of the account's scope and a period, from collector/officer_report.py
+/api/v1/officers: per officer of the account's scope and a period, from collector/reports/officer_report.py
 (the same figures as ``python -m collector report --by officer-evaluation``).
 
 Figures of an officer with fewer than ``evaluation.min_ratings`` ratings in the period are hidden here
 as in every report: rate, grade, rank and reasons; the count and the hours stay."""
 from __future__ import annotations
 
-from ..hierarchy import Hierarchy
-from ..officer_report import evaluation_figures, evaluation_tables, to_html
-from ..officers import OfficerRow, SiteQuality
-from ..report import Period
+from ..reports.hierarchy import Hierarchy
+from ..reports.officer_report import evaluation_figures, evaluation_tables, to_html
+from ..reports.officers import OfficerRow, SiteQuality
+from ..reports.report import Period
 from .layout import Page, query
 
 TOP_REASONS = 3
@@ -161,10 +161,10 @@ def routes(app, answering, session_of) -> list:
     from starlette.requests import Request
     from starlette.routing import Route
 
-    from . import api
+    from . import filters
     from .pages import Ctx
     from .errors import page as error_page
-    from .server import PAGE_PARAMS, answer, client_of, lang_of, params_of, refuse_api, to_login
+    from .base import PAGE_PARAMS, answer, client_of, lang_of, params_of, refuse_api, to_login
 
     def render(request: Request, params: dict, lang: str, set_cookies: list[str]):
         session = session_of(app, request)
@@ -173,8 +173,8 @@ def routes(app, answering, session_of) -> list:
         client = client_of(app, request)
         plain = {k: v for k, v in params.items() if k in PAGE_PARAMS}
         try:
-            sites = api.filter_sites(app, session.account.scope, plain)
-        except api.ApiError as exc:
+            sites = filters.filter_sites(app, session.account.scope, plain)
+        except filters.ApiError as exc:
             return refuse_api(exc)
         ctx = Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, session.account.scope)
         period, error = ctx.period()

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
 from __future__ import annotations
 
-from ..report import DIMENSIONS
+from ..reports.report import DIMENSIONS
 
 _STR = {"type": "string"}
 _FILTERS = [

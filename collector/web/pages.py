@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 from markupsafe import Markup
 
-from ..accounts import Scope
-from ..export import DIM_NAMES, Table, report_table
-from ..hierarchy import Hierarchy
-from ..report import WEEKDAYS, Period, ReportRow, combine, current_month, date_range, parse_period, unsatisfied_only
+from ..accounts.accounts import Scope
+from ..reports.export import DIM_NAMES, Table, report_table
+from ..reports.hierarchy import Hierarchy
+from ..reports.report import WEEKDAYS, Period, ReportRow, combine, current_month, date_range, parse_period, unsatisfied_only
 from .charts import bar_chart, heatmap, line_chart, pct
 from .data import DataSource
 from .i18n import t
@@ -35,7 +35,7 @@ class Ctx:
         return self.cfg.timezone
 
     def local_now(self) -> datetime:
-        from ..report import _zone
+        from ..reports.report import _zone
         return self.now.astimezone(_zone(self.tz))
 
     @property
@@ -194,7 +194,7 @@ def default_report_period(ctx: Ctx) -> tuple[Period, str]:
     """The printable report's period when the URL names none, and a sentence saying which: last month when
     it has ratings (the monthly evaluation), else this month so far when it has some, else the latest month
     with ratings; this month when there are none at all."""
-    from ..report_queries import HOUR_MS
+    from ..reports.report_queries import HOUR_MS
 
     lang, tz = ctx.lang, ctx.tz
     words = DEFAULT_WORDS.get(lang, DEFAULT_WORDS["vi"])
@@ -229,7 +229,7 @@ def printable(ctx: Ctx) -> Page:
     for dim, rows in zip(("commune", "centre", "counter", "service", "officer", "weekday"),
                          [*places[1:], *people, weekdays]):
         tables.append(report_table(rows, dim, lang, DIM_NAMES[lang][dim]))
-    from ..completeness_report import completeness_table
+    from ..completeness.completeness_report import completeness_table
 
     complete = completeness_table(ctx.db, period, sorted(ctx.sites) if ctx.sites is not None else None, lang)
     values = {"period": period, "error": error, "tz": ctx.tz, "generated": ctx.local_now().strftime("%Y-%m-%d %H:%M"),

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from collector import records  # noqa: E402
-from collector.db import connect  # noqa: E402
+from collector.storage import records  # noqa: E402
+from collector.storage.db import connect  # noqa: E402
 from tests.integration.test_dashboard_attacks import hostile_rows, port_of, serving, session_cookie  # noqa: E402
 
 

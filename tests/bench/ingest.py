@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from collector.db import connect  # noqa: E402
+from collector.storage.db import connect  # noqa: E402
 from tests.integration.test_collector_support import CollectorProc  # noqa: E402
 from tests.servers import Mosquitto, Postgres  # noqa: E402
 
@@ -122,8 +122,8 @@ class publish:
 
 def prefill(path: Path, m: int) -> None:
     """Store m ratings of another device straight through the collector's own Store."""
-    from collector.ingest import Message, classify
-    from collector.store import Store
+    from collector.ingest.ingest import Message, classify
+    from collector.ingest.store import Store
 
     store = Store(connect(f"sqlite:///{path}"))
     topic = f"bench/v1/{SITE}/prefill/rating".encode()

@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from broker.contract import format_ts  # noqa: E402
-from collector import records  # noqa: E402
+from collector.storage import records  # noqa: E402
 from collector.alerting.evaluate import Evaluator  # noqa: E402
-from collector.accounts import Scope  # noqa: E402
+from collector.accounts.accounts import Scope  # noqa: E402
 from collector.alerting.recipients import everyone  # noqa: E402
 from collector.alerting.reports import run_round  # noqa: E402
-from collector.db import connect  # noqa: E402
+from collector.storage.db import connect  # noqa: E402
 from config.collector import CollectorConfig  # noqa: E402
 from tests.bench import reports as bench_reports  # noqa: E402
 from tests.smtp_server import PASSWORD, SmtpServer  # noqa: E402

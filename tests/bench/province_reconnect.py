@@ -189,7 +189,7 @@ def main() -> int:
     if args.worker:
         return worker(args)
 
-    from collector.db import connect
+    from collector.storage.db import connect
     from tests.bench.fleet_push import raise_fd_limit
     from tests.e2e import chain
     from tests.servers import Mosquitto, Postgres

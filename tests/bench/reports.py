@@ -40,13 +40,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from collector import records  # noqa: E402
-from collector.accounts import Scope  # noqa: E402
-from collector.db import connect  # noqa: E402
+from collector.storage import records  # noqa: E402
+from collector.accounts.accounts import Scope  # noqa: E402
+from collector.storage.db import connect  # noqa: E402
 from collector.web.api import TokenLimiter  # noqa: E402
-from collector.report import parse_period  # noqa: E402
-from collector.report_queries import ReportSpec, fetch, needs_for, run_report  # noqa: E402
-from collector.store import sync_zone  # noqa: E402
+from collector.reports.report import parse_period  # noqa: E402
+from collector.reports.report_queries import ReportSpec, fetch, needs_for, run_report  # noqa: E402
+from collector.ingest.store import sync_zone  # noqa: E402
 from collector.web.server import Dashboard, start_in_thread  # noqa: E402
 from config.collector import CollectorConfig  # noqa: E402
 

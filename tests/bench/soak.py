@@ -78,7 +78,7 @@ def soak_collector(work: Path, n: int) -> dict:
         t0 = time.monotonic()
         pending = list(payloads)
         running: list[subprocess.Popen] = []
-        from collector.db import connect
+        from collector.storage.db import connect
 
         db = connect(db_url)
         last_print = 0.0

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from collector.db import connect
+from collector.storage.db import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable

@@ -78,7 +78,7 @@ def test_demo_opens_a_kiosk_window_when_a_display_exists(tmp_path):
     log = (tmp_path / "kiosk-window.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
     # The window's kiosk (the first counter) announced itself to the collector through the broker.
-    from collector.db import connect
+    from collector.storage.db import connect
 
     db = connect(f"sqlite:///{tmp_path / 'ratings.db'}")
     try:

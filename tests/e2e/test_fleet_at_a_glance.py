@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.accounts import Scope
-from collector.db import connect
+from collector.accounts.accounts import Scope
+from collector.storage.db import connect
 from collector.web.api import device_health
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig

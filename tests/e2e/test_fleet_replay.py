@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker import fleet
 from broker.contract import config_topic, encode
-from collector.db import connect
+from collector.storage.db import connect
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
 from tests.e2e import chain

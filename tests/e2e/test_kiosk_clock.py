@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.db import connect
+from collector.storage.db import connect
 from tests.e2e import chain
 from tests.servers import Mosquitto, free_port
 

@@ -204,7 +204,7 @@ def test_two_collectors_in_a_share_group_never_receipt_what_is_not_committed(tmp
 
     import paho.mqtt.client as mqtt
 
-    from collector.db import connect
+    from collector.storage.db import connect
 
     db_url = postgres_server.fresh_database("receipts_share")
     broker = Mosquitto(tmp_path / "broker").start()

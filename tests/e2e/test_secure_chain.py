@@ -65,7 +65,7 @@ def test_kiosk_to_collector_over_tls_with_per_device_credentials(tmp_path):
 
 
 def _device_rows(db_url):
-    from collector.db import connect
+    from collector.storage.db import connect
 
     db = connect(db_url)
     try:

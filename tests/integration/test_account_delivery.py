@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 import pytest
 import yaml
 
-from collector.accounts import REPORT_KINDS, Scope, Store
-from collector.db import connect
-from collector.hierarchy import Hierarchy
+from collector.accounts.accounts import REPORT_KINDS, Scope, Store
+from collector.storage.db import connect
+from collector.reports.hierarchy import Hierarchy
 from collector.web.server import Dashboard, start_in_thread
 from tests.integration.test_dashboard_scope_matrix import login, request
 from tests.integration.test_users_cli import users

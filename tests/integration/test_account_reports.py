@@ -11,9 +11,9 @@ import os
 import pytest
 import yaml
 
-from collector.accounts import Scope, Store
-from collector.db import connect
-from collector.hierarchy import Hierarchy
+from collector.accounts.accounts import Scope, Store
+from collector.storage.db import connect
+from collector.reports.hierarchy import Hierarchy
 from config import load
 from tests.alert_data import SITES, TZ, add_ratings, local
 from tests.integration.test_reports_send import attachments, cli, pdf_text, sheet_rows

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from broker.contract import RatingV2, StatusV2, encode
-from collector.db import connect
-from collector.ingest import Message, classify
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message, classify
+from collector.ingest.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 10, 14, 3, 0, tzinfo=timezone.utc)

@@ -15,8 +15,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import yaml
 
-from collector.accounts import Scope, Store, hash_password, now_ms
-from collector.db import connect
+from collector.accounts.accounts import Scope, Store, hash_password, now_ms
+from collector.storage.db import connect
 from collector.web.server import Dashboard, start_in_thread
 from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed
 

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # How the package is found after `pip install -e .` (make setup): setuptools' editable finder, which comes after
-# the path finder. The test's stand-in maps the four packages to this source tree the same way, so the code
+# the path finder. The test's stand-in maps the four packages (and hailong_unshadow.py) to this source tree the same way, so the code
 # under test is this checkout's (the venv's own finder may point at another checkout).
 HARNESS = '''
 import importlib.machinery, importlib.util, os, runpy, sys
@@ -20,7 +20,7 @@ ROOT = os.environ["HARNESS_ROOT"]
 class Editable:
     def find_spec(self, name, path=None, target=None):
         parts = name.split(".")
-        if parts[0] not in ("broker", "collector", "config", "kiosk"):
+        if parts[0] not in ("broker", "collector", "config", "kiosk", "hailong_unshadow"):
             return None
         base = os.path.join(ROOT, *parts)
         if os.path.isfile(os.path.join(base, "__init__.py")):

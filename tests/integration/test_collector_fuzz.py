@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.contract import ContractError, Rating, decode
-from collector.db import connect
-from collector.rejects import RejectPolicy
+from collector.storage.db import connect
+from collector.ingest.rejects import RejectPolicy
 from tests.integration.test_collector_support import CollectorProc, counts, rating_payloads, unique
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from collector.db import connect
+from collector.storage.db import connect
 from tests.integration.test_collector_support import CollectorProc, _collector_cmd, counts, unique, wait_count
 from tests.servers import free_port
 

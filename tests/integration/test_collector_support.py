@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.contract import Rating, encode, utcnow
-from collector.db import connect
+from collector.storage.db import connect
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,7 +198,7 @@ def counts(db_url: str) -> dict:
         return {"ratings": db.scalar("SELECT COUNT(*) FROM ratings"),
                 "distinct": db.scalar("SELECT COUNT(DISTINCT id) FROM ratings"),
                 "rollup": db.scalar("SELECT COALESCE(SUM(n), 0) FROM rollup_hour") or 0,
-                # rejected messages: a stored reject counts its repeats (collector/rejects.py)
+                # rejected messages: a stored reject counts its repeats (collector/ingest/rejects.py)
                 "rejects": int(db.scalar("SELECT COALESCE(SUM(repeats), 0) FROM rejects") or 0)}
     finally:
         db.close()

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from broker.contract import (
     Event, Rating, RatingV2, StatusV2, encode, event_topic, rating_topic, status_topic,
 )
-from collector.db import connect
+from collector.storage.db import connect
 from tests.integration.test_collector_support import CollectorProc, unique
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]

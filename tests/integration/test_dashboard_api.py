@@ -11,8 +11,8 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Route
 
-from collector.accounts import Scope
-from collector.report import DIMENSIONS, RollupRow, aggregate
+from collector.accounts.accounts import Scope
+from collector.reports.report import DIMENSIONS, RollupRow, aggregate
 from collector.web.api import TokenLimiter
 from collector.web.server import Dashboard, start_in_thread
 from tests.scope_data import A_COUNT, ADMIN_PASSWORD, B_COUNT, CFG, NOW, ratings, seed

@@ -18,9 +18,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 from openpyxl import load_workbook
 
-from collector import records
-from collector.accounts import Scope
-from collector.db import connect
+from collector.storage import records
+from collector.accounts.accounts import Scope
+from collector.storage.db import connect
 from collector.web.auth import RateLimiter
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig

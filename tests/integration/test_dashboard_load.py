@@ -10,8 +10,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from collector import records
-from collector.db import connect
+from collector.storage import records
+from collector.storage.db import connect
 from collector.web import server as dashboard
 from collector.web.server import Dashboard, start_in_thread
 from tests.ui.test_dashboard_browser import CFG, NOW, PASSWORD, sample_ratings

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from openpyxl import load_workbook
 
-from collector.accounts import Scope
+from collector.accounts.accounts import Scope
 from collector.web.server import Dashboard, start_in_thread
 from tests.officer_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, ZEBRA, seed, write_config
 
@@ -227,7 +227,7 @@ def test_officers_below_the_privacy_minimum_show_no_figures(tmp_path):
 
 
 def test_an_officer_key_that_looks_like_markup_is_shown_as_text(tmp_path):
-    from collector import records
+    from collector.storage import records
     from tests.officer_data import _rating, at
 
     db = seed(f"sqlite:///{tmp_path / 'ratings.db'}")

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from collector.accounts import Scope
-from collector.db import connect
-from collector.report import parse_period
+from collector.accounts.accounts import Scope
+from collector.storage.db import connect
+from collector.reports.report import parse_period
 from collector.web.server import Dashboard, start_in_thread
 from tests.integration.test_dashboard_officers import request
 from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed
@@ -101,7 +101,7 @@ def pdf_text(data: bytes, tmp_path) -> str:
 
 def test_the_pdf_button_downloads_the_e_mailed_report_of_the_scope_and_period(seeded, tmp_path):
     from collector.alerting.report_doc import build
-    from collector.hierarchy import Hierarchy
+    from collector.reports.hierarchy import Hierarchy
     from tests.scope_data import B_SECRETS
 
     app = Dashboard(CFG, seeded, ADMIN_PASSWORD, now=lambda: NOW)

@@ -17,8 +17,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from starlette.routing import Route
 
-from collector.accounts import Scope
-from collector.report import DIMENSIONS
+from collector.accounts.accounts import Scope
+from collector.reports.report import DIMENSIONS
 from collector.web.api import TokenLimiter
 from collector.web.pages import RANK_DIMS
 from collector.web.server import Dashboard, start_in_thread

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import pytest
 from openpyxl import load_workbook
 
-from collector.accounts import Scope
-from collector.export import Table, report_table, to_xlsx
+from collector.accounts.accounts import Scope
+from collector.reports.export import Table, report_table, to_xlsx
 from collector.web.server import Dashboard, start_in_thread
 from tests.integration.test_dashboard_officers import request
 from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed

@@ -93,7 +93,7 @@ def test_kiosks_enrolled_from_a_bundle_and_from_a_qr_code_deliver_their_first_ra
                           str(tmp_path / f"outbox-{n}.db"), "--count", "1", "--rate", "0", cwd=tmp_path)
                 assert tap.returncode == 0, tap.stdout + tap.stderr
             assert chain.wait_for(lambda: len(chain.stored_ids(db_url)) == 2, 30), collector.tail()
-            from collector.db import connect
+            from collector.storage.db import connect
 
             db = connect(db_url)
             try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.db import connect
+from collector.storage.db import connect
 from tests.integration.test_followup_form import Form
 from tests.servers import free_port, wait_port
 

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from openpyxl import load_workbook
 
-from collector.accounts import Scope
+from collector.accounts.accounts import Scope
 from collector.web.api import TokenLimiter
 from collector.web.server import Dashboard, start_in_thread
 from tests.integration.test_dashboard_scope_matrix import login, request

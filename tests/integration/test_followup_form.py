@@ -19,8 +19,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.contract import RatingV2, encode, rating_topic
-from collector.db import connect
-from collector.followup import tokens
+from collector.storage.db import connect
+from broker import followup_tokens as tokens
 from tests.integration.test_collector_support import CollectorProc, unique
 from tests.servers import free_port, wait_port
 

@@ -11,8 +11,8 @@ import pytest
 
 from broker import fleet
 from broker.fleet_view import NO_PUSHES
-from collector.accounts import Scope
-from collector.db import connect
+from collector.accounts.accounts import Scope
+from collector.storage.db import connect
 from collector.web.api import device_health
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig

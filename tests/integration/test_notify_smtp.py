@@ -11,7 +11,7 @@ import pytest
 
 from collector.alerting.evaluate import Evaluator
 from collector.alerting.outbox import deliver_due
-from collector.db import connect
+from collector.storage.db import connect
 from tests.alert_data import add_ratings, config, local
 from tests.smtp_server import PASSWORD, SmtpServer
 
@@ -193,9 +193,9 @@ def test_collector_serve_runs_the_schedule_and_mails_an_alert(tmp_path, smtp):
 def test_dashboard_accounts_with_an_address_get_the_alerts_of_their_scope_with_a_name_and_a_link(tmp_path, smtp):
     """Accounts got the scheduled reports but never an alert; alert e-mails named the rule by its slug and
     had no way to the dashboard."""
-    from collector.accounts import Scope, Store
+    from collector.accounts.accounts import Scope, Store
     from collector.alerting.recipients import everyone
-    from collector.hierarchy import Hierarchy
+    from collector.reports.hierarchy import Hierarchy
 
     cfg = config(alerts={"rules": [RULE]}, dashboard={"public_url": "https://hailong.langson.gov.vn/"},
                  notify={"smtp": smtp.smtp_config()})
@@ -242,7 +242,8 @@ def test_without_public_url_the_alert_mail_says_where_to_acknowledge():
 
 
 def test_a_comment_on_the_phone_after_a_low_face_is_mailed_to_the_recipients_of_its_scope(tmp_path, smtp):
-    from collector.followup import answers, tokens
+    from broker import followup_tokens as tokens
+    from collector.followup import answers
 
     rule = {"name": "gop-y-mat-thap", "kind": "followup_comment", "threshold": 2, "hours": 24}
     cfg = config(alerts={"rules": [rule]}, notify={"smtp": smtp.smtp_config(), "recipients": RECIPIENTS})

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from collector.accounts import Scope
-from collector.db import connect
+from collector.accounts.accounts import Scope
+from collector.storage.db import connect
 from collector.web.server import Dashboard, start_in_thread
 from config import load
 from tests.alert_data import SITES, TZ, add_ratings, local

@@ -14,8 +14,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.alerting.evaluate import Evaluator
-from collector.db import connect
-from collector.rejects import RejectPolicy
+from collector.storage.db import connect
+from collector.ingest.rejects import RejectPolicy
 from config.collector import CollectorConfig
 from tests.integration.test_collector_support import CollectorProc, counts, rating_payloads, unique
 

@@ -7,8 +7,8 @@ import unicodedata
 import pytest
 from openpyxl import load_workbook
 
-from collector import records
-from collector.db import connect
+from collector.storage import records
+from collector.storage.db import connect
 from tests.integration.test_report_db import run_cli
 from tests.unit.test_report_data import rating_rows
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from collector import report_queries
-from collector.db import connect
-from collector.hierarchy import Hierarchy
-from collector.privacy import hide_few_officers
-from collector.report import DIMENSIONS, aggregate, parse_period
-from collector.report_queries import ReportSpec, run_report
+from collector.reports import report_queries
+from collector.storage.db import connect
+from collector.reports.hierarchy import Hierarchy
+from collector.reports.privacy import hide_few_officers
+from collector.reports.report import DIMENSIONS, aggregate, parse_period
+from collector.reports.report_queries import ReportSpec, run_report
 from tests.unit.test_report_data import CONFIG, load_into, rollup_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +126,7 @@ def test_cli_prints_json_csv_xlsx_and_a_vietnamese_table(db, db_url, tmp_path):
     blank = lines.index([])  # the completeness table follows the figures
     assert lines[blank + 1][0].startswith("Độ đầy đủ: đã nhận 0/0") and lines[blank + 2][:2] == ["Bản tin đã tạo", "Đã nhận"]
     assert [line[:6] for line in lines[2:blank]] == [
-        # officers below evaluation.min_ratings (5) keep a count, never a rate or a score (collector/privacy.py);
+        # officers below evaluation.min_ratings (5) keep a count, never a rate or a score (collector/reports/privacy.py);
         # ratings with no officer are nobody's
         ["", "(không ghi)", "2", "0.5", "75.0", "0"], ["An", "An", "2", "", "", "0"],
         ["Binh", "Binh", "2", "", "", "1"], ["Chi", "Chi", "1", "", "", "0"],

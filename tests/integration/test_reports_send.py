@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from collector.alerting.calendar import Calendar
 from collector.alerting.recipients import ConfigRecipients
 from collector.alerting.reports import run_round
-from collector.db import connect
+from collector.storage.db import connect
 from tests.alert_data import SITES, TZ, add_ratings, local
 from tests.smtp_server import PASSWORD, SmtpServer
 
@@ -243,7 +243,8 @@ def test_report_format_pdf_is_the_e_mailed_report(tmp_path, setup):
 
 
 def test_the_e_mailed_report_carries_the_phone_answers_of_its_scope_by_sipas_element(tmp_path, smtp, setup):
-    from collector.followup import answers, tokens
+    from broker import followup_tokens as tokens
+    from collector.followup import answers
 
     config, env = setup
     data = yaml.safe_load(config.read_text(encoding="utf-8"))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from collector.accounts import Scope, Store
-from collector.db import connect
-from collector.hierarchy import Hierarchy
+from collector.accounts.accounts import Scope, Store
+from collector.storage.db import connect
+from collector.reports.hierarchy import Hierarchy
 from collector.web.server import Dashboard, start_in_thread
 from tests.scope_data import CFG, seed
 

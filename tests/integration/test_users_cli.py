@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from collector.db import connect
+from collector.storage.db import connect
 from collector.web.server import Dashboard, start_in_thread
 from tests.scope_data import CFG
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from collector.accounts import Scope
+from collector.accounts.accounts import Scope
 from collector.alerting.evaluate import Evaluator
 from collector.alerting.timefmt import parse
-from collector.db import connect
-from collector.report import _zone
+from collector.storage.db import connect
+from collector.reports.report import _zone
 from collector.web.server import Dashboard, start_in_thread
 from tests.alert_data import TZ, add_ratings, config, local
 from tests.ui.test_dashboard_accounts_browser import log_in

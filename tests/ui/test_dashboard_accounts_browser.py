@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.accounts import Scope
-from collector.db import connect
+from collector.accounts.accounts import Scope
+from collector.storage.db import connect
 from collector.web.server import Dashboard, start_in_thread
 from tests.scope_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, seed
 

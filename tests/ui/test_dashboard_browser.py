@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker.contract import Rating
-from collector import records
-from collector.db import connect
+from collector.storage import records
+from collector.storage.db import connect
 from collector.web.auth import RateLimiter
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig

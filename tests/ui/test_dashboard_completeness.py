@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker.contract import RatingV2, StatusV2, encode
-from collector.db import connect
-from collector.ingest import Message, classify
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message, classify
+from collector.ingest.store import Store
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
 from tests.ui.test_dashboard_browser import CFG, PASSWORD, login

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from openpyxl import load_workbook
 
-from collector.accounts import Scope
+from collector.accounts.accounts import Scope
 from collector.web.server import Dashboard, start_in_thread
 from tests.officer_data import ADMIN_PASSWORD, CFG, NOW, PASSWORD, ZEBRA, seed
 

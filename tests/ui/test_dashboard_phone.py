@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from collector.accounts import Scope
+from collector.accounts.accounts import Scope
 from tests.scope_data import ADMIN_PASSWORD, PASSWORD, seed
 from tests.ui.test_dashboard_accounts_browser import Served, log_in
 

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broker.contract import encode
-from collector.db import connect
-from collector.ingest import Message, classify
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message, classify
+from collector.ingest.store import Store
 from tests.integration.test_collector_v2 import Kiosk
 
 pytestmark = pytest.mark.ui

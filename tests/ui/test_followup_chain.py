@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from collector.db import connect
-from collector.followup import tokens
+from collector.storage.db import connect
+from broker import followup_tokens as tokens
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
 from kiosk.outbox import Outbox

@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 import pytest
 
 from broker.contract import RatingV2, encode
-from collector.db import connect
-from collector.followup import tokens
+from collector.storage.db import connect
+from broker import followup_tokens as tokens
 from collector.followup.form import FollowupApp, start_in_thread
-from collector.ingest import Message, classify
-from collector.store import Store
+from collector.ingest.ingest import Message, classify
+from collector.ingest.store import Store
 from config.collector import FollowupForm
 
 

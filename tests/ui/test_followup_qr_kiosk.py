@@ -14,11 +14,11 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from broker.contract import decode
-from collector.db import connect
-from collector.followup import tokens
+from collector.storage.db import connect
+from broker import followup_tokens as tokens
 from collector.followup.form import FollowupApp, start_in_thread
-from collector.ingest import Message, classify
-from collector.store import Store
+from collector.ingest.ingest import Message, classify
+from collector.ingest.store import Store
 from config.collector import FollowupForm
 from kiosk.outbox import Outbox
 from tests.ui.window_env import window_env

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from collector.accounts import (REPORT_KINDS, AccountError, Scope, Store, parse_email, parse_lang, parse_reports,
+from collector.accounts.accounts import (REPORT_KINDS, AccountError, Scope, Store, parse_email, parse_lang, parse_reports,
                                 reports_text)
 from collector.alerting.recipients import AccountRecipients, ConfigRecipients, everyone
-from collector.db import connect
-from collector.hierarchy import Hierarchy
+from collector.storage.db import connect
+from collector.reports.hierarchy import Hierarchy
 from tests.alert_data import config
 
 

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from collector.accounts import AccountError, Scope, Store, scope_sites, within
-from collector.db import connect
-from collector.hierarchy import Hierarchy
+from collector.accounts.accounts import AccountError, Scope, Store, scope_sites, within
+from collector.storage.db import connect
+from collector.reports.hierarchy import Hierarchy
 from tests.scope_data import CFG
 
 H = Hierarchy.from_config(CFG.sites, CFG.labels)

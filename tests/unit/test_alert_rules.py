@@ -11,7 +11,7 @@ from collector.alerting import rules
 from collector.alerting.calendar import Calendar, due_periods, last_closed, report_period
 from collector.alerting.evaluate import Evaluator
 from collector.alerting.history import acknowledge, add_comment, list_alerts
-from collector.db import connect
+from collector.storage.db import connect
 from tests.alert_data import add_ratings, config, local, set_device
 
 SMTP = {"host": "127.0.0.1", "port": 2525, "security": "none", "sender": "hailong@example.vn"}
@@ -155,8 +155,8 @@ def test_negative_share_over_hours_per_counter(tmp_path, db_url):
 
 def test_window_figures_equal_the_report_figures(tmp_path):
     from collector.alerting.evaluate import rule_scope
-    from collector.report import Period
-    from collector.report_queries import ReportSpec, run_report
+    from collector.reports.report import Period
+    from collector.reports.report_queries import ReportSpec, run_report
 
     rule = {"name": "w", "kind": "satisfaction_below", "per": "counter", "threshold": 0.7, "hours": 3}
     cfg, db = make(tmp_path, rule)

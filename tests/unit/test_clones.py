@@ -1,5 +1,5 @@
 """Two kiosks with one device id are told apart from a kiosk that restarts."""
-from collector.clones import CLEAR_AFTER_MS, BootTrack, follow, shared
+from collector.ingest.clones import CLEAR_AFTER_MS, BootTrack, follow, shared
 
 M = 60_000
 

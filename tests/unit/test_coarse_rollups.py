@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broker.contract import Rating, RatingV2, StatusV2, encode
-from collector import records, schema
-from collector.completeness_queries import ratings_by_device, unverified_by_device
-from collector.db import connect
-from collector.hierarchy import Hierarchy
-from collector.ingest import Message, classify
-from collector.placement import Anchors
-from collector.report import RollupRow, aggregate, date_range, parse_period
-from collector.report_queries import ReportSpec, coarse_source, fetch, needs_for, run_reports
-from collector.store import Store, sync_zone
+from collector.storage import records, schema
+from collector.completeness.completeness_queries import ratings_by_device, unverified_by_device
+from collector.storage.db import connect
+from collector.reports.hierarchy import Hierarchy
+from collector.ingest.ingest import Message, classify
+from collector.storage.placement import Anchors
+from collector.reports.report import RollupRow, aggregate, date_range, parse_period
+from collector.reports.report_queries import ReportSpec, coarse_source, fetch, needs_for, run_reports
+from collector.ingest.store import Store, sync_zone
 from tests.unit.test_report_data import CONFIG as REPORT_CONFIG
 
 # These tests compare the rollup paths with the raw ratings, not the privacy rule: every officer with a

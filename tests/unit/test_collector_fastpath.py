@@ -1,4 +1,4 @@
-"""The collector's fast path for v2 ratings (collector/fastpath.py) agrees with the contract's full check.
+"""The collector's fast path for v2 ratings (collector/ingest/fastpath.py) agrees with the contract's full check.
 
 Whatever the fast path accepts, ``broker.contract.decode`` accepts too, and both make the same stored row;
 what it refuses goes to the full check, so a batch classified with the fast path is the batch classified
@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from broker import contract
 from broker.contract import ContractError
-from collector import fastpath, ingest
-from collector.ingest import Message, classify
-from collector.records import rating_row
+from collector.ingest import fastpath, ingest
+from collector.ingest.ingest import Message, classify
+from collector.storage.records import rating_row
 from tests.unit.test_contract import _NEAR_V2, _TEXT, _VALID_V2, TOPIC, _changes, rating_v2
 
 PREFIX = "hailong/v1"

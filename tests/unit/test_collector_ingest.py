@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings, strategies as st
 
 from broker.contract import Rating, Status, encode, utcnow
-from collector.ingest import Message, classify, clip
+from collector.ingest.ingest import Message, classify, clip
 
 T0 = 1_795_000_000.0
 
@@ -97,7 +97,7 @@ def _is_status(topic: str, payload: bytes) -> bool:
        flags=st.lists(st.sampled_from(["rapid_repeat", "x1"]), max_size=3), officer=st.none() | st.just("Lan"))
 def test_stored_timestamps_are_rfc3339_utc_milliseconds(ts, flags, officer):
     from broker.contract import format_ts
-    from collector.records import rating_row
+    from collector.storage.records import rating_row
     r = Rating(id=str(uuid.uuid4()), site="s", device="d", ts=ts, rating=2, scale=3, lang="en", flags=flags,
                officer=officer)
     row = rating_row(r, "2026-01-01T00:00:00.000Z")

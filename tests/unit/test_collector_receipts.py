@@ -3,7 +3,7 @@ import json
 from types import SimpleNamespace as Row
 
 from broker.contract import RECEIPT_MAX_RANGES, MAX_PAYLOAD_BYTES, Receipt, decode
-from collector.receipts import ranges, receipts_for
+from collector.ingest.receipts import ranges, receipts_for
 
 E1, E2 = "7d3c1f0e-2b4a-4e8f-9c1d-5a6b7c8d9e0f", "0b3f6c1e-9d2a-4c8e-9a51-0f1e2d3c4b5a"
 
@@ -37,7 +37,7 @@ def test_a_scattered_batch_is_split_into_receipts_within_the_payload_limit():
 
 
 def test_rows_of_several_batches_are_receipted_together_within_the_delay():
-    from collector.receipts import ReceiptBuffer
+    from collector.ingest.receipts import ReceiptBuffer
 
     buf = ReceiptBuffer("hailong/v1", delay_s=0.5, max_rows=100)
     buf.add([row(1), row(2), row(None, epoch=None)], now=10.0)
@@ -65,7 +65,7 @@ def test_the_time_signal_waits_for_the_subscription():
     import time
 
     from broker.contract import time_topic
-    from collector.mqtt_source import MqttSource
+    from collector.ingest.mqtt_source import MqttSource
     from config.collector import BrokerConnection
 
     source = MqttSource(BrokerConnection(), queue.Queue(), "c", None, 3600, 100)

@@ -10,10 +10,10 @@ import uuid
 import pytest
 
 from broker.contract import Rating, encode, utcnow
-from collector.db import connect
-from collector.ingest import Message, classify
-from collector.rejects import OVER_LIMIT, RejectPolicy, device_of
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message, classify
+from collector.ingest.rejects import OVER_LIMIT, RejectPolicy, device_of
+from collector.ingest.store import Store
 
 NOW = 1_795_000_000.0
 

@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from broker.contract import Rating, encode, utcnow
-from collector.db import connect
-from collector.ingest import Message, classify
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message, classify
+from collector.ingest.store import Store
 
 T = "hailong/v1/ubnd-a/quay-01/rating"
 S = "hailong/v1/ubnd-a/quay-01/status"
@@ -85,7 +85,7 @@ def test_rejects_keep_topic_reason_device_real_size_and_at_most_512_bytes_of_pay
 
 
 def test_a_failing_batch_writes_nothing(store, monkeypatch):
-    import collector.records as records
+    import collector.storage.records as records
 
     def boom(rows, cal):  # fails after the ratings were inserted, before the rollup
         raise RuntimeError("disk full")

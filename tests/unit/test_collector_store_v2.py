@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker.contract import Event, RatingV2, StatusV2, encode
-from collector.db import connect
-from collector.ingest import Message, classify
-from collector.placement import Anchors
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message, classify
+from collector.storage.placement import Anchors
+from collector.ingest.store import Store
 
 EPOCH = "44444444-4444-4444-8444-444444444444"
 T0 = 1_795_000_000.0
@@ -116,7 +116,7 @@ def test_ratings_that_came_before_their_boots_first_live_status_are_placed_when_
 
 
 def test_a_rating_made_in_the_speaking_mode_is_stored_with_its_flag_and_counted(store):
-    from collector.speaking import speaking_count
+    from collector.reports.speaking import speaking_count
 
     plain = rating(1)
     spoken = "hailong/v1/s/d/rating", encode(RatingV2(

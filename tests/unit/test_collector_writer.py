@@ -9,10 +9,10 @@ import types
 import uuid
 
 from broker.contract import Rating, encode, utcnow
-from collector.db import connect
-from collector.ingest import Message
-from collector.service import Stats, Writer
-from collector.store import Store
+from collector.storage.db import connect
+from collector.ingest.ingest import Message
+from collector.ingest.service import Stats, Writer
+from collector.ingest.store import Store
 
 T = "hailong/v1/ubnd-a/quay-01/rating"
 

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, strategies as st
 
 from broker.contract import Event, RatingV2, encode
-from collector import audit
-from collector.completeness import (
+from collector.completeness import audit
+from collector.completeness.completeness import (
     EpochState, Range, active_in, epoch_increments, missing_ranges, ranges_from_runs, ranges_text, replacements,
     summarize,
 )
-from collector.ingest import Message, classify
+from collector.ingest.ingest import Message, classify
 
 E1, E2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 
@@ -83,7 +83,7 @@ def test_a_new_outbox_after_the_first_is_a_replacement_dated_when_it_began():
     # Its first rating dated 1970 (a clock reset, unverified) cannot date it: the day it was heard of can.
     [r] = replacements([state(E2, 2, 2, first_ms=0, seen=oct9), state(E1, 9, 9, first_ms=oct5 - 10**9, seen=sep1)])
     assert r.at_ms == int(datetime(2026, 10, 9, tzinfo=timezone.utc).timestamp() * 1000)
-    from collector.completeness import replaced_text
+    from collector.completeness.completeness import replaced_text
     assert replaced_text(r, ZoneInfo("Asia/Ho_Chi_Minh")) == "outbox replaced on 2026-10-09"
     assert replaced_text(r, ZoneInfo("Asia/Ho_Chi_Minh"), "vi") == ("đã thay hộp thư đi ngày 2026-10-09 / "
                                                                   "outbox replaced on 2026-10-09")

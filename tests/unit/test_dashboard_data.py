@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker.contract import Rating
-from collector import records
-from collector.accounts import Scope, scope_sites
-from collector.db import connect
-from collector.report import parse_period, unsatisfied_only
-from collector.report_queries import ReportSpec, run_reports
+from collector.storage import records
+from collector.accounts.accounts import Scope, scope_sites
+from collector.storage.db import connect
+from collector.reports.report import parse_period, unsatisfied_only
+from collector.reports.report_queries import ReportSpec, run_reports
 from collector.web.data import DataSource
 from tests.unit.test_report_data import CONFIG, rating_rows
 

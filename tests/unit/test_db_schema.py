@@ -1,8 +1,8 @@
 """The schema migrates once on both databases, and a newer schema is refused with a clear message."""
 import pytest
 
-from collector.db import DatabaseError, connect
-from collector.schema import LATEST, MIGRATIONS, current_version
+from collector.storage.db import DatabaseError, connect
+from collector.storage.schema import LATEST, MIGRATIONS, current_version
 
 
 def test_schema_is_created_once_and_is_idempotent(db_url):

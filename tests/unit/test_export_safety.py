@@ -6,7 +6,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from collector.export import Table, csv_cell, formula_like, terminal_text, to_csv, to_text, to_xlsx
+from collector.reports.export import Table, csv_cell, formula_like, terminal_text, to_csv, to_text, to_xlsx
 
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "＝1+1"]
 PLAIN = ["Nguyễn Văn An", "Hộ tịch", "2026-10", "a=b", "", "'quoted", "1-2"]

@@ -10,10 +10,10 @@ import pytest
 from broker import fleet
 from broker.contract import encode
 from broker.fleet_view import behind, line, table, verdict
-from collector.db import connect
-from collector.fleet_state import desired, open_rejections, recent_rejections
-from collector.fleet_watch import Cleared, Desired, FleetWatch, desired_of, save
-from collector.schema import migrate
+from collector.storage.db import connect
+from collector.fleet.fleet_state import desired, open_rejections, recent_rejections
+from collector.fleet.fleet_watch import Cleared, Desired, FleetWatch, desired_of, save
+from collector.storage.schema import migrate
 
 PREFIX = "hailong/v1"
 TOPIC = f"{PREFIX}/xa-a/quay-1/config"
@@ -92,7 +92,7 @@ def test_the_watch_keeps_the_latest_message_per_kiosk_and_stores_it(tmp_path, ke
 
 
 def test_a_refusal_stands_until_the_kiosk_applies_a_later_config(db_url):
-    from collector.records import EVENT_COLUMNS
+    from collector.storage.records import EVENT_COLUMNS
 
     db = connect(db_url)
     migrate(db)
@@ -126,7 +126,7 @@ def test_a_broker_refusing_only_the_configs_leaves_the_collector_subscribed_and_
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.reasoncodes import ReasonCode
 
-    from collector.mqtt_source import MqttSource
+    from collector.ingest.mqtt_source import MqttSource
     from config.common import BrokerConnection
 
     taken = []
@@ -146,7 +146,7 @@ def test_a_broker_refusing_only_the_configs_leaves_the_collector_subscribed_and_
 def test_a_config_goes_whole_to_the_watch_and_never_into_the_rating_batches():
     import queue
 
-    from collector.mqtt_source import MqttSource
+    from collector.ingest.mqtt_source import MqttSource
     from config.common import BrokerConnection
 
     taken, out = [], queue.Queue()

@@ -8,12 +8,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from broker import followup_tokens as tokens
 from broker.contract import RatingV2, decode, encode
-from collector.db import connect
-from collector.followup import answers, tokens
+from collector.storage.db import connect
+from collector.followup import answers
 from collector.followup.answers import Answer, Outcome
-from collector.ingest import Message, classify
-from collector.store import Store
+from collector.ingest.ingest import Message, classify
+from collector.ingest.store import Store
 
 HOUR = 3_600_000
 TTL = 24 * HOUR

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from broker.contract import Rating, decode, new_event_id
-from collector.followup import tokens
+from broker import followup_tokens as tokens
 from config.kiosk import KioskConfig
 from kiosk.clock import KioskClock
 from kiosk.flow import Flow, State

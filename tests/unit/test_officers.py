@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, time as dtime
 from zoneinfo import ZoneInfo
 
-from collector.officers import Grade, OEvent, ORating, evaluate, shifts
+from collector.reports.officers import Grade, OEvent, ORating, evaluate, shifts
 
 TZ = "Asia/Ho_Chi_Minh"
 Z = ZoneInfo(TZ)

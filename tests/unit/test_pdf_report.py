@@ -5,8 +5,8 @@ import subprocess
 
 from collector.alerting.pdf import render
 from collector.alerting.report_doc import ReportDoc
-from collector.export import Table
-from collector.report import ReportRow
+from collector.reports.export import Table
+from collector.reports.report import ReportRow
 
 HEADERS = ["Quầy", "Tên", "Số đánh giá", "Tỷ lệ hài lòng", "Điểm TB (0-100)", "Bấm lặp (bị lọc)"]
 

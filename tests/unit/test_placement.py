@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, strategies as st
 
 from broker.contract import Rating, RatingV2, StatusV2, encode
-from collector.ingest import Message, classify
-from collector.placement import (
+from collector.ingest.ingest import Message, classify
+from collector.storage.placement import (
     CORRECTION_MIN_MS, FUTURE_TOLERANCE_MS, PAST_LIMIT_MS, Anchors, correction_increments, place, status_offset,
 )
 

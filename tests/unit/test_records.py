@@ -2,8 +2,8 @@
 from datetime import datetime, timezone
 
 from broker.contract import Rating, new_event_id
-from collector import records
-from collector.db import connect
+from collector.storage import records
+from collector.storage.db import connect
 
 
 def make(rating=5, flags=(), hour=8, reason=None):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from broker.contract import Rating
-from collector import records
-from collector.report import RollupRow
+from collector.storage import records
+from collector.reports.report import RollupRow
 from config.collector import CollectorConfig
 
 CONFIG = CollectorConfig.model_validate({

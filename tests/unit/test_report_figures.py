@@ -5,8 +5,8 @@ October 2026 in local time holds ratings 1,2,3,4,6,7,8,9 (5 is on 1 Nov local, 1
 """
 import pytest
 
-from collector.hierarchy import Hierarchy
-from collector.report import aggregate, date_range, parse_period
+from collector.reports.hierarchy import Hierarchy
+from collector.reports.report import aggregate, date_range, parse_period
 from tests.unit.test_report_data import CONFIG, rollup_rows
 
 TZ = CONFIG.timezone
@@ -140,7 +140,7 @@ def test_unknown_grouping_is_refused_with_the_choices():
 
 
 def test_combining_groups_gives_the_total():
-    from collector.report import combine
+    from collector.reports.report import combine
     total = combine(report("centre"))
     assert (total.count, total.satisfied_rate, total.mean_score, total.flagged) == (7, 0.5714, 64.3, 1)
 

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime, timezone
 
 from broker.contract import Rating
-from collector import records, schema
-from collector.db import Database
-from collector.report_queries import ReportSpec, run_report
-from collector.report import parse_period
+from collector.storage import records, schema
+from collector.storage.db import Database
+from collector.reports.report_queries import ReportSpec, run_report
+from collector.reports.report import parse_period
 from config.collector import CollectorConfig
 
 

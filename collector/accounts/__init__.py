@@ -1,0 +1,1 @@
+"""Dashboard accounts, sessions and API tokens, and their commands."""

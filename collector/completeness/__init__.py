@@ -1,0 +1,1 @@
+"""Completeness: which ratings each kiosk created and which arrived (gaps, audit)."""
