@@ -1,0 +1,69 @@
+"""What a kiosk's status tells the collector reaches the device row the dashboard shows (what waits for a
+receipt and since when, the outbox's numbering, faults, the clock), and a hostile topic or field name is
+rejected without stopping the batch. Expected rows are written out field by field."""
+from __future__ import annotations
+
+import json
+import uuid
+
+from collector.ingest import DeviceRow, Message, classify
+
+T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
+TOPIC = "hailong/v1/ubnd-a/quay-01/status"
+EPOCH = "11111111-1111-1111-1111-111111111111"
+
+
+def status_v2(**kw) -> bytes:
+    d = {"v": 2, "site": "ubnd-a", "device": "quay-01", "state": "online", "ts": "2026-11-18T11:06:30.123Z",
+         "app_version": "2.1", "outbox_depth": 7, "last_rating_ts": "2026-11-18T11:05:00Z",
+         "config_hash": "a" * 64, "boot": "boot-1", "mono_ms": 5000, "clock": "unsynced", "epoch": EPOCH,
+         "seq_last": 41, "officer": "Nguyễn Văn A", "config_error": "faces.scale: 9", "fault": "disk full",
+         "unreceipted": 3, "unreceipted_since": "2026-11-18T10:00:00Z", "receipts": "fallback", "pushes": "on"}
+    d.update(kw)
+    return json.dumps(d).encode()
+
+
+def test_a_live_status_puts_every_field_it_carries_on_the_device_row():
+    b = classify([Message(TOPIC, status_v2(), 1, 1, False, T0 + 0.0004)])
+    assert b.rejects == [] and b.devices == [DeviceRow(
+        site="ubnd-a", device="quay-01", state="online", status_ts="2026-11-18T11:06:30.123Z",
+        last_seen="2026-11-18T11:06:40.000Z", app_version="2.1", outbox_depth=7,
+        last_rating_ts="2026-11-18T11:05:00.000Z", config_hash="a" * 64, clock_skew_s=9.877,
+        received_ms=1_795_000_000_000, live=1, boot="boot-1", clock="unsynced", epoch=EPOCH, seq_last=41,
+        officer="Nguyễn Văn A", config_error="faces.scale: 9", fault="disk full", unreceipted=3,
+        unreceipted_since="2026-11-18T10:00:00.000Z", receipts="fallback", pushes="on")]
+
+
+def test_a_status_without_receipts_or_a_last_rating_leaves_them_empty():
+    p = json.loads(status_v2())
+    for k in ("last_rating_ts", "unreceipted", "unreceipted_since", "receipts"):
+        del p[k]
+    [row] = classify([Message(TOPIC, json.dumps(p).encode(), 1, 1, False, T0)]).devices
+    assert (row.last_rating_ts, row.unreceipted, row.unreceipted_since, row.receipts) == (None, None, None, None)
+
+
+def test_a_retained_status_dated_in_the_future_does_not_keep_its_device_seen_and_has_no_skew():
+    [row] = classify([Message(TOPIC, status_v2(ts="2199-01-01T00:00:00Z"), 1, 1, True, T0)]).devices
+    assert (row.last_seen, row.clock_skew_s, row.live) == ("2026-11-18T11:06:40.000Z", None, 0)
+    [row] = classify([Message(TOPIC, status_v2(), 1, 1, True, T0)]).devices
+    assert (row.last_seen, row.clock_skew_s, row.live) == ("2026-11-18T11:06:30.123Z", None, 0)
+
+
+def rating(**extra) -> bytes:
+    d = {"v": 1, "id": str(uuid.uuid4()), "site": "ubnd-a", "device": "quay-01", "ts": "2026-11-18T11:06:30Z",
+         "rating": 3, "scale": 5, "lang": "vi"}
+    d.update(extra)
+    return json.dumps(d).encode()
+
+
+def test_a_topic_that_is_not_utf8_is_rejected_with_the_bytes_replaced_and_the_rest_of_the_batch_stored():
+    b = classify([Message(b"hailong/v1/\xff\xfe/quay-01/rating", rating(), 1, 1, False, T0),
+                  Message("hailong/v1/ubnd-a/quay-01/rating", rating(), 2, 1, False, T0)])
+    assert [(r.reason, r.topic) for r in b.rejects] == [("bad_topic", "hailong/v1/\ufffd\ufffd/quay-01/rating")]
+    assert len(b.rows) == 1 and [a[0] for a in b.acks] == [1, 2]
+
+
+def test_a_field_name_with_nul_is_rejected_with_a_reason_the_databases_can_store_and_the_batch_goes_on():
+    b = classify([Message("hailong/v1/ubnd-a/quay-01/rating", rating(**{"a\u0000b": 1}), 1, 1, False, T0),
+                  Message("hailong/v1/ubnd-a/quay-01/rating", rating(), 2, 1, False, T0)])
+    assert [r.reason for r in b.rejects] == ["unknown_field:a?b"] and len(b.rows) == 1
