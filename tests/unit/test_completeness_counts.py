@@ -4,11 +4,12 @@ worked out by hand from the epochs below."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from collector.completeness import (
-    EpochState, Range, Replacement, Summary, active_in, ranges_from_runs, ranges_text, replaced_text, replacements,
-    started_ms, summarize,
+    EpochIncrement, EpochRow, EpochState, Range, Replacement, Summary, active_in, epoch_increments, epoch_rows,
+    ranges_from_runs, ranges_text, replaced_text, replacements, started_ms, summarize,
 )
 
 E1, E2, E3 = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
@@ -114,3 +115,32 @@ def test_a_replacement_is_dated_in_the_sites_zone_and_an_unknown_date_is_a_quest
     assert replaced_text(r._replace(at_ms=None), ZoneInfo("Asia/Ho_Chi_Minh")) == "outbox replaced on ?"
     assert replaced_text(r._replace(at_ms=None), ZoneInfo("Asia/Ho_Chi_Minh"), "vi") == (
         "đã thay hộp thư đi ngày ? / outbox replaced on ?")
+
+
+def stored(epoch_id, seq, at_ms, day, device="quay-1"):
+    return SimpleNamespace(site="tan-lap", device=device, epoch=epoch_id, seq=seq, at_ms=at_ms,
+                           received_at=f"2026-10-{day:02d}T00:00:00.000Z")
+
+
+def test_a_batchs_counts_per_outbox_take_the_highest_seq_and_the_earliest_and_latest_times_in_any_order():
+    rows = [stored(E1, 2, 200, 2), stored(E1, 5, 500, 5), stored(E1, 1, 100, 1), stored(E1, 3, 300, 3),
+            stored(E1, 4, 400, 4, device="quay-0")]
+    assert epoch_increments(rows) == [
+        EpochIncrement("tan-lap", "quay-0", E1, 1, 4, 400, 400, "2026-10-04T00:00:00.000Z", "2026-10-04T00:00:00.000Z"),
+        EpochIncrement("tan-lap", "quay-1", E1, 4, 5, 100, 500, "2026-10-01T00:00:00.000Z", "2026-10-05T00:00:00.000Z")]
+
+
+def status(epoch_id, seq_last, day, device="quay-1"):
+    return SimpleNamespace(site="tan-lap", device=device, epoch=epoch_id, seq_last=seq_last,
+                           seen_at=f"2026-10-{day:02d}T00:00:00.000Z")
+
+
+def test_an_outboxs_row_keeps_the_highest_count_a_status_gave_and_when_and_widens_when_it_was_heard_of():
+    inc = EpochIncrement("tan-lap", "quay-1", E1, 3, 5, 100, 300, "2026-10-03T00:00:00.000Z",
+                         "2026-10-04T00:00:00.000Z")
+    got = epoch_rows([inc], [status(E1, 8, 2), status(E1, 6, 9), status(E2, 4, 5), status(E1, 7, 6)])
+    day = "2026-10-{:02d}T00:00:00.000Z".format
+    assert got == [EpochRow("tan-lap", "quay-1", E1, 3, 5, 8, day(2), 100, 300, day(2), day(9)),
+                   EpochRow("tan-lap", "quay-1", E2, 0, 0, 4, day(5), None, None, day(5), day(5))]
+    # Without a status the row has no count from one and is known from its messages alone.
+    assert epoch_rows([inc], []) == [EpochRow("tan-lap", "quay-1", E1, 3, 5, 0, None, 100, 300, day(3), day(4))]
