@@ -67,3 +67,32 @@ def test_a_field_name_with_nul_is_rejected_with_a_reason_the_databases_can_store
     b = classify([Message("hailong/v1/ubnd-a/quay-01/rating", rating(**{"a\u0000b": 1}), 1, 1, False, T0),
                   Message("hailong/v1/ubnd-a/quay-01/rating", rating(), 2, 1, False, T0)])
     assert [r.reason for r in b.rejects] == ["unknown_field:a?b"] and len(b.rows) == 1
+
+
+def padded(payload: bytes, size: int) -> bytes:
+    return payload + b" " * (size - len(payload))  # JSON allows trailing white space
+
+
+def test_a_payload_of_exactly_the_largest_size_is_stored_and_one_byte_more_is_rejected_with_its_real_size():
+    t = "hailong/v1/ubnd-a/quay-01/rating"
+    b = classify([Message(t, padded(rating(), 4096), 1, 1, False, T0),
+                  Message(t, padded(rating(), 4097), 2, 1, False, T0)])
+    assert len(b.rows) == 1 and [(r.reason, r.size) for r in b.rejects] == [("too_large", 4097)]
+
+
+def test_a_reject_records_the_length_of_what_was_received():
+    b = classify([Message("hailong/v1/ubnd-b/quay-01/rating", rating(), 1, 1, False, T0)])  # another site's topic
+    assert [(r.reason, r.size) for r in b.rejects] == [("topic_mismatch", len(rating()))]
+
+
+def test_an_empty_retained_status_alone_is_ignored_and_an_empty_rating_alone_is_rejected():
+    b = classify([Message(TOPIC, b"", 1, 1, True, T0)])
+    assert (b.ignored, b.rejects) == (1, [])
+    b = classify([Message("hailong/v1/ubnd-a/quay-01/rating", b"", 1, 1, False, T0)])
+    assert b.ignored == 0 and [r.reason for r in b.rejects] == ["empty"]
+
+
+def test_a_collector_on_another_topic_prefix_stores_its_sites_messages():
+    b = classify([Message("tinh-x/v1/ubnd-a/quay-01/rating", rating(), 1, 1, False, T0),
+                  Message("tinh-x/v1/ubnd-a/quay-01/status", b"", 2, 1, True, T0)], prefix="tinh-x/v1")
+    assert len(b.rows) == 1 and b.rejects == [] and b.ignored == 1
