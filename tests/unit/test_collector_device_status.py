@@ -1,6 +1,7 @@
 """What a kiosk's status tells the collector reaches the device row the dashboard shows (what waits for a
-receipt and since when, the outbox's numbering, faults, the clock), and a hostile topic or field name is
-rejected without stopping the batch. Expected rows are written out field by field."""
+receipt and since when, the outbox's numbering, faults, the clock); the edges of ingest: a hostile topic or
+field name, a payload at the size limit, empty messages, another topic prefix. Expected rows are written
+out field by field."""
 from __future__ import annotations
 
 import json
