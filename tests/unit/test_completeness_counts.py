@@ -138,7 +138,8 @@ def status(epoch_id, seq_last, day, device="quay-1"):
 def test_an_outboxs_row_keeps_the_highest_count_a_status_gave_and_when_and_widens_when_it_was_heard_of():
     inc = EpochIncrement("tan-lap", "quay-1", E1, 3, 5, 100, 300, "2026-10-03T00:00:00.000Z",
                          "2026-10-04T00:00:00.000Z")
-    got = epoch_rows([inc], [status(E1, 8, 2), status(E1, 6, 9), status(E2, 4, 5), status(E1, 7, 6)])
+    # An outbox heard of only by its status first, then E1's statuses: the highest count, first said on 2 Oct
+    got = epoch_rows([inc], [status(E2, 4, 5), status(E1, 8, 2), status(E1, 6, 9), status(E1, 8, 7), status(E1, 7, 6)])
     day = "2026-10-{:02d}T00:00:00.000Z".format
     assert got == [EpochRow("tan-lap", "quay-1", E1, 3, 5, 8, day(2), 100, 300, day(2), day(9)),
                    EpochRow("tan-lap", "quay-1", E2, 0, 0, 4, day(5), None, None, day(5), day(5))]
