@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from collector.ingest import DeviceRow, Message, classify
+from collector.ingest import DeviceRow, EpochStatus, Message, classify
 
 T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 TOPIC = "hailong/v1/ubnd-a/quay-01/status"
@@ -97,3 +97,26 @@ def test_a_collector_on_another_topic_prefix_stores_its_sites_messages():
     b = classify([Message("tinh-x/v1/ubnd-a/quay-01/rating", rating(), 1, 1, False, T0),
                   Message("tinh-x/v1/ubnd-a/quay-01/status", b"", 2, 1, True, T0)], prefix="tinh-x/v1")
     assert len(b.rows) == 1 and b.rejects == [] and b.ignored == 1
+
+
+def test_a_status_says_how_far_its_outbox_is_numbered_and_two_devices_in_one_batch_each_keep_a_row():
+    other = status_v2(device="quay-02", epoch="22222222-2222-2222-2222-222222222222", seq_last=9)
+    b = classify([Message(TOPIC, status_v2(), 1, 1, False, T0),
+                  Message("hailong/v1/ubnd-a/quay-02/status", other, 2, 1, False, T0)])
+    assert b.epoch_status == [EpochStatus("ubnd-a", "quay-01", EPOCH, 41, "2026-11-18T11:06:40.000Z"),
+                              EpochStatus("ubnd-a", "quay-02", "22222222-2222-2222-2222-222222222222", 9,
+                                          "2026-11-18T11:06:40.000Z")]
+    assert [(d.device, d.seq_last) for d in b.devices] == [("quay-01", 41), ("quay-02", 9)]
+
+
+def test_a_kiosk_that_lost_its_outbox_says_how_far_the_lost_one_was_numbered():
+    lost = "33333333-3333-3333-3333-333333333333"
+    event = {"v": 2, "id": str(uuid.uuid4()), "site": "ubnd-a", "device": "quay-01", "ts": "2026-11-18T11:06:30Z",
+             "epoch": EPOCH, "seq": 1, "boot": "boot-1", "mono_ms": 5000, "clock": "synced",
+             "type": "outbox_salvaged", "lost_epoch": lost, "lost_seq_last": 300, "lost": 178}
+    b = classify([Message("hailong/v1/ubnd-a/quay-01/event", json.dumps(event).encode(), 1, 1, False, T0)])
+    assert b.rejects == [] and len(b.events) == 1
+    assert b.epoch_status == [EpochStatus("ubnd-a", "quay-01", lost, 300, "2026-11-18T11:06:40.000Z")]
+    event.update(id=str(uuid.uuid4()), type="sign_in", lost_epoch=None, lost_seq_last=None, lost=None)
+    assert classify([Message("hailong/v1/ubnd-a/quay-01/event", json.dumps(event).encode(), 1, 1, False, T0)]
+                    ).epoch_status == []
