@@ -5,9 +5,10 @@ out field by field."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
-from collector.ingest import DeviceRow, EpochStatus, Message, classify
+from collector.ingest import DeviceRow, EpochStatus, Message, classify, clip
 
 T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 TOPIC = "hailong/v1/ubnd-a/quay-01/status"
@@ -120,3 +121,20 @@ def test_a_kiosk_that_lost_its_outbox_says_how_far_the_lost_one_was_numbered():
     event.update(id=str(uuid.uuid4()), type="sign_in", lost_epoch=None, lost_seq_last=None, lost=None)
     assert classify([Message("hailong/v1/ubnd-a/quay-01/event", json.dumps(event).encode(), 1, 1, False, T0)]
                     ).epoch_status == []
+
+
+def test_a_payload_the_network_thread_clipped_is_rejected_with_the_size_it_had():
+    big = padded(rating(), 1 << 20)
+    b = classify([Message("hailong/v1/ubnd-a/quay-01/rating", clip(big), 1, 1, False, T0, size=len(big))])
+    assert [(r.reason, r.size, len(r.payload)) for r in b.rejects] == [("too_large", 1 << 20, 4096)]
+
+
+def test_receive_times_are_utc_whatever_the_collectors_local_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Ho_Chi_Minh")
+    time.tzset()
+    try:
+        b = classify([Message("hailong/v1/ubnd-a/quay-01/rating", rating(), 1, 1, False, T0)])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert b.rows[0].received_at == "2026-11-18T11:06:40.000Z"
