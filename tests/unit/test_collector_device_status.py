@@ -138,3 +138,9 @@ def test_receive_times_are_utc_whatever_the_collectors_local_zone(monkeypatch):
         monkeypatch.undo()
         time.tzset()
     assert b.rows[0].received_at == "2026-11-18T11:06:40.000Z"
+
+
+def test_a_retained_replay_after_a_live_status_in_the_same_batch_does_not_replace_it():
+    b = classify([Message(TOPIC, status_v2(state="online"), 1, 1, False, T0),
+                  Message(TOPIC, status_v2(state="offline"), 2, 1, True, T0 + 1)])
+    assert [(d.state, d.live) for d in b.devices] == [("online", 1)]
