@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 
 def main() -> int:
-    out = subprocess.run([".venv/bin/mutmut", "results", "--all", "true"], capture_output=True, text=True)
+    out = subprocess.run([".venv/bin/python", "-m", "mutmut", "results", "--all", "true"], capture_output=True, text=True)
     counts: dict[str, Counter] = defaultdict(Counter)
     for line in out.stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
