@@ -130,3 +130,17 @@ def test_the_openapi_description_is_valid_and_lists_every_api_route(api):
     assert answer["officers"] and all(set(o) == set(officer) for o in answer["officers"])
     quality = schema["properties"]["quality"]["items"]["properties"]
     assert answer["quality"] and all(set(q) == set(quality) for q in answer["quality"])
+
+
+def test_ratings_made_in_the_speaking_mode_are_counted_within_each_scope(api):
+    """Three of commune A's ratings made in the kiosk's speaking mode: the province sees 3, A sees 3, B none."""
+    app, url = api
+    ids = [r.id for r in ratings() if r.ts.startswith("2026") and r.site == "ubnd-an-phu"][:3]
+    with app.db.transaction():
+        app.db.executemany("UPDATE ratings SET mode = 'speaking' WHERE id = ?", [(i,) for i in ids])
+    for scope, want in ((Scope("all"), 3), (Scope("commune", "xa-an-phu"), 3), (Scope("commune", "xa-zebra-b"), 0)):
+        _, token = app.store.add_token(f"BI {scope}", scope, None)
+        status, _, body = call(url, "/api/v1/summary?period=2026", token)
+        assert status == 200 and json.loads(body)["speaking_mode"] == want, (scope, body[:300])
+    _, token = app.store.add_token("BI tháng khác", Scope("all"), None)
+    assert json.loads(call(url, "/api/v1/summary?period=2025", token)[2])["speaking_mode"] == 0  # not that year
