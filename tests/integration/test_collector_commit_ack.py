@@ -19,7 +19,7 @@ N = 200  # one batch: every rating is in the window when the kill comes
 
 HELD = r'''
 import pathlib, sys, time
-from collector import store
+from collector.ingest import store
 marker = pathlib.Path(sys.argv[1])
 real = store.Store.write
 def write(self, batch):

@@ -37,7 +37,7 @@ def _collector_cmd() -> list[str]:
     if whole_cli:
         return [PY, "-m", "collector", "run"]
     # The dashboard package is not in this tree yet: run the same subcommand without the dispatcher.
-    return [PY, "-c", "import argparse,sys; from collector import service as s; p=argparse.ArgumentParser(); "
+    return [PY, "-c", "import argparse,sys; from collector.ingest import service as s; p=argparse.ArgumentParser(); "
                       "s.add_arguments(p); sys.exit(s.main(p.parse_args()))"]
 
 

@@ -1,7 +1,7 @@
 """The thank-you QR end to end, every part real: the kiosk window (Xvfb) with a real touch on a face; the QR
 read off its screenshot by zbarimg; the link opened in headless Chromium on a 390 px phone without script,
-answered while the kiosk is still offline (the answer waits); the kiosk's outbox row then reaches Mosquitto and
-the real `python -m collector run`, which joins the answer to the rating; the form runs as the real
+answered while the kiosk is still offline (the answer waits); the kiosk's own uplink then sends its outbox row
+through Mosquitto to the real `python -m collector run`, which joins the answer to the rating; the form runs as the real
 `python -m collector followup serve`; the dashboard's /followup page and /api/v1/followup show the answer with
 that rating's face and counter. A second answer with the same link, and a forged link, are refused."""
 from __future__ import annotations
@@ -9,20 +9,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.storage.db import connect
 from broker import followup_tokens as tokens
 from collector.web.server import Dashboard, start_in_thread
 from config.collector import CollectorConfig
+from config.kiosk import KioskConfig
 from kiosk.outbox import Outbox
-from tests.e2e.chain import start_collector
+from kiosk.uplink import Uplink
+from tests.e2e.chain import start_collector, wait_for
 from tests.integration.test_dashboard_scope_matrix import login, request
 from tests.servers import free_port, wait_port
 from tests.ui.test_followup_qr_kiosk import ROOT, run_driver
@@ -72,19 +71,17 @@ def test_tap_scan_answer_on_a_phone_and_find_it_joined_on_the_dashboard_and_the_
         assert "Cảm ơn bạn đã góp ý" in page.locator("h1").inner_text()
         assert db.query("SELECT state FROM followup_answers WHERE rating_id = ?", (rid,)) == [("pending",)]
 
-        box = Outbox(tmp_path / "outbox.db")  # the kiosk comes back online: its outbox row goes out
-        [row] = box.peek(0, 10)
-        box.close()
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="kiosk-quay-01", protocol=mqtt.MQTTv311)
-        client.connect("127.0.0.1", mosquitto.port)
-        client.loop_start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not db.scalar("SELECT COUNT(*) FROM ratings WHERE id = ?", (rid,)):
-            # again until stored, as the kiosk's uplink does until the receipt: the collector may still be starting
-            client.publish(row.topic, row.payload, qos=1).wait_for_publish(10)
-            time.sleep(1.0)
-        client.loop_stop()
-        client.disconnect()
+        # the kiosk comes back online: its own uplink sends the outbox row and forgets it only on the receipt
+        box = Outbox(tmp_path / "outbox.db")
+        assert len(box.peek(0, 10)) == 1
+        uplink = Uplink(KioskConfig.model_validate({"site": "ubnd-xa-tan-lap", "device": "quay-01", "broker": {
+            "host": "127.0.0.1", "port": mosquitto.port}}), box).start()
+        try:
+            assert wait_for(lambda: box.depth() == 0, 60), collector.tail()
+        finally:
+            uplink.stop()
+            box.close()
+        assert db.scalar("SELECT COUNT(*) FROM ratings WHERE id = ?", (rid,)) == 1
         assert db.query("SELECT state, site, device, s_staff FROM followup_answers WHERE rating_id = ?", (rid,)) == [
             ("joined", "ubnd-xa-tan-lap", "quay-01", 1)]
 
