@@ -474,7 +474,7 @@ class Uplink:
         """Whether to send unreceipted rows again now: those the broker took before the returned
         monotonic ms (None: not now)."""
         if self._round_now:  # a collector was heard (again): what went before it may have gone nowhere
-            return int(now * 1000)
+            return self._everything_taken_until_now()
         if now < self._next_round:
             return None
         base = float(self.cfg.outbox.resend_after_s)
@@ -483,10 +483,17 @@ class Uplink:
                 self._resend_every = min(self._resend_every * 2, RESEND_MAX_S)
             self._quiet_rounds += 1
             self._next_round = now + self._resend_every
-            return int(now * 1000)
+            return self._everything_taken_until_now()
         self._next_round = now + base
         newest = self.outbox.last_receipted_sent
         return newest - int(base * 1000) if newest is not None else None  # only rows a later one overtook
+
+    def _everything_taken_until_now(self) -> int:
+        """The bound of a round of every row the broker took until now. PUBACKs read but not stamped yet are
+        stamped first: those of rows sent just before a restarted broker had the collector's subscription
+        again come in the same read as the collector's time, and a stamp after the bound left them out."""
+        self._flush_marks()
+        return int(time.monotonic() * 1000) + 1
 
     def _resend_round(self, sent_before: int) -> None:
         """Send again, oldest first, every row the broker took before ``sent_before`` that no receipt cleared."""

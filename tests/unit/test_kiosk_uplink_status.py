@@ -1,6 +1,8 @@
 """What the uplink says about storage: the fault in the v2 status, and a salvage report as a durable event."""
 from __future__ import annotations
 
+import time
+
 from broker.contract import Event, StatusV2, decode, event_topic, status_topic
 from config.kiosk import KioskConfig
 from kiosk.clock import KioskClock
@@ -100,3 +102,34 @@ def test_the_window_starts_small_doubles_on_progress_and_carries_to_the_next_con
     assert client.sent[15:] == client.sent[5:15]  # the 10 unacknowledged ones, oldest first
     up._end_connection()  # nothing acknowledged on that one: back to the small window
     assert up._start_window == 5
+
+
+def test_rows_the_broker_took_just_before_a_collector_said_the_time_are_in_the_round_the_time_starts(tmp_path):
+    """A restarted broker drops what a kiosk sends before the collector has subscribed again. Those PUBACKs
+    arrive in the same read as the collector's first time signal, before the uplink stamps them: the resend
+    round that signal starts must still count them as taken before it, or they wait out resend_after_s."""
+    from broker.contract import TimeSignal, encode, utcnow
+
+    import json
+
+    box = Outbox(tmp_path / "o.db")
+    for i in range(3):  # numbered rows (contract v2): each waits for its receipt once the broker took it
+        box.add(lambda epoch, seq, i=i: json.dumps({"v": 2, "id": f"r{i}", "epoch": epoch, "seq": seq}).encode(),
+                TOPIC, id=f"r{i}")
+    up = Uplink(CFG, box, wire_v2=True, clock=CLOCK)
+    assert up.receipts == "on"
+    client = FakeClient()
+    connection(up)
+    up._fill(client)
+    assert len(client.sent) == 3
+    for mid in (1, 2, 3):  # the broker took them (and, no collector subscribed yet, dropped them)
+        up._on_publish(None, None, mid, Ok(), None)
+    assert len(up._marks) == 3 and box.depth() == 3  # taken, not stamped yet, kept for the receipt
+    up._heard_time(encode(TimeSignal(ts=utcnow())))  # the collector is back: the same read
+    now = time.monotonic()
+    due = up._round_due(now)
+    assert due is not None
+    up._resend_round(due)
+    up._fill(client)
+    assert client.sent[3:] == client.sent[:3] == ["r0", "r1", "r2"]  # all three again, oldest first
+    assert up._round_due(time.monotonic()) is None  # and one round, not a stream of them
