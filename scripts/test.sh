@@ -5,9 +5,10 @@ cd "$(dirname "$0")/.."
 export KIVY_NO_ARGS=1 KCFG_KIVY_LOG_LEVEL=warning KIVY_NO_CONSOLELOG=1
 export KIVY_HOME="${KIVY_HOME:-$(mktemp -d)}"
 cmd=(.venv/bin/python -m pytest "$@")
-# The whole suite runs on two workers (pytest-xdist); tests that must not overlap share a group
+# The whole suite runs on three workers (pytest-xdist; many tests wait rather than compute, so one more
+# than the 2 cores keeps both busy); tests that must not overlap share a group
 # (tests/conftest.py). Chosen tests run in one process unless TEST_WORKERS says otherwise.
-workers="${TEST_WORKERS:-$([ $# -eq 0 ] && echo 2 || echo 0)}"
+workers="${TEST_WORKERS:-$([ $# -eq 0 ] && echo 3 || echo 0)}"
 if [ "$workers" != 0 ]; then
   cmd+=(-n "$workers" --dist loadgroup)
 fi

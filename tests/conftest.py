@@ -25,7 +25,7 @@ LOAD_SUITES = {"test_faults.py", "test_poor_link.py", "test_long_outage.py", "te
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (scripts/test.sh runs two workers) some tests must not overlap: Kivy windows share
+    """Under pytest-xdist (scripts/test.sh runs three workers) some tests must not overlap: Kivy windows share
     one virtual screen, and the load suites run one at a time. The other end-to-end chains (fleet, enrolment,
     shifts) run one at a time too, but beside the load suites, so the run fits its 15 minutes."""
     for item in items:
