@@ -254,11 +254,11 @@ def _fleet(args) -> int:
 
 def _counters(args, folder) -> tuple[list[str], int]:
     """The differences between the fleet folder's counters and the broker's and collector.yaml's."""
-    from . import counters
+    from . import counters, counters_cli
 
     fleet = counters.fleet_counters(folder, site=args.site)
-    broker = counters.broker_counters(args.broker_dir) if args.broker_dir else None
-    collector, hierarchy = counters.collector_counters(args.collector) if args.collector else (None, None)
+    broker = counters_cli.broker_counters(args.broker_dir) if args.broker_dir else None
+    collector, hierarchy = counters_cli.collector_counters(args.collector) if args.collector else (None, None)
     lines = counters.differences(fleet, broker, collector, hierarchy, site=args.site, fleet_dir=str(folder),
                                  broker_dir=str(args.broker_dir or "BROKER_DIR"))
     return lines, len(fleet)

@@ -4,7 +4,8 @@ hierarchy of collector.yaml (``sites: ... centres: - site: SITE ... counters: - 
 ties them together, so a counter added in one and forgotten in another fails quietly: a kiosk with no
 account is refused by the broker, one missing from the fleet folder never gets a push, one missing from
 collector.yaml shows in reports under its bare slug. ``python -m config fleet check DIR --broker-dir ...
---collector ...`` compares them (this module) and prints each difference, Vietnamese first.
+--collector ...`` compares them (this module; counters_cli.py reads the broker's and the collector's
+files) and prints each difference, Vietnamese first.
 
 A kiosk of a commune merged into another (``merged_from`` in collector.yaml) keeps its old site slug on the
 broker and in the fleet folder; collector.yaml lists its counter under the centre it was merged into.
@@ -39,32 +40,6 @@ def fleet_counters(folder: Path, site: Optional[str] = None) -> dict[tuple[str, 
             broker = None
         out[(s, d)] = broker.get("username") if isinstance(broker, dict) else None
     return out
-
-
-def broker_counters(broker_dir: Path) -> dict[tuple[str, str], str]:
-    """(site, device) of every device account of a broker folder -> its user name."""
-    from broker.errors import SetupError
-    from broker.state import load_state
-
-    try:
-        state = load_state(Path(broker_dir))
-    except SetupError as exc:
-        raise ConfigError(Path(broker_dir), [str(exc)]) from None
-    except PermissionError:
-        raise ConfigError(Path(broker_dir), [f"{broker_dir}: không đọc được state.json / cannot read state.json "
-                                             f"(it holds password hashes: run as root)"]) from None
-    return {(a.site, a.device): user for user, a in state.accounts.items() if a.kind == "device"}
-
-
-def collector_counters(path: Path):
-    """(centre, device) of every counter in collector.yaml's sites, and the hierarchy (old slug -> centre)."""
-    from collector.reports.hierarchy import Hierarchy
-
-    from .loader import load
-
-    cfg = load(path, kind="collector")
-    hierarchy = Hierarchy.from_config(cfg.sites)
-    return set(hierarchy.counters), hierarchy
 
 
 def differences(fleet: dict, broker: Optional[dict] = None, collector: Optional[set] = None, hierarchy=None,

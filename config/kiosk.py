@@ -64,7 +64,7 @@ class Languages(Strict):
     def _default_enabled(self) -> "Languages":
         if self.default not in self.enabled:
             raise ValueError(f"default language {self.default!r} must be in enabled {self.enabled}")
-        from kiosk.texts import SHIPPED
+        from .texts import SHIPPED
 
         missing = [c for c in self.enabled if c not in SHIPPED and c not in self.custom]
         if missing:
@@ -179,7 +179,7 @@ class Keys(Strict):
         for kind, default in SPEAKING_KEYS.items():  # a default the key map already uses elsewhere is left out
             if getattr(self, kind) is None:
                 setattr(self, kind, [k for k in default if k not in given])
-        from kiosk.keys import KEYCODES, RESERVED
+        from .keys import KEYCODES, RESERVED
 
         named = [(kind, k) for kind in ("listen", "back", "speak", "next", "previous", "choose")
                  for k in getattr(self, kind)] + [
@@ -299,7 +299,7 @@ class Duty(Strict):
     @field_validator("opening_hours")
     @classmethod
     def _hours(cls, spec: dict[str, list[str]]) -> dict[str, list[str]]:
-        from kiosk.duty import parse_hours
+        from .hours import parse_hours
 
         parse_hours(spec)
         return spec
@@ -389,7 +389,7 @@ class KioskConfig(Strict):
             raise ValueError(f"{'technician' if keyed[0] == 'technician' else 'staff ' + repr(keyed[0])}: mã PIN được băm bằng khóa PIN, hãy cho thiết bị khóa đó / the PIN "
                              f"hash was made with a PIN key; give the kiosk that key: duty: {{pin_key: {{file: pin.key}}}}")
         if self.keys.faces is None:
-            from kiosk.keys import default_face_keys
+            from .keys import default_face_keys
 
             self.keys.faces = default_face_keys(self.faces.scale)
             taken = {k for kind in ("listen", "back", "speak", "next", "previous", "choose")

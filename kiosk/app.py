@@ -40,7 +40,7 @@ from .officer_ui import ON_DUTY, PIN as OFFICER_PIN, SERVICE as OFFICER_SERVICE,
 from .outbox import Outbox
 from .recorder import Recorder
 from .requests import Requests
-from .texts import FAULT_HINTS, OFFICER_SCREENS, Texts, officer_text
+from config.texts import FAULT_HINTS, OFFICER_SCREENS, Texts, officer_text
 from .uplink import Uplink
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.utils import escape_markup
 
 from .last_good import Startup, choose
-from .texts import CONFIG_PROBLEM as T
+from config.texts import CONFIG_PROBLEM as T
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 3.0

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, time as dtime
 from typing import Callable, Optional
 
+from config.hours import parse_hours  # noqa: F401  (kiosk.yaml's hours read, for callers)
 from config.pins import verify_pin
 
 from .pin_lockout import MAX_TRIES, PinLockout  # noqa: F401  (MAX_TRIES: the rule's number, for callers)
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -54,30 +54,6 @@ def pin_checker(duty_cfg) -> Callable[[str, str], bool]:
         return verify_pin(pin, stored, key)
 
     return check
-
-
-def parse_hours(spec: dict[str, list[str]]) -> dict[int, list[tuple[dtime, dtime]]]:
-    """``{"mon-fri": ["07:30-11:30", "13:30-17:00"], "sat": ["07:30-11:30"]}`` -> weekday -> intervals."""
-    out: dict[int, list[tuple[dtime, dtime]]] = {}
-    for days, spans in spec.items():
-        first, _, last = days.partition("-")
-        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
-            raise ValueError(f"{days!r}: use day names {', '.join(WEEKDAYS)} or a range like mon-fri")
-        a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
-        if b < a:
-            raise ValueError(f"{days!r}: the range must run forwards (mon-fri)")
-        parsed = []
-        for span in spans:
-            try:
-                start, end = (dtime.fromisoformat(p.strip()) for p in span.split("-"))
-            except ValueError:
-                raise ValueError(f"{span!r}: write opening hours like 07:30-11:30") from None
-            if end <= start:
-                raise ValueError(f"{span!r}: the end must be after the start")
-            parsed.append((start, end))
-        for d in range(a, b + 1):
-            out[d] = sorted(out.get(d, []) + parsed)
-    return out
 
 
 def closing_time(hours: dict[int, list[tuple[dtime, dtime]]], local: datetime) -> Optional[dtime]:

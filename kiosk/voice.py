@@ -16,7 +16,7 @@ from typing import Optional
 
 from config.kiosk import FACES_FOR_SCALE, KioskConfig
 
-from .texts import OFFICER_TEXTS, SHIPPED
+from config.texts import OFFICER_TEXTS, SHIPPED
 
 SCREEN_TEXTS = ("question", "followup_question", "skip", "thanks", "thanks_detail")
 AUDIO_ALIASES = {"question": "start", "thanks": "thanks"}  # the audio: prompts of older kiosk.yaml files
@@ -80,7 +80,7 @@ def keys(cfg: KioskConfig) -> list[str]:
 
 def lines(cfg: KioskConfig) -> list[Line]:
     """Every text the kiosk says, in every enabled language, as the screen shows it (the same fallbacks as
-    kiosk/texts.py: the language itself, then the default language, then English)."""
+    config/texts.py: the language itself, then the default language, then English)."""
     out = []
     for lang in cfg.languages.enabled:
         for key in keys(cfg):

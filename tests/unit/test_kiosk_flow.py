@@ -7,7 +7,7 @@ from broker.contract import Rating, decode, rating_topic
 from config.kiosk import KioskConfig
 from kiosk.flow import Flow, State
 from kiosk.repeat import PressFilter
-from kiosk.texts import Texts
+from config.texts import Texts
 
 REASONS = [{"key": "waiting", "texts": {"vi": "Chờ lâu", "en": "Long wait"}},
            {"key": "attitude", "texts": {"vi": "Thái độ", "en": "Attitude"}}]
