@@ -8,7 +8,7 @@ from pathlib import Path
 
 from config.loader import ConfigError
 
-from . import fleet
+from . import fleet, fleet_check
 
 EPILOG = """\
 A fleet folder holds defaults.yaml, sites/<site>.yaml, devices/<site>/<device>.yaml (check them with
@@ -67,7 +67,7 @@ def _push(args) -> int:
     from config import fleet as layers
 
     settings = layers.load_push_settings(args.settings or args.folder / layers.PUSH_FILE)
-    good, problems = layers.check(args.folder, site=args.site, device_files=settings.device_files)
+    good, problems = fleet_check.check(args.folder, site=args.site, device_files=settings.device_files)
     if args.device:
         good = [m for m in good if m.device == args.device]
     for p in problems:
@@ -130,7 +130,7 @@ def _status(args) -> int:
     conn = settings.broker
     desired = {}
     if args.fleet:
-        good, _ = layers.check(args.fleet, device_files=settings.device_files)
+        good, _ = fleet_check.check(args.fleet, device_files=settings.device_files)
         desired = {(m.site, m.device): m.sha256()[:12] for m in good}
     seen: dict[tuple[str, str], object] = {}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol_of(conn))

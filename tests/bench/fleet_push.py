@@ -230,7 +230,7 @@ def make_fleet(folder: Path, homes: Path, port: int, n: int):
     """The fleet folder (defaults, one file per device, push.yaml, key) and each kiosk's folder with the
     merged kiosk.yaml it runs now, as enrolment leaves it."""
     from broker import fleet
-    from config import fleet as layers
+    from broker import fleet_check
 
     keys = folder.parent / "keys"
     fleet.keygen(keys)
@@ -249,7 +249,7 @@ def make_fleet(folder: Path, homes: Path, port: int, n: int):
         (d / f"{device}.yaml").write_text("", encoding="utf-8")
     homes.mkdir(parents=True)
     shutil.copy(keys / "fleet.pub", homes / "fleet.pub")
-    good, problems = layers.check(folder)
+    good, problems = fleet_check.check(folder)
     if problems:
         sys.exit("\n".join(problems[:5]))
     for m in good:
@@ -261,9 +261,9 @@ def make_fleet(folder: Path, homes: Path, port: int, n: int):
 
 
 def new_hashes(folder: Path) -> dict[tuple[str, str], str]:
-    from config import fleet as layers
+    from broker import fleet_check
 
-    good, _ = layers.check(folder)
+    good, _ = fleet_check.check(folder)
     return {(m.site, m.device): m.sha256()[:12] for m in good}
 
 

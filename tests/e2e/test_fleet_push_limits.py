@@ -92,10 +92,11 @@ def test_big_configs_push_and_files_the_kiosk_lacks_are_refused_before_and_at_th
 
         # 1. a ward with 40 officers: the signed config is well over the old 8 KiB limit, and it arrives
         (root / "defaults.yaml").write_text(defaults + staff(40), encoding="utf-8")
+        from broker import fleet_check
         from config import fleet as layers
 
         big = layers.merge_device(root, SITE, DEVICE)
-        assert layers.push_size(big) > 8192  # the old limit
+        assert fleet_check.push_size(big) > 8192  # the old limit
         pushed = cli("fleet", "push", str(root))
         assert pushed.returncode == 0 and "1 config(s) published" in pushed.stdout, pushed.stderr
         assert chain.wait_for(lambda: running_hash(home) == big.sha256()[:12], 60), kiosk.tail()

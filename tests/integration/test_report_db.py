@@ -163,3 +163,14 @@ def test_serve_without_a_password_says_how_to_set_it(tmp_path, capsys, monkeypat
     monkeypatch.delenv("HL_TEST_DASH_PW", raising=False)
     assert server.main(args) == 2
     assert "environment variable HL_TEST_DASH_PW is not set" in capsys.readouterr().err
+
+
+def test_the_text_report_counts_ratings_made_in_the_speaking_mode_of_its_site_and_period(db, db_url, tmp_path):
+    ids = [i for (i,) in db.query("SELECT id FROM ratings WHERE site = 's-two' ORDER BY id")]
+    assert ids, "the seeded data has ratings of s-two"
+    with db.transaction():
+        db.execute("UPDATE ratings SET mode = 'speaking' WHERE id = ?", (ids[0],))
+    line = "Đánh giá bằng chế độ đọc / rated in the speaking mode: "
+    assert line + "1\n" in run_cli(tmp_path, db_url, "--period", "2026-Q4", "--by", "site").stdout
+    assert line + "1\n" in run_cli(tmp_path, db_url, "--period", "2026-Q4", "--by", "site", "--site", "c2").stdout
+    assert line + "0\n" in run_cli(tmp_path, db_url, "--period", "2026-Q4", "--by", "site", "--site", "c1").stdout

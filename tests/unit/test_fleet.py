@@ -5,6 +5,7 @@ import pytest
 
 from broker import fleet as fleet_keys
 from broker.contract import config_topic, decode, encode
+from broker import fleet_check
 from config import fleet
 from config.__main__ import main as config_main
 from config.loader import ConfigError
@@ -55,7 +56,7 @@ def test_layers_merge_deeper_wins_and_lists_replace(tmp_path):
 
 def test_a_mistake_names_the_layer_file_and_line_it_came_from(tmp_path):
     root = make_fleet(tmp_path, site_layer="# commune A\nfaces:\n  scale: 9\n")
-    good, problems = fleet.check(root)
+    good, problems = fleet_check.check(root)
     assert problems == ["sites/xa-a.yaml:3: faces.scale: 9 is not allowed; use 2 to 5 (device xa-a/quay-1)",
                         "sites/xa-a.yaml:3: faces.scale: 9 is not allowed; use 2 to 5 (device xa-a/quay-2)"]
     assert [(m.site, m.device) for m in good] == [("xa-b", "quay-1")]
@@ -70,7 +71,7 @@ def test_a_device_file_cannot_claim_another_place(tmp_path):
 
 def test_inline_secrets_are_refused_in_any_layer(tmp_path):
     root = make_fleet(tmp_path, device_layer="technician:\n  pin: '1234'\n")
-    _, problems = fleet.check(root, site="xa-a")
+    _, problems = fleet_check.check(root, site="xa-a")
     assert any(p.startswith("devices/xa-a/quay-1.yaml:4: technician.pin") for p in problems), problems
 
 
@@ -117,7 +118,7 @@ def test_a_config_naming_a_file_the_kiosk_does_not_have_is_refused_where_it_is_w
     root = make_fleet(tmp_path, device_layer="broker:\n  password: {file: xa-a--quay-1.pass}\n"
                                              "  tls: {ca: /etc/ssl/tinh-ca.pem}\n"
                                              "audio:\n  vi: {start: sounds/start.wav}\n")
-    good, problems = fleet.check(root, site="xa-a")
+    good, problems = fleet_check.check(root, site="xa-a")
     assert [(m.site, m.device) for m in good] == [("xa-a", "quay-2")]  # its own .pass is what enrolment gives
     assert len(problems) == 2, problems
     assert problems[0].startswith("devices/xa-a/quay-1.yaml:5: broker.tls.ca: /etc/ssl/tinh-ca.pem: thiết bị không "
@@ -137,16 +138,16 @@ def test_a_config_too_large_to_push_is_refused_before_the_broker_sees_it(tmp_pat
 
     officers = "".join(f"  - {{key: cb-{i:04d}, name: 'Cán bộ Nguyễn Văn Số {i:04d} phường'}}\n" for i in range(1200))
     root = make_fleet(tmp_path, device_layer="officers:\n" + officers)
-    good, problems = fleet.check(root, site="xa-a")
+    good, problems = fleet_check.check(root, site="xa-a")
     assert [(m.site, m.device) for m in good] == [("xa-a", "quay-2")]
     assert len(problems) == 1 and problems[0].startswith("devices/xa-a/quay-1.yaml: cấu hình quá lớn / too large: ")
     assert f"at most 60,000 characters and {MAX_CONFIG_PAYLOAD_BYTES:,} bytes" in problems[0]
     big = fleet.merge_device(root, "xa-a", "quay-1")
-    assert fleet.push_size(big) > MAX_CONFIG_PAYLOAD_BYTES
+    assert fleet_check.push_size(big) > MAX_CONFIG_PAYLOAD_BYTES
     # the size it measures is the signed message's, byte for byte
     small = fleet.merge_device(root, "xa-a", "quay-2")
     key = fleet_keys.load_private(fleet_keys.keygen(tmp_path / "keys")[0])
-    assert fleet.push_size(small) == len(encode(fleet_keys.sign(small.yaml_text(), "xa-a", "quay-2", key)))
+    assert fleet_check.push_size(small) == len(encode(fleet_keys.sign(small.yaml_text(), "xa-a", "quay-2", key)))
     assert config_main(["fleet", "check", str(root)]) == 1
     assert "quá lớn / too large" in capsys.readouterr().err
 

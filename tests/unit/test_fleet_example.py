@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from broker import setup
-from config import fleet
+from broker import fleet_check
 from config.broker import BrokerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +36,8 @@ def test_the_example_fleet_folder_passes_fleet_check_and_each_device_is_a_valid_
     checked = config("check", tmp_path / "kiosk.yaml")
     assert checked.returncode == 0 and "kiosk.yaml: ok" in checked.stdout, checked.stderr
     assert "service: dat-dai" in shown.stdout and "public_key: fleet.pub" in shown.stdout
-    good, problems = fleet.check(EXAMPLE)
-    assert problems == [] and all(fleet.push_size(m) < 8192 for m in good)
+    good, problems = fleet_check.check(EXAMPLE)
+    assert problems == [] and all(fleet_check.push_size(m) < 8192 for m in good)
 
 
 def test_config_check_takes_the_fleets_push_yaml_and_a_desk_yaml(tmp_path):
