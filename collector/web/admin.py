@@ -71,7 +71,7 @@ def admin_values(app, session, lang: str) -> dict:
     store = app.store
     rules = []
     try:  # the alert rules of collector.yaml within the admin's scope, when alerting is configured
-        from .alerts_view import rules_in_scope
+        from .alert_lists import rules_in_scope
         rules = rules_in_scope(app, scope, lang)
     except ImportError:
         pass

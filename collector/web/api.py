@@ -82,8 +82,8 @@ def summary(app, scope: Scope, params: dict) -> dict:
 
 
 def device_health(app, scope: Scope, params: dict) -> dict:
-    from .health import device_status
-    from .pages import Ctx
+    from .context import Ctx
+    from .device_state import device_status
 
     from ..completeness import completeness_view
 
@@ -112,8 +112,8 @@ def device_health(app, scope: Scope, params: dict) -> dict:
 
 
 def alerts(app, scope: Scope, params: dict) -> dict:
-    from .health import device_status, low_satisfaction
-    from .pages import Ctx
+    from .context import Ctx
+    from .device_state import device_status, low_satisfaction
 
     sites = filter_sites(app, scope, params)
     ctx = Ctx(app.data, app.cfg, app.hierarchy, app.cfg.dashboard.lang, {}, app.now(), sites)
@@ -122,7 +122,7 @@ def alerts(app, scope: Scope, params: dict) -> dict:
     out += [{"kind": "device_silent", "level": "counter", "group": f"{d['site']}/{d['device']}", "name": d["name"],
              "last_seen": d["last"].isoformat() if d["last"] else None} for d in device_status(ctx) if d["silent"]]
     from ..completeness import completeness_view
-    from .alerts_view import pushed
+    from .alert_lists import pushed
 
     out += [{"kind": "messages_missing", "level": "counter", "group": f"{site}/{device}", "epoch": epoch,
              "seqs": seqs, "since": str(since)}
@@ -138,13 +138,13 @@ def alerts(app, scope: Scope, params: dict) -> dict:
 
 def officers(app, scope: Scope, params: dict) -> dict:
     """The officer evaluation's figures (collector/reports/officer_report.py) for the scope and period."""
-    from . import officers_view
+    from . import officer_data
 
     period = period_of(params, app.cfg.timezone, app.now())
     sites = filter_sites(app, scope, params)
     lang = params.get("lang") if params.get("lang") in ("vi", "en") else app.cfg.dashboard.lang
-    rows, quality = officers_view.figures(app.db, app.cfg, period, app.hierarchy, sites)
-    return officers_view.api_answer(rows, quality, period, app.cfg, app.hierarchy, scope, lang)
+    rows, quality = officer_data.figures(app.db, app.cfg, period, app.hierarchy, sites)
+    return officer_data.api_answer(rows, quality, period, app.cfg, app.hierarchy, scope, lang)
 
 
 def to_csv_rows(kind: str, data: dict) -> list[list]:
@@ -153,7 +153,7 @@ def to_csv_rows(kind: str, data: dict) -> list[list]:
         return [head] + [[" · ".join(r["keys"]), r["group"], r["name"], r["count"], r["satisfied"],
                           r["satisfied_rate"], r["mean_score"], r["flagged"]] for r in data["rows"]]
     if kind == "officers":
-        from .officers_view import csv_rows
+        from .officer_data import csv_rows
         return csv_rows(data)
     items = data["devices"] if kind == "devices" else data["alerts"]
     head = sorted({k for item in items for k in item}) or ["none"]

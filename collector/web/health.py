@@ -1,58 +1,18 @@
 """Device health and alerts: which kiosks are silent, which centres and counters fall below the threshold."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from ..completeness import completeness_view
 from ..fleet import fleet_state
 from ..accounts.accounts import site_allowed
 from ..reports.export import Table
-from ..reports.report import Period, _zone
-from ..reports.report_queries import devices as device_rows
+from ..reports.report import _zone
 from .charts import pct
 from .i18n import t
 from .layout import Page, table_view
-from .pages import Ctx
-
-HOUR_MS = 3_600_000
-
-
-def _parse(ts: str | None) -> datetime | None:
-    if not ts:
-        return None
-    try:
-        dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def device_status(ctx: Ctx, desired: dict | None = None) -> list[dict]:
-    """Every known kiosk plus configured counters never heard from, with a 'silent' verdict. ``desired``:
-    the pushed configs (fleet_state.desired), when the caller has read them already."""
-    silent_after = timedelta(hours=ctx.cfg.alerts.device_silent_hours)
-    out, seen = [], set()
-    for d in device_rows(ctx.db):
-        if not site_allowed(d["site"], ctx.sites, ctx.hierarchy):
-            continue
-        last = _parse(d["last_seen"])
-        d["silent"] = last is None or ctx.now - last > silent_after
-        d["last"] = last
-        d["name"] = ctx.hierarchy.group("counter", d["site"], d["device"])[1]
-        seen.add((ctx.hierarchy.centre_of(d["site"]), d["device"]))
-        out.append(d)
-    never = [(key, ctx.hierarchy.counters[key]) for key in ctx.hierarchy.counters if key not in seen]
-    # A kiosk the fleet pushed a config to but never heard from is as silent as a configured counter.
-    for site, device in sorted(fleet_state.desired(ctx.db) if desired is None else desired):
-        key = (ctx.hierarchy.centre_of(site), device)
-        if key not in seen and key not in ctx.hierarchy.counters:
-            seen.add(key)
-            never.append(((site, device), ctx.hierarchy.group("counter", site, device)[1]))
-    for (centre, device), name in never:
-        if site_allowed(centre, ctx.sites, ctx.hierarchy):
-            out.append({"site": centre, "device": device, "state": None, "last": None, "silent": True,
-                        "name": name, "outbox_depth": None, "clock_skew_s": None, "app_version": None})
-    return out
+from .context import Ctx
+from .device_state import device_status, low_satisfaction, parse_ts
 
 
 def _state(ctx: Ctx, d: dict) -> str:
@@ -88,9 +48,9 @@ def devices(ctx: Ctx) -> Page:
                   [[d["site"], d["device"], d["name"],
                     _state(ctx, d) + (f" ⚠ {w(lang, 'shared')}" if is_shared(d, int(ctx.now.timestamp() * 1000)) else ""),
                     _local(ctx, d["last"]),
-                    _local(ctx, _parse(d.get("last_rating_ts"))), d["app_version"], fl.applied or None,
+                    _local(ctx, parse_ts(d.get("last_rating_ts"))), d["app_version"], fl.applied or None,
                     fl.desired or None, current_cell(lang, fl), refusal_text(why) or None,
-                    d["outbox_depth"], waiting_text(lang, d, lambda ts: _local(ctx, _parse(ts))),
+                    d["outbox_depth"], waiting_text(lang, d, lambda ts: _local(ctx, parse_ts(ts))),
                     clock_text(lang, d.get("clock")) or None, d["clock_skew_s"],
                     *complete.get((d["site"], d["device"]), (None, ""))]
                    for d, fl, why in zip(rows, lines, refused)])
@@ -114,24 +74,8 @@ def devices(ctx: Ctx) -> Page:
     return Page("devices", t(lang, "devices"), "devices.html", values, [table, refusals], "devices")
 
 
-def alert_window(ctx: Ctx) -> Period:
-    """The last alerts.window_days, ending at the next whole hour so the rollup answers it exactly."""
-    end_ms = (int(ctx.now.timestamp() * 1000) // HOUR_MS + 1) * HOUR_MS
-    start_ms = end_ms - ctx.cfg.alerts.window_days * 24 * HOUR_MS
-    as_dt = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc)  # noqa: E731
-    return Period(f"{ctx.cfg.alerts.window_days}d", as_dt(start_ms), as_dt(end_ms))
-
-
-def low_satisfaction(ctx: Ctx) -> list[tuple[str, object]]:
-    window = alert_window(ctx)
-    below = ctx.cfg.alerts.satisfaction_below
-    centres, counters = ctx.many([(window, [("centre",), ("counter",)], None)])[0]
-    return [(dim, r) for dim, rows in (("centre", centres), ("counter", counters))
-            for r in rows if r.satisfied_rate is not None and r.satisfied_rate < below]
-
-
 def alerts(ctx: Ctx) -> Page:
-    from .alerts_view import pushed
+    from .alert_lists import pushed
 
     lang, cfg = ctx.lang, ctx.cfg
     from ..alerting.messages import alert_title

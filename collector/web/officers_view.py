@@ -7,10 +7,10 @@ as in every report: rate, grade, rank and reasons; the count and the hours stay.
 from __future__ import annotations
 
 from ..reports.hierarchy import Hierarchy
-from ..reports.officer_report import evaluation_figures, evaluation_tables, to_html
-from ..reports.officers import OfficerRow, SiteQuality
-from ..reports.report import Period
+from ..reports.officer_report import evaluation_tables, to_html
+from ..reports.officers import OfficerRow
 from .layout import Page, query
+from .officer_data import figures, label_of, pct_text
 
 TOP_REASONS = 3
 WORDS = {
@@ -41,69 +41,13 @@ WORDS = {
 }
 
 
-def figures(db, cfg, period: Period, hierarchy: Hierarchy, sites) -> tuple[list[OfficerRow], list[SiteQuality]]:
-    """The scope's officers; ``sites`` are stored site slugs (None: everything, empty: nothing)."""
-    return evaluation_figures(db, cfg, period, hierarchy, sorted(sites) if sites is not None else None)
-
-
-def _name(hierarchy: Hierarchy, dim: str, key: str, lang: str) -> str:
-    return hierarchy.label(dim, key, lang) or key
-
-
-def _pct(v) -> str:
-    return "–" if v is None else f"{v * 100:.1f} %"
-
-
-def _officer_item(o: OfficerRow, hierarchy: Hierarchy, lang: str) -> dict:
-    """One row of the API's answer; hidden figures are null."""
-    return {"centre": o.site, "centre_name": hierarchy.group("centre", o.site)[1], "officer": o.officer,
-            "name": _name(hierarchy, "officer", o.officer, lang), "ratings": o.ratings, "hidden": o.suppressed,
-            "satisfied_rate": None if o.rate is None else round(o.rate, 4), "grade": o.grade, "rank": o.rank,
-            "hours": round(o.hours, 2), "ratings_per_hour": o.per_hour, "requests_answered": o.answered,
-            "requests_expired": o.expired,
-            "reasons": [{"reason": k, "name": _name(hierarchy, "reason", k, lang), "count": n}
-                        for k, n in o.reasons.most_common()]}
-
-
-def _quality_item(q: SiteQuality, hierarchy: Hierarchy) -> dict:
-    share = q.no_officer_share
-    return {"centre": q.site, "centre_name": hierarchy.group("centre", q.site)[1], "ratings": q.ratings,
-            "no_officer": q.no_officer, "no_officer_share": None if share is None else round(share, 4)}
-
-
-def api_answer(rows, quality, period: Period, cfg, hierarchy: Hierarchy, scope, lang: str) -> dict:
-    ev = cfg.evaluation
-    return {"period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
-            "scope": str(scope), "min_ratings": ev.min_ratings, "grade_min_ratings": ev.grade_min_ratings,
-            "grades": [{"name": g.name, "min_satisfied": g.min_satisfied} for g in ev.grades],
-            "officers": [_officer_item(o, hierarchy, lang) for o in rows],
-            "quality": [_quality_item(q, hierarchy) for q in quality]}
-
-
-def csv_rows(data: dict) -> list[list]:
-    """Officers, then one line per centre with its ratings that name no officer (kind 'centre')."""
-    head = ["kind", "centre", "centre_name", "officer", "name", "ratings", "hidden", "satisfied_rate", "grade",
-            "rank", "hours", "ratings_per_hour", "requests_answered", "requests_expired", "reasons",
-            "no_officer", "no_officer_share"]
-    out = [head]
-    for o in data["officers"]:
-        reasons = "; ".join(f"{r['name']}: {r['count']}" for r in o["reasons"])
-        out.append(["officer", o["centre"], o["centre_name"], o["officer"], o["name"], o["ratings"], o["hidden"],
-                    o["satisfied_rate"], o["grade"], o["rank"], o["hours"], o["ratings_per_hour"],
-                    o["requests_answered"], o["requests_expired"], reasons, None, None])
-    for q in data["quality"]:
-        out.append(["centre", q["centre"], q["centre_name"], None, None, q["ratings"], None, None, None, None, None,
-                    None, None, None, None, q["no_officer"], q["no_officer_share"]])
-    return out
-
-
 # ---------------------------------------------------------------------------------------- the page
 def _row_view(o: OfficerRow, hierarchy: Hierarchy, lang: str, w: dict) -> dict:
     hidden = w["hidden"]
-    reasons = [f"{_name(hierarchy, 'reason', k, lang)} ({n})" for k, n in o.reasons.most_common(TOP_REASONS)]
-    return {"officer": o.officer, "name": _name(hierarchy, "officer", o.officer, lang), "suppressed": o.suppressed,
+    reasons = [f"{label_of(hierarchy, 'reason', k, lang)} ({n})" for k, n in o.reasons.most_common(TOP_REASONS)]
+    return {"officer": o.officer, "name": label_of(hierarchy, "officer", o.officer, lang), "suppressed": o.suppressed,
             "rank": hidden if o.suppressed else ("–" if o.rank is None else str(o.rank)),
-            "ratings": str(o.ratings), "rate": hidden if o.suppressed else _pct(o.rate),
+            "ratings": str(o.ratings), "rate": hidden if o.suppressed else pct_text(o.rate),
             "grade": hidden if o.suppressed else (o.grade or w["no_grade"]),
             "reasons": hidden if o.suppressed else ("; ".join(reasons) or "–"),
             "hours": f"{o.hours:.2f}", "per_hour": "–" if o.per_hour is None else f"{o.per_hour:.2f}",
@@ -112,7 +56,7 @@ def _row_view(o: OfficerRow, hierarchy: Hierarchy, lang: str, w: dict) -> dict:
 
 def _quality_view(label: str, ratings: int, no_officer: int, w: dict) -> dict:
     share = no_officer / ratings if ratings else None
-    return {"label": label, "value": _pct(share), "detail": w["no_officer_of"].format(n=no_officer, total=ratings),
+    return {"label": label, "value": pct_text(share), "detail": w["no_officer_of"].format(n=no_officer, total=ratings),
             "warn": share is not None and share >= 0.2}
 
 
@@ -138,7 +82,7 @@ def officers(ctx) -> Page:
     links = query(links, period=period.label)
     values = {"w": w, "period": period, "error": error, "centres": centres, "total": total,
               "privacy": w["privacy"].format(n=ev.min_ratings), "grades_note": w["grades"].format(n=ev.grade_min_ratings),
-              "grades": [(g.name, _pct(g.min_satisfied)) for g in ev.grades],
+              "grades": [(g.name, pct_text(g.min_satisfied)) for g in ev.grades],
               "print_href": "/officers/print" + links, "xlsx_href": "/officers.xlsx" + links}
     return Page("officers", f"{w['title']} {period.label}", "officers.html", values, tables,
                 f"officers-{period.label}")
@@ -162,7 +106,7 @@ def routes(app, answering, session_of) -> list:
     from starlette.routing import Route
 
     from . import filters
-    from .pages import Ctx
+    from .context import Ctx
     from .errors import page as error_page
     from .base import PAGE_PARAMS, answer, client_of, lang_of, params_of, refuse_api, to_login
 

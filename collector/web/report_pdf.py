@@ -4,7 +4,7 @@ the page was narrowed to, and the page's period."""
 from __future__ import annotations
 
 from ..alerting.report_doc import build, file_stem_of, period_kind
-from .pages import Ctx, default_report_period
+from .context import Ctx, default_report_period
 
 PLACE_PARAMS = ("site", "centre", "commune", "province")  # narrowest first
 

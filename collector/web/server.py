@@ -32,6 +32,7 @@ from . import admin, alerts_view, api, errors, filters, guards, health, officers
 from .base import (PAGE_PARAMS, XLSX_TYPE, answer, answering, client_of, cookie, cross_site, lang_of, params_of, read_form,
                    redirect, refuse, refuse_api, session_of, shell_values, text, to_login)
 from .auth import SESSION_COOKIE, PasswordCheck, RateLimiter
+from .context import Ctx
 from .connections import ServerThread, listening_socket, protocol_for
 from .data import DataSource, TtlCache
 from .i18n import t
@@ -235,7 +236,7 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
     if fmt == "pdf":  # the printable report as the e-mailed PDF
         from .report_pdf import report_pdf
 
-        ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
+        ctx = Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
         try:
             name, body = report_pdf(ctx)
         except ValueError as exc:
@@ -245,7 +246,7 @@ def render_view(app: Dashboard, request: Request, session: Session, base: str, f
         return answer(200, body, "application/pdf", {"Content-Disposition": guards.attachment(name)})
     cached = None if fmt or base in UNCACHED else app.pages.peek(key)
     if cached is None:
-        ctx = pages.Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
+        ctx = Ctx(app.data, app.cfg, app.hierarchy, lang, plain, app.now(), sites, scope)
         page = VIEWS[base](ctx)
         if fmt:
             body = to_csv(page.tables) if fmt == "csv" else to_xlsx(page.tables)

@@ -44,6 +44,20 @@ def test_storage_imports_nothing_of_the_collector_above_it():
     assert above == []
 
 
+# The dashboard's views: each gets the app passed in and imports only the shared helpers (web/base.py,
+# filters.py, context.py, device_state.py, alert_lists.py, officer_data.py, ...), never another view;
+# only the app (web/server.py) imports them.
+WEB_VIEWS = {f"collector.web.{v}" for v in ("pages", "health", "admin", "alerts_view", "api", "officers_view",
+                                             "report_pdf")} | {"collector.followup.view"}
+
+
+def test_a_view_imports_no_other_view_and_only_the_app_imports_views():
+    found = [f"{a.source}:{a.line} imports {a.target}" for a in arrows(ROOT)
+             if a.target in WEB_VIEWS and a.source != "collector.web.server"]
+    assert found == []
+    assert all((ROOT / (v.replace(".", "/") + ".py")).is_file() for v in WEB_VIEWS)  # the list names real views
+
+
 # ------------------------------------------------------------------- the checker, on a package made here
 def _package(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
