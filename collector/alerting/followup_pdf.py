@@ -83,20 +83,9 @@ def draw(pdf, width: float, by_element: Table, data: dict, lang: str) -> None:
 
 
 def render(title: str, scope_name: str, period_label: str, by_element: Table, data: dict, lang: str) -> bytes:
-    from fpdf import FPDF
+    from .fonts import a4_document
 
-    from .fonts import fonts
-
-    regular, bold = fonts()
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"{title} {period_label} - {scope_name}")
-    pdf.set_creator("hailong-collector")
-    pdf.add_font("DejaVu", "", regular)
-    pdf.add_font("DejaVu", "B", bold)
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.set_margins(15, 15, 15)
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
+    pdf, width = a4_document(f"{title} {period_label} - {scope_name}")
     w = WORDS[lang]
     pdf.set_font("DejaVu", "B", 16)
     pdf.multi_cell(width, 8, title, new_x="LMARGIN", new_y="NEXT")

@@ -27,6 +27,22 @@ UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x250), *range(0x300, 0x370), *rang
             *range(0x2000, 0x2070), 0x20AB, 0x20AC, *range(0x2190, 0x2195)]
 
 
+def a4_document(title: str):
+    """An A4 PDF with both fonts as "DejaVu", 15 mm margins and its first page: (the FPDF, the text width)."""
+    from fpdf import FPDF
+
+    regular, bold = fonts()
+    pdf = FPDF(format="A4")
+    pdf.set_title(title)
+    pdf.set_creator("hailong-collector")
+    pdf.add_font("DejaVu", "", regular)
+    pdf.add_font("DejaVu", "B", bold)
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.set_margins(15, 15, 15)
+    pdf.add_page()
+    return pdf, pdf.w - pdf.l_margin - pdf.r_margin
+
+
 @lru_cache(maxsize=1)
 def fonts() -> tuple[str, str]:
     """Paths of the regular and bold fonts, cut down to UNICODES (once per process)."""

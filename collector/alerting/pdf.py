@@ -2,7 +2,7 @@
 (the fonts and where they come from: fonts.py)."""
 from __future__ import annotations
 
-from .fonts import fonts
+from .fonts import a4_document
 
 COLS = (0.40, 0.12, 0.15, 0.18, 0.15)  # name, ratings, satisfied, mean score, flagged (shares of the width)
 BAD = (180, 30, 30)
@@ -19,18 +19,7 @@ def _num(v) -> str:
 
 
 def render(doc) -> bytes:
-    from fpdf import FPDF
-
-    regular, bold = fonts()
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"{doc.title} {doc.label} - {doc.scope_name}")
-    pdf.set_creator("hailong-collector")
-    pdf.add_font("DejaVu", "", regular)
-    pdf.add_font("DejaVu", "B", bold)
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.set_margins(15, 15, 15)
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
+    pdf, width = a4_document(f"{doc.title} {doc.label} - {doc.scope_name}")
     from .report_words import WORDS
 
     w = WORDS[doc.lang]

@@ -230,15 +230,18 @@ def build_app(app: FollowupApp) -> Starlette:
         return Response(CSS, 200, headers={**SECURITY_HEADERS, "Cache-Control": "max-age=3600"},
                         media_type="text/css; charset=utf-8")
 
-    async def link(request: Request) -> Response:
-        try:
-            return await _link(request)
-        except guards.BodyError as exc:
-            return plain(exc.status, str(exc), {"Connection": "close"})
-        except Exception:
-            print(f"followup form: {request.method} failed:\n{traceback.format_exc()}", file=sys.stderr)
-            return plain(500, "Lỗi máy chủ, vui lòng thử lại sau. / Server error; try again later.",
-                         {"Connection": "close"})
+    def guarded(handle):
+        """A body too large or too slow gets its refusal, anything else a 500 and its trace in the log."""
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except guards.BodyError as exc:
+                return plain(exc.status, str(exc), {"Connection": "close"})
+            except Exception:
+                print(f"followup form: {request.method} failed:\n{traceback.format_exc()}", file=sys.stderr)
+                return plain(500, "Lỗi máy chủ, vui lòng thử lại sau. / Server error; try again later.",
+                             {"Connection": "close"})
+        return endpoint
 
     async def _link(request: Request) -> Response:
         now = app.now()
@@ -278,16 +281,6 @@ def build_app(app: FollowupApp) -> Starlette:
         state = await run_in_threadpool(answers.submit, app.db, rating_id, token, parsed_answer, now_ms, app.ttl_ms)
         return app.outcome_page(state, shown)
 
-    async def counter(request: Request) -> Response:
-        try:
-            return await _counter(request)
-        except guards.BodyError as exc:
-            return plain(exc.status, str(exc), {"Connection": "close"})
-        except Exception:
-            print(f"followup form: {request.method} failed:\n{traceback.format_exc()}", file=sys.stderr)
-            return plain(500, "Lỗi máy chủ, vui lòng thử lại sau. / Server error; try again later.",
-                         {"Connection": "close"})
-
     async def _counter(request: Request) -> Response:
         """The static counter QR's general feedback: marked as such, stored apart (collector/followup/general.py)."""
         now = app.now()
@@ -326,8 +319,8 @@ def build_app(app: FollowupApp) -> Starlette:
         return plain(404, "Không có trang này. / Not found.")
 
     return Starlette(routes=[Route("/f.css", css, methods=["GET", "HEAD"]),
-                             Route("/f/{ref}", link, methods=["GET", "HEAD", "POST"]),
-                             Route("/g/{code}", counter, methods=["GET", "HEAD", "POST"]),
+                             Route("/f/{ref}", guarded(_link), methods=["GET", "HEAD", "POST"]),
+                             Route("/g/{code}", guarded(_counter), methods=["GET", "HEAD", "POST"]),
                              Route("/{path:path}", other, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
                                                                   "OPTIONS"])])
 
